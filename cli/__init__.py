@@ -1,0 +1,1 @@
+"""The `searchengine` command line (installed as the package searchengine.cli)."""

@@ -1,0 +1,192 @@
+"""The `searchengine` command: parse, call the library, print. Nothing heavy is imported at start-up."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from searchengine.config import IngestSettings, default_index_dir, default_workers
+from searchengine.encoders.registry import DEFAULT_MODEL
+from searchengine.errors import SearchEngineError, UsageError
+
+app = typer.Typer(
+    name="searchengine",
+    help="Local, offline, cross-modal semantic search over photos, documents and recordings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Measure retrieval quality and speed.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+IndexOption = typer.Option(None, "--index", help="Index folder [default: $SEARCHENGINE_HOME/default].")
+JsonOption = typer.Option(False, "--json", help="Machine-readable output on stdout.")
+
+
+def _index_dir(index: Optional[Path]) -> Path:
+    return (index or default_index_dir()).expanduser()
+
+
+def reports_errors(command):
+    """Turn the library's typed errors into one line on stderr and a non-zero exit."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SearchEngineError as exc:
+            from .output import stderr
+
+            stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+@app.callback()
+def main_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens, on stderr."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+@reports_errors
+def index(
+    folder: Path = typer.Argument(..., help="Folder of photos, texts and recordings to index (recursively)."),
+    index: Optional[Path] = IndexOption,
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder: bundled, or clip:ARCH/PRETRAINED, clip:ARCH@/path/weights.pt."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    workers: int = typer.Option(default_workers(), "--workers", min=1, help="Parallel decoding threads."),
+    index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped."""
+    from searchengine.ingest import index_folder
+
+    from .output import json_line, stderr
+    from .progress import BarProgress
+
+    settings = IngestSettings(model=model, device=device, workers=workers, index_type=index_type)
+    with BarProgress(quiet=quiet) as progress:
+        summary = index_folder(folder, _index_dir(index), settings, progress)
+    if as_json:
+        json_line(summary.as_dict())
+        return
+    stderr.print(
+        f"{summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{summary.renamed} renamed, {summary.removed} removed, {summary.failed} failed "
+        f"in {summary.seconds:.1f} s ({summary.items_per_second:.1f} files/s) → {summary.index}",
+        highlight=False,
+    )
+    for path, reason in summary.errors[:20]:
+        stderr.print(f"  failed: {reason}", highlight=False, markup=False)
+    if len(summary.errors) > 20:
+        stderr.print(f"  … and {len(summary.errors) - 20} more: searchengine status --errors", highlight=False)
+
+
+@app.command()
+@reports_errors
+def search(
+    text: Optional[str] = typer.Argument(None, help="What to look for, in words."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Search with an image instead of words."),
+    queries: Optional[Path] = typer.Option(None, "--queries", help="File of queries, one a line (text, or image:PATH); JSON lines out."),
+    index: Optional[Path] = IndexOption,
+    kind: str = typer.Option("any", "--type", help="any | image | text | audio | video."),
+    k: int = typer.Option(10, "-k", min=1, help="Number of results."),
+    segments: bool = typer.Option(False, "--segments", help="List every matching segment, not one per file."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Search the index with words, an image, or a file of queries."""
+    from searchengine.query import Query, Searcher
+
+    from .output import json_line, print_hits
+
+    given = sum(x is not None for x in (text, image, queries))
+    if given != 1:
+        raise UsageError('give exactly one of: "text query", --image FILE, --queries FILE')
+    searcher = Searcher.open(_index_dir(index), device=device)
+    try:
+        if queries is not None:
+            for query in _read_queries(queries):
+                hits = searcher.search(query, kind=kind, k=k, segments=segments)
+                json_line({"query": query.describe(), "hits": [h.as_json() for h in hits]})
+            return
+        query = Query(text=text) if text is not None else Query(image=image)
+        print_hits(searcher.search(query, kind=kind, k=k, segments=segments), as_json)
+    finally:
+        searcher.close()
+
+
+def _read_queries(path: Path):
+    from searchengine.query import Query
+
+    try:
+        lines = path.expanduser().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read queries file {path}: {exc}") from exc
+    return [Query.parse_line(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+@app.command()
+@reports_errors
+def status(
+    index: Optional[Path] = IndexOption,
+    errors: bool = typer.Option(False, "--errors", help="List the files that failed and why."),
+    as_json: bool = JsonOption,
+) -> None:
+    """What an index holds: counts by kind, model, index type, size on disk."""
+    from searchengine.status import index_status
+
+    from .output import human_bytes, json_line, stdout
+
+    info = index_status(_index_dir(index), with_errors=errors)
+    if as_json:
+        json_line(info, indent=2)
+        return
+    counts = info["counts"]
+    stdout.print(f"index      {info['index']}", highlight=False)
+    stdout.print(f"model      {info['model']} ({info['encoder_id']}, {info['dim']}-d)", highlight=False)
+    stdout.print(f"vectors    {info['vectors']} in a {info['index_type']} index", highlight=False)
+    stdout.print(f"files      {counts['items']} indexed, {counts['failed']} failed", highlight=False)
+    for kind, c in counts["by_kind"].items():
+        stdout.print(f"  {kind:8} {c['items']} files, {c['segments']} segments", highlight=False)
+    stdout.print(f"on disk    {human_bytes(info['size_bytes'])}", highlight=False)
+    if info.get("last_run"):
+        run = info["last_run"]
+        stdout.print(f"last run   {run['finished_at'] or 'unfinished'} ({run['root']})", highlight=False)
+    for err in info.get("errors", []):
+        stdout.print(f"  failed: {err['reason']}", highlight=False, markup=False)
+
+
+@bench_app.command("recall")
+@reports_errors
+def bench_recall(
+    dataset: Path = typer.Argument(..., help="Folder with pairs.jsonl (see docs)."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder to measure."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Text→image and image→text recall@1/5/10 on a captioned dataset."""
+    from searchengine.eval.recall import run_recall
+
+    from .output import json_line, stdout
+
+    result = run_recall(dataset, model=model, device=device)
+    if as_json:
+        json_line(result)
+        return
+    stdout.print(f"{result['model']}: {result['n_images']} images, {result['n_captions']} captions, {result['seconds']:.1f} s")
+    for direction in ("t2i", "i2t"):
+        r = result[direction]
+        stdout.print(f"  {direction}  R@1 {r['R@1']:.3f}  R@5 {r['R@5']:.3f}  R@10 {r['R@10']:.3f}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,63 @@
+"""How results look: a table for people, JSON for programs. Results to stdout, the rest to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from searchengine.query import Hit
+
+stdout = Console(soft_wrap=False)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes:02d}:{secs:02d}"
+
+
+def snippet(hit: Hit, width: int = 90) -> str:
+    text = " ".join((hit.text or "").split())
+    if len(text) > width:
+        text = text[: width - 1].rstrip() + "…"
+    if hit.start is not None:
+        return f"{clock(hit.start)}–{clock(hit.end)}  {text}"
+    return text
+
+
+def hits_table(hits: Sequence[Hit]) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column, style in (("#", "dim"), ("score", ""), ("kind", "cyan"), ("path", "green"), ("match", "")):
+        table.add_column(column, style=style, overflow="fold" if column == "path" else "ellipsis")
+    for hit in hits:
+        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.kind, hit.path, snippet(hit))
+    return table
+
+
+def print_hits(hits: Sequence[Hit], as_json: bool) -> None:
+    if as_json:
+        json_line([h.as_json() for h in hits], indent=2)
+    elif hits:
+        stdout.print(hits_table(hits))
+    else:
+        stderr.print("no results")
+
+
+def json_line(data, indent: int | None = None) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=indent) + "\n")
+    sys.stdout.flush()
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -1,0 +1,3 @@
+from searchengine.cli.app import main
+
+main()

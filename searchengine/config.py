@@ -1,0 +1,53 @@
+"""Where searchengine keeps its state, and the settings a run uses.
+
+One environment variable, SEARCHENGINE_HOME, moves everything: indexes (unless --index says
+otherwise) and the model cache. It defaults to the user data folder (platformdirs).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from searchengine.encoders.registry import DEFAULT_MODEL
+
+HOME_ENV = "SEARCHENGINE_HOME"
+
+
+def home() -> Path:
+    value = os.environ.get(HOME_ENV)
+    if value:
+        return Path(value).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("searchengine", appauthor=False))
+
+
+def default_index_dir() -> Path:
+    return home() / "default"
+
+
+def cache_dir() -> Path:
+    """Derived files that can always be rebuilt (class text banks, assembled model folders)."""
+    return home() / "cache"
+
+
+def default_workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(2, min(8, cores))
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """What one `index` run uses; the CLI fills it from its options."""
+
+    model: str = DEFAULT_MODEL
+    device: str = "auto"
+    workers: int = field(default_factory=default_workers)
+    index_type: str = "auto"
+    batch_size: int = 8
+    commit_every: int = 256

@@ -1,0 +1,1 @@
+"""Encoders: one interface, chosen by name through a registry."""

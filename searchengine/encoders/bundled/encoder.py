@@ -1,0 +1,91 @@
+"""The default, offline encoder: EfficientNet-Lite0 → image head → all-MiniLM-L6-v2 space."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from searchengine.encoders.base import stack_prepared
+from searchengine.encoders.bundled import efficientnet
+from searchengine.encoders.bundled.heads import ImageHead, LabelBridge
+from searchengine.encoders.bundled.labels import class_text_bank
+from searchengine.encoders.bundled.text import TEXT_DIM, embed_sentences
+from searchengine.encoders.device import configure_torch, resolve_device
+from searchengine.encoders.registry import register
+from searchengine.errors import UnknownModel
+
+_RESIZE = 256  # shorter side before the centre crop, as in ImageNet evaluation (crop 224/256)
+
+
+class BundledEncoder:
+    dim = TEXT_DIM
+
+    def __init__(self, head: ImageHead, device: str = "cpu"):
+        self.head = head
+        self.device = device
+        self.id = f"bundled:{head.name}"
+        self._model = None
+
+    def _classifier(self):
+        if self._model is None:
+            configure_torch(self.device)
+            self._model = efficientnet.load_efficientnet_lite0().to(self.device)
+        return self._model
+
+    def prepare_image(self, image) -> np.ndarray:
+        from PIL import Image
+
+        image = image.convert("RGB")
+        scale = _RESIZE / min(image.size)
+        size = (max(_RESIZE, round(image.width * scale)), max(_RESIZE, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        left = (image.width - efficientnet.IMAGE_SIZE) // 2
+        top = (image.height - efficientnet.IMAGE_SIZE) // 2
+        image = image.crop((left, top, left + efficientnet.IMAGE_SIZE, top + efficientnet.IMAGE_SIZE))
+        array = np.asarray(image, dtype=np.float32) / 255.0
+        array = (array - 0.5) / 0.5
+        return array.transpose(2, 0, 1)
+
+    def image_outputs(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """Classifier logits [n, 1000] and pooled features [n, 1280] for a batch."""
+        import torch
+
+        model = self._classifier()
+        batch = torch.from_numpy(stack_prepared(self, images)).to(self.device)
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            features = model.forward_head(model.forward_features(batch), pre_logits=True)
+            logits = model.get_classifier()(features)
+        return logits.float().cpu().numpy(), features.float().cpu().numpy()
+
+    def embed_images(self, images: Sequence) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        logits, features = self.image_outputs(images)
+        return self.head(logits, features).astype(np.float32)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return embed_sentences(texts, device=self.device)
+
+
+def _bridge(device: str) -> ImageHead:
+    from searchengine.config import cache_dir
+
+    return LabelBridge(class_text_bank(cache_dir(), device=device))
+
+
+# variant name -> head factory; "" is the default variant.
+HEADS = {"": _bridge, "bridge": _bridge, "bridge-v1": _bridge}
+
+
+@register("bundled")
+def load_bundled(spec: str, device: str) -> BundledEncoder:
+    factory = HEADS.get(spec)
+    if factory is None:
+        raise UnknownModel(f"unknown bundled variant {spec!r}: use one of 'bundled', " + ", ".join(
+            f"'bundled:{name}'" for name in HEADS if name))
+    device = resolve_device(device)
+    return BundledEncoder(factory(device), device=device)

@@ -1,0 +1,168 @@
+"""Any open_clip model: "clip:ARCH/PRETRAINED", "clip:ARCH@/path/to/weights", "clip:local-dir:/folder".
+
+Weights come from open_clip's cache or the Hugging Face hub when online, or from a file or
+folder on disk. When they cannot be had, one ModelUnavailable error says how to get them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from searchengine.encoders.base import l2_normalize, stack_prepared
+from searchengine.encoders.device import configure_torch, resolve_device
+from searchengine.encoders.registry import register
+from searchengine.errors import ModelUnavailable, UnknownModel
+
+log = logging.getLogger(__name__)
+
+HUB_HOST = "huggingface.co"
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What to build: an architecture (or a local-dir/hf-hub name) and where its weights are."""
+
+    arch: str
+    pretrained: str | None  # a tag known to open_clip, a weights file, or None for schema names
+
+    @classmethod
+    def parse(cls, spec: str) -> "ClipSpec":
+        if spec.startswith(("local-dir:", "hf-hub:")):
+            return cls(spec, None)
+        if "@" in spec:
+            arch, path = spec.split("@", 1)
+            return cls(arch, str(Path(path).expanduser().resolve()))
+        if "/" in spec:
+            arch, tag = spec.split("/", 1)
+            return cls(arch, tag)
+        raise UnknownModel(
+            f"model 'clip:{spec}' names no weights: use clip:ARCH/PRETRAINED (e.g. clip:ViT-B-32/laion2b_s34b_b79k), "
+            "clip:ARCH@/path/to/weights.pt or clip:local-dir:/folder"
+        )
+
+    @property
+    def local_path(self) -> Path | None:
+        if self.arch.startswith("local-dir:"):
+            return Path(self.arch.removeprefix("local-dir:")).expanduser()
+        if self.pretrained and ("/" in self.pretrained or self.pretrained.endswith((".pt", ".bin", ".safetensors"))):
+            return Path(self.pretrained)
+        return None
+
+
+def _fingerprint(path: Path) -> str:
+    """A cheap content fingerprint of weights: size + hash of the first and last MiB of each file."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        size = file.stat().st_size
+        digest.update(f"{file.name}:{size}".encode())
+        with file.open("rb") as fh:
+            digest.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), 2)
+                digest.update(fh.read())
+    return digest.hexdigest()[:12]
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _hub_offline(offline: bool):
+    """Make huggingface_hub answer from its cache alone (no 60 s of retries against a dead network)."""
+    if not offline:
+        yield
+        return
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
+
+
+class OpenClipEncoder:
+    def __init__(self, spec: ClipSpec, device: str):
+        self.spec = spec
+        self.device = device
+        local = spec.local_path
+        if local is not None and not local.exists():
+            raise ModelUnavailable(f"weights not found at {local}: give the path of an open_clip checkpoint")
+        if local is not None:
+            self.id = f"clip:{spec.arch.split(':')[0] if spec.arch.startswith('local-dir:') else spec.arch}@{_fingerprint(local)}"
+        else:
+            self.id = f"clip:{spec.arch}/{spec.pretrained}" if spec.pretrained else f"clip:{spec.arch}"
+        self._load()
+
+    def _load(self) -> None:
+        import open_clip
+        import torch
+
+        configure_torch(self.device)
+        offline = self.spec.local_path is None and not _hub_reachable()
+        try:
+            with _hub_offline(offline):
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    self.spec.arch, pretrained=self.spec.pretrained, device=self.device,
+                    precision="fp16" if self.device == "cuda" else "fp32",
+                )
+        except Exception as exc:  # open_clip raises RuntimeError/ValueError/FileNotFoundError/HF errors
+            where = "offline, and they are not in the local cache" if offline else str(exc).splitlines()[0]
+            raise ModelUnavailable(
+                f"cannot load open_clip weights for {self.spec.arch}/{self.spec.pretrained or ''} ({where}): "
+                "run once where huggingface.co is reachable to cache them, or pass clip:ARCH@/path/to/weights.pt"
+            ) from exc
+        self.model = model.eval()
+        self.preprocess = preprocess
+        self.tokenizer = open_clip.get_tokenizer(self.spec.arch)
+        with torch.inference_mode():
+            probe = self.model.encode_text(self.tokenizer(["probe"]).to(self.device))
+        self.dim = int(probe.shape[-1])
+
+    def prepare_image(self, image) -> np.ndarray:
+        return self.preprocess(image.convert("RGB")).numpy()
+
+    def _to_numpy(self, tensor) -> np.ndarray:
+        return l2_normalize(tensor.float().cpu().numpy())
+
+    def embed_images(self, images: Sequence) -> np.ndarray:
+        import torch
+
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        batch = torch.from_numpy(stack_prepared(self, images)).to(self.device, dtype=self.model_dtype)
+        with torch.inference_mode():
+            return self._to_numpy(self.model.encode_image(batch))
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        with torch.inference_mode():
+            return self._to_numpy(self.model.encode_text(tokens))
+
+    @property
+    def model_dtype(self):
+        return next(self.model.parameters()).dtype
+
+
+@register("clip")
+def load_clip(spec: str, device: str) -> OpenClipEncoder:
+    return OpenClipEncoder(ClipSpec.parse(spec), resolve_device(device))

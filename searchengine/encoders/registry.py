@@ -1,0 +1,52 @@
+"""Encoders by name: "bundled", "clip:ARCH/PRETRAINED", "clip:ARCH@/path/to/weights", …
+
+A family registers a prefix and a factory; `load_encoder(name)` finds the family by the part
+before the first ':' (or the whole name) and passes it the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from searchengine.encoders.base import Encoder
+from searchengine.errors import UnknownModel
+
+DEFAULT_MODEL = "bundled"
+
+# family -> factory(spec, device) ; spec is the text after "family:" ("" when absent)
+_FACTORIES: dict[str, Callable[[str, str], Encoder]] = {}
+
+
+def register(family: str):
+    def decorator(factory: Callable[[str, str], Encoder]) -> Callable[[str, str], Encoder]:
+        _FACTORIES[family] = factory
+        return factory
+
+    return decorator
+
+
+def _builtin_families() -> None:
+    # Importing a family's module registers it; the modules themselves import torch lazily.
+    from searchengine.encoders import openclip  # noqa: F401
+    from searchengine.encoders.bundled import encoder  # noqa: F401
+
+
+def families() -> list[str]:
+    _builtin_families()
+    return sorted(_FACTORIES)
+
+
+def split_name(name: str) -> tuple[str, str]:
+    family, _, spec = name.partition(":")
+    return family, spec
+
+
+def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto") -> Encoder:
+    _builtin_families()
+    family, spec = split_name(name.strip())
+    factory = _FACTORIES.get(family)
+    if factory is None:
+        raise UnknownModel(
+            f"unknown model {name!r}: use 'bundled' or 'clip:ARCH/PRETRAINED' (families: {', '.join(sorted(_FACTORIES))})"
+        )
+    return factory(spec, device)

@@ -1,0 +1,257 @@
+"""The indexing pipeline: discover → diff against the catalog → decode (parallel) → embed (batched) → commit.
+
+Decoding runs in a thread pool a bounded number of files ahead of the model; embedding runs in
+batches on the calling thread; every chunk of files is committed to the catalog in one
+transaction and applied to the vector index. Unchanged files are never decoded; renamed files
+keep their vectors; a file that fails is recorded with its reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Protocol
+
+import numpy as np
+
+from searchengine.config import IngestSettings
+from searchengine.encoders.base import Encoder
+from searchengine.encoders.registry import load_encoder
+from searchengine.errors import DecodeError, SearchEngineError
+from searchengine.index_folder import IndexFolder, check_model, exists
+from searchengine.manifest import Manifest
+from searchengine.media.discover import FoundFile, check_folder, discover
+from searchengine.media.hashing import content_hash
+from searchengine.media.segments import DECODERS, SegmentInput
+from searchengine.store.catalog import Catalog, ItemDraft, KnownFile, SegmentDraft
+
+log = logging.getLogger(__name__)
+
+TEXT_BATCH = 64
+
+
+class Progress(Protocol):
+    """What the pipeline reports; the CLI draws it as a progress bar."""
+
+    def start(self, phase: str, total: int) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+    def failed(self, path: str, reason: str) -> None: ...
+
+
+class _Silent:
+    def start(self, phase: str, total: int) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def failed(self, path: str, reason: str) -> None:
+        pass
+
+
+@dataclass
+class RunSummary:
+    index: str
+    model: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    renamed: int = 0
+    removed: int = 0
+    failed: int = 0
+    segments: int = 0
+    seconds: float = 0.0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def embedded(self) -> int:
+        return self.added + self.updated
+
+    @property
+    def items_per_second(self) -> float:
+        return self.embedded / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["items_per_second"] = round(self.items_per_second, 2)
+        data["errors"] = [{"path": p, "reason": r} for p, r in self.errors]
+        return data
+
+
+@dataclass
+class Plan:
+    """What a run must do, from comparing the folder with the catalog."""
+
+    embed: list[tuple[FoundFile, str | None]]  # (file, content hash) to decode and embed
+    known_paths: set[str]  # of those, the ones the catalog had before (updates)
+    moves: list[tuple[int, str, int, int]]  # (item id, new path, size, mtime) keep vectors
+    renamed: int
+    removed: list[str]
+    unchanged: int
+
+
+def plan_changes(catalog: Catalog, root: Path, found: list[FoundFile], workers: int) -> Plan:
+    known = catalog.files_under(root)
+    candidates = [f for f in found if _changed(known.get(str(f.path)), f)]
+    found_paths = {str(f.path) for f in found}
+    missing = {path: k for path, k in known.items() if path not in found_paths}
+    with ThreadPoolExecutor(workers) as pool:
+        hashes = list(pool.map(_safe_hash, (f.path for f in candidates)))
+    by_hash = catalog.files_with_hashes(h for h in hashes if h)
+
+    embed, moves, renamed = [], [], 0
+    for f, digest in zip(candidates, hashes):
+        path = str(f.path)
+        before = known.get(path)
+        if digest and before and before.status == "ok" and before.content_hash == digest:
+            moves.append((before.id, path, f.size, f.mtime_ns))  # touched, same content
+            continue
+        source = next((k for k in by_hash.get(digest, []) if k.path in missing), None) if digest else None
+        if source is not None and before is None:
+            del missing[source.path]
+            moves.append((source.id, path, f.size, f.mtime_ns))
+            renamed += 1
+            continue
+        embed.append((f, digest))
+    return Plan(
+        embed=embed,
+        known_paths={str(f.path) for f, _ in embed if str(f.path) in known},
+        moves=moves,
+        renamed=renamed,
+        removed=sorted(missing),
+        unchanged=len(found) - len(candidates),
+    )
+
+
+def _changed(known: KnownFile | None, f: FoundFile) -> bool:
+    return known is None or known.size != f.size or known.mtime_ns != f.mtime_ns
+
+
+def _safe_hash(path: Path) -> str | None:
+    try:
+        return content_hash(path)
+    except OSError:
+        return None  # reported when decoding fails
+
+
+@dataclass
+class _Decoded:
+    file: FoundFile
+    digest: str | None
+    inputs: list[SegmentInput] = field(default_factory=list)
+    error: str | None = None
+
+
+def _decode(file: FoundFile, digest: str | None, encoder: Encoder) -> _Decoded:
+    try:
+        if digest is None:
+            raise DecodeError(f"{file.path}: cannot read file")
+        return _Decoded(file, digest, DECODERS[file.kind](file.path, encoder))
+    except SearchEngineError as exc:
+        return _Decoded(file, digest, error=str(exc))
+    except Exception as exc:  # a decoder library failing on a hostile file must not stop the run
+        log.debug("decoder crashed on %s", file.path, exc_info=True)
+        return _Decoded(file, digest, error=f"{file.path}: {exc.__class__.__name__}: {exc}")
+
+
+def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], encoder: Encoder,
+                  window: int) -> Iterator[_Decoded]:
+    """Decoded files in order, with at most `window` decoding ahead of the consumer."""
+    pending: list[Future] = []
+    it = iter(work)
+    for file, digest in it:
+        pending.append(pool.submit(_decode, file, digest, encoder))
+        if len(pending) >= window:
+            yield pending.pop(0).result()
+    for future in pending:
+        yield future.result()
+
+
+def _chunks(items: Iterable[_Decoded], size: int) -> Iterator[list[_Decoded]]:
+    chunk: list[_Decoded] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def embed_decoded(encoder: Encoder, decoded: list[_Decoded], batch_size: int) -> list[ItemDraft]:
+    """Embed every segment of a chunk of decoded files: images and texts in their own batches."""
+    inputs = [(d, s) for d in decoded if d.error is None for s in d.inputs]
+    vectors: dict[int, np.ndarray] = {}
+    image_ids = [i for i, (_, s) in enumerate(inputs) if s.image is not None]
+    text_ids = [i for i, (_, s) in enumerate(inputs) if s.image is None]
+    for ids, size, embed in (
+        (image_ids, batch_size, lambda rows: encoder.embed_images([inputs[i][1].image for i in rows])),
+        (text_ids, TEXT_BATCH, lambda rows: encoder.embed_texts([inputs[i][1].text for i in rows])),
+    ):
+        for start in range(0, len(ids), size):
+            rows = ids[start : start + size]
+            for i, vector in zip(rows, embed(rows)):
+                vectors[i] = vector
+    drafts, position = [], 0
+    for d in decoded:
+        draft = ItemDraft(str(d.file.path), d.file.kind, d.file.size, d.file.mtime_ns, d.digest, error=d.error)
+        for s in d.inputs if d.error is None else []:
+            draft.segments.append(SegmentDraft(
+                s.ordinal, vectors[position], text=s.text, char_start=s.char_start, char_end=s.char_end,
+                t_start=s.t_start, t_end=s.t_end,
+            ))
+            position += 1
+        drafts.append(draft)
+    return drafts
+
+
+def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = IngestSettings(),
+                 progress: Progress | None = None, encoder: Encoder | None = None) -> RunSummary:
+    """Bring the index at `index_dir` up to date with `folder`. Returns what changed."""
+    progress = progress or _Silent()
+    started = time.perf_counter()
+    root = check_folder(folder)
+    index_dir = Path(index_dir).expanduser().resolve()
+    if exists(index_dir):  # refuse a model mismatch before spending time loading a model
+        check_model(Manifest.read(index_dir), index_dir, settings.model)
+    progress.start("scanning", 0)
+    found = list(discover(root))
+    encoder = encoder or load_encoder(settings.model, settings.device)
+    summary = RunSummary(index=str(index_dir), model=encoder.id)
+
+    with IndexFolder.open_for_writing(index_dir, settings.model, encoder.id, encoder.dim, settings.index_type) as index:
+        catalog = index.catalog
+        plan = plan_changes(catalog, root, found, settings.workers)
+        run_id = catalog.start_run(root, encoder.id)
+        catalog.record_moves(plan.moves)
+        summary.unchanged, summary.renamed = plan.unchanged, plan.renamed
+        if plan.removed:
+            index.commit(run_id, [], plan.removed)
+            summary.removed = len(plan.removed)
+
+        progress.start("indexing", len(plan.embed))
+        window = max(2 * settings.commit_every, 4 * settings.workers)
+        with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
+            for chunk in _chunks(_decode_ahead(pool, plan.embed, encoder, window), settings.commit_every):
+                drafts = embed_decoded(encoder, chunk, settings.batch_size)
+                index.commit(run_id, drafts)
+                for draft in drafts:
+                    if draft.error:
+                        summary.failed += 1
+                        summary.errors.append((draft.path, draft.error))
+                        progress.failed(draft.path, draft.error)
+                    elif draft.path in plan.known_paths:
+                        summary.updated += 1
+                    else:
+                        summary.added += 1
+                    summary.segments += len(draft.segments)
+                progress.advance(len(drafts))
+        index.save()
+        summary.seconds = time.perf_counter() - started
+        catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
+    return summary

@@ -1,0 +1,61 @@
+"""manifest.json: what an index folder holds and how it was built.
+
+It records the format version, the encoder (name as asked, exact id, dimension), the vector
+index type and parameters, counts, and the catalog generation the vector file matches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from searchengine import __version__
+from searchengine.errors import IndexFormatError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    model: str  # the name it was asked for ("bundled", "clip:ViT-B-32/laion2b_s34b_b79k")
+    encoder_id: str  # exact weights identity
+    dim: int
+    index_type: str  # flat | hnsw | ivf (what is built now)
+    index_type_requested: str = "auto"
+    index_params: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+    vectors_generation: int = 0
+    normalized: bool = True
+    format_version: int = FORMAT_VERSION
+    created_by: str = f"searchengine {__version__}"
+
+    @classmethod
+    def read(cls, folder: Path) -> "Manifest":
+        path = folder / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"{path} is unreadable ({exc}): the index folder is damaged; re-index into a new --index folder") from exc
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise IndexFormatError(f"{path} has no format version: this is not a searchengine index")
+        if version > FORMAT_VERSION:
+            raise IndexFormatError(
+                f"index {folder} has format {version}, newer than this searchengine reads ({FORMAT_VERSION}): "
+                "upgrade searchengine (pip install -U searchengine)"
+            )
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def write(self, folder: Path) -> None:
+        path = folder / MANIFEST
+        tmp = path.with_name(MANIFEST + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(asdict(self), fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)

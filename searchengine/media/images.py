@@ -1,0 +1,50 @@
+"""Image decoding: EXIF orientation applied, RGB, transparency composited on white."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from searchengine.errors import DecodeError
+
+MAX_PIXELS = 100_000_000  # refuse decompression bombs above this (about 10k × 10k)
+DRAFT_SIZE = 512  # JPEGs much larger than the model input are decoded at reduced scale
+
+
+def load_image(path: Path, draft_size: int = DRAFT_SIZE):
+    """A PIL RGB image, or DecodeError saying why not."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise DecodeError(f"{path}: {image.width}×{image.height} pixels is too large to index safely")
+                if image.format == "JPEG" and draft_size:
+                    image.draft("RGB", (draft_size, draft_size))
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                return _to_rgb(image)
+    except DecodeError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DecodeError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated, corrupt, unreadable
+        raise DecodeError(f"{path}: cannot decode image ({exc})") from exc
+
+
+def _to_rgb(image):
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit integer or float greyscale
+        import numpy as np
+
+        values = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
+        return Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")

@@ -1,0 +1,284 @@
+"""The catalog: SQLite (WAL) through SQLAlchemy. The source of truth for what is indexed."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy.orm import Session
+
+from searchengine.store.migrations import migrate
+from searchengine.store.models import FileError, Item, Meta, Run, Segment
+
+GENERATION_KEY = "generation"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """What the catalog remembers of a file, enough to tell whether it changed."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str
+
+
+@dataclass
+class SegmentDraft:
+    """A segment ready to be stored: its place in the item, its text if any, its vector."""
+
+    ordinal: int
+    vector: np.ndarray
+    text: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    t_start: float | None = None
+    t_end: float | None = None
+
+
+@dataclass
+class ItemDraft:
+    """A file whose segments were embedded (or that failed, with `error` set)."""
+
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    segments: list[SegmentDraft] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """A stored segment joined with its item, as search results need it."""
+
+    segment_id: int
+    item_id: int
+    path: str
+    kind: str
+    ordinal: int
+    text: str | None
+    char_start: int | None
+    char_end: int | None
+    t_start: float | None
+    t_end: float | None
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    added_ids: np.ndarray  # segment ids whose vectors must be added to the index
+    added_vectors: np.ndarray
+    removed_ids: np.ndarray  # segment ids whose vectors must leave the index
+    generation: int
+
+
+def _prefix(root: Path) -> str:
+    return str(root).rstrip(os.sep) + os.sep
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        self.path = path
+        self.engine = create_engine(f"sqlite:///{path}", future=True)
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrate(self.engine, str(path))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # --- meta -----------------------------------------------------------------------------
+    def generation(self) -> int:
+        with self.session() as s:
+            value = s.get(Meta, GENERATION_KEY)
+            return int(value.value) if value else 0
+
+    @staticmethod
+    def _bump_generation(s: Session) -> int:
+        row = s.get(Meta, GENERATION_KEY)
+        if row is None:
+            row = Meta(key=GENERATION_KEY, value="0")
+            s.add(row)
+        row.value = str(int(row.value) + 1)
+        return int(row.value)
+
+    # --- reading ----------------------------------------------------------------------------
+    def files_under(self, root: Path) -> dict[str, KnownFile]:
+        with self.session() as s:
+            rows = s.execute(
+                select(Item.id, Item.path, Item.size, Item.mtime_ns, Item.content_hash, Item.status).where(
+                    Item.path.startswith(_prefix(root), autoescape=True)
+                )
+            )
+            return {r.path: KnownFile(*r) for r in rows}
+
+    def files_with_hashes(self, hashes: Iterable[str]) -> dict[str, list[KnownFile]]:
+        hashes = list(set(hashes))
+        found: dict[str, list[KnownFile]] = {}
+        with self.session() as s:
+            for start in range(0, len(hashes), 500):
+                rows = s.execute(
+                    select(Item.id, Item.path, Item.size, Item.mtime_ns, Item.content_hash, Item.status).where(
+                        Item.content_hash.in_(hashes[start : start + 500]), Item.status == "ok"
+                    )
+                )
+                for r in rows:
+                    found.setdefault(r.content_hash, []).append(KnownFile(*r))
+        return found
+
+    def segment_records(self, ids: Sequence[int]) -> dict[int, SegmentRecord]:
+        out: dict[int, SegmentRecord] = {}
+        ids = [int(i) for i in ids]
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                rows = s.execute(
+                    select(Segment, Item.path, Item.kind, Item.mtime_ns)
+                    .join(Item, Segment.item_id == Item.id)
+                    .where(Segment.id.in_(ids[start : start + 500]))
+                )
+                for seg, path, kind, mtime_ns in rows:
+                    out[seg.id] = SegmentRecord(
+                        seg.id, seg.item_id, path, kind, seg.ordinal, seg.text,
+                        seg.char_start, seg.char_end, seg.t_start, seg.t_end, mtime_ns,
+                    )
+        return out
+
+    def iter_vectors(self, dim: int, chunk: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All stored (segment ids, vectors), in chunks, ordered by id."""
+        last = 0
+        with self.session() as s:
+            while True:
+                rows = s.execute(
+                    select(Segment.id, Segment.vector).where(Segment.id > last).order_by(Segment.id).limit(chunk)
+                ).all()
+                if not rows:
+                    return
+                ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+                vectors = np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(len(rows), dim)
+                yield ids, vectors
+                last = int(ids[-1])
+
+    def vectors_of(self, ids: Sequence[int], dim: int) -> np.ndarray:
+        with self.session() as s:
+            rows = dict(s.execute(select(Segment.id, Segment.vector).where(Segment.id.in_([int(i) for i in ids]))).all())
+        return np.stack([np.frombuffer(rows[int(i)], dtype=np.float32, count=dim) for i in ids])
+
+    def counts(self) -> dict:
+        with self.session() as s:
+            by_kind = dict(s.execute(select(Item.kind, func.count()).where(Item.status == "ok").group_by(Item.kind)).all())
+            seg_by_kind = dict(
+                s.execute(select(Item.kind, func.count(Segment.id)).join(Segment).group_by(Item.kind)).all()
+            )
+            failed = s.scalar(select(func.count()).where(Item.status == "failed").select_from(Item))
+        return {
+            "items": sum(by_kind.values()),
+            "segments": sum(seg_by_kind.values()),
+            "failed": failed or 0,
+            "by_kind": {k: {"items": by_kind.get(k, 0), "segments": seg_by_kind.get(k, 0)} for k in sorted(by_kind)},
+        }
+
+    def failed_files(self) -> list[tuple[str, str]]:
+        with self.session() as s:
+            return [(p, e or "") for p, e in s.execute(select(Item.path, Item.error).where(Item.status == "failed").order_by(Item.path))]
+
+    def segment_count(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(Segment)) or 0
+
+    def last_run(self) -> Run | None:
+        with self.session() as s:
+            return s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
+
+    # --- writing ----------------------------------------------------------------------------
+    def start_run(self, root: Path, model: str) -> int:
+        with self.session() as s, s.begin():
+            run = Run(root=str(root), model=model, started_at=now())
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, counts: dict[str, int]) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(Run).where(Run.id == run_id).values(finished_at=now(), **counts))
+
+    def record_moves(self, moves: Sequence[tuple[int, str, int, int]]) -> None:
+        """Renamed or touched files: (item id, new path, size, mtime_ns); their vectors stay."""
+        if not moves:
+            return
+        with self.session() as s, s.begin():
+            for item_id, path, size, mtime_ns in moves:
+                s.execute(update(Item).where(Item.id == item_id).values(path=path, size=size, mtime_ns=mtime_ns))
+
+    def commit_batch(self, run_id: int, drafts: Sequence[ItemDraft], removed_paths: Sequence[str] = ()) -> BatchResult:
+        """Replace the given files' entries (and drop removed ones) in one transaction."""
+        added_ids: list[int] = []
+        added_vectors: list[np.ndarray] = []
+        stamp = now()
+        with self.session() as s, s.begin():
+            stale_paths = [d.path for d in drafts] + list(removed_paths)
+            removed_ids = self._delete_items(s, stale_paths)
+            items = []
+            for draft in drafts:
+                item = Item(
+                    path=draft.path, kind=draft.kind, size=draft.size, mtime_ns=draft.mtime_ns,
+                    content_hash=draft.content_hash, status="failed" if draft.error else "ok",
+                    error=draft.error, indexed_at=stamp,
+                )
+                item.segments = [
+                    Segment(
+                        ordinal=seg.ordinal, text=seg.text, char_start=seg.char_start, char_end=seg.char_end,
+                        t_start=seg.t_start, t_end=seg.t_end,
+                        vector=np.ascontiguousarray(seg.vector, dtype=np.float32).tobytes(),
+                    )
+                    for seg in draft.segments
+                ]
+                s.add(item)
+                items.append(item)
+                if draft.error:
+                    s.add(FileError(run_id=run_id, path=draft.path, reason=draft.error, at=stamp))
+            s.flush()
+            for item in items:
+                for seg in item.segments:
+                    added_ids.append(seg.id)
+                    added_vectors.append(np.frombuffer(seg.vector, dtype=np.float32))
+            generation = self._bump_generation(s)
+        dim = added_vectors[0].shape[0] if added_vectors else 0
+        return BatchResult(
+            added_ids=np.asarray(added_ids, dtype=np.int64),
+            added_vectors=np.stack(added_vectors) if added_vectors else np.zeros((0, dim), np.float32),
+            removed_ids=np.asarray(removed_ids, dtype=np.int64),
+            generation=generation,
+        )
+
+    @staticmethod
+    def _delete_items(s: Session, paths: Sequence[str]) -> list[int]:
+        removed: list[int] = []
+        for start in range(0, len(paths), 500):
+            chunk = list(paths[start : start + 500])
+            removed += s.scalars(select(Segment.id).join(Item).where(Item.path.in_(chunk))).all()
+            s.execute(delete(Item).where(Item.path.in_(chunk)))
+        return removed
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()

@@ -1,0 +1,48 @@
+"""Forward-only schema migrations, each applied in its own transaction.
+
+The schema version lives in SQLite's `PRAGMA user_version`. A catalog newer than this code
+knows is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import Connection, text
+
+from searchengine.errors import IndexFormatError
+from searchengine.store.models import Base
+
+
+def _v1_initial(conn: Connection) -> None:
+    Base.metadata.create_all(conn)
+
+
+# index i holds the migration from version i to i + 1
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
+    ("initial schema: items, segments, runs, errors, meta", _v1_initial),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    return int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+
+
+def migrate(engine, path: str) -> int:
+    """Bring the catalog up to SCHEMA_VERSION; returns the number of migrations applied."""
+    with engine.connect() as conn:
+        version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise IndexFormatError(
+            f"catalog {path} has schema version {version}, newer than this searchengine understands "
+            f"({SCHEMA_VERSION}): upgrade searchengine (pip install -U searchengine)"
+        )
+    applied = 0
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        _name, step = MIGRATIONS[target - 1]
+        with engine.begin() as conn:
+            step(conn)
+            conn.execute(text(f"PRAGMA user_version = {target}"))
+        applied += 1
+    return applied

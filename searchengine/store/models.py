@@ -1,0 +1,85 @@
+"""The catalog's tables: items (files), segments (what is embedded), runs and per-file errors.
+
+A segment's id is its vector's id in the FAISS index. The segment row also keeps the vector
+itself, so the catalog alone can rebuild the index after a crash or a change of index type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)  # absolute
+    kind: Mapped[str] = mapped_column(String(16))  # image | text | audio | video
+    size: Mapped[int]
+    mtime_ns: Mapped[int]
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    indexed_at: Mapped[datetime]
+
+    segments: Mapped[list["Segment"]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", passive_deletes=True, order_by="Segment.ordinal"
+    )
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # = vector id
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    ordinal: Mapped[int]
+    char_start: Mapped[int | None]  # text passages: offsets into the decoded document
+    char_end: Mapped[int | None]
+    t_start: Mapped[float | None]  # audio/video: seconds
+    t_end: Mapped[float | None]
+    text: Mapped[str | None] = mapped_column(Text)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, encoder dim
+
+    item: Mapped[Item] = relationship(back_populates="segments")
+
+    __table_args__ = (Index("ix_segments_item", "item_id", "ordinal"),)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    root: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    added: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    renamed: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+
+
+class FileError(Base):
+    __tablename__ = "errors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
