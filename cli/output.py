@@ -11,7 +11,8 @@ from rich.table import Table
 
 from searchengine.query import Hit
 
-stdout = Console(soft_wrap=False)
+# Piped output keeps whole paths on one line; a terminal gets its own width.
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
@@ -33,8 +34,11 @@ def snippet(hit: Hit, width: int = 90) -> str:
 
 def hits_table(hits: Sequence[Hit]) -> Table:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column, style in (("#", "dim"), ("score", ""), ("kind", "cyan"), ("path", "green"), ("match", "")):
-        table.add_column(column, style=style, overflow="fold" if column == "path" else "ellipsis")
+    table.add_column("#", style="dim", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("kind", style="cyan")
+    table.add_column("path", style="green", overflow="fold", ratio=3)
+    table.add_column("match", overflow="ellipsis", no_wrap=True, ratio=2)
     for hit in hits:
         table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.kind, hit.path, snippet(hit))
     return table

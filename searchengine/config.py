@@ -50,4 +50,7 @@ class IngestSettings:
     workers: int = field(default_factory=default_workers)
     index_type: str = "auto"
     batch_size: int = 8
-    commit_every: int = 256
+    commit_every: int = 64
+    asr_model: str | None = None  # None: the bundled Whisper base
+    language: str | None = None  # None: detected per recording
+    exclude: tuple[str, ...] = ()  # gitignore-style patterns, on top of the folder's .searchengineignore

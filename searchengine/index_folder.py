@@ -60,7 +60,7 @@ class IndexFolder:
         try:
             if exists(folder):
                 manifest = Manifest.read(folder)
-                check_model(manifest, folder, model, encoder_id)
+                check_model(manifest, folder, encoder_id=encoder_id)
                 if index_type != "auto":
                     manifest.index_type_requested = index_type
             else:
@@ -143,12 +143,26 @@ class IndexFolder:
         return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
 
 
-def check_model(manifest: Manifest, folder: Path, model: str, encoder_id: str | None = None) -> None:
-    if manifest.model != model or (encoder_id is not None and manifest.encoder_id != encoder_id):
+def encoder_name(manifest: Manifest) -> str:
+    """The model name that loads exactly the encoder an index was built with.
+
+    The exact id works where it is itself loadable (bundled variants, open_clip hub tags), so an
+    index keeps working after the default model changes; otherwise the name it was built with.
+    """
+    return manifest.encoder_id if "@" not in manifest.encoder_id else manifest.model
+
+
+def check_model(manifest: Manifest, folder: Path, model: str | None = None, encoder_id: str | None = None) -> None:
+    """Refuse to mix encoders: by exact id when known, else by model family (cheap, before loading)."""
+    if encoder_id is not None:
+        same = manifest.encoder_id == encoder_id
+    else:
+        same = model is None or model.partition(":")[0] == manifest.model.partition(":")[0]
+    if not same:
+        asked = encoder_id or model
         raise ModelMismatch(
-            f"index {folder} was built with model {manifest.model!r} ({manifest.encoder_id}), not {model!r}"
-            f"{f' ({encoder_id})' if encoder_id and manifest.model == model else ''}: "
-            f"use --model {manifest.model} or a new --index folder"
+            f"index {folder} was built with {manifest.encoder_id}, not {asked}: "
+            f"use --model {encoder_name(manifest)} or a new --index folder"
         )
 
 

@@ -25,7 +25,8 @@ from searchengine.index_folder import IndexFolder, check_model, exists
 from searchengine.manifest import Manifest
 from searchengine.media.discover import FoundFile, check_folder, discover
 from searchengine.media.hashing import content_hash
-from searchengine.media.segments import DECODERS, SegmentInput
+from searchengine.config import cache_dir
+from searchengine.media.segments import DECODERS, DecodeContext, SegmentInput
 from searchengine.store.catalog import Catalog, ItemDraft, KnownFile, SegmentDraft
 
 log = logging.getLogger(__name__)
@@ -147,11 +148,11 @@ class _Decoded:
     error: str | None = None
 
 
-def _decode(file: FoundFile, digest: str | None, encoder: Encoder) -> _Decoded:
+def _decode(file: FoundFile, digest: str | None, ctx: DecodeContext) -> _Decoded:
     try:
         if digest is None:
             raise DecodeError(f"{file.path}: cannot read file")
-        return _Decoded(file, digest, DECODERS[file.kind](file.path, encoder))
+        return _Decoded(file, digest, DECODERS[file.kind](file.path, digest, ctx))
     except SearchEngineError as exc:
         return _Decoded(file, digest, error=str(exc))
     except Exception as exc:  # a decoder library failing on a hostile file must not stop the run
@@ -159,13 +160,13 @@ def _decode(file: FoundFile, digest: str | None, encoder: Encoder) -> _Decoded:
         return _Decoded(file, digest, error=f"{file.path}: {exc.__class__.__name__}: {exc}")
 
 
-def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], encoder: Encoder,
+def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], ctx: DecodeContext,
                   window: int) -> Iterator[_Decoded]:
     """Decoded files in order, with at most `window` decoding ahead of the consumer."""
     pending: list[Future] = []
     it = iter(work)
     for file, digest in it:
-        pending.append(pool.submit(_decode, file, digest, encoder))
+        pending.append(pool.submit(_decode, file, digest, ctx))
         if len(pending) >= window:
             yield pending.pop(0).result()
     for future in pending:
@@ -218,9 +219,9 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
     root = check_folder(folder)
     index_dir = Path(index_dir).expanduser().resolve()
     if exists(index_dir):  # refuse a model mismatch before spending time loading a model
-        check_model(Manifest.read(index_dir), index_dir, settings.model)
+        check_model(Manifest.read(index_dir), index_dir, model=settings.model)
     progress.start("scanning", 0)
-    found = list(discover(root))
+    found = list(discover(root, exclude=settings.exclude))
     encoder = encoder or load_encoder(settings.model, settings.device)
     summary = RunSummary(index=str(index_dir), model=encoder.id)
 
@@ -235,9 +236,11 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
             summary.removed = len(plan.removed)
 
         progress.start("indexing", len(plan.embed))
+        ctx = DecodeContext(encoder, asr_model=settings.asr_model, language=settings.language,
+                            device=settings.device, cache_dir=cache_dir())
         window = max(2 * settings.commit_every, 4 * settings.workers)
         with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
-            for chunk in _chunks(_decode_ahead(pool, plan.embed, encoder, window), settings.commit_every):
+            for chunk in _chunks(_decode_ahead(pool, plan.embed, ctx, window), settings.commit_every):
                 drafts = embed_decoded(encoder, chunk, settings.batch_size)
                 index.commit(run_id, drafts)
                 for draft in drafts:

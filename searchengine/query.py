@@ -16,7 +16,7 @@ import numpy as np
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
-from searchengine.index_folder import IndexFolder, check_model
+from searchengine.index_folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
 from searchengine.store.catalog import SegmentRecord
 
@@ -66,12 +66,14 @@ class Searcher:
         self.encoder = encoder
 
     @classmethod
-    def open(cls, index_dir: Path, device: str = "auto", model: str | None = None) -> "Searcher":
+    def open(cls, index_dir: Path, device: str = "auto") -> "Searcher":
         index = IndexFolder.open(index_dir)
-        if model is not None:
-            check_model(index.manifest, index.folder, model)
-        encoder = load_encoder(index.manifest.model, device)
-        check_model(index.manifest, index.folder, index.manifest.model, encoder.id)
+        try:
+            encoder = load_encoder(encoder_name(index.manifest), device)
+            check_model(index.manifest, index.folder, encoder_id=encoder.id)
+        except BaseException:
+            index.close()
+            raise
         return cls(index, encoder)
 
     def close(self) -> None:

@@ -225,7 +225,7 @@ def test_bundled_model_is_rebuilt_when_damaged(tmp_path):
 
 
 def test_audio_extensions():
-    assert {".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac", ".opus"} == AUDIO_EXTENSIONS
+    assert {".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac", ".opus"} <= AUDIO_EXTENSIONS
 
 
 def _segment(start: float, end: float, words: int) -> TranscriptSegment:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac", ".opus"})
+from searchengine.media.kinds import AUDIO_EXTENSIONS
 SAMPLE_RATE = 16_000
 BUNDLED_MODEL_ID = "whisper:base-bundled"
 Device = Literal["auto", "cpu", "cuda"]

@@ -3,8 +3,8 @@
 - flat: exact inner-product search (IndexIDMap2 over IndexFlatIP).
 - hnsw: HNSW graph (M=32); FAISS cannot delete from it, so removal rebuilds from the stored vectors.
 - ivf: inverted lists trained on the collection itself (images and texts together, so the
-  modality gap does not leave text queries in empty cells).
-All three map FAISS ids to catalog segment ids.
+  modality gap does not leave text queries in empty cells); it stores segment ids natively.
+Flat and HNSW sit in an IndexIDMap2 that maps FAISS positions to catalog segment ids.
 """
 
 from __future__ import annotations
@@ -50,9 +50,7 @@ class FaissIndex:
         return dict(self._params)
 
     def _apply_search_params(self) -> None:
-        import faiss
-
-        inner = faiss.downcast_index(self.index.index) if hasattr(self.index, "index") else self.index
+        inner = faiss_inner(self.index)
         if self.kind == "hnsw":
             inner.hnsw.efSearch = self._params["efSearch"]
         elif self.kind == "ivf":
@@ -89,8 +87,10 @@ class FaissIndex:
         k = max(1, min(k, self.ntotal))
         if self.ntotal == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        scores, ids = self.index.search(queries, k)
-        return scores, ids
+        if self.kind == "hnsw":  # the beam must be wider than the number of results asked for
+            inner = faiss_inner(self.index)
+            inner.hnsw.efSearch = max(self._params["efSearch"], 2 * k)
+        return self.index.search(queries, k)
 
     def save(self, path: Path) -> None:
         import faiss
@@ -101,6 +101,13 @@ class FaissIndex:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+
+
+def faiss_inner(index):
+    """The index that does the searching (inside the id map where there is one), as its concrete class."""
+    import faiss
+
+    return faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else index
 
 
 def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
@@ -132,7 +139,7 @@ def _hnsw(dim: int, ids: np.ndarray, vectors: np.ndarray) -> FaissIndex:
 
     inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
     inner.hnsw.efConstruction = 80
-    return FaissIndex("hnsw", dim, faiss.IndexIDMap2(inner), {"M": 32, "efConstruction": 80, "efSearch": 64})
+    return FaissIndex("hnsw", dim, faiss.IndexIDMap2(inner), {"M": 32, "efConstruction": 80, "efSearch": 128})
 
 
 def _ivf(dim: int, ids: np.ndarray, vectors: np.ndarray) -> FaissIndex:
@@ -147,8 +154,8 @@ def _ivf(dim: int, ids: np.ndarray, vectors: np.ndarray) -> FaissIndex:
     sample = vectors if n <= 256 * nlist else vectors[np.random.default_rng(0).choice(n, 256 * nlist, replace=False)]
     inner.train(np.ascontiguousarray(sample, dtype=np.float32))
     nprobe = max(1, min(nlist, max(8, nlist // 16)))
-    index = FaissIndex("ivf", dim, faiss.IndexIDMap2(inner), {"nlist": nlist, "nprobe": nprobe})
-    return index
+    # IVF keeps segment ids in its inverted lists itself; an id map around it would lose track on removal.
+    return FaissIndex("ivf", dim, inner, {"nlist": nlist, "nprobe": nprobe})
 
 
 _BUILDERS: dict[str, Callable[[int, np.ndarray, np.ndarray], FaissIndex]] = {

@@ -1,4 +1,8 @@
-"""Walk a folder for indexable files: hidden entries skipped, symlinks followed once, loops safe."""
+"""Walk a folder for indexable files: hidden entries skipped, symlinks followed once, loops safe.
+
+A `.searchengineignore` file in the folder (gitignore syntax) and `exclude` patterns leave
+files and folders out, as .gitignore does for git.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from searchengine.errors import FolderNotFound
 from searchengine.media.kinds import kind_of
@@ -31,13 +35,29 @@ def check_folder(folder: Path) -> Path:
     return folder.absolute()
 
 
-def discover(root: Path) -> Iterator[FoundFile]:
+IGNORE_FILE = ".searchengineignore"
+
+
+def ignore_spec(root: Path, exclude: Iterable[str] = ()):
+    """The folder's ignore rules plus extra patterns, as a gitignore matcher (or None)."""
+    import pathspec
+
+    lines = list(exclude)
+    try:
+        lines += (root / IGNORE_FILE).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        pass
+    return pathspec.GitIgnoreSpec.from_lines(lines) if any(l.strip() for l in lines) else None
+
+
+def discover(root: Path, exclude: Iterable[str] = ()) -> Iterator[FoundFile]:
     """Every indexable file under root, in a stable order.
 
     Each real directory is entered once (by device and inode), so symlink loops end; dangling
     links and unreadable entries are skipped with a log line.
     """
     root = check_folder(root)
+    spec = ignore_spec(root, exclude)
     seen_dirs: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -61,7 +81,12 @@ def discover(root: Path) -> Iterator[FoundFile]:
                 continue
             path = Path(entry.path)
             try:
-                if entry.is_dir(follow_symlinks=True):
+                is_dir = entry.is_dir(follow_symlinks=True)
+                if spec is not None:
+                    relative = path.relative_to(root).as_posix() + ("/" if is_dir else "")
+                    if spec.match_file(relative):
+                        continue
+                if is_dir:
                     subfolders.append(path)
                     continue
                 kind = kind_of(path)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".markdown", ".rst"})
+AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".ogg", ".oga", ".flac", ".m4a", ".aac", ".opus"})
 
-# kind -> extensions; other modules (audio, video) add their own kinds here as they land.
 KINDS: dict[str, frozenset[str]] = {
     "image": IMAGE_EXTENSIONS,
     "text": TEXT_EXTENSIONS,
+    "audio": AUDIO_EXTENSIONS,
 }
 
 

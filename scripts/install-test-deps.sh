@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# System packages the test suite uses: espeak-ng + sox (speech with known words for the audio
+# tests) and the Debian data packages the benchmark dataset builders read.
+# Safe to re-run; does nothing where they are already installed.
+set -euo pipefail
+packages=(espeak-ng sox tuxpaint-stamps-default openclipart-svg librsvg2-bin)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+  echo "install-test-deps: no apt-get here; install ${missing[*]} yourself (tests that need them are skipped)" >&2
+  exit 0
+fi
+sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,50 @@
+"""Shared fixtures. All state goes under a temporary SEARCHENGINE_HOME; models load once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+PHOTOS = SAMPLES / "photos"
+TEXTS = SAMPLES / "texts"
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("searchengine-home")
+    return home
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(session_home, monkeypatch) -> Path:
+    """Every test sees the same temporary SEARCHENGINE_HOME (caches shared, nothing in the user's folders)."""
+    monkeypatch.setenv("SEARCHENGINE_HOME", str(session_home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return session_home
+
+
+@pytest.fixture(scope="session")
+def bundled(session_home):
+    """The bundled encoder, loaded once."""
+    os.environ["SEARCHENGINE_HOME"] = str(session_home)
+    from searchengine.encoders.registry import load_encoder
+
+    return load_encoder("bundled", "cpu")
+
+
+@pytest.fixture
+def media_folder(tmp_path) -> Path:
+    """A small folder of real photos and texts copied from the samples."""
+    folder = tmp_path / "media"
+    (folder / "photos").mkdir(parents=True)
+    (folder / "texts").mkdir()
+    for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg"):
+        shutil.copy2(PHOTOS / name, folder / "photos" / name)
+    for name in ("bicycle_repair_guide.md", "household_budget_meeting.txt", "recette_creme_brulee_latin1.txt"):
+        shutil.copy2(TEXTS / name, folder / "texts" / name)
+    return folder

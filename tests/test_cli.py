@@ -1,0 +1,129 @@
+"""The command line end to end, in real subprocesses, on the repository's sample folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import PHOTOS, REPO, SAMPLES
+
+
+def run_cli(*args, home, check=True, timeout=600):
+    env = {**os.environ, "SEARCHENGINE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "searchengine", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_index(tmp_path_factory, session_home):
+    index = tmp_path_factory.mktemp("demo") / "index"
+    proc = run_cli("index", SAMPLES, "--index", index, "--json", home=session_home)
+    return index, json.loads(proc.stdout)
+
+
+def test_index_summary(demo_index):
+    _, summary = demo_index
+    assert summary["failed"] == 0
+    assert summary["added"] >= 30  # photos, texts and recordings; the .searchengineignore'd files are not
+    assert summary["model"].startswith("bundled:")
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("a cat", "cat_chelsea.jpg"),
+    ("a rocket", "rocket_launch_pad.jpg"),
+    ("a cup of coffee", "coffee_cup.jpg"),
+])
+def test_text_to_image(demo_index, session_home, query, expected):
+    index, _ = demo_index
+    hits = json.loads(run_cli("search", query, "--index", index, "--type", "image", "--json", home=session_home).stdout)
+    assert hits[0]["path"] == str(SAMPLES / "photos" / expected)
+    assert set(hits[0]) >= {"rank", "score", "path", "kind", "start", "end", "text"}
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_text_query_finds_the_right_passage_and_recording(demo_index, session_home):
+    index, _ = demo_index
+    hits = json.loads(run_cli("search", "how to fix a flat tyre", "--index", index, "--type", "text", "-k", "3",
+                              "--json", home=session_home).stdout)
+    assert hits[0]["path"].endswith("bicycle_repair_guide.md")
+    assert "tyre" in hits[0]["text"].lower() or "tire" in hits[0]["text"].lower()
+    audio = json.loads(run_cli("search", "the household budget meeting", "--index", index, "--type", "audio",
+                               "--json", home=session_home).stdout)
+    assert audio[0]["path"].endswith("household_budget_meeting.ogg")
+    assert 0 <= audio[0]["start"] < audio[0]["end"]
+
+
+def test_image_to_text_and_queries_file(demo_index, session_home, tmp_path):
+    index, _ = demo_index
+    hits = json.loads(run_cli("search", "--image", PHOTOS / "cat_chelsea.jpg", "--type", "text", "--index", index,
+                              "--json", home=session_home).stdout)
+    assert hits[0]["path"].endswith("cats_and_sleep.md")
+    queries = tmp_path / "queries.txt"
+    queries.write_text(f"a cat\nimage:{PHOTOS / 'rocket_launch_pad.jpg'}\n\n")
+    lines = run_cli("search", "--queries", queries, "--index", index, "-k", "2", "--type", "image",
+                    home=session_home).stdout.splitlines()
+    results = [json.loads(line) for line in lines]
+    assert [r["query"] for r in results] == ["a cat", f"image:{PHOTOS / 'rocket_launch_pad.jpg'}"]
+    assert results[0]["hits"][0]["path"].endswith("cat_chelsea.jpg")
+    assert results[1]["hits"][0]["path"].endswith("rocket_launch_pad.jpg")
+
+
+def test_table_output_and_status(demo_index, session_home):
+    index, summary = demo_index
+    table = run_cli("search", "a cat", "--index", index, "-k", "3", home=session_home).stdout
+    assert "cat_chelsea.jpg" in table
+    status = json.loads(run_cli("status", "--index", index, "--json", home=session_home).stdout)
+    assert status["counts"]["items"] == summary["added"]
+    assert status["index_type"] == "flat"
+    assert status["size_bytes"] > 0
+    assert "model" in run_cli("status", "--index", index, home=session_home).stdout
+
+
+def test_rerun_changes_nothing(demo_index, session_home):
+    index, summary = demo_index
+    again = json.loads(run_cli("index", SAMPLES, "--index", index, "--json", home=session_home).stdout)
+    assert again["unchanged"] == summary["added"] and again["added"] == 0
+
+
+def _one_line_error(proc, code, *fragments):
+    assert proc.returncode == code, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_error_messages(demo_index, session_home, tmp_path):
+    index, _ = demo_index
+    _one_line_error(run_cli("index", tmp_path / "missing", "--index", tmp_path / "i", home=session_home, check=False),
+                    2, "does not exist")
+    _one_line_error(run_cli("search", "x", "--index", tmp_path / "nothing", home=session_home, check=False),
+                    1, "no index at", "searchengine index")
+    not_image = tmp_path / "fake.jpg"
+    not_image.write_text("not an image")
+    _one_line_error(run_cli("search", "--image", not_image, "--index", index, home=session_home, check=False),
+                    2, "not a readable image")
+    _one_line_error(run_cli("index", SAMPLES, "--index", index, "--model", "clip:ViT-B-32/laion2b_s34b_b79k",
+                            home=session_home, check=False), 1, "--model bundled")
+    _one_line_error(run_cli("search", "", "--index", index, home=session_home, check=False), 2, "empty query")
+    _one_line_error(run_cli("search", "a", "--index", index, "--type", "movie", home=session_home, check=False),
+                    2, "--type")
+
+
+def test_help_is_fast(session_home):
+    start = time.perf_counter()
+    proc = run_cli("--help", home=session_home)
+    assert "index" in proc.stdout and "search" in proc.stdout
+    for module in ("torch", "faiss", "open_clip", "faster_whisper", "sqlalchemy"):
+        check = subprocess.run([sys.executable, "-c", f"import searchengine.cli.app, sys; print('{module}' in sys.modules)"],
+                               capture_output=True, text=True)
+        assert check.stdout.strip() == "False", f"{module} is imported at start-up"
+    assert time.perf_counter() - start < 30  # generous: the import check above is what matters

@@ -1,0 +1,112 @@
+"""Encoders: shapes, normalisation, semantics (bundled), and the open_clip loading path (tiny random model)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PHOTOS
+from searchengine.encoders.registry import load_encoder
+from searchengine.errors import ModelUnavailable, UnknownModel
+
+
+def _assert_unit_rows(vectors: np.ndarray, n: int, dim: int) -> None:
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (n, dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_bundled_shapes_and_norms(bundled):
+    images = [Image.open(PHOTOS / "cat_chelsea.jpg"), Image.open(PHOTOS / "coffee_cup.jpg")]
+    _assert_unit_rows(bundled.embed_images(images), 2, bundled.dim)
+    _assert_unit_rows(bundled.embed_texts(["a cat", "a cup of coffee", "a rocket"]), 3, bundled.dim)
+    assert bundled.embed_texts([]).shape == (0, bundled.dim)
+    assert bundled.id.startswith("bundled:")
+
+
+def test_bundled_prepared_and_pil_images_agree(bundled):
+    image = Image.open(PHOTOS / "rocket_launch_pad.jpg")
+    a = bundled.embed_images([image])
+    b = bundled.embed_images([bundled.prepare_image(image)])
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "photo, caption",
+    [
+        ("cat_chelsea.jpg", "a photo of a cat"),
+        ("coffee_cup.jpg", "a cup of coffee"),
+        ("rocket_launch_pad.jpg", "a rocket on a launch pad"),
+        ("dahlia_flower.jpg", "a close-up of a flower"),
+    ],
+)
+def test_bundled_ranks_the_right_caption_first(bundled, photo, caption):
+    captions = ["a photo of a cat", "a cup of coffee", "a rocket on a launch pad", "a close-up of a flower",
+                "a spreadsheet of household expenses"]
+    image = bundled.embed_images([Image.open(PHOTOS / photo)])
+    scores = (image @ bundled.embed_texts(captions).T)[0]
+    assert captions[int(np.argmax(scores))] == caption
+
+
+def test_unknown_model_names():
+    with pytest.raises(UnknownModel, match="unknown model"):
+        load_encoder("nonsense", "cpu")
+    with pytest.raises(UnknownModel, match="bundled variant"):
+        load_encoder("bundled:nope", "cpu")
+    with pytest.raises(UnknownModel, match="names no weights"):
+        load_encoder("clip:ViT-B-32", "cpu")
+
+
+TINY_CLIP = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_clip_dir(tmp_path_factory):
+    """An open_clip model folder (config + weights) with random weights: the real local loading path."""
+    import open_clip
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    torch.manual_seed(0)
+    model = open_clip.CLIP(**TINY_CLIP)
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP, "preprocess_cfg": {}}))
+    return folder
+
+
+def test_open_clip_local_dir(tiny_clip_dir):
+    encoder = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu")
+    assert encoder.dim == 32
+    _assert_unit_rows(encoder.embed_images([Image.open(PHOTOS / "cat_chelsea.jpg")] * 3), 3, 32)
+    _assert_unit_rows(encoder.embed_texts(["a cat", "a dog"]), 2, 32)
+    again = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu")
+    assert again.id == encoder.id  # the id follows the weights, not the object
+    np.testing.assert_allclose(again.embed_texts(["a cat"]), encoder.embed_texts(["a cat"]), atol=1e-5)
+
+
+def test_open_clip_weights_file(tiny_clip_dir, tmp_path):
+    import open_clip
+
+    # A known architecture with a local weights file: clip:ARCH@/path
+    model = open_clip.create_model("RN50", pretrained=None)
+    import torch
+
+    weights = tmp_path / "rn50-random.pt"
+    torch.save(model.state_dict(), weights)
+    encoder = load_encoder(f"clip:RN50@{weights}", "cpu")
+    assert encoder.id.startswith("clip:RN50@")
+    _assert_unit_rows(encoder.embed_texts(["hello"]), 1, encoder.dim)
+
+
+def test_open_clip_missing_weights_say_what_to_do(tmp_path):
+    with pytest.raises(ModelUnavailable, match="weights not found"):
+        load_encoder(f"clip:ViT-B-32@{tmp_path / 'missing.pt'}", "cpu")
+    with pytest.raises(ModelUnavailable, match="clip:ARCH@/path/to/weights.pt"):
+        load_encoder("clip:ViT-B-32/laion2b_s34b_b79k", "cpu")
