@@ -169,6 +169,57 @@ def status(
         stdout.print(f"  failed: {err['reason']}", highlight=False, markup=False)
 
 
+@app.command()
+@reports_errors
+def transcript(
+    file: Path = typer.Argument(..., help="An indexed recording."),
+    index: Optional[Path] = IndexOption,
+    fmt: str = typer.Option("text", "--format", help="text | srt | vtt."),
+) -> None:
+    """Print the stored transcript of an indexed recording, with timestamps."""
+    from searchengine.index_folder import IndexFolder
+
+    from .subtitles import FORMATS, render
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+    path = file.expanduser().absolute()
+    with IndexFolder.open(_index_dir(index)) as opened:
+        segments = opened.catalog.segments_of(str(path))
+    if segments is None:
+        raise UsageError(f"{path} is not in the index: run `searchengine index` on its folder first")
+    if segments and segments[0].kind not in ("audio", "video"):
+        raise UsageError(f"{path} is not a recording (it is indexed as {segments[0].kind})")
+    typer.echo(render(segments, fmt), nl=False)
+
+
+@app.command()
+@reports_errors
+def tags(
+    file: Path = typer.Argument(..., help="An image."),
+    k: int = typer.Option(5, "-k", min=1, help="Number of labels."),
+    device: str = typer.Option("cpu", "--device", help="auto | cpu | cuda."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The most likely labels for an image, from the bundled model's ImageNet label space."""
+    from searchengine.encoders.bundled.tags import image_tags
+    from searchengine.errors import QueryError, DecodeError
+
+    from .output import json_line, stdout
+
+    if not file.is_file():
+        raise QueryError(f"{file} does not exist")
+    try:
+        labels = image_tags(file, k=k, device=device)
+    except DecodeError as exc:
+        raise QueryError(f"not a readable image: {exc}") from exc
+    if as_json:
+        json_line([{"label": label, "probability": round(p, 4)} for label, p in labels])
+        return
+    for label, p in labels:
+        stdout.print(f"{p:6.1%}  {label}", highlight=False)
+
+
 @bench_app.command("recall")
 @reports_errors
 def bench_recall(

@@ -127,3 +127,16 @@ def test_help_is_fast(session_home):
                                capture_output=True, text=True)
         assert check.stdout.strip() == "False", f"{module} is imported at start-up"
     assert time.perf_counter() - start < 30  # generous: the import check above is what matters
+
+
+def test_transcript_and_tags(demo_index, session_home):
+    index, _ = demo_index
+    recording = SAMPLES / "audio" / "great_wall_trip.ogg"
+    text = run_cli("transcript", recording, "--index", index, home=session_home).stdout
+    assert "great wall" in text.lower() and text.startswith("[00:00:0")
+    srt = run_cli("transcript", recording, "--index", index, "--format", "srt", home=session_home).stdout
+    assert srt.startswith("1\n00:00:0") and " --> " in srt
+    _one_line_error(run_cli("transcript", PHOTOS / "cat_chelsea.jpg", "--index", index, home=session_home, check=False),
+                    2, "not a recording")
+    tags = json.loads(run_cli("tags", PHOTOS / "cat_chelsea.jpg", "--json", home=session_home).stdout)
+    assert "cat" in tags[0]["label"]

@@ -158,6 +158,18 @@ class Catalog:
                     )
         return out
 
+    def segments_of(self, path: str) -> list[SegmentRecord] | None:
+        """The segments of one file in order, or None when the file is not in the catalog."""
+        with self.session() as s:
+            item = s.scalars(select(Item).where(Item.path == path)).first()
+            if item is None:
+                return None
+            return [
+                SegmentRecord(seg.id, item.id, item.path, item.kind, seg.ordinal, seg.text, seg.char_start,
+                              seg.char_end, seg.t_start, seg.t_end, item.mtime_ns)
+                for seg in item.segments
+            ]
+
     def iter_vectors(self, dim: int, chunk: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All stored (segment ids, vectors), in chunks, ordered by id."""
         last = 0
