@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from searchengine.config import IngestSettings, default_index_dir, default_workers
+from searchengine.config import DEFAULT_MIN_SCORE, IngestSettings, default_index_dir, default_workers
 from searchengine.encoders.registry import DEFAULT_MODEL
+
 from searchengine.errors import SearchEngineError, UsageError
 
 app = typer.Typer(
@@ -98,32 +100,45 @@ def index(
 @reports_errors
 def search(
     text: Optional[str] = typer.Argument(None, help="What to look for, in words."),
-    image: Optional[Path] = typer.Option(None, "--image", help="Search with an image instead of words."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Search with an image (combined with the words if both are given)."),
+    like: Optional[int] = typer.Option(None, "--like", help="More like this: a segment_id from an earlier search --json."),
+    negative: list[str] = typer.Option([], "--not", help="Push results away from these words (repeatable)."),
+    image_weight: float = typer.Option(1.0, "--image-weight", help="Weight of --image against the words."),
     queries: Optional[Path] = typer.Option(None, "--queries", help="File of queries, one a line (text, or image:PATH); JSON lines out."),
     index: Optional[Path] = IndexOption,
     kind: str = typer.Option("any", "--type", help="any | image | text | audio | video."),
     k: int = typer.Option(10, "-k", min=1, help="Number of results."),
+    min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score", help="Cutoff on the calibrated score (standard deviations above chance)."),
+    no_cutoff: bool = typer.Option(False, "--no-cutoff", help="Return the k best whatever their score."),
+    per_kind: Optional[int] = typer.Option(None, "--per-kind", min=1, help="At most N results of each kind."),
+    path_glob: Optional[str] = typer.Option(None, "--glob", help="Only files whose path matches (e.g. '*.jpg', 'holidays/*')."),
+    after: Optional[datetime] = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files modified on or after this date."),
+    before: Optional[datetime] = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files modified before this date."),
     segments: bool = typer.Option(False, "--segments", help="List every matching segment, not one per file."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Search the index with words, an image, or a file of queries."""
-    from searchengine.query import Query, Searcher
+    """Search the index with words, an image, both, or a file of queries."""
+    from searchengine.query import Filters, Query, Searcher
 
     from .output import json_line, print_hits
 
-    given = sum(x is not None for x in (text, image, queries))
-    if given != 1:
-        raise UsageError('give exactly one of: "text query", --image FILE, --queries FILE')
+    positive = text is not None or image is not None or like is not None
+    if queries is not None and positive:
+        raise UsageError("--queries runs the queries in its file: give no other query with it")
+    if queries is None and not positive:
+        raise UsageError('nothing to search for: give "words", --image FILE, --like ID or --queries FILE')
+    filters = Filters(kind=kind, path_glob=path_glob, after=after, before=before,
+                      min_score=None if no_cutoff else min_score, per_kind=per_kind)
     searcher = Searcher.open(_index_dir(index), device=device)
     try:
         if queries is not None:
             for query in _read_queries(queries):
-                hits = searcher.search(query, kind=kind, k=k, segments=segments)
+                hits = searcher.search(query, filters, k=k, segments=segments)
                 json_line({"query": query.describe(), "hits": [h.as_json() for h in hits]})
             return
-        query = Query(text=text) if text is not None else Query(image=image)
-        print_hits(searcher.search(query, kind=kind, k=k, segments=segments), as_json)
+        query = Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)
+        print_hits(searcher.search(query, filters, k=k, segments=segments), as_json)
     finally:
         searcher.close()
 

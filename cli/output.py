@@ -50,7 +50,7 @@ def print_hits(hits: Sequence[Hit], as_json: bool) -> None:
     elif hits:
         stdout.print(hits_table(hits))
     else:
-        stderr.print("no results")
+        stderr.print("no good match: nothing scored above the cutoff (--min-score, or --no-cutoff to list the closest anyway)")
 
 
 def json_line(data, indent: int | None = None) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 from searchengine.encoders.registry import DEFAULT_MODEL
 
 HOME_ENV = "SEARCHENGINE_HOME"
+# Search cutoff on the calibrated score: standard deviations above unrelated pairs (calibration.py).
+DEFAULT_MIN_SCORE = 3.0
 
 
 def home() -> Path:

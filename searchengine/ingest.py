@@ -27,6 +27,7 @@ from searchengine.media.discover import FoundFile, check_folder, discover
 from searchengine.media.hashing import content_hash
 from searchengine.config import cache_dir
 from searchengine.media.segments import DECODERS, DecodeContext, SegmentInput
+from searchengine.calibration import current_calibration
 from searchengine.store.catalog import Catalog, ItemDraft, KnownFile, SegmentDraft
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,7 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
                     summary.segments += len(draft.segments)
                 progress.advance(len(drafts))
         index.save()
+        current_calibration(index, encoder, write=True)
         summary.seconds = time.perf_counter() - started
         catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
     return summary

@@ -1,19 +1,25 @@
-"""Queries: embed a text or an image, search the vector index, join with the catalog, rank.
+"""Queries: embed words and/or images, search the vector index, re-rank, calibrate, filter, collapse.
 
-Results are one hit per file by default (its best segment); `segments=True` lists every
-matching segment instead. A kind filter over-fetches from the index until enough hits of
-that kind are found (or the index is exhausted).
+A query is a weighted mix of positive parts (words, an image, an indexed segment for "more like
+this") minus negative words. Candidates come from the ANN index, are re-scored exactly with the
+stored vectors when the index is approximate, turned into calibrated scores (comparable across
+kinds, see calibration.py), filtered (kind, path glob, date, cutoff) and collapsed to one hit per
+file (its best segment) unless every segment is asked for.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import fnmatch
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from searchengine.encoders.base import Encoder
+from searchengine.calibration import Calibration, current_calibration
+from searchengine.config import DEFAULT_MIN_SCORE
+from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.index_folder import IndexFolder, check_model, encoder_name
@@ -21,15 +27,29 @@ from searchengine.media.images import load_image
 from searchengine.store.catalog import SegmentRecord
 
 KINDS = ("any", "image", "text", "audio", "video")
+NEGATIVE_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
 class Query:
+    """What to look for. At least one positive part: text, image or like (a segment id)."""
+
     text: str | None = None
     image: Path | None = None
+    like: int | None = None
+    negative: tuple[str, ...] = ()
+    image_weight: float = 1.0
 
     def describe(self) -> str:
-        return self.text if self.text is not None else f"image:{self.image}"
+        parts = []
+        if self.text is not None:
+            parts.append(self.text)
+        if self.image is not None:
+            parts.append(f"image:{self.image}")
+        if self.like is not None:
+            parts.append(f"like:{self.like}")
+        parts += [f"not:{n}" for n in self.negative]
+        return " ".join(parts)
 
     @classmethod
     def parse_line(cls, line: str) -> "Query":
@@ -41,9 +61,43 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Filters:
+    kind: str = "any"
+    path_glob: str | None = None
+    after: datetime | None = None
+    before: datetime | None = None
+    min_score: float | None = DEFAULT_MIN_SCORE  # None: no cutoff
+    per_kind: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise UsageError(f"unknown --type {self.kind!r}: use one of {', '.join(KINDS)}")
+        if self.per_kind is not None and self.per_kind < 1:
+            raise UsageError("--per-kind must be at least 1")
+
+    def admits(self, record: SegmentRecord) -> bool:
+        if self.kind != "any" and record.kind != self.kind:
+            return False
+        if self.path_glob and not _glob_match(record.path, self.path_glob):
+            return False
+        if self.after or self.before:
+            when = datetime.fromtimestamp(record.mtime_ns / 1e9)
+            if (self.after and when < self.after) or (self.before and when >= self.before):
+                return False
+        return True
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    if "/" not in pattern:
+        return fnmatch.fnmatch(Path(path).name, pattern)
+    return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, f"*/{pattern.lstrip('/')}")
+
+
+@dataclass(frozen=True)
 class Hit:
     rank: int
-    score: float
+    score: float  # calibrated: comparable across kinds; ranks the results
+    raw_score: float  # cosine similarity in the encoder's space
     path: str
     kind: str
     start: float | None
@@ -58,12 +112,20 @@ class Hit:
         return asdict(self)
 
 
+@dataclass
+class _Candidate:
+    record: SegmentRecord
+    raw: float
+    score: float = field(default=0.0)
+
+
 class Searcher:
     """An open index and the encoder that built it, ready for many queries."""
 
     def __init__(self, index: IndexFolder, encoder: Encoder):
         self.index = index
         self.encoder = encoder
+        self._calibration: Calibration | None = None
 
     @classmethod
     def open(cls, index_dir: Path, device: str = "auto") -> "Searcher":
@@ -79,61 +141,114 @@ class Searcher:
     def close(self) -> None:
         self.index.close()
 
-    def embed_query(self, query: Query) -> np.ndarray:
+    # --- calibration ---------------------------------------------------------------------------
+    @property
+    def calibration(self) -> Calibration:
+        if self._calibration is None:
+            self._calibration = current_calibration(self.index, self.encoder, write=False)
+        return self._calibration
+
+    # --- query vectors -------------------------------------------------------------------------
+    def embed_query(self, query: Query) -> tuple[np.ndarray, str]:
+        """The query's unit vector and its kind ("text" or "image", for calibration)."""
+        parts: list[np.ndarray] = []
+        kind = "text"
+        if query.text is not None:
+            if not query.text.strip():
+                raise QueryError("empty query: give some words to search for, or --image FILE")
+            parts.append(self.encoder.embed_texts([query.text.strip()])[0])
         if query.image is not None:
-            if not query.image.is_file():
-                raise QueryError(f"query image {query.image} does not exist")
-            try:
-                image = load_image(query.image)
-            except DecodeError as exc:
-                raise QueryError(f"query image is not a readable image: {exc}") from exc
-            return self.encoder.embed_images([image])[0]
-        if not query.text or not query.text.strip():
-            raise QueryError("empty query: give some words to search for, or --image FILE")
-        return self.encoder.embed_texts([query.text.strip()])[0]
+            parts.append(query.image_weight * self._embed_image(query.image))
+            kind = "image" if query.text is None else kind
+        if query.like is not None:
+            record = self.index.catalog.segment_records([query.like]).get(query.like)
+            if record is None:
+                raise QueryError(f"no segment {query.like} in this index: use a segment_id from search --json")
+            parts.append(self.index.catalog.vectors_of([query.like], self.encoder.dim)[0])
+            kind = ("image" if record.kind in ("image", "video") and record.text is None else "text") \
+                if query.text is None and query.image is None else kind
+        if not parts:
+            raise QueryError('nothing to search for: give "words", --image FILE or --like ID')
+        vector = np.sum(parts, axis=0)
+        negatives = [n for n in query.negative if n.strip()]
+        if negatives:
+            vector = vector - NEGATIVE_WEIGHT * len(parts) * self.encoder.embed_texts(negatives).mean(axis=0)
+        return l2_normalize(vector[None, :])[0], kind
 
-    def search(self, query: Query, kind: str = "any", k: int = 10, segments: bool = False) -> list[Hit]:
-        return self.search_vector(self.embed_query(query), kind=kind, k=k, segments=segments)
+    def _embed_image(self, path: Path) -> np.ndarray:
+        if not path.is_file():
+            raise QueryError(f"query image {path} does not exist")
+        try:
+            image = load_image(path)
+        except DecodeError as exc:
+            raise QueryError(f"query image is not a readable image: {exc}") from exc
+        return self.encoder.embed_images([image])[0]
 
-    def search_vector(self, vector: np.ndarray, kind: str = "any", k: int = 10, segments: bool = False) -> list[Hit]:
-        if kind not in KINDS:
-            raise UsageError(f"unknown --type {kind!r}: use one of {', '.join(KINDS)}")
+    # --- searching ------------------------------------------------------------------------------
+    def search(self, query: Query, filters: Filters = Filters(), k: int = 10, segments: bool = False) -> list[Hit]:
+        vector, query_kind = self.embed_query(query)
+        exclude = {query.like} if query.like is not None else set()
+        return self.search_vector(vector, query_kind, filters, k, segments, exclude)
+
+    def search_vector(self, vector: np.ndarray, query_kind: str = "text", filters: Filters = Filters(),
+                      k: int = 10, segments: bool = False, exclude: set[int] = frozenset()) -> list[Hit]:
         if k < 1:
             raise UsageError("-k must be at least 1")
         vectors = self.index.vectors
         total = vectors.ntotal
-        fetch = min(total, max(4 * k, 32))
+        fetch = min(total, max(4 * k, 64))
         while True:
-            scores, ids = vectors.search(vector[None, :], fetch)
-            hits = self._collect(scores[0], ids[0], kind, k, segments)
-            if len(hits) >= k or fetch >= total:
+            candidates = self._candidates(vector, query_kind, fetch, filters, exclude)
+            hits = self._rank(candidates, filters, k, segments)
+            exhausted = fetch >= total
+            # enough hits, and the ones we have cannot be beaten by what a wider search would add
+            if exhausted or len(hits) >= k:
                 return hits
             fetch = min(total, fetch * 4)
 
-    def _collect(self, scores: np.ndarray, ids: np.ndarray, kind: str, k: int, segments: bool) -> list[Hit]:
-        valid = ids >= 0
-        records = self.index.catalog.segment_records(ids[valid])
+    def _candidates(self, vector, query_kind, fetch, filters, exclude) -> list[_Candidate]:
+        raw, ids = self.index.vectors.search(vector[None, :], fetch)
+        raw, ids = raw[0], ids[0]
+        keep = ids >= 0
+        raw, ids = raw[keep], ids[keep]
+        if self.index.vectors.kind != "flat" and len(ids):  # exact re-ranking with the stored vectors
+            raw = self.index.catalog.vectors_of(ids, self.encoder.dim) @ vector
+        records = self.index.catalog.segment_records(ids)
+        out = []
+        for sid, score in zip(ids.tolist(), raw.tolist()):
+            record = records.get(sid)
+            if record is None or sid in exclude or not filters.admits(record):
+                continue
+            out.append(_Candidate(record, score, float(self.calibration.z(query_kind, record.kind, score))))
+        return out
+
+    def _rank(self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool) -> list[Hit]:
+        candidates.sort(key=lambda c: c.score, reverse=True)
         hits: list[Hit] = []
         seen_items: set[int] = set()
-        for score, sid in zip(scores[valid], ids[valid]):
-            record = records.get(int(sid))
-            if record is None or (kind != "any" and record.kind != kind):
+        per_kind: dict[str, int] = {}
+        for c in candidates:
+            if filters.min_score is not None and c.score < filters.min_score:
+                break
+            if not segments and c.record.item_id in seen_items:
                 continue
-            if not segments and record.item_id in seen_items:
+            if filters.per_kind is not None and per_kind.get(c.record.kind, 0) >= filters.per_kind:
                 continue
-            seen_items.add(record.item_id)
-            hits.append(_hit(len(hits) + 1, float(score), record))
+            seen_items.add(c.record.item_id)
+            per_kind[c.record.kind] = per_kind.get(c.record.kind, 0) + 1
+            hits.append(_hit(len(hits) + 1, c))
             if len(hits) >= k:
                 break
         return hits
 
-    def search_many(self, queries: Sequence[Query], kind: str = "any", k: int = 10) -> list[list[Hit]]:
-        return [self.search(q, kind=kind, k=k) for q in queries]
+    def search_many(self, queries: Sequence[Query], filters: Filters = Filters(), k: int = 10) -> list[list[Hit]]:
+        return [self.search(q, filters, k) for q in queries]
 
 
-def _hit(rank: int, score: float, r: SegmentRecord) -> Hit:
+def _hit(rank: int, c: _Candidate) -> Hit:
+    r = c.record
     return Hit(
-        rank=rank, score=round(score, 4), path=r.path, kind=r.kind,
+        rank=rank, score=round(c.score, 3), raw_score=round(c.raw, 4), path=r.path, kind=r.kind,
         start=r.t_start, end=r.t_end, text=r.text, item_id=r.item_id, segment_id=r.segment_id,
         char_start=r.char_start, char_end=r.char_end,
     )

@@ -43,7 +43,8 @@ def test_index_summary(demo_index):
 ])
 def test_text_to_image(demo_index, session_home, query, expected):
     index, _ = demo_index
-    hits = json.loads(run_cli("search", query, "--index", index, "--type", "image", "--json", home=session_home).stdout)
+    hits = json.loads(run_cli("search", query, "--index", index, "--type", "image", "--no-cutoff", "--json",
+                              home=session_home).stdout)
     assert hits[0]["path"] == str(SAMPLES / "photos" / expected)
     assert set(hits[0]) >= {"rank", "score", "path", "kind", "start", "end", "text"}
     assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
@@ -63,12 +64,12 @@ def test_text_query_finds_the_right_passage_and_recording(demo_index, session_ho
 
 def test_image_to_text_and_queries_file(demo_index, session_home, tmp_path):
     index, _ = demo_index
-    hits = json.loads(run_cli("search", "--image", PHOTOS / "cat_chelsea.jpg", "--type", "text", "--index", index,
+    hits = json.loads(run_cli("search", "--image", PHOTOS / "cat_chelsea.jpg", "--type", "text", "--no-cutoff", "--index", index,
                               "--json", home=session_home).stdout)
     assert hits[0]["path"].endswith("cats_and_sleep.md")
     queries = tmp_path / "queries.txt"
     queries.write_text(f"a cat\nimage:{PHOTOS / 'rocket_launch_pad.jpg'}\n\n")
-    lines = run_cli("search", "--queries", queries, "--index", index, "-k", "2", "--type", "image",
+    lines = run_cli("search", "--queries", queries, "--index", index, "-k", "2", "--type", "image", "--no-cutoff",
                     home=session_home).stdout.splitlines()
     results = [json.loads(line) for line in lines]
     assert [r["query"] for r in results] == ["a cat", f"image:{PHOTOS / 'rocket_launch_pad.jpg'}"]
@@ -114,6 +115,9 @@ def test_error_messages(demo_index, session_home, tmp_path):
     _one_line_error(run_cli("index", SAMPLES, "--index", index, "--model", "clip:ViT-B-32/laion2b_s34b_b79k",
                             home=session_home, check=False), 1, "--model bundled")
     _one_line_error(run_cli("search", "", "--index", index, home=session_home, check=False), 2, "empty query")
+    _one_line_error(run_cli("search", "--index", index, home=session_home, check=False), 2, "nothing to search for")
+    _one_line_error(run_cli("search", "--like", "999999", "--index", index, home=session_home, check=False),
+                    2, "no segment 999999")
     _one_line_error(run_cli("search", "a", "--index", index, "--type", "movie", home=session_home, check=False),
                     2, "--type")
 

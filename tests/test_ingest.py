@@ -12,7 +12,7 @@ from searchengine.config import IngestSettings
 from searchengine.errors import FolderNotFound, IndexNotFound, ModelMismatch
 from searchengine.index_folder import IndexFolder
 from searchengine.ingest import index_folder
-from searchengine.query import Query, Searcher
+from searchengine.query import Filters, Query, Searcher
 
 SETTINGS = IngestSettings(device="cpu", workers=2)
 
@@ -51,9 +51,9 @@ def test_incremental_runs(media_folder, tmp_path, bundled):
         assert index.vectors.ntotal == index.catalog.segment_count()
 
     searcher = Searcher.open(index_dir, device="cpu")
-    top = searcher.search(Query(text="a photo of a cat"), kind="image", k=1)[0]
+    top = searcher.search(Query(text="a photo of a cat"), Filters(kind="image", min_score=None), k=1)[0]
     assert top.path.endswith("my cat.jpg")
-    top_text = searcher.search(Query(text="bicycle gears"), kind="text", k=1)[0]
+    top_text = searcher.search(Query(text="bicycle gears"), Filters(kind="text", min_score=None), k=1)[0]
     assert top_text.path.endswith("household_budget_meeting.txt")
     searcher.close()
 
@@ -82,7 +82,7 @@ def test_stale_vector_file_is_rebuilt_from_the_catalog(media_folder, tmp_path, b
     _run(media_folder, index_dir, bundled)
     (index_dir / "vectors.faiss").unlink()
     searcher = Searcher.open(index_dir, device="cpu")
-    assert searcher.search(Query(text="a cat"), kind="image", k=1)[0].path.endswith("cat_chelsea.jpg")
+    assert searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0].path.endswith("cat_chelsea.jpg")
     searcher.close()
 
 

@@ -185,6 +185,23 @@ class Catalog:
                 yield ids, vectors
                 last = int(ids[-1])
 
+    def sample_by_kind(self, dim: int, per_kind: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Up to `per_kind` (item ids, vectors) of each kind's segments, a seeded random sample."""
+        rng = np.random.default_rng(seed)
+        out = {}
+        with self.session() as s:
+            rows = s.execute(select(Item.kind, Segment.id).join(Segment)).all()
+            by_kind: dict[str, list[int]] = {}
+            for kind, sid in rows:
+                by_kind.setdefault(kind, []).append(sid)
+            for kind, ids in by_kind.items():
+                chosen = sorted(rng.choice(ids, size=min(per_kind, len(ids)), replace=False).tolist())
+                picked = s.execute(select(Segment.id, Segment.item_id, Segment.vector).where(Segment.id.in_(chosen))).all()
+                items = np.array([r.item_id for r in picked], dtype=np.int64)
+                vectors = np.frombuffer(b"".join(r.vector for r in picked), dtype=np.float32).reshape(len(picked), dim)
+                out[kind] = (items, vectors)
+        return out
+
     def vectors_of(self, ids: Sequence[int], dim: int) -> np.ndarray:
         with self.session() as s:
             rows = dict(s.execute(select(Segment.id, Segment.vector).where(Segment.id.in_([int(i) for i in ids]))).all())

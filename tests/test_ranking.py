@@ -1,0 +1,120 @@
+"""Cross-modal ranking: calibration, interleaving, cutoff, richer queries, filters, exact re-ranking."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from conftest import PHOTOS, TEXTS
+from searchengine.calibration import Calibration, current_calibration
+from searchengine.config import IngestSettings
+from searchengine.index_folder import IndexFolder
+from searchengine.ingest import index_folder
+from searchengine.query import Filters, Query, Searcher
+
+NO_CUTOFF = Filters(min_score=None)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory, bundled):
+    """Photos and texts about the same subjects, indexed once."""
+    folder = tmp_path_factory.mktemp("mixed") / "media"
+    folder.mkdir()
+    for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg",
+                 "astronaut_eileen_collins.jpg", "greek_coins_pompeii.jpg", "storm_clouds_on_horizon.jpg",
+                 "summer_palace_pagoda_china.jpg", "grace_hopper_portrait.jpg", "ladybird_on_grass.jpg"):
+        shutil.copy2(PHOTOS / name, folder / name)
+    for name in ("cats_and_sleep.md", "coffee_brewing_guide.md", "rocket_launches.txt", "flower_gardening.md",
+                 "bicycle_repair_guide.md", "household_budget_meeting.txt", "coin_collecting.txt"):
+        shutil.copy2(TEXTS / name, folder / name)
+    index_dir = folder.parent / "index"
+    index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    searcher = Searcher(IndexFolder.open(index_dir), bundled)
+    yield folder, index_dir, searcher
+    searcher.close()
+
+
+def test_calibration_round_trips_and_follows_changes(mixed, bundled):
+    folder, index_dir, _ = mixed
+    saved = Calibration.read(index_dir)
+    assert saved is not None and saved.encoder_id == bundled.id
+    assert {"text>image", "text>text", "image>image", "image>text"} <= set(saved.stats)
+    with IndexFolder.open(index_dir) as index:
+        assert saved.generation == index.catalog.generation()
+        again = current_calibration(index, bundled, write=False)
+    assert again.stats == saved.stats  # up to date: read, not recomputed
+    # the modality gap: unrelated texts score higher against texts than against images, per unit of spread
+    text_mean, _ = saved.lookup("text", "text")
+    image_mean, _ = saved.lookup("text", "image")
+    assert text_mean != pytest.approx(image_mean, abs=1e-3)
+
+
+def test_any_interleaves_kinds(mixed):
+    _, _, searcher = mixed
+    hits = searcher.search(Query(text="a cat"), NO_CUTOFF, k=6)
+    kinds = {h.kind for h in hits[:3]}
+    assert kinds == {"image", "text"}, [(h.kind, h.path) for h in hits]
+    assert {h.path.rsplit("/", 1)[1] for h in hits[:2]} == {"cat_chelsea.jpg", "cats_and_sleep.md"}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_cutoff_returns_nothing_for_an_absent_subject(mixed):
+    _, _, searcher = mixed
+    assert searcher.search(Query(text="a submarine under the arctic ice")) == []
+    assert searcher.search(Query(text="a submarine under the arctic ice"), NO_CUTOFF, k=3)  # the closest, on request
+    assert searcher.search(Query(text="a cat"))  # a present subject still passes the default cutoff
+
+
+def test_combined_and_negative_queries_move_results(mixed):
+    folder, _, searcher = mixed
+    images = Filters(kind="image", min_score=None)
+    flower = searcher.search(Query(image=PHOTOS / "ladybird_on_grass.jpg", text="a flower"), images, k=3)
+    plain = searcher.search(Query(image=PHOTOS / "ladybird_on_grass.jpg"), images, k=3)
+    assert plain[0].path.endswith("ladybird_on_grass.jpg")
+    rank_of = lambda hits, name: next((h.rank for h in hits if h.path.endswith(name)), 99)  # noqa: E731
+    assert rank_of(flower, "dahlia_flower.jpg") <= rank_of(plain, "dahlia_flower.jpg")
+    texts = Filters(kind="text", min_score=None)
+    base = searcher.search(Query(text="a hot drink in the morning"), texts, k=7)
+    pushed = searcher.search(Query(text="a hot drink in the morning", negative=("coffee",)), texts, k=7)
+    assert rank_of(pushed, "coffee_brewing_guide.md") > rank_of(base, "coffee_brewing_guide.md")
+
+
+def test_more_like_this(mixed):
+    _, _, searcher = mixed
+    cat = searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0]
+    similar = searcher.search(Query(like=cat.segment_id), NO_CUTOFF, k=5)
+    assert cat.segment_id not in {h.segment_id for h in similar}
+    assert similar
+
+
+def test_filters_restrict_results(mixed):
+    folder, _, searcher = mixed
+    only_md = searcher.search(Query(text="a cat"), Filters(path_glob="*.md", min_score=None), k=10)
+    assert only_md and all(h.path.endswith(".md") for h in only_md)
+    old = folder / "coin_collecting.txt"
+    os.utime(old, (time.time() - 400 * 86400,) * 2)
+    # dates are those recorded at indexing time: re-index to record the new mtime
+    per_kind = searcher.search(Query(text="coins"), Filters(per_kind=1, min_score=None), k=10)
+    kinds = [h.kind for h in per_kind]
+    assert len(kinds) == len(set(kinds))
+    from datetime import datetime
+
+    future = searcher.search(Query(text="a cat"), Filters(after=datetime(2100, 1, 1), min_score=None), k=5)
+    assert future == []
+
+
+def test_exact_reranking_matches_flat_order(tmp_path, bundled, media_folder):
+    orders = {}
+    for kind in ("flat", "hnsw"):
+        index_dir = tmp_path / kind
+        index_folder(media_folder, index_dir, IngestSettings(device="cpu", workers=2, index_type=kind), encoder=bundled)
+        searcher = Searcher(IndexFolder.open(index_dir), bundled)
+        assert searcher.index.vectors.kind == kind
+        hits = searcher.search(Query(text="coffee and bicycles"), Filters(min_score=None), k=10, segments=True)
+        orders[kind] = [(h.path, h.text, h.raw_score) for h in hits]
+        searcher.close()
+    assert orders["flat"] == orders["hnsw"]
