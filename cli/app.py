@@ -41,12 +41,20 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except SearchEngineError as exc:
-            from .output import stderr
-
-            stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:  # disk full, permission denied: nothing committed is lost
+            where = f" ({exc.filename})" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}: the index keeps its last committed state; "
+                  "free space or fix permissions and run the command again", 1)
 
     return wrapper
+
+
+def _fail(message: str, code: int):
+    from .output import stderr
+
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code) from None
 
 
 @app.callback()
@@ -233,6 +241,49 @@ def tags(
         return
     for label, p in labels:
         stdout.print(f"{p:6.1%}  {label}", highlight=False)
+
+
+@app.command()
+@reports_errors
+def verify(
+    index: Optional[Path] = IndexOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Check that the catalog, the vector index and the files on disk agree. Exit 1 if they do not."""
+    from searchengine.verify import verify as run_verify
+
+    _print_report(run_verify(_index_dir(index)), as_json)
+
+
+@app.command()
+@reports_errors
+def repair(
+    index: Optional[Path] = IndexOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Fix what verify finds: rebuild vectors from the catalog, drop files that are gone or damaged."""
+    from searchengine.verify import repair as run_repair
+
+    _print_report(run_repair(_index_dir(index)), as_json)
+
+
+def _print_report(report, as_json: bool) -> None:
+    from .output import json_line, stdout
+
+    if as_json:
+        json_line(report.as_dict(), indent=2)
+    else:
+        for line in report.repaired:
+            stdout.print(f"repaired: {line}", highlight=False, markup=False)
+        for line in report.problems:
+            stdout.print(f"problem: {line}", highlight=False, markup=False)
+        if report.missing_files:
+            stdout.print(f"{len(report.missing_files)} indexed files are gone from disk (run index or repair)", highlight=False)
+        if report.changed_files:
+            stdout.print(f"{len(report.changed_files)} indexed files changed on disk since (run index)", highlight=False)
+        stdout.print("ok" if report.ok else "NOT ok", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @bench_app.command("recall")

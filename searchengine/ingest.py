@@ -255,6 +255,8 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
                         summary.added += 1
                     summary.segments += len(draft.segments)
                 progress.advance(len(drafts))
+        if str(root) not in index.manifest.roots:
+            index.manifest.roots.append(str(root))
         index.save()
         current_calibration(index, encoder, write=True)
         summary.seconds = time.perf_counter() - started

@@ -28,6 +28,7 @@ class Manifest:
     index_params: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     vectors_generation: int = 0
+    roots: list = field(default_factory=list)  # folders indexed into it, for repair to re-index
     normalized: bool = True
     format_version: int = FORMAT_VERSION
     created_by: str = f"searchengine {__version__}"

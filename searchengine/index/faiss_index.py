@@ -74,6 +74,19 @@ class FaissIndex:
             return
         self.index.remove_ids(faiss.IDSelectorBatch(ids))
 
+    def ids(self) -> np.ndarray:
+        """Every segment id held, sorted."""
+        import faiss
+
+        if isinstance(self.index, faiss.IndexIDMap):
+            return np.sort(faiss.vector_to_array(self.index.id_map).astype(np.int64))
+        invlists = self.index.invlists
+        lists = [
+            faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+            for i in range(invlists.nlist) if invlists.list_size(i)
+        ]
+        return np.sort(np.concatenate(lists).astype(np.int64)) if lists else np.zeros(0, np.int64)
+
     def _remaining(self, removed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 

@@ -10,8 +10,10 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
+from searchengine.errors import IndexFormatError
 from searchengine.store.migrations import migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment
 
@@ -94,7 +96,13 @@ class Catalog:
         self.path = path
         self.engine = create_engine(f"sqlite:///{path}", future=True)
         event.listen(self.engine, "connect", _sqlite_pragmas)
-        migrate(self.engine, str(path))
+        try:
+            migrate(self.engine, str(path))
+        except DatabaseError as exc:
+            self.engine.dispose()
+            raise IndexFormatError(
+                f"catalog {path} is damaged ({exc.orig}): run `searchengine repair`, or re-index into a new --index folder"
+            ) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -220,6 +228,28 @@ class Catalog:
             "failed": failed or 0,
             "by_kind": {k: {"items": by_kind.get(k, 0), "segments": seg_by_kind.get(k, 0)} for k in sorted(by_kind)},
         }
+
+    def integrity_problems(self) -> list[str]:
+        """SQLite's own consistency check: [] when the database file is sound."""
+        with self.engine.connect() as conn:
+            rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
+
+    def segment_ids(self) -> np.ndarray:
+        with self.session() as s:
+            return np.asarray(s.scalars(select(Segment.id).order_by(Segment.id)).all(), dtype=np.int64)
+
+    def bad_vector_items(self, dim: int) -> list[str]:
+        """Paths of files with a stored vector of the wrong size (re-embedding fixes them)."""
+        with self.session() as s:
+            return list(s.scalars(
+                select(Item.path).join(Segment).where(func.length(Segment.vector) != dim * 4).distinct()
+            ))
+
+    def all_files(self) -> dict[str, KnownFile]:
+        with self.session() as s:
+            rows = s.execute(select(Item.id, Item.path, Item.size, Item.mtime_ns, Item.content_hash, Item.status))
+            return {r.path: KnownFile(*r) for r in rows}
 
     def failed_files(self) -> list[tuple[str, str]]:
         with self.session() as s:
