@@ -333,6 +333,14 @@ class Catalog:
             s.execute(delete(Item).where(Item.path.in_(chunk)))
         return removed
 
+    def item(self, item_id: int) -> tuple[str, str, int, int] | None:
+        """(path, kind, size, mtime_ns) of one indexed file, or None when no item has that id."""
+        with self.session() as s:
+            row = s.execute(
+                select(Item.path, Item.kind, Item.size, Item.mtime_ns).where(Item.id == int(item_id), Item.status == "ok")
+            ).first()
+        return None if row is None else tuple(row)
+
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
