@@ -1,0 +1,93 @@
+"""Late fusion of what a video shows and what is said in it, at the same moment.
+
+Search returns segments. In a video, a keyframe segment (what is seen from its time to the next
+keyframe; no text) and a transcript segment (what is said; with text) that overlap in time are
+two pieces of evidence for one moment. `fuse_moments` joins each such pair into one hit that
+scores above either alone, so a moment that both looks and sounds right ranks first.
+It works on calibrated scores (z-scores against unrelated pairs), where "above 0" means "better
+than chance" for either tower; a partner at or below chance adds nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from searchengine.query import Hit
+
+BONUS = 0.5  # share of the weaker score added to the stronger one
+SLACK = 1.0  # seconds: a keyframe and a transcript segment this close still count as one moment
+
+
+def is_keyframe(hit: "Hit") -> bool:
+    """A video hit on a keyframe (image) rather than on a transcript segment."""
+    return hit.kind == "video" and hit.text is None
+
+
+def fuse_moments(hits: Sequence["Hit"], *, bonus: float = BONUS, slack: float = SLACK) -> list["Hit"]:
+    """Segment hits (as from search with segments=True) with each video's overlapping keyframe and
+    transcript hits joined, best first, ranks renumbered.
+
+    A joined hit scores max + bonus × max(0, min) of the two calibrated scores; it spans the time
+    the two share (the transcript's span when they only come within `slack` seconds), carries the
+    transcript's text and the keyframe's segment id (its thumbnail is that keyframe). Each segment
+    joins at most one partner, the best-scoring pairs first. Other hits pass through unchanged.
+    The result still has several hits per file: collapse to the first per item_id afterwards for
+    one hit per file.
+    """
+    out: list[Hit] = []
+    by_video: dict[int, list[Hit]] = {}
+    for hit in hits:
+        if hit.kind == "video" and hit.start is not None:
+            by_video.setdefault(hit.item_id, []).append(hit)
+        else:
+            out.append(hit)
+    for segments in by_video.values():
+        out += _fuse_video(segments, bonus, slack)
+    out.sort(key=lambda h: h.score, reverse=True)
+    return [replace(h, rank=i + 1) for i, h in enumerate(out)]
+
+
+def _fuse_video(hits: list["Hit"], bonus: float, slack: float) -> list["Hit"]:
+    frames = [h for h in hits if is_keyframe(h)]
+    spoken = [h for h in hits if not is_keyframe(h)]
+    pairs = sorted(
+        ((_joined_score(f, s, bonus), i, j) for i, f in enumerate(frames) for j, s in enumerate(spoken)
+         if _overlap(f, s, slack)),
+        reverse=True,
+    )
+    used_frames: set[int] = set()
+    used_spoken: set[int] = set()
+    joined: list[Hit] = []
+    for score, i, j in pairs:
+        if i in used_frames or j in used_spoken:
+            continue
+        used_frames.add(i)
+        used_spoken.add(j)
+        joined.append(_join(frames[i], spoken[j], score))
+    alone = [f for i, f in enumerate(frames) if i not in used_frames]
+    alone += [s for j, s in enumerate(spoken) if j not in used_spoken]
+    return joined + alone
+
+
+def _joined_score(a: "Hit", b: "Hit", bonus: float) -> float:
+    return max(a.score, b.score) + bonus * max(0.0, min(a.score, b.score))
+
+
+def _end(hit: "Hit") -> float:
+    return hit.end if hit.end is not None else hit.start
+
+
+def _overlap(a: "Hit", b: "Hit", slack: float) -> bool:
+    return a.start <= _end(b) + slack and b.start <= _end(a) + slack
+
+
+def _join(frame: "Hit", spoken: "Hit", score: float) -> "Hit":
+    start, end = max(frame.start, spoken.start), min(_end(frame), _end(spoken))
+    if start > end:  # they only come close: the words say where the moment is
+        start, end = spoken.start, _end(spoken)
+    return replace(
+        frame, score=round(score, 3), raw_score=max(frame.raw_score, spoken.raw_score),
+        start=start, end=end, text=spoken.text,
+    )
