@@ -7,11 +7,13 @@ from pathlib import Path
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".markdown", ".rst"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".ogg", ".oga", ".flac", ".m4a", ".aac", ".opus"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
 
 KINDS: dict[str, frozenset[str]] = {
     "image": IMAGE_EXTENSIONS,
     "text": TEXT_EXTENSIONS,
     "audio": AUDIO_EXTENSIONS,
+    "video": VIDEO_EXTENSIONS,
 }
 
 

@@ -65,7 +65,9 @@ def decode_text(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segme
     ]
 
 
-def decode_audio(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
+def transcript_of(path: Path, content_hash: str, ctx: DecodeContext):
+    """The Transcript of a file's first audio track (a recording's or a video's): from the cache by
+    content hash, else from Whisper, one file at a time."""
     from searchengine.audio.cache import TranscriptCache
 
     cache = TranscriptCache(ctx.cache_dir / "transcripts")
@@ -75,9 +77,23 @@ def decode_audio(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
         with ctx._asr_lock:
             transcript = transcriber.transcribe(path)
         cache.put(content_hash, transcriber.model_id, ctx.language, transcript)
+    return transcript
+
+
+def decode_audio(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
     return [
-        SegmentInput(i, text=s.text, t_start=s.start, t_end=s.end) for i, s in enumerate(transcript.segments)
+        SegmentInput(i, text=s.text, t_start=s.start, t_end=s.end)
+        for i, s in enumerate(transcript_of(path, content_hash, ctx).segments)
     ]
 
 
-DECODERS: dict[str, Decoder] = {"image": decode_image, "text": decode_text, "audio": decode_audio}
+def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
+    """Keyframes and speech; searchengine.media.video (and PyAV) load on the first video."""
+    from searchengine.media import video
+
+    return video.decode_video(path, content_hash, ctx)
+
+
+DECODERS: dict[str, Decoder] = {
+    "image": decode_image, "text": decode_text, "audio": decode_audio, "video": decode_video,
+}
