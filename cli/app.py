@@ -131,22 +131,24 @@ def search(
 
     from .output import json_line, print_hits
 
-    positive = text is not None or image is not None or like is not None
-    if queries is not None and positive:
+    if queries is not None and (text is not None or image is not None or like is not None):
         raise UsageError("--queries runs the queries in its file: give no other query with it")
-    if queries is None and not positive:
-        raise UsageError('nothing to search for: give "words", --image FILE, --like ID or --queries FILE')
     filters = Filters(kind=kind, path_glob=path_glob, after=after, before=before,
                       min_score=None if no_cutoff else min_score, per_kind=per_kind)
+    if queries is not None:
+        batch = _read_queries(queries)
+    else:
+        batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
+    for query in batch:  # refuse bad input before loading any model
+        query.validate()
     searcher = Searcher.open(_index_dir(index), device=device)
     try:
         if queries is not None:
-            for query in _read_queries(queries):
+            for query in batch:
                 hits = searcher.search(query, filters, k=k, segments=segments)
                 json_line({"query": query.describe(), "hits": [h.as_json() for h in hits]})
-            return
-        query = Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)
-        print_hits(searcher.search(query, filters, k=k, segments=segments), as_json)
+        else:
+            print_hits(searcher.search(batch[0], filters, k=k, segments=segments), as_json)
     finally:
         searcher.close()
 
@@ -319,6 +321,30 @@ def bench_recall(
         stdout.print(f"  {direction}  exact R@1 {exact['R@1']:.3f}  R@5 {exact['R@5']:.3f}  R@10 {exact['R@10']:.3f}"
                      f"   {ann['index_type']} index R@10 {searched['R@10']:.3f}   chance R@10 {chance['R@10']:.3f}")
     stdout.print("  recall falls as the gallery grows: compare runs over the same images and captions only", highlight=False)
+
+
+@app.command()
+@reports_errors
+def serve(
+    index: Optional[Path] = IndexOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default keeps it on this machine."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+) -> None:
+    """Serve the search page and HTTP API for an index (open http://HOST:PORT in a browser)."""
+    try:
+        import uvicorn
+
+        from searchengine.server import allowed_hosts_for, create_app
+    except ImportError as exc:
+        raise UsageError(f"the web app needs the serve extra ({exc.name} is missing): pip install 'searchengine[serve]'") from None
+    from .output import stderr
+
+    web = create_app(_index_dir(index), device=device, allowed_hosts=allowed_hosts_for(host))
+    shown = f"[{host}]" if ":" in host else host
+    stderr.print(f"serving {web.state.library.index_dir} at http://{shown}:{port}/ (API docs at /docs; Ctrl-C stops)",
+                 highlight=False, markup=False)
+    uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
 def main() -> None:

@@ -214,51 +214,69 @@ def embed_decoded(encoder: Encoder, decoded: list[_Decoded], batch_size: int) ->
 
 def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = IngestSettings(),
                  progress: Progress | None = None, encoder: Encoder | None = None) -> RunSummary:
-    """Bring the index at `index_dir` up to date with `folder`. Returns what changed."""
+    """Bring the index at `index_dir` up to date with `folder`. Returns what changed.
+
+    The encoder is loaded only when something must be embedded, so a run over an unchanged
+    folder costs a directory walk and a catalog lookup.
+    """
     progress = progress or _Silent()
     started = time.perf_counter()
     root = check_folder(folder)
     index_dir = Path(index_dir).expanduser().resolve()
-    if exists(index_dir):  # refuse a model mismatch before spending time loading a model
-        check_model(Manifest.read(index_dir), index_dir, model=settings.model)
+    manifest = Manifest.read(index_dir) if exists(index_dir) else None
+    if manifest is not None:  # refuse a model mismatch before spending time loading a model
+        check_model(manifest, index_dir, model=settings.model)
+    if encoder is None and (manifest is None or settings.model not in (manifest.model, manifest.encoder_id)):
+        encoder = load_encoder(settings.model, settings.device)
     progress.start("scanning", 0)
     found = list(discover(root, exclude=settings.exclude))
-    encoder = encoder or load_encoder(settings.model, settings.device)
-    summary = RunSummary(index=str(index_dir), model=encoder.id)
+    encoder_id = encoder.id if encoder else manifest.encoder_id
+    dim = encoder.dim if encoder else manifest.dim
+    summary = RunSummary(index=str(index_dir), model=encoder_id)
 
-    with IndexFolder.open_for_writing(index_dir, settings.model, encoder.id, encoder.dim, settings.index_type) as index:
+    with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type) as index:
         catalog = index.catalog
         plan = plan_changes(catalog, root, found, settings.workers)
-        run_id = catalog.start_run(root, encoder.id)
+        run_id = catalog.start_run(root, encoder_id)
         catalog.record_moves(plan.moves)
         summary.unchanged, summary.renamed = plan.unchanged, plan.renamed
         if plan.removed:
             index.commit(run_id, [], plan.removed)
             summary.removed = len(plan.removed)
-
-        progress.start("indexing", len(plan.embed))
-        ctx = DecodeContext(encoder, asr_model=settings.asr_model, language=settings.language,
-                            device=settings.device, cache_dir=cache_dir())
-        window = max(2 * settings.commit_every, 4 * settings.workers)
-        with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
-            for chunk in _chunks(_decode_ahead(pool, plan.embed, ctx, window), settings.commit_every):
-                drafts = embed_decoded(encoder, chunk, settings.batch_size)
-                index.commit(run_id, drafts)
-                for draft in drafts:
-                    if draft.error:
-                        summary.failed += 1
-                        summary.errors.append((draft.path, draft.error))
-                        progress.failed(draft.path, draft.error)
-                    elif draft.path in plan.known_paths:
-                        summary.updated += 1
-                    else:
-                        summary.added += 1
-                    summary.segments += len(draft.segments)
-                progress.advance(len(drafts))
+        if plan.embed:
+            if encoder is None:
+                encoder = load_encoder(settings.model, settings.device)
+                check_model(index.manifest, index.folder, encoder_id=encoder.id)
+            _embed_files(index, run_id, plan, encoder, settings, progress, summary)
         if str(root) not in index.manifest.roots:
             index.manifest.roots.append(str(root))
         index.save()
-        current_calibration(index, encoder, write=True)
+        if encoder is not None:
+            current_calibration(index, encoder, write=True)
         summary.seconds = time.perf_counter() - started
         catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
     return summary
+
+
+def _embed_files(index: IndexFolder, run_id: int, plan: Plan, encoder: Encoder, settings: IngestSettings,
+                 progress: Progress, summary: RunSummary) -> None:
+    """Decode ahead in worker threads, embed in batches, commit chunk by chunk."""
+    progress.start("indexing", len(plan.embed))
+    ctx = DecodeContext(encoder, asr_model=settings.asr_model, language=settings.language,
+                        device=settings.device, cache_dir=cache_dir())
+    window = max(2 * settings.commit_every, 4 * settings.workers)
+    with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
+        for chunk in _chunks(_decode_ahead(pool, plan.embed, ctx, window), settings.commit_every):
+            drafts = embed_decoded(encoder, chunk, settings.batch_size)
+            index.commit(run_id, drafts)
+            for draft in drafts:
+                if draft.error:
+                    summary.failed += 1
+                    summary.errors.append((draft.path, draft.error))
+                    progress.failed(draft.path, draft.error)
+                elif draft.path in plan.known_paths:
+                    summary.updated += 1
+                else:
+                    summary.added += 1
+                summary.segments += len(draft.segments)
+            progress.advance(len(drafts))

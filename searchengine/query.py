@@ -51,6 +51,20 @@ class Query:
         parts += [f"not:{n}" for n in self.negative]
         return " ".join(parts)
 
+    def validate(self) -> None:
+        """Refuse an empty or unreadable query before any model is loaded."""
+        if self.text is None and self.image is None and self.like is None:
+            raise QueryError('nothing to search for: give "words", --image FILE or --like ID')
+        if self.text is not None and not self.text.strip():
+            raise QueryError("empty query: give some words to search for, or --image FILE")
+        if self.image is not None:
+            if not self.image.is_file():
+                raise QueryError(f"query image {self.image} does not exist")
+            try:
+                load_image(self.image)
+            except DecodeError as exc:
+                raise QueryError(f"query image is not a readable image: {exc}") from exc
+
     @classmethod
     def parse_line(cls, line: str) -> "Query":
         """One line of a --queries file: text, or image:PATH."""
@@ -151,38 +165,26 @@ class Searcher:
     # --- query vectors -------------------------------------------------------------------------
     def embed_query(self, query: Query) -> tuple[np.ndarray, str]:
         """The query's unit vector and its kind ("text" or "image", for calibration)."""
+        query.validate()
         parts: list[np.ndarray] = []
         kind = "text"
         if query.text is not None:
-            if not query.text.strip():
-                raise QueryError("empty query: give some words to search for, or --image FILE")
             parts.append(self.encoder.embed_texts([query.text.strip()])[0])
         if query.image is not None:
-            parts.append(query.image_weight * self._embed_image(query.image))
+            parts.append(query.image_weight * self.encoder.embed_images([load_image(query.image)])[0])
             kind = "image" if query.text is None else kind
         if query.like is not None:
             record = self.index.catalog.segment_records([query.like]).get(query.like)
             if record is None:
                 raise QueryError(f"no segment {query.like} in this index: use a segment_id from search --json")
             parts.append(self.index.catalog.vectors_of([query.like], self.encoder.dim)[0])
-            kind = ("image" if record.kind in ("image", "video") and record.text is None else "text") \
-                if query.text is None and query.image is None else kind
-        if not parts:
-            raise QueryError('nothing to search for: give "words", --image FILE or --like ID')
+            if query.text is None and query.image is None:
+                kind = "image" if record.kind in ("image", "video") and record.text is None else "text"
         vector = np.sum(parts, axis=0)
         negatives = [n for n in query.negative if n.strip()]
         if negatives:
             vector = vector - NEGATIVE_WEIGHT * len(parts) * self.encoder.embed_texts(negatives).mean(axis=0)
         return l2_normalize(vector[None, :])[0], kind
-
-    def _embed_image(self, path: Path) -> np.ndarray:
-        if not path.is_file():
-            raise QueryError(f"query image {path} does not exist")
-        try:
-            image = load_image(path)
-        except DecodeError as exc:
-            raise QueryError(f"query image is not a readable image: {exc}") from exc
-        return self.encoder.embed_images([image])[0]
 
     # --- searching ------------------------------------------------------------------------------
     def search(self, query: Query, filters: Filters = Filters(), k: int = 10, segments: bool = False) -> list[Hit]:

@@ -36,18 +36,22 @@ def test_index_summary(demo_index):
     assert summary["model"].startswith("bundled:")
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("a cat", "cat_chelsea.jpg"),
-    ("a rocket", "rocket_launch_pad.jpg"),
-    ("a cup of coffee", "coffee_cup.jpg"),
-])
-def test_text_to_image(demo_index, session_home, query, expected):
+def test_text_to_image(demo_index, session_home, tmp_path):
     index, _ = demo_index
-    hits = json.loads(run_cli("search", query, "--index", index, "--type", "image", "--no-cutoff", "--json",
-                              home=session_home).stdout)
-    assert hits[0]["path"] == str(SAMPLES / "photos" / expected)
-    assert set(hits[0]) >= {"rank", "score", "path", "kind", "start", "end", "text"}
-    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    expected = {"a cat": "cat_chelsea.jpg", "a rocket": "rocket_launch_pad.jpg", "a cup of coffee": "coffee_cup.jpg"}
+    queries = tmp_path / "queries.txt"
+    queries.write_text("# one query a line\n" + "\n".join(expected) + "\n")
+    lines = run_cli("search", "--queries", queries, "--index", index, "--type", "image", "--no-cutoff",
+                    home=session_home).stdout.splitlines()
+    for line in lines:
+        result = json.loads(line)
+        hits = result["hits"]
+        assert hits[0]["path"] == str(SAMPLES / "photos" / expected[result["query"]])
+        assert set(hits[0]) >= {"rank", "score", "path", "kind", "start", "end", "text"}
+        assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    assert len(lines) == 3
+    one = json.loads(run_cli("search", "a cat", "--index", index, "--type", "image", "--json", home=session_home).stdout)
+    assert one[0]["path"].endswith("cat_chelsea.jpg")
 
 
 def test_text_query_finds_the_right_passage_and_recording(demo_index, session_home):
