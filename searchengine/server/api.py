@@ -1,0 +1,171 @@
+"""The HTTP API under /api: search (words, an uploaded image, more-like-this), status, and indexed
+files and their thumbnails by catalog id."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Literal, Optional
+
+from fastapi import APIRouter, Depends, File, Form, Query as Param, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from searchengine.config import DEFAULT_MIN_SCORE
+from searchengine.errors import DecodeError, QueryError
+from searchengine.media.images import load_image
+from searchengine.query import Filters, Hit, Query
+from searchengine.server.library import Library
+from searchengine.server.thumbnails import Thumbnails
+
+router = APIRouter(prefix="/api")
+
+Kind = Literal["any", "image", "text", "audio", "video"]
+MAX_K = 200
+UPLOAD_CHUNK = 1 << 20
+# Indexed files are shown, never run: no scripts, no sniffing a text file into HTML.
+FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox", "Cache-Control": "no-cache"}
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    raw_score: float
+    path: str
+    name: str
+    kind: str
+    start: Optional[float]
+    end: Optional[float]
+    text: Optional[str]
+    item_id: int
+    segment_id: int
+    char_start: Optional[int]
+    char_end: Optional[int]
+    file_url: str
+    thumbnail_url: Optional[str]
+
+    @classmethod
+    def of(cls, hit: Hit) -> "HitOut":
+        base = f"/api/items/{hit.item_id}"
+        thumbnail = None
+        if hit.kind == "image":
+            thumbnail = f"{base}/thumbnail"
+        elif hit.kind == "video":
+            thumbnail = f"{base}/thumbnail?t={hit.start or 0:g}"
+        return cls(**hit.as_json(), name=os.path.basename(hit.path), file_url=f"{base}/file", thumbnail_url=thumbnail)
+
+
+class SearchOut(BaseModel):
+    query: str
+    took_ms: float
+    hits: list[HitOut]
+
+
+def library(request: Request) -> Library:
+    return request.app.state.library
+
+
+def thumbnails(request: Request) -> Thumbnails:
+    return request.app.state.thumbnails
+
+
+def _filters(kind: str, min_score: float | None, cutoff: bool) -> Filters:
+    return Filters(kind=kind, min_score=(DEFAULT_MIN_SCORE if min_score is None else min_score) if cutoff else None)
+
+
+def _run(lib: Library, query: Query, filters: Filters, k: int) -> SearchOut:
+    started = time.perf_counter()
+    hits = lib.search(query, filters, k)
+    took = (time.perf_counter() - started) * 1000
+    return SearchOut(query=query.describe(), took_ms=round(took, 1), hits=[HitOut.of(h) for h in hits])
+
+
+MinScore = Param(None, description=f"Cutoff on the calibrated score [default: {DEFAULT_MIN_SCORE}].")
+Cutoff = Param(True, description="false: the k best whatever their score.")
+
+
+@router.get("/search", response_model=SearchOut, summary="Search with words, or more like an indexed segment")
+def search(
+    q: Optional[str] = Param(None, description="What to look for, in words."),
+    like: Optional[int] = Param(None, ge=1, description="More like this: a segment_id from an earlier result."),
+    type: Kind = Param("any", description="Only results of this kind."),
+    k: int = Param(24, ge=1, le=MAX_K, description="Number of results (one per file)."),
+    min_score: Optional[float] = MinScore,
+    cutoff: bool = Cutoff,
+    lib: Library = Depends(library),
+) -> SearchOut:
+    if q is None and like is None:
+        raise QueryError("nothing to search for: give q=words or like=SEGMENT_ID")
+    return _run(lib, Query(text=q, like=like), _filters(type, min_score, cutoff), k)
+
+
+@router.post("/search", response_model=SearchOut, summary="Search with an uploaded image (and optional words)")
+async def search_image(
+    image: UploadFile = File(..., description="The query image (jpg, png, webp, …); the request may be 20 MB at most."),
+    q: Optional[str] = Form(None, description="Words to combine with the image."),
+    type: Kind = Form("any"),
+    k: int = Form(24, ge=1, le=MAX_K),
+    min_score: Optional[float] = Form(None),
+    cutoff: bool = Form(True),
+    lib: Library = Depends(library),
+) -> SearchOut:
+    filters = _filters(type, min_score, cutoff)  # a bad option fails before the upload is copied
+    suffix = Path(image.filename or "").suffix.lower()[:8]
+    with tempfile.NamedTemporaryFile(prefix="query-", suffix=suffix) as tmp:
+        while chunk := await image.read(UPLOAD_CHUNK):
+            tmp.write(chunk)
+        tmp.flush()
+        path = Path(tmp.name)
+        await run_in_threadpool(_check_image, path)
+        query = Query(text=q if q and q.strip() else None, image=path)
+        out = await run_in_threadpool(_run, lib, query, filters, k)
+    out.query = query.describe().replace(f"image:{path}", f"image:{image.filename or 'upload'}")
+    return out
+
+
+def _check_image(path: Path) -> None:
+    try:
+        load_image(path)
+    except DecodeError as exc:
+        reason = str(exc).replace(f"{path}: ", "")
+        raise QueryError(f"the uploaded file is not a readable image ({reason})") from None
+
+
+@router.get("/status", summary="What the index holds")
+def status(lib: Library = Depends(library)) -> dict:
+    from searchengine.status import index_status
+
+    lib.searcher()  # follow an index run that finished since the last request
+    return index_status(lib.index_dir)
+
+
+ItemId = PathParam(..., ge=1, description="A catalog item id (item_id in a search result).")
+
+
+@router.get("/items/{item_id}/thumbnail", response_class=FileResponse, summary="A JPEG thumbnail of an image or video")
+async def thumbnail(
+    item_id: int = ItemId,
+    t: float = Param(0.0, ge=0, description="For a video: the time of the frame, in seconds."),
+    lib: Library = Depends(library),
+    thumbs: Thumbnails = Depends(thumbnails),
+) -> FileResponse:
+    served = await run_in_threadpool(lib.file, item_id)
+    path = await thumbs.get(served, t)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/items/{item_id}/file", response_class=FileResponse,
+            summary="The indexed file itself (HTTP Range requests supported, so audio and video can seek)")
+def item_file(item_id: int = ItemId, lib: Library = Depends(library)) -> FileResponse:
+    served = lib.file(item_id)
+    if served.kind == "text":
+        media_type = "text/plain"
+    else:
+        media_type = mimetypes.guess_type(served.path.name)[0] or "application/octet-stream"
+    return FileResponse(served.path, media_type=media_type, headers=dict(FILE_HEADERS),
+                        filename=served.path.name, content_disposition_type="inline")

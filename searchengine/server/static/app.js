@@ -1,0 +1,220 @@
+// The search page: plain DOM, no build step. Everything shown from the index goes in as text, never as HTML.
+"use strict";
+
+const K = 48;
+const $ = (id) => document.getElementById(id);
+const state = { q: "", kind: "any", image: null, like: null, cutoff: true };
+let inflight = null;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
+}
+
+const STOPWORDS = new Set("the and for with from that this what who which where when how are was were its".split(" "));
+
+// The passage, lightly cleaned of markdown marks, with words that begin like the query's words marked.
+function snippet(text, words, limit = 420) {
+  const plain = text.replace(/^#{1,6}\s+/gm, "").replace(/(\*\*|__)(.+?)\1/g, "$2");
+  const short = plain.length > limit ? plain.slice(0, limit).replace(/\s+\S*$/, "") + " …" : plain;
+  const node = el("p", { class: "snippet" });
+  const terms = words.map((w) => w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, ""))
+    .filter((w) => w.length > 2 && !STOPWORDS.has(w));
+  if (!terms.length) { node.textContent = short; return node; }
+  const re = new RegExp(`(?<![\\p{L}\\p{N}])((?:${terms.join("|")})[\\p{L}\\p{N}]*)`, "giu");
+  short.split(re).forEach((part, i) => node.append(i % 2 ? el("mark", {}, part) : part));
+  return node;
+}
+
+function card(hit) {
+  const words = state.like || state.image ? [] : state.q.split(/\s+/);
+  const media = [];
+  if (hit.thumbnail_url) {
+    const target = hit.kind === "video" && hit.start ? `${hit.file_url}#t=${hit.start}` : hit.file_url;
+    media.push(el("a", { href: target, target: "_blank", rel: "noopener", class: "thumb" },
+      el("img", { src: hit.thumbnail_url, alt: hit.name, loading: "lazy", decoding: "async" })));
+  }
+  if (hit.text) media.push(snippet(hit.text, words));
+  if (hit.kind === "audio") {
+    const player = el("audio", { controls: true, preload: "none", src: `${hit.file_url}#t=${hit.start || 0}` });
+    player.dataset.start = hit.start || 0;
+    player.addEventListener("loadedmetadata", () => {
+      if (player.currentTime + 0.25 < Number(player.dataset.start)) player.currentTime = Number(player.dataset.start);
+    }, { once: true });
+    media.push(player);
+  }
+  const when = hit.start !== null && hit.start !== undefined
+    ? el("span", { class: "time" }, hit.end ? `${clock(hit.start)}–${clock(hit.end)}` : clock(hit.start)) : "";
+  return el("article", { class: `result kind-${hit.kind}`, "data-item": hit.item_id, "data-segment": hit.segment_id },
+    ...media,
+    el("div", { class: "meta" },
+      el("a", { href: hit.file_url, target: "_blank", rel: "noopener", class: "name", title: hit.path }, hit.name),
+      el("div", { class: "row" },
+        el("span", { class: "kind" }, hit.kind),
+        when,
+        el("span", { class: "score", title: `relevance: calibrated score ${hit.score} (cosine ${hit.raw_score})` }, hit.score.toFixed(1)),
+        el("button", { type: "button", class: "like", title: "Search for results like this one",
+          onclick: () => moreLike(hit) }, "More like this"))));
+}
+
+function render(data) {
+  const results = $("results");
+  results.replaceChildren(...data.hits.map(card));
+  const summary = $("summary");
+  const weaker = () => el("button", { type: "button", class: "linklike", id: "weaker",
+    onclick: () => { state.cutoff = false; search(); } }, data.hits.length ? "show weaker matches" : "Show the closest anyway");
+  if (data.hits.length) {
+    summary.textContent = `${data.hits.length} result${data.hits.length > 1 ? "s" : ""} in ${Math.round(data.took_ms)} ms`;
+    if (state.cutoff && data.hits.length < K) summary.append(" · ", weaker());
+  } else if (state.cutoff) {
+    summary.replaceChildren("Nothing clearly relevant. ", weaker());
+  } else {
+    summary.textContent = "The index is empty for this kind.";
+  }
+}
+
+function fail(message) {
+  $("results").replaceChildren();
+  $("summary").replaceChildren(el("span", { class: "error" }, message));
+}
+
+async function search() {
+  const q = state.q.trim();
+  if (!q && !state.image && !state.like) { $("results").replaceChildren(); $("summary").textContent = ""; return; }
+  if (inflight) inflight.abort();
+  inflight = new AbortController();
+  const params = { type: state.kind, k: K, cutoff: state.cutoff };
+  let request;
+  if (state.like) {
+    request = fetch(`/api/search?${new URLSearchParams({ ...params, like: state.like.segment_id })}`, { signal: inflight.signal });
+  } else if (state.image) {
+    const form = new FormData();
+    form.append("image", state.image, state.image.name || "pasted.png");
+    for (const [key, value] of Object.entries(params)) form.append(key, value);
+    if (q) form.append("q", q);
+    request = fetch("/api/search", { method: "POST", body: form, signal: inflight.signal });
+  } else {
+    request = fetch(`/api/search?${new URLSearchParams({ ...params, q })}`, { signal: inflight.signal });
+  }
+  $("summary").textContent = "Searching…";
+  document.body.classList.add("busy");
+  try {
+    const response = await request;
+    const data = await response.json();
+    if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : `error ${response.status}`);
+    render(data);
+    remember();
+  } catch (error) {
+    if (error.name !== "AbortError") fail(error.message);
+  } finally {
+    document.body.classList.remove("busy");
+  }
+}
+
+function remember() {
+  const params = new URLSearchParams();
+  if (state.q.trim() && !state.image) params.set("q", state.q.trim());
+  if (state.kind !== "any") params.set("type", state.kind);
+  if (state.like) params.set("like", state.like.segment_id);
+  history.replaceState(null, "", params.toString() ? `?${params}` : location.pathname);
+}
+
+function moreLike(hit) {
+  state.like = { segment_id: hit.segment_id, name: hit.name };
+  $("like-name").textContent = hit.name;
+  $("like-chip").hidden = false;
+  state.cutoff = true;
+  window.scrollTo({ top: 0 });
+  search();
+}
+
+function useImage(file) {
+  if (!file || !file.type.startsWith("image/")) { fail("That is not an image: drop or paste a picture to search with it."); return; }
+  state.image = file;
+  state.like = null;
+  $("like-chip").hidden = true;
+  const preview = $("image-preview");
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  preview.src = URL.createObjectURL(file);
+  $("image-chip").hidden = false;
+  state.cutoff = true;
+  search();
+}
+
+function clearImage() {
+  state.image = null;
+  $("image-chip").hidden = true;
+  $("file").value = "";
+  search();
+}
+
+function setKind(kind) {
+  state.kind = kind;
+  for (const button of $("kinds").querySelectorAll("button")) button.setAttribute("aria-checked", String(button.dataset.kind === kind));
+  search();
+}
+
+async function showStatus() {
+  try {
+    const info = await (await fetch("/api/status")).json();
+    const kinds = Object.entries(info.counts.by_kind).map(([kind, c]) => `${c.items} ${kind}`).join(" · ");
+    $("status").textContent = `${info.counts.items} files (${kinds}) · ${info.vectors} segments · ${info.model}`;
+  } catch { $("status").textContent = ""; }
+}
+
+function wire() {
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.q = $("q").value;
+    state.like = null;
+    $("like-chip").hidden = true;
+    state.cutoff = true;
+    search();
+  });
+  $("kinds").addEventListener("click", (event) => { if (event.target.dataset.kind) setKind(event.target.dataset.kind); });
+  $("file").addEventListener("change", (event) => useImage(event.target.files[0]));
+  $("image-clear").addEventListener("click", clearImage);
+  $("like-clear").addEventListener("click", () => { state.like = null; $("like-chip").hidden = true; search(); });
+
+  const overlay = $("drop-overlay");
+  let depth = 0;
+  const carriesFiles = (event) => Array.from(event.dataTransfer?.types || []).includes("Files");
+  document.addEventListener("dragenter", (event) => { if (carriesFiles(event)) { depth++; overlay.hidden = false; } });
+  document.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) overlay.hidden = true; });
+  document.addEventListener("dragover", (event) => { if (carriesFiles(event)) event.preventDefault(); });
+  document.addEventListener("drop", (event) => {
+    depth = 0;
+    overlay.hidden = true;
+    if (!event.dataTransfer?.files.length) return;
+    event.preventDefault();
+    useImage(event.dataTransfer.files[0]);
+  });
+  document.addEventListener("paste", (event) => {
+    const file = Array.from(event.clipboardData?.files || []).find((f) => f.type.startsWith("image/"));
+    if (file) { event.preventDefault(); useImage(file); }
+  });
+
+  const params = new URLSearchParams(location.search);
+  if (params.get("type")) setKind(params.get("type"));
+  if (params.get("like")) state.like = { segment_id: params.get("like"), name: `segment ${params.get("like")}` };
+  if (state.like) { $("like-name").textContent = state.like.name; $("like-chip").hidden = false; }
+  state.q = params.get("q") || "";
+  $("q").value = state.q;
+  search();
+  showStatus();
+}
+
+wire();

@@ -1,0 +1,86 @@
+"""Thumbnails: made once per file version in a small thread pool, off the request path, and kept on disk.
+
+A thumbnail is a JPEG named by catalog item id, mtime and size (and the time, for a video frame),
+in a cache folder of its own per index; a changed file gets a new name, so nothing is ever stale.
+Two requests for the same missing thumbnail wait on one rendering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from searchengine.config import cache_dir
+from searchengine.errors import DecodeError, SearchEngineError
+from searchengine.media.images import load_image
+from searchengine.server.library import ServedFile
+
+log = logging.getLogger(__name__)
+
+SIDE = 320  # longest side, pixels
+QUALITY = 82
+
+
+class NoThumbnail(SearchEngineError):
+    """This file has no picture to show (a text, a recording) or it cannot be decoded."""
+
+
+def default_folder(index_dir: Path) -> Path:
+    """$SEARCHENGINE_HOME/cache/thumbnails/<index>: derived files, safe to delete."""
+    tag = hashlib.sha1(str(index_dir).encode()).hexdigest()[:12]
+    return cache_dir() / "thumbnails" / f"{index_dir.name}-{tag}"
+
+
+class Thumbnails:
+    def __init__(self, folder: Path, workers: int = 2):
+        self.folder = Path(folder)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="thumbnail")
+        self._pending: dict[str, asyncio.Future] = {}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def get(self, file: ServedFile, seconds: float | None = None) -> Path:
+        """The cached thumbnail's path, rendering it first if needed (NoThumbnail when there is none)."""
+        if file.kind not in ("image", "video"):
+            raise NoThumbnail(f"item {file.item_id} is {'a' if file.kind == 'text' else 'an'} {file.kind} file: no thumbnail")
+        key = f"{file.item_id}-{file.mtime_ns}-{file.size}"
+        if file.kind == "video":
+            key += f"-{round(max(seconds or 0.0, 0.0) * 10)}"
+        target = self.folder / f"{key}.jpg"
+        if target.is_file():
+            return target
+        future = self._pending.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().run_in_executor(self._pool, _render, file, seconds or 0.0, target)
+            self._pending[key] = future
+            future.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(future)  # a client going away does not cancel it for the others
+
+
+def _render(file: ServedFile, seconds: float, target: Path) -> Path:
+    try:
+        image = _picture(file, seconds)
+    except DecodeError as exc:
+        raise NoThumbnail(f"item {file.item_id} cannot be shown: {exc}".replace(str(file.path), file.path.name)) from exc
+    image.thumbnail((SIDE, SIDE))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    image.save(tmp, "JPEG", quality=QUALITY, optimize=True)
+    os.replace(tmp, target)
+    log.debug("thumbnail %s for %s", target.name, file.path)
+    return target
+
+
+def _picture(file: ServedFile, seconds: float):
+    if file.kind == "video":
+        try:
+            from searchengine.media.video import keyframe_image
+        except ImportError as exc:
+            raise NoThumbnail(f"item {file.item_id}: video frames need PyAV (pip install av)") from exc
+        return keyframe_image(file.path, seconds, max_side=2 * SIDE)
+    return load_image(file.path, draft_size=2 * SIDE)
