@@ -4,9 +4,10 @@ Keyframes come from one streaming pass over the video packets (PyAV, no ffmpeg b
 - A GOP (a key frame and the frames that depend on it) that spans at most KEY_ONLY_GOP seconds is
   sampled at its key frame alone; none of its other frames is decoded. Phone videos (a key frame
   every second or two) and encoders that put a key frame at each cut are read this way, fast.
-- A longer GOP is decoded in full (non-reference frames skipped); one frame every PROBE_STEP
-  seconds is looked at, and every intra frame (encoders put them where scenes cut). At most
-  KEY_ONLY_GOP seconds of compressed packets are held while deciding.
+- So is a longer GOP in which no packet is large next to the key frame's (a still scene).
+- Other long GOPs are decoded (non-reference frames skipped) up to their last large packet;
+  one frame every PROBE_STEP seconds is looked at, and every intra frame. One GOP's compressed
+  packets, at most MAX_HELD_BYTES, are held while deciding.
 - A probed frame becomes a keyframe when it looks different enough from the last keyframe (grey
   thumbnail difference and histogram distance) and MIN_INTERVAL has passed, or when MAX_INTERVAL
   has passed anyway. Flat frames (black fades) are never keyframes.
@@ -38,7 +39,9 @@ MIN_INTERVAL = 1.0  # seconds between keyframes, at least
 MAX_INTERVAL = 12.0  # seconds between keyframes, at most
 PROBE_STEP = 0.25  # in long GOPs, seconds between the frames the scene test looks at
 KEY_ONLY_GOP = 2.5  # GOPs up to this many seconds are sampled at their key frame only
-MAX_HELD_PACKETS = 300  # …and up to this many packets (a bound where timestamps are missing)
+BUSY_PACKET = 0.15  # in a longer GOP, a packet this share of its key frame's size marks a big change
+MAX_HELD_BYTES = 32 << 20  # compressed bytes of one GOP held while deciding how to read it
+MAX_HELD_PACKETS = 3000
 MAX_KEYFRAMES = 300  # per video; longer videos get keyframes further apart
 SCENE_CHANGE = 0.25  # difference from the last keyframe (0 same … 1 opposite) that makes a new one
 FLAT = 0.03  # a thumbnail whose grey levels vary less than this (std, 0…1) shows nothing
@@ -151,7 +154,7 @@ def extract_keyframes(
     spacing = known / max_keyframes
     chooser = _SceneChooser(max(min_interval, spacing), max(max_interval, spacing))
     result: Keyframes[T] = Keyframes()
-    reader = _FrameSampler(path, container, stream)
+    reader = _FrameSampler(path, container, stream, chooser)
     for frame, seconds in reader.frames():
         result.frames_decoded += 1
         if not chooser.take(seconds, _thumbnail(frame)):
@@ -171,15 +174,22 @@ def extract_keyframes(
 class _FrameSampler:
     """Frames worth a scene test, in time order, with their time in seconds from the start of the file.
 
-    Short GOPs give their key frame only (and none closer than PROBE_STEP to the last frame
-    given); long ones are decoded from their key frame on and give a frame every PROBE_STEP and
-    every intra frame.
+    A GOP's compressed packets are held until the next key frame, then:
+    - short GOPs, and long ones where nothing changes much, give their key frame only (and none
+      closer than PROBE_STEP to the last frame given). A P-frame packet BUSY_PACKET times the size
+      of its key frame's, or more, marks a big change such as a cut; a still scene's are tiny.
+    - other long GOPs are decoded from their key frame to a little past their last such packet
+      (and past the point where a keyframe falls due), and give a frame every PROBE_STEP and
+      every intra frame in that stretch.
+    A GOP too large to hold (MAX_HELD_BYTES, MAX_HELD_PACKETS) is decoded as it comes instead.
     """
 
-    def __init__(self, path: Path, container: "av.container.InputContainer", stream) -> None:
+    def __init__(self, path: Path, container: "av.container.InputContainer", stream,
+                 chooser: "_SceneChooser") -> None:
         self.path = path
         self.container = container
         self.stream = stream
+        self.chooser = chooser  # its intervals and last keyframe say how far a GOP must be decoded
         self.offset = _file_start(container, stream)
         self.end = 0.0  # end of the last packet seen, in seconds from the start of the file
         self.bad_packets = 0
@@ -192,27 +202,62 @@ class _FrameSampler:
         codec = self.stream.codec_context
         codec.thread_type = "AUTO"
         codec.skip_frame = "NONREF"
-        gop: list[av.Packet] = []  # compressed packets of a GOP not yet known to be long
-        streaming = False  # inside a long GOP: every packet is decoded as it comes
+        gop: list[av.Packet] = []  # the packets of the current GOP, key frame first, while held
+        held = 0  # their bytes
+        streaming = False  # a GOP too large to hold: every packet is decoded as it comes
         for packet in self._packets():
             if packet.is_keyframe or not gop and not streaming:
-                if gop and self._due(self._seconds(gop[0])):
-                    yield from self._decode(gop[0], every=False)
-                gop, streaming = [packet], False
+                yield from self._sample_gop(gop)
+                gop, held, streaming = [packet], packet.size, False
             elif streaming:
                 yield from self._decode(packet, every=True)
             else:
                 gop.append(packet)
-                if self._seconds(packet) - self._seconds(gop[0]) > KEY_ONLY_GOP or len(gop) > MAX_HELD_PACKETS:
-                    yield from self._restart()
-                    for buffered in gop:
-                        yield from self._decode(buffered, every=True)
+                held += packet.size
+                if held > MAX_HELD_BYTES or len(gop) > MAX_HELD_PACKETS:
+                    yield from self._decode_all(gop)
                     gop, streaming = [], True
-        if gop and self._due(self._seconds(gop[0])):
-            yield from self._decode(gop[0], every=False)
+        yield from self._sample_gop(gop)
         yield from self._decode(None, every=True)
         if self.bad_packets:
             log.warning("%s: skipped %d undecodable video packets", self.path, self.bad_packets)
+
+    def _sample_gop(self, gop: list) -> Iterator[tuple["av.VideoFrame", float]]:
+        if not gop:
+            return
+        start = self._seconds(gop[0])
+        times = [self._seconds(p) for p in gop]
+        if max(times) - start <= KEY_ONLY_GOP:
+            if self._due(start):
+                yield from self._decode(gop[0], every=False)
+            return
+        busy = [t for p, t in zip(gop[1:], times[1:]) if p.size >= BUSY_PACKET * gop[0].size]
+        # decode on past the last big change until a keyframe may be taken after it (min interval),
+        # and on while a keyframe falls due in this GOP (max interval); a little past either, so
+        # that a probed reference frame lies beyond
+        after_change = max(busy) + self.chooser.min_interval + 2 * PROBE_STEP if busy else None
+        fed = 0
+        while True:
+            due = self.chooser.due() + 2 * PROBE_STEP
+            end = next((i + 1 for i, t in enumerate(times) if t >= due), 0)
+            if after_change is not None:
+                end = max(end, next((i + 1 for i, t in enumerate(times) if t >= after_change), len(gop)))
+            if end <= fed:
+                break
+            if not fed:
+                yield from self._restart()
+            for packet in gop[fed:end]:
+                yield from self._decode(packet, every=True)
+            fed = end
+        if fed:
+            yield from self._restart()  # the rest of the GOP is not fed: start the next one clean
+        elif self._due(start):
+            yield from self._decode(gop[0], every=False)
+
+    def _decode_all(self, packets: list) -> Iterator[tuple["av.VideoFrame", float]]:
+        yield from self._restart()
+        for packet in packets:
+            yield from self._decode(packet, every=True)
 
     def _restart(self) -> Iterator[tuple["av.VideoFrame", float]]:
         """Drain and reset the decoder, so that frames it skipped do not leak into the next GOP."""
@@ -280,6 +325,10 @@ class _SceneChooser:
         self.max_interval = max_interval
         self._last_time: float | None = None
         self._last: np.ndarray | None = None
+
+    def due(self) -> float:
+        """The time by which the next keyframe must come."""
+        return 0.0 if self._last_time is None else self._last_time + self.max_interval
 
     def take(self, seconds: float, thumbnail: np.ndarray) -> bool:
         if thumbnail.std() < FLAT:
