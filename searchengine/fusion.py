@@ -4,8 +4,9 @@ Search returns segments. In a video, a keyframe segment (what is seen from its t
 keyframe; no text) and a transcript segment (what is said; with text) that overlap in time are
 two pieces of evidence for one moment. `fuse_moments` joins each such pair into one hit that
 scores above either alone, so a moment that both looks and sounds right ranks first.
-It works on calibrated scores (z-scores against unrelated pairs), where "above 0" means "better
-than chance" for either tower; a partner at or below chance adds nothing.
+It works on calibrated scores (z-scores against unrelated pairs), which mean the same for either
+tower; a segment joins a partner only when both are clearly above chance (PARTNER_MIN), so words
+that have nothing to do with the query never label a keyframe hit, nor the reverse.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 BONUS = 0.5  # share of the weaker score added to the stronger one
 SLACK = 1.0  # seconds: a keyframe and a transcript segment this close still count as one moment
+PARTNER_MIN = 2.0  # calibrated score both segments need to be joined
 
 
 def is_keyframe(hit: "Hit") -> bool:
@@ -25,14 +27,16 @@ def is_keyframe(hit: "Hit") -> bool:
     return hit.kind == "video" and hit.text is None
 
 
-def fuse_moments(hits: Sequence["Hit"], *, bonus: float = BONUS, slack: float = SLACK) -> list["Hit"]:
+def fuse_moments(hits: Sequence["Hit"], *, bonus: float = BONUS, slack: float = SLACK,
+                 partner_min: float = PARTNER_MIN) -> list["Hit"]:
     """Segment hits (as from search with segments=True) with each video's overlapping keyframe and
     transcript hits joined, best first, ranks renumbered.
 
-    A joined hit scores max + bonus × max(0, min) of the two calibrated scores; it spans the time
-    the two share (the transcript's span when they only come within `slack` seconds), carries the
-    transcript's text and the keyframe's segment id (its thumbnail is that keyframe). Each segment
-    joins at most one partner, the best-scoring pairs first. Other hits pass through unchanged.
+    Pairs whose scores both reach partner_min are joined. A joined hit scores max + bonus × min
+    of the two calibrated scores; it spans the time the two share (the transcript's span when they
+    only come within `slack` seconds), carries the transcript's text and the keyframe's segment id
+    (its thumbnail is that keyframe). Each segment joins at most one partner, the best-scoring
+    pairs first. Other hits pass through unchanged.
     The result still has several hits per file: collapse to the first per item_id afterwards for
     one hit per file.
     """
@@ -44,17 +48,17 @@ def fuse_moments(hits: Sequence["Hit"], *, bonus: float = BONUS, slack: float = 
         else:
             out.append(hit)
     for segments in by_video.values():
-        out += _fuse_video(segments, bonus, slack)
+        out += _fuse_video(segments, bonus, slack, partner_min)
     out.sort(key=lambda h: h.score, reverse=True)
     return [replace(h, rank=i + 1) for i, h in enumerate(out)]
 
 
-def _fuse_video(hits: list["Hit"], bonus: float, slack: float) -> list["Hit"]:
+def _fuse_video(hits: list["Hit"], bonus: float, slack: float, partner_min: float) -> list["Hit"]:
     frames = [h for h in hits if is_keyframe(h)]
     spoken = [h for h in hits if not is_keyframe(h)]
     pairs = sorted(
         ((_joined_score(f, s, bonus), i, j) for i, f in enumerate(frames) for j, s in enumerate(spoken)
-         if _overlap(f, s, slack)),
+         if min(f.score, s.score) >= partner_min and _overlap(f, s, slack)),
         reverse=True,
     )
     used_frames: set[int] = set()
@@ -72,7 +76,7 @@ def _fuse_video(hits: list["Hit"], bonus: float, slack: float) -> list["Hit"]:
 
 
 def _joined_score(a: "Hit", b: "Hit", bonus: float) -> float:
-    return max(a.score, b.score) + bonus * max(0.0, min(a.score, b.score))
+    return max(a.score, b.score) + bonus * min(a.score, b.score)
 
 
 def _end(hit: "Hit") -> float:
