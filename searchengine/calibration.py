@@ -23,13 +23,20 @@ from searchengine.encoders.base import Encoder
 from searchengine.index_folder import IndexFolder
 
 CALIBRATION = "calibration.json"
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2
 SAMPLE_PER_KIND = 2000
 MIN_SAMPLES = 8
 # Which tower embeds each kind: kinds with too few samples borrow the statistics of a kind
 # embedded the same way.
 TOWER = {"image": "image", "video": "image", "text": "text", "audio": "text"}
 DEFAULT_STATS = (0.0, 0.1)
+
+
+def calibration_kind(kind: str, has_text: bool) -> str:
+    """The kind whose statistics a segment follows: a video's keyframes are images, its speech a recording."""
+    if kind == "video":
+        return "audio" if has_text else "image"
+    return kind
 
 
 def generic_queries() -> list[str]:
@@ -79,24 +86,34 @@ def _stats(scores: np.ndarray) -> list[float]:
 
 
 def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]], generation: int,
-             text_bank: np.ndarray | None = None) -> Calibration:
+             text_bank: np.ndarray | None = None, pseudo_queries: int = 300) -> Calibration:
     """Calibration from per-kind samples {kind: (item ids, vectors)} of the collection.
 
-    Text queries: the generic bank against every kind. Image queries: the collection's own
-    images against every kind, leaving out pairs from the same item (a photo matches itself).
+    Text queries: the generic bank plus a sample of the collection's own text-tower segments
+    (passages, transcripts), so similarity the collection shares with itself (boilerplate,
+    templates) counts as chance. Image queries: the collection's own images. Pairs from the same
+    item are left out (a photo matches itself).
     """
     bank = text_bank if text_bank is not None else encoder.embed_texts(generic_queries())
+    dim = bank.shape[1]
+    empty = (np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
+    text_items = [samples[k] for k in samples if TOWER.get(k) == "text"]
+    own_items = np.concatenate([i for i, _ in text_items])[:pseudo_queries] if text_items else empty[0]
+    own_vectors = np.concatenate([v for _, v in text_items])[:pseudo_queries] if text_items else empty[1]
+    query_sets = {
+        "text": (np.concatenate([np.full(len(bank), -1, np.int64), own_items]), np.concatenate([bank, own_vectors])),
+        "image": tuple(a[:500] for a in samples.get("image", empty)),
+    }
     cal = Calibration(encoder_id=encoder.id, generation=generation)
-    image_items, image_vectors = samples.get("image", (np.zeros(0, np.int64), np.zeros((0, bank.shape[1]), np.float32)))
     for kind, (items, vectors) in samples.items():
         if len(vectors) < MIN_SAMPLES:
             continue
-        cal.stats[f"text>{kind}"] = _stats((bank @ vectors.T).ravel())
-        if len(image_vectors) >= MIN_SAMPLES:
-            scores = image_vectors[:500] @ vectors.T
-            different = image_items[:500, None] != items[None, :]
-            if different.sum() >= MIN_SAMPLES:
-                cal.stats[f"image>{kind}"] = _stats(scores[different])
+        for query_kind, (query_items, queries) in query_sets.items():
+            if len(queries) < MIN_SAMPLES:
+                continue
+            unrelated = query_items[:, None] != items[None, :]
+            if unrelated.sum() >= MIN_SAMPLES:
+                cal.stats[f"{query_kind}>{kind}"] = _stats((queries @ vectors.T)[unrelated])
     return cal
 
 

@@ -10,18 +10,19 @@ file (its best segment) unless every segment is asked for.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from searchengine.calibration import Calibration, current_calibration
+from searchengine.calibration import Calibration, calibration_kind, current_calibration
 from searchengine.config import DEFAULT_MIN_SCORE
 from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
+from searchengine.fusion import fuse_moments
 from searchengine.index_folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
 from searchengine.store.catalog import SegmentRecord
@@ -221,24 +222,28 @@ class Searcher:
             record = records.get(sid)
             if record is None or sid in exclude or not filters.admits(record):
                 continue
-            out.append(_Candidate(record, score, float(self.calibration.z(query_kind, record.kind, score))))
+            target = calibration_kind(record.kind, record.text is not None)
+            out.append(_Candidate(record, score, float(self.calibration.z(query_kind, target, score))))
         return out
 
     def _rank(self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool) -> list[Hit]:
-        candidates.sort(key=lambda c: c.score, reverse=True)
+        ranked = [_hit(0, c) for c in candidates]
+        if any(h.kind == "video" for h in ranked):  # what a moment shows and what is said in it, together
+            ranked = fuse_moments(ranked)
+        ranked.sort(key=lambda h: h.score, reverse=True)
         hits: list[Hit] = []
         seen_items: set[int] = set()
         per_kind: dict[str, int] = {}
-        for c in candidates:
-            if filters.min_score is not None and c.score < filters.min_score:
+        for hit in ranked:
+            if filters.min_score is not None and hit.score < filters.min_score:
                 break
-            if not segments and c.record.item_id in seen_items:
+            if not segments and hit.item_id in seen_items:
                 continue
-            if filters.per_kind is not None and per_kind.get(c.record.kind, 0) >= filters.per_kind:
+            if filters.per_kind is not None and per_kind.get(hit.kind, 0) >= filters.per_kind:
                 continue
-            seen_items.add(c.record.item_id)
-            per_kind[c.record.kind] = per_kind.get(c.record.kind, 0) + 1
-            hits.append(_hit(len(hits) + 1, c))
+            seen_items.add(hit.item_id)
+            per_kind[hit.kind] = per_kind.get(hit.kind, 0) + 1
+            hits.append(replace(hit, rank=len(hits) + 1))
             if len(hits) >= k:
                 break
         return hits

@@ -194,14 +194,16 @@ class Catalog:
                 last = int(ids[-1])
 
     def sample_by_kind(self, dim: int, per_kind: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Up to `per_kind` (item ids, vectors) of each kind's segments, a seeded random sample."""
+        """Up to `per_kind` (item ids, vectors) of each calibration kind's segments, a seeded random sample."""
+        from searchengine.calibration import calibration_kind
+
         rng = np.random.default_rng(seed)
         out = {}
         with self.session() as s:
-            rows = s.execute(select(Item.kind, Segment.id).join(Segment)).all()
+            rows = s.execute(select(Item.kind, Segment.id, Segment.text.is_not(None)).join(Segment)).all()
             by_kind: dict[str, list[int]] = {}
-            for kind, sid in rows:
-                by_kind.setdefault(kind, []).append(sid)
+            for kind, sid, has_text in rows:
+                by_kind.setdefault(calibration_kind(kind, has_text), []).append(sid)
             for kind, ids in by_kind.items():
                 chosen = sorted(rng.choice(ids, size=min(per_kind, len(ids)), replace=False).tolist())
                 picked = s.execute(select(Segment.id, Segment.item_id, Segment.vector).where(Segment.id.in_(chosen))).all()
