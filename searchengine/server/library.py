@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from searchengine.encoders.base import Encoder
@@ -22,6 +23,8 @@ from searchengine.manifest import MANIFEST
 from searchengine.query import Filters, Hit, Query, Searcher
 
 log = logging.getLogger(__name__)
+
+RECENT_QUERIES = 256
 
 
 class ItemNotFound(SearchEngineError):
@@ -56,7 +59,10 @@ class Library:
         self.index_dir = Path(index_dir).expanduser().resolve()
         self.encoder = encoder
         self._swap_lock = threading.Lock()
-        self._embed_lock = threading.Lock()  # one query embedding at a time: torch uses every core already
+        # one query embedding at a time: torch spreads one over the cores, and fast tokenizers are not thread-safe
+        self._embed_lock = threading.Lock()
+        self._recent: OrderedDict[Query, tuple] = OrderedDict()  # query vectors of the latest word queries
+        self._recent_lock = threading.Lock()
         self._stamp = _stamp(self.index_dir / MANIFEST)
         self._searcher = self._open()
         self._roots = _real_roots(self._searcher.index.manifest.roots)
@@ -115,10 +121,31 @@ class Library:
     # --- searching -------------------------------------------------------------------------------
     def search(self, query: Query, filters: Filters, k: int) -> list[Hit]:
         searcher = self.searcher()
-        with self._embed_lock:
-            vector, query_kind = searcher.embed_query(query)
+        vector, query_kind = self._embed(searcher, query)
         exclude = {query.like} if query.like is not None else set()
-        return searcher.search_vector(vector, query_kind, filters, k, exclude=exclude)
+        # The k best, then the cutoff. Handing the cutoff to search_vector makes it widen its
+        # candidates to the whole index whenever fewer than k clear it (a minute at 100k segments).
+        hits = searcher.search_vector(vector, query_kind, replace(filters, min_score=None), k, exclude=exclude)
+        if filters.min_score is not None:
+            hits = [h for h in hits if h.score >= filters.min_score]  # best first: this drops a tail
+        return hits
+
+    def _embed(self, searcher: Searcher, query: Query):
+        """The query's vector; words alone are remembered, as the page asks again on each filter change."""
+        words_only = query.image is None and query.like is None
+        if words_only:
+            with self._recent_lock:
+                if query in self._recent:
+                    self._recent.move_to_end(query)
+                    return self._recent[query]
+        with self._embed_lock:
+            embedded = searcher.embed_query(query)
+        if words_only:
+            with self._recent_lock:
+                self._recent[query] = embedded
+                if len(self._recent) > RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+        return embedded
 
     # --- files -----------------------------------------------------------------------------------
     def file(self, item_id: int) -> ServedFile:
