@@ -55,22 +55,31 @@ def library(tmp_path_factory, bundled):
 
 def _add_recording(index_dir: Path, root: Path, encoder) -> None:
     """A real recording with a known transcript, committed as the pipeline would after transcribing it."""
-    from searchengine.calibration import current_calibration
-    from searchengine.index_folder import IndexFolder
-    from searchengine.store.catalog import ItemDraft, SegmentDraft
+    from searchengine.store.catalog import SegmentDraft
 
     path = root / "household_budget_meeting.ogg"
     shutil.copy2(SAMPLES / "audio" / path.name, path)
     lines = [(0.0, AUDIO_START, "Welcome everyone, let us get started."),
              (AUDIO_START, AUDIO_END, "The household budget: rent, groceries and savings for next month.")]
     vectors = encoder.embed_texts([text for _, _, text in lines])
+    segments = [SegmentDraft(i, v, text=t, t_start=a, t_end=b) for i, ((a, b, t), v) in enumerate(zip(lines, vectors))]
+    _commit(index_dir, root, encoder, path, "audio", segments)
+
+
+def _commit(index_dir: Path, root: Path, encoder, path: Path, kind: str, segments) -> None:
+    """Add one file's segments to the index as an `index` run over `root` would."""
+    from searchengine.calibration import current_calibration
+    from searchengine.index_folder import IndexFolder
+    from searchengine.store.catalog import ItemDraft
+
     st = path.stat()
-    draft = ItemDraft(path=str(path), kind="audio", size=st.st_size, mtime_ns=st.st_mtime_ns, content_hash=None,
-                      segments=[SegmentDraft(i, v, text=t, t_start=a, t_end=b) for i, ((a, b, t), v) in enumerate(zip(lines, vectors))])
+    draft = ItemDraft(path=str(path), kind=kind, size=st.st_size, mtime_ns=st.st_mtime_ns, content_hash=None,
+                      segments=segments)
     with IndexFolder.open_for_writing(index_dir, "bundled", encoder.id, encoder.dim, "auto") as index:
         run_id = index.catalog.start_run(root, encoder.id)
         index.commit(run_id, [draft])
-        index.manifest.roots.append(str(root))
+        if str(root) not in index.manifest.roots:
+            index.manifest.roots.append(str(root))
         index.save()
         current_calibration(index, encoder, write=True)
         index.catalog.finish_run(run_id, {"added": 1})
@@ -199,6 +208,36 @@ def test_thumbnail_is_made_once_and_cached(client, app):
     assert client.get(f"/api/items/{cat}/thumbnail").content == first.content
     assert cached[0].stat().st_mtime_ns == mtime
     assert client.get(f"/api/items/{item_id(client, 'rocket_launches.txt', 'text')}/thumbnail").status_code == 404
+
+
+def test_video_thumbnail_is_the_frame_at_t(client, library, bundled):
+    """A red second then a blue one: the thumbnail at t shows the frame shown then."""
+    av = pytest.importorskip("av", reason="video frames need PyAV")
+    import numpy as np
+    from PIL import Image
+
+    from searchengine.store.catalog import SegmentDraft
+
+    index_dir, _, recordings, _ = library
+    path = recordings / "red_then_blue.mp4"
+    colours = [(220, 30, 30), (30, 30, 220)]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), colours[i // 10], np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    images = [Image.new("RGB", (64, 48), c) for c in colours]
+    vectors = bundled.embed_images(images)
+    _commit(index_dir, recordings, bundled, path, "video",
+            [SegmentDraft(i, v, t_start=float(i), t_end=float(i + 1)) for i, v in enumerate(vectors)])
+    video = item_id(client, path.name, "video")  # the server picked the new state up by itself
+    for t, (red, _, blue) in ((0.2, colours[0]), (1.5, colours[1])):
+        response = client.get(f"/api/items/{video}/thumbnail", params={"t": t})
+        assert response.status_code == 200, response.text
+        r, _, b = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB")).reshape(-1, 3).mean(axis=0)
+        assert (r > b) == (red > blue), (t, r, b)
 
 
 def test_file_range_requests(client, library):
