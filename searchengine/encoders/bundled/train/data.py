@@ -1,0 +1,59 @@
+"""Captioned image sets (folders in the benchmarks' evaluation format) with their cached features."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from searchengine.encoders.bundled.train.features import image_features, text_embeddings
+
+
+@dataclass
+class PairSet:
+    """Images (frozen EfficientNet outputs) and their captions (frozen text embeddings)."""
+
+    name: str
+    logits: np.ndarray  # [n, 1000]
+    features: np.ndarray  # [n, 1280]
+    captions: list[list[str]]  # per image
+    texts: list[str]  # unique captions
+    text_vectors: np.ndarray  # [len(texts), d]
+    image_of_text: list[list[int]]  # for each unique caption, the images it describes
+
+    def caption_index(self) -> list[list[int]]:
+        """For each image, the indices of its captions in `texts`."""
+        where = {t: i for i, t in enumerate(self.texts)}
+        return [[where[c] for c in caps] for caps in self.captions]
+
+
+def read_split(folder: Path, split: str) -> list[dict]:
+    """Pairs of one split; for a folder holding every split, never `pairs.jsonl` (it mixes them)."""
+    folder = Path(folder)
+    path = folder / f"{split}.jsonl"
+    if not path.exists():
+        meta = json.loads((folder / "split.json").read_text(encoding="utf-8"))
+        if meta.get("written") != split:
+            raise FileNotFoundError(f"{folder} has no {split}.jsonl and holds split {meta.get('written')!r}")
+        path = folder / "pairs.jsonl"
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_pairs(folder: Path, split: str, cache: Path, tower: str,
+               embed: Callable[[Sequence[str]], np.ndarray], max_captions: int = 4) -> PairSet:
+    rows = [r for r in read_split(folder, split) if r.get("captions")]
+    feats = image_features(folder, [r["image"] for r in rows], cache)
+    captions = [[c for c in r["captions"] if c.strip()][:max_captions] for r in rows]
+    texts = sorted({c for caps in captions for c in caps})
+    where = {t: i for i, t in enumerate(texts)}
+    image_of_text: list[list[int]] = [[] for _ in texts]
+    for i, caps in enumerate(captions):
+        for c in caps:
+            image_of_text[where[c]].append(i)
+    vectors = text_embeddings(texts, cache, tower, embed)
+    return PairSet(f"{Path(folder).name}/{split}", feats.logits, feats.features, captions, texts, vectors,
+                   image_of_text)

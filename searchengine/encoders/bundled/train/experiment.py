@@ -1,0 +1,201 @@
+"""The data mixes and heads compared for the bundled encoder, and the fit of the shipped one.
+
+Model selection uses only validation data: a seeded 20 % of the Tux Paint *train* split
+(`tux-val`), the openclipart test folders, and the photo set's `val` split. The Tux Paint test
+split and the photo `test` split are only reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from searchengine.encoders.base import l2_normalize
+from searchengine.encoders.bundled.heads import LabelBridge
+from searchengine.encoders.bundled.learned import FusedHead, LinearMap
+from searchengine.encoders.bundled.train.data import PairSet, load_pairs
+from searchengine.encoders.bundled.train.features import text_embeddings
+from searchengine.encoders.bundled.train.fit import FitSettings, TrainRows, fit_linear
+from searchengine.encoders.bundled.train.prototypes import TEMPLATES, class_sentences
+from searchengine.encoders.bundled.train.recall import retrieval_recall
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    data: tuple[str, ...] = ("proto", "openclipart", "tux")  # sources of the map's training rows
+    alpha: float = 0.0  # weight of the bridge in the fusion; 1.0 = bridge only (no map)
+    bank: str = "ensemble"  # bridge class texts: "single" prompt or the "ensemble" of sentences
+    temperature: float = 1.0  # bridge softmax temperature
+    top_k: int = 20
+    proto_share: float | None = None  # share of draws from prototype rows (None: one per row)
+    fit: FitSettings = field(default_factory=FitSettings)
+
+
+SETTINGS = [
+    Setting("bridge, top-20, one prompt", data=(), alpha=1.0, bank="single"),
+    Setting("bridge, prompt ensemble + gloss", data=(), alpha=1.0),
+    Setting("bridge, prompt ensemble + gloss, T=2", data=(), alpha=1.0, temperature=2.0),
+    Setting("map: prototypes only", data=("proto",)),
+    Setting("map: openclipart + tux", data=("openclipart", "tux")),
+    Setting("map: prototypes + openclipart", data=("proto", "openclipart")),
+    Setting("map: prototypes + openclipart + tux", data=("proto", "openclipart", "tux")),
+    Setting("map: prototypes(50%) + openclipart + tux", proto_share=0.5),
+    Setting("fusion 0.3 bridge(T=2) + 0.7 map(all)", alpha=0.3, temperature=2.0),
+    Setting("fusion 0.5 bridge(T=2) + 0.5 map(all)", alpha=0.5, temperature=2.0),
+    Setting("fusion 0.5 bridge(T=2) + 0.5 map(protos 50%)", alpha=0.5, temperature=2.0, proto_share=0.5),
+    Setting("fusion 0.7 bridge(T=2) + 0.3 map(all)", alpha=0.7, temperature=2.0),
+    Setting("fusion 0.5 bridge(T=2) + 0.5 map(protos only)", data=("proto",), alpha=0.5, temperature=2.0),
+    Setting("fusion 0.5 bridge(T=2) + 0.5 map(protos 80%)", alpha=0.5, temperature=2.0, proto_share=0.8),
+    Setting("fusion 0.6 bridge(T=2) + 0.4 map(protos 50%)", alpha=0.6, temperature=2.0, proto_share=0.5),
+    Setting("fusion 0.4 bridge(T=2) + 0.6 map(protos 80%)", alpha=0.4, temperature=2.0, proto_share=0.8),
+]
+
+
+@dataclass
+class Corpus:
+    """Everything the experiments read, for one text tower."""
+
+    tower: str
+    sets: dict[str, PairSet]  # tux-train, tux-test, openclipart-train, openclipart-test, photos-val, photos-test
+    classifier: np.ndarray  # [1000, 1280] EfficientNet classifier weight rows
+    class_sentences: list[list[str]]
+    class_vectors: np.ndarray  # [sum of sentences, d] unit vectors, flattened in class order
+    single_bank: np.ndarray  # [1000, d] "a photo of a {lemmas}."
+
+    def bank(self, kind: str) -> np.ndarray:
+        if kind == "single":
+            return self.single_bank
+        out, start = [], 0
+        for sentences in self.class_sentences:
+            out.append(self.class_vectors[start:start + len(sentences)].mean(axis=0))
+            start += len(sentences)
+        return l2_normalize(np.stack(out))
+
+
+def load_corpus(datasets: Path, cache: Path, tower: str, embed: Callable[[Sequence[str]], np.ndarray]) -> Corpus:
+    from searchengine.encoders.bundled import efficientnet
+    from searchengine.encoders.bundled.labels import class_prompts
+
+    sets = {}
+    for folder, split in [("tuxpaint", "train"), ("tuxpaint", "test"), ("openclipart", "train"),
+                          ("openclipart", "test"), ("photos", "val"), ("photos", "test")]:
+        sets[f"{folder.replace('tuxpaint', 'tux')}-{split}"] = load_pairs(datasets / folder, split, cache, tower, embed)
+    classifier = efficientnet.load_efficientnet_lite0().get_classifier().weight.detach().numpy().copy()
+    sentences = class_sentences()
+    flat = [s for group in sentences for s in group]
+    return Corpus(tower, sets, classifier, sentences, text_embeddings(flat, cache, tower, embed),
+                  text_embeddings(class_prompts(), cache, tower, embed))
+
+
+def subset(ps: PairSet, keep: np.ndarray) -> PairSet:
+    """The images `keep` of a pair set, with their captions."""
+    keep = np.asarray(sorted(keep))
+    new_of_old = {int(o): n for n, o in enumerate(keep)}
+    captions = [ps.captions[i] for i in keep]
+    texts = sorted({c for caps in captions for c in caps})
+    old_text = {t: i for i, t in enumerate(ps.texts)}
+    image_of_text = [[new_of_old[i] for i in ps.image_of_text[old_text[t]] if i in new_of_old] for t in texts]
+    vectors = ps.text_vectors[[old_text[t] for t in texts]]
+    return PairSet(ps.name, ps.logits[keep], ps.features[keep], captions, texts, vectors, image_of_text)
+
+
+def tux_fold(ps: PairSet, seed: int = 0, fraction: float = 0.2) -> tuple[PairSet, PairSet]:
+    """(fit, val) parts of the Tux Paint train split, drawn by image with a fixed seed."""
+    order = np.random.default_rng(seed).permutation(len(ps.captions))
+    n_val = round(fraction * len(order))
+    return subset(ps, order[n_val:]), subset(ps, order[:n_val])
+
+
+def _caption_rows(ps: PairSet, offset: int) -> tuple[np.ndarray, list[list[int]]]:
+    return ps.features, [[offset + j for j in caps] for caps in ps.caption_index()]
+
+
+def training_rows(corpus: Corpus, setting: Setting, caption_sets: dict[str, PairSet]) -> tuple[TrainRows, np.ndarray]:
+    """The rows a setting trains on, and the feature mean used to centre inputs."""
+    image_sets = [caption_sets[s] for s in setting.data if s != "proto"]
+    mean = np.concatenate([ps.features for ps in caption_sets.values()]).mean(axis=0)
+    inputs, texts, vectors, sources = [], [], [], []
+    offset = 0
+    for ps in image_sets:
+        feats, tix = _caption_rows(ps, offset)
+        inputs.append(feats)
+        texts.extend(tix)
+        vectors.append(ps.text_vectors)
+        sources.extend([ps.name] * len(feats))
+        offset += len(ps.text_vectors)
+    if "proto" in setting.data:
+        # A classifier row, scaled to the typical norm of centred features, stands for its class.
+        scale = np.median(np.linalg.norm(np.concatenate([p.features for p in caption_sets.values()]) - mean, axis=1))
+        rows = corpus.classifier / np.linalg.norm(corpus.classifier, axis=1, keepdims=True) * scale + mean
+        inputs.append(rows)
+        start = 0
+        for sentences in corpus.class_sentences:
+            texts.append([offset + start + j for j in range(len(sentences))])
+            start += len(sentences)
+        vectors.append(corpus.class_vectors)
+        sources.extend(["proto"] * len(rows))
+    weights = None
+    if setting.proto_share is not None and "proto" in setting.data:
+        sources_arr = np.array(sources)
+        is_proto = sources_arr == "proto"
+        weights = np.where(is_proto, setting.proto_share / is_proto.sum(),
+                           (1 - setting.proto_share) / max(1, (~is_proto).sum()))
+    return TrainRows(np.concatenate(inputs), texts, np.concatenate(vectors), weights), mean
+
+
+def build_head(corpus: Corpus, setting: Setting, caption_sets: dict[str, PairSet],
+               name: str = "experiment") -> tuple[FusedHead, list[float]]:
+    bridge = LabelBridge(corpus.bank(setting.bank), top_k=setting.top_k, temperature=setting.temperature)
+    if not setting.data:
+        d = corpus.single_bank.shape[1]
+        empty = LinearMap(np.zeros((d, corpus.classifier.shape[1]), np.float32), np.zeros(d, np.float32),
+                          np.zeros(corpus.classifier.shape[1], np.float32))
+        return FusedHead(bridge, empty, 1.0, name), []
+    rows, mean = training_rows(corpus, setting, caption_sets)
+    linear, losses = fit_linear(rows, mean, setting.fit)
+    return FusedHead(bridge, linear, setting.alpha, name), losses
+
+
+def evaluate(head: FusedHead, ps: PairSet) -> dict[str, float]:
+    if head.alpha >= 1.0:
+        vectors = head.bridge(ps.logits, ps.features)
+    else:
+        vectors = head(ps.logits, ps.features)
+    return retrieval_recall(vectors, ps.text_vectors, ps.image_of_text)
+
+
+def run_setting(corpus: Corpus, setting: Setting) -> dict:
+    """Validation numbers (map fitted without tux-val) and reported numbers (map fitted on all train)."""
+    fit_part, val_part = tux_fold(corpus.sets["tux-train"])
+    val_head, _ = build_head(corpus, setting, {"openclipart": corpus.sets["openclipart-train"], "tux": fit_part})
+    full_head, losses = build_head(corpus, setting, {"openclipart": corpus.sets["openclipart-train"],
+                                                     "tux": corpus.sets["tux-train"]})
+    row = {"setting": setting.name}
+    for key, head, ps in [("tux-val", val_head, val_part), ("openclipart-test", val_head, corpus.sets["openclipart-test"]),
+                          ("photos-val", val_head, corpus.sets["photos-val"]),
+                          ("tux-test", full_head, corpus.sets["tux-test"]),
+                          ("photos-test", full_head, corpus.sets["photos-test"])]:
+        row[key] = evaluate(head, ps)
+    row["final_loss"] = losses[-1] if losses else None
+    return row
+
+
+def selection_score(row: dict) -> float:
+    """What the choice is made on: validation only (Tux fold T→I R@10, photo-val T→I R@1, I→T R@10)."""
+    return (row["tux-val"]["t2i_r10"] + row["tux-val"]["i2t_r10"] + row["openclipart-test"]["t2i_r10"]
+            + 2 * row["photos-val"]["t2i_r1"] + row["photos-val"]["i2t_r10"])
+
+
+def with_name(setting: Setting, name: str) -> Setting:
+    return replace(setting, name=name)
+
+
+__all__ = ["SETTINGS", "Setting", "Corpus", "load_corpus", "run_setting", "build_head", "selection_score",
+           "TEMPLATES"]

@@ -1,0 +1,70 @@
+"""Frozen features for training and evaluation, computed once and cached as .npy files.
+
+Images go through exactly the path indexing takes (`load_image` → `prepare_image` →
+EfficientNet-Lite0), so a head trained on these features sees what it will see in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImageFeatures:
+    paths: list[str]  # relative to the dataset folder
+    logits: np.ndarray  # [n, 1000] float32
+    features: np.ndarray  # [n, 1280] float32, pooled
+
+
+def _key(parts: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: int = 8) -> ImageFeatures:
+    """EfficientNet logits and pooled features of `folder/path` for each path, cached by path list."""
+    folder = Path(folder)
+    key = _key([folder.resolve().as_posix(), *paths])
+    base = Path(cache) / f"images-{folder.name}-{key}"
+    if base.with_suffix(".logits.npy").exists():
+        return ImageFeatures(list(paths), np.load(base.with_suffix(".logits.npy")),
+                             np.load(base.with_suffix(".features.npy")))
+    from searchengine.encoders.bundled.encoder import BundledEncoder
+    from searchengine.encoders.bundled.heads import LabelBridge
+    from searchengine.media.images import load_image
+
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)))
+    logits, features = [], []
+    log.info("encoding %d images of %s", len(paths), folder)
+    for start in range(0, len(paths), batch_size):
+        batch = [encoder.prepare_image(load_image(folder / p)) for p in paths[start:start + batch_size]]
+        lo, fe = encoder.image_outputs(batch)
+        logits.append(lo)
+        features.append(fe)
+    out = ImageFeatures(list(paths), np.concatenate(logits), np.concatenate(features))
+    base.parent.mkdir(parents=True, exist_ok=True)
+    np.save(base.with_suffix(".logits.npy"), out.logits)
+    np.save(base.with_suffix(".features.npy"), out.features)
+    base.with_suffix(".json").write_text(json.dumps({"folder": str(folder), "paths": list(paths)}))
+    return out
+
+
+def text_embeddings(texts: Sequence[str], cache: Path, tower: str,
+                    embed: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
+    """[n, d] unit vectors of `texts` by the text tower `tower`, cached by content."""
+    base = Path(cache) / f"texts-{tower}-{_key([tower, *texts])}.npy"
+    if base.exists():
+        return np.load(base)
+    log.info("embedding %d texts with %s", len(texts), tower)
+    vectors = np.asarray(embed(list(texts)), dtype=np.float32)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    np.save(base, vectors)
+    return vectors
