@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # System packages the test suite uses: espeak-ng + sox (speech with known words for the audio
 # tests), real LibriVox recordings (pocketsphinx-testdata) and the Debian data packages the
-# benchmark dataset builders read.
+# benchmark dataset builders read, and Chromium for the web page test (Playwright drives it).
 # Safe to re-run; does nothing where they are already installed.
 set -euo pipefail
-packages=(espeak-ng sox pocketsphinx-testdata tuxpaint-stamps-default openclipart-svg librsvg2-bin)
+packages=(espeak-ng sox pocketsphinx-testdata tuxpaint-stamps-default openclipart-svg librsvg2-bin chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -201,19 +201,28 @@ class Searcher:
         total = vectors.ntotal
         fetch = min(total, max(4 * k, 64))
         while True:
-            candidates = self._candidates(vector, query_kind, fetch, filters, exclude)
+            raw, ids = self._nearest(vector, fetch)
+            candidates = self._candidates(vector, raw, ids, query_kind, filters, exclude)
             hits = self._rank(candidates, filters, k, segments)
-            exhausted = fetch >= total
-            # enough hits, and the ones we have cannot be beaten by what a wider search would add
-            if exhausted or len(hits) >= k:
+            if fetch >= total or len(hits) >= k or self._cutoff_reached(raw, query_kind, filters):
                 return hits
             fetch = min(total, fetch * 4)
 
-    def _candidates(self, vector, query_kind, fetch, filters, exclude) -> list[_Candidate]:
+    def _nearest(self, vector: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
         raw, ids = self.index.vectors.search(vector[None, :], fetch)
-        raw, ids = raw[0], ids[0]
-        keep = ids >= 0
-        raw, ids = raw[keep], ids[keep]
+        keep = ids[0] >= 0
+        return raw[0][keep], ids[0][keep]
+
+    def _cutoff_reached(self, raw: np.ndarray, query_kind: str, filters: Filters) -> bool:
+        """True when nothing beyond the fetched candidates can clear the cutoff, whatever its kind:
+        every unfetched segment scores at most the lowest raw score fetched."""
+        if filters.min_score is None or not len(raw):
+            return False
+        lowest = float(raw.min())
+        best_possible = max(self.calibration.z(query_kind, kind, lowest) for kind in ("image", "text", "audio"))
+        return best_possible < filters.min_score
+
+    def _candidates(self, vector, raw, ids, query_kind, filters, exclude) -> list[_Candidate]:
         if self.index.vectors.kind != "flat" and len(ids):  # exact re-ranking with the stored vectors
             raw = self.index.catalog.vectors_of(ids, self.encoder.dim) @ vector
         records = self.index.catalog.segment_records(ids)
