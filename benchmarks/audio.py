@@ -9,10 +9,8 @@ Goal (issue 4): RTF <= 0.15 on 2 CPU cores with the base model, WER <= 5 %.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -63,12 +61,12 @@ def main() -> None:
         "asr_seconds": round(asr_total, 1), "rtf": round(asr_total / audio_total, 3), "wer": round(wer(pairs), 4),
         "model_load_seconds": round(load_seconds, 2), "per_file": files,
     }
-    print(json.dumps(result, indent=2))
-    if args.save:
-        out = Path(__file__).parent / "results" / "audio.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+    from searchengine.eval.measure import machine, save_result, to_json
 
+    result["machine"] = machine()
+    print(to_json(result))
+    if args.save:
+        save_result(result, "audio")
 
 if __name__ == "__main__":
     main()

@@ -125,12 +125,12 @@ def main() -> None:
                    "present_recall@10_no_cutoff": mean(without_cutoff), "present_recall@10_with_cutoff": mean(with_cutoff)},
         "seconds": round(time.perf_counter() - started, 1),
     }
-    print(json.dumps(result, indent=2))
-    if args.save:
-        out = Path(__file__).parent / "results" / "ranking.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+    from searchengine.eval.measure import machine, save_result, to_json
 
+    result["machine"] = machine()
+    print(to_json(result))
+    if args.save:
+        save_result(result, "ranking")
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-from searchengine.media.kinds import AUDIO_EXTENSIONS
+from searchengine.media.kinds import AUDIO_EXTENSIONS  # noqa: F401 - re-exported by searchengine.audio
 SAMPLE_RATE = 16_000
 BUNDLED_MODEL_ID = "whisper:base-bundled"
 Device = Literal["auto", "cpu", "cuda"]
