@@ -8,7 +8,7 @@ split and the photo `test` split are only reported.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -20,7 +20,7 @@ from searchengine.encoders.bundled.learned import FusedHead, LinearMap
 from searchengine.encoders.bundled.train.data import PairSet, load_pairs
 from searchengine.encoders.bundled.train.features import text_embeddings
 from searchengine.encoders.bundled.train.fit import FitSettings, TrainRows, fit_linear
-from searchengine.encoders.bundled.train.prototypes import TEMPLATES, class_sentences
+from searchengine.encoders.bundled.train.prototypes import class_sentences
 from searchengine.encoders.bundled.train.recall import retrieval_recall
 
 log = logging.getLogger(__name__)
@@ -191,11 +191,3 @@ def selection_score(row: dict) -> float:
     """What the choice is made on: validation only (Tux fold T→I R@10, photo-val T→I R@1, I→T R@10)."""
     return (row["tux-val"]["t2i_r10"] + row["tux-val"]["i2t_r10"] + row["openclipart-test"]["t2i_r10"]
             + 2 * row["photos-val"]["t2i_r1"] + row["photos-val"]["i2t_r10"])
-
-
-def with_name(setting: Setting, name: str) -> Setting:
-    return replace(setting, name=name)
-
-
-__all__ = ["SETTINGS", "Setting", "Corpus", "load_corpus", "run_setting", "build_head", "selection_score",
-           "TEMPLATES"]
