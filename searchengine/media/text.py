@@ -8,7 +8,7 @@ from pathlib import Path
 
 from searchengine.errors import DecodeError
 
-MAX_TEXT_BYTES = 8 * 1024 * 1024  # longer documents are indexed up to here
+MAX_TEXT_BYTES = 1024 * 1024  # longer documents are indexed up to here (about 1,500 passages)
 PASSAGE_CHARS = 700  # about 150 words: within MiniLM's 256-token window
 MIN_PASSAGE_CHARS = 200
 
