@@ -355,12 +355,14 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     result = {"benchmark": "ann", "machine": machine(), "threads": args.threads, "k": K, "target": TARGET,
               "library": {"FLAT_MAX": FLAT_MAX, "HNSW_MAX": HNSW_MAX}, "collections": []}
-    for n in (int(x) for x in args.sizes.split(",") if int(x) > 0):
-        result["collections"].append(run_collection(synthetic(n, args.queries, args), args))
+    sources = [lambda n=int(x): synthetic(n, args.queries, args) for x in args.sizes.split(",") if int(x) > 0]
+    sources += [lambda folder=folder: real(folder, args.queries, args.seed) for folder in args.real]
+    for source in sources:
+        result["collections"].append(run_collection(source(), args))
+        result["verdicts"] = [verdict(c) for c in result["collections"]]
         gc.collect()
-    for folder in args.real:
-        result["collections"].append(run_collection(real(folder, args.queries, args.seed), args))
-    result["verdicts"] = [verdict(c) for c in result["collections"]]
+        if args.save:  # after each collection, so a long run that is stopped keeps what it measured
+            save_result(result, args.name)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["machine"]["load_average_1m_at_end"] = machine().get("load_average_1m")
     print(to_json(result))

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from searchengine.calibration import current_calibration  # noqa: E402
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder  # noqa: E402
-from searchengine.eval.measure import latency_ms, machine, save_result, to_json  # noqa: E402
+from searchengine.eval.measure import machine, save_result, summarize_ms, to_json  # noqa: E402
 from searchengine.index_folder import IndexFolder, exists  # noqa: E402
 from searchengine.query import Filters, Query, Searcher  # noqa: E402
 from searchengine.store.catalog import ItemDraft, SegmentDraft  # noqa: E402
@@ -99,27 +99,33 @@ def build(folder: Path, model: str, encoder, n_segments: int, anchors: int, nois
 
 
 def warm(folder: Path, queries: list[str], device: str) -> dict:
+    """Each query runs every stage in turn, so all stages see the same machine load."""
     searcher = Searcher.open(folder, device=device)
     try:
         for q in queries[:5]:
             searcher.search(Query(text=q))
-        vectors = [searcher.encoder.embed_texts([q])[0] for q in queries]
-        hits = {"default": [], "no_cutoff": [], "images": []}
-
-        def search(filters: Filters, key: str):
-            return lambda i: hits[key].append(len(searcher.search(Query(text=queries[i]), filters, k=10)))
-
-        n = len(queries)
-        out = {
-            "embed": latency_ms(lambda i: searcher.encoder.embed_texts([queries[i]]), n),
-            "vector_search": latency_ms(lambda i: searcher.index.vectors.search(vectors[i][None, :], 64), n),
-            "search": latency_ms(search(Filters(), "default"), n),
-            "search_no_cutoff": latency_ms(search(Filters(min_score=None), "no_cutoff"), n),
-            "search_images_only": latency_ms(search(Filters(kind="image", min_score=None), "images"), n),
+        stages = {
+            "embed": lambda q, v: searcher.encoder.embed_texts([q]),
+            "vector_search": lambda q, v: searcher.index.vectors.search(v[None, :], 64),
+            "search": lambda q, v: searcher.search(Query(text=q), Filters(), k=10),
+            "search_no_cutoff": lambda q, v: searcher.search(Query(text=q), Filters(min_score=None), k=10),
+            "search_images_only": lambda q, v: searcher.search(Query(text=q), Filters(kind="image", min_score=None),
+                                                               k=10),
         }
-        for key, name in (("default", "search"), ("no_cutoff", "search_no_cutoff"), ("images", "search_images_only")):
-            out[name]["mean_hits"] = round(statistics.mean(hits[key]), 2)
-        return out
+        times: dict[str, list[float]] = {name: [] for name in stages}
+        hits: dict[str, list[int]] = {name: [] for name in stages if name.startswith("search")}
+        for q in queries:
+            vector = searcher.encoder.embed_texts([q])[0]
+            for name, run in stages.items():
+                started = time.perf_counter_ns()
+                out = run(q, vector)
+                times[name].append((time.perf_counter_ns() - started) / 1e6)
+                if name in hits:
+                    hits[name].append(len(out))
+        result = {name: summarize_ms(t) for name, t in times.items()}
+        for name, counts in hits.items():
+            result[name]["mean_hits"] = round(statistics.mean(counts), 2)
+        return result
     finally:
         searcher.close()
 
