@@ -45,7 +45,9 @@ class Progress(Protocol):
     def failed(self, path: str, reason: str) -> None: ...
 
 
-class _Silent:
+class SilentProgress:
+    """Progress that reports nothing (library callers with no progress bar)."""
+
     def start(self, phase: str, total: int) -> None:
         pass
 
@@ -219,7 +221,7 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
     The encoder is loaded only when something must be embedded, so a run over an unchanged
     folder costs a directory walk and a catalog lookup.
     """
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     started = time.perf_counter()
     root = check_folder(folder)
     index_dir = Path(index_dir).expanduser().resolve()

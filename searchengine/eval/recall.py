@@ -33,24 +33,13 @@ from searchengine.eval.dataset import Pair, load_pairs
 from searchengine.eval.metrics import KS, chance_recall, pessimistic_ranks, recall_at
 from searchengine.index.base import VectorIndex
 from searchengine.index_folder import IndexFolder
-from searchengine.ingest import Progress, index_folder
+from searchengine.ingest import Progress, SilentProgress, index_folder
 
 log = logging.getLogger(__name__)
 
 ROWS = 1024  # queries scored at once (bounds memory on COCO-sized sets)
 TEXT_BATCH = 256
 FIRST_FETCH = 64  # results asked of the vector index per query, widened until max(KS) of a kind are in
-
-
-class _Quiet:
-    def start(self, phase: str, total: int) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def failed(self, path: str, reason: str) -> None:
-        pass
 
 
 @dataclass
@@ -96,7 +85,7 @@ def run_recall(dataset: Path, model: str = DEFAULT_MODEL, device: str = "auto", 
                encoder: Encoder | None = None) -> dict:
     """Recall of `model` on the dataset folder (pairs.jsonl, or <split>.jsonl); see the module doc."""
     started = time.perf_counter()
-    progress = progress or _Quiet()
+    progress = progress or SilentProgress()
     pairs = load_pairs(dataset, split)
     encoder = encoder or load_encoder(model, device)
     with tempfile.TemporaryDirectory(prefix="searchengine-recall-") as tmp:
