@@ -56,11 +56,14 @@ def ann_chart(results: list[dict], out: Path, plt) -> Path | None:
                 ax.annotate(str(knob), (r["p50_ms"], r["recall@10"]), fontsize=7, xytext=(3, -9),
                             textcoords="offset points")
         for row in c["rows"]:
+            threads = row["params"].get("search_threads")
+            suffix = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
             if row["index"] in ("numpy brute force", "faiss flat"):
-                ax.scatter([row["p50_ms"]], [row["recall@10"]], marker="s", s=40, label=row["index"])
+                ax.scatter([row["p50_ms"]], [row["recall@10"]], marker="s", s=40, label=row["index"] + suffix)
             elif row["index"] == "auto":
-                ax.scatter([row["p50_ms"]], [row["recall@10"]], marker="*", s=220, color="black", zorder=5,
-                           label=f"auto ({row['params'].get('kind')})")
+                ax.scatter([row["p50_ms"]], [row["recall@10"]], marker="*", s=220, zorder=5,
+                           color="black" if threads != 1 else "tab:gray",
+                           label=f"auto ({row['params'].get('kind')}{suffix})")
         ax.set_xscale("log")
         ax.set_xlim(left=min(0.02, min(r["p50_ms"] for r in c["rows"]) / 2))
         low = min(r["recall@10"] for r in c["rows"])
