@@ -100,9 +100,9 @@ class FaissIndex:
         k = max(1, min(k, self.ntotal))
         if self.ntotal == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        if self.kind == "hnsw":  # the beam must be wider than the number of results asked for
+        if self.kind == "hnsw":  # the beam must be at least as wide as the number of results asked for
             inner = faiss_inner(self.index)
-            inner.hnsw.efSearch = max(self._params["efSearch"], 2 * k)
+            inner.hnsw.efSearch = max(self._params["efSearch"], k)
         return self.index.search(queries, k)
 
     def save(self, path: Path) -> None:

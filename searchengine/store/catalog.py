@@ -155,15 +155,13 @@ class Catalog:
         with self.session() as s:
             for start in range(0, len(ids), 500):
                 rows = s.execute(
-                    select(Segment, Item.path, Item.kind, Item.mtime_ns)
+                    select(Segment.id, Segment.item_id, Item.path, Item.kind, Segment.ordinal, Segment.text,
+                           Segment.char_start, Segment.char_end, Segment.t_start, Segment.t_end, Item.mtime_ns)
                     .join(Item, Segment.item_id == Item.id)
                     .where(Segment.id.in_(ids[start : start + 500]))
-                )
-                for seg, path, kind, mtime_ns in rows:
-                    out[seg.id] = SegmentRecord(
-                        seg.id, seg.item_id, path, kind, seg.ordinal, seg.text,
-                        seg.char_start, seg.char_end, seg.t_start, seg.t_end, mtime_ns,
-                    )
+                )  # no vector blobs: they are not needed to describe a hit
+                for row in rows:
+                    out[row[0]] = SegmentRecord(*row)
         return out
 
     def segments_of(self, path: str) -> list[SegmentRecord] | None:
