@@ -25,6 +25,7 @@ from searchengine.index_folder import IndexFolder, check_model, exists
 from searchengine.manifest import Manifest
 from searchengine.media.discover import FoundFile, check_folder, discover
 from searchengine.media.hashing import content_hash
+from searchengine.media.images import capture_time
 from searchengine.config import cache_dir
 from searchengine.media.segments import DECODERS, DecodeContext, SegmentInput
 from searchengine.calibration import current_calibration
@@ -204,6 +205,8 @@ def embed_decoded(encoder: Encoder, decoded: list[_Decoded], batch_size: int) ->
     drafts, position = [], 0
     for d in decoded:
         draft = ItemDraft(str(d.file.path), d.file.kind, d.file.size, d.file.mtime_ns, d.digest, error=d.error)
+        if d.file.kind == "image" and d.error is None:
+            draft.taken_at = capture_time(d.file.path)
         for s in d.inputs if d.error is None else []:
             draft.segments.append(SegmentDraft(
                 s.ordinal, vectors[position], text=s.text, char_start=s.char_start, char_end=s.char_end,

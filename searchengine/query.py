@@ -96,7 +96,7 @@ class Filters:
         if self.path_glob and not _glob_match(record.path, self.path_glob):
             return False
         if self.after or self.before:
-            when = datetime.fromtimestamp(record.mtime_ns / 1e9)
+            when = record.date  # a photo's EXIF capture date, else the file time
             if (self.after and when < self.after) or (self.before and when >= self.before):
                 return False
         return True

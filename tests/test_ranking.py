@@ -117,3 +117,56 @@ def test_exact_reranking_matches_flat_order(tmp_path, bundled, media_folder):
         orders[kind] = [(h.path, h.text, h.raw_score) for h in hits]
         searcher.close()
     assert orders["flat"] == orders["hnsw"]
+
+
+def _photo_taken(path, when: str) -> None:
+    """A real JPEG (a sample photo re-encoded) whose EXIF says it was taken at `when`."""
+    from PIL import Image
+
+    with Image.open(PHOTOS / "cat_chelsea.jpg") as image:
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[36867] = when  # Exif IFD, DateTimeOriginal
+        image.convert("RGB").save(path, "JPEG", exif=exif)
+
+
+def test_date_filters_use_the_exif_capture_date(tmp_path, bundled):
+    from datetime import datetime
+
+    from searchengine.media.images import capture_time
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    _photo_taken(folder / "old_cat.jpg", "2009:07:14 18:30:05")
+    shutil.copy2(PHOTOS / "coffee_cup.jpg", folder / "coffee.jpg")  # no EXIF date: its file time counts
+    assert capture_time(folder / "old_cat.jpg") == datetime(2009, 7, 14, 18, 30, 5)
+    assert capture_time(folder / "coffee.jpg") is None
+    index_folder(folder, tmp_path / "index", IngestSettings(device="cpu", workers=2), encoder=bundled)
+    searcher = Searcher(IndexFolder.open(tmp_path / "index"), bundled)
+    try:
+        names = lambda f: sorted(h.path.rsplit("/", 1)[1] for h in searcher.search(Query(text="a cat"), f, k=5))  # noqa: E731
+        assert names(Filters(before=datetime(2010, 1, 1), min_score=None)) == ["old_cat.jpg"]
+        assert names(Filters(after=datetime(2009, 7, 14), before=datetime(2009, 7, 15), min_score=None)) == ["old_cat.jpg"]
+        assert names(Filters(after=datetime(2010, 1, 1), min_score=None)) == ["coffee.jpg"]
+    finally:
+        searcher.close()
+
+
+def test_old_catalog_gains_the_capture_date_column(tmp_path):
+    import sqlite3
+
+    from searchengine.store.catalog import Catalog
+    from searchengine.store.migrations import SCHEMA_VERSION
+
+    path = tmp_path / "catalog.sqlite"
+    con = sqlite3.connect(path)  # a version-1 catalog: items without taken_at
+    con.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, path TEXT UNIQUE, kind VARCHAR(16), size INTEGER, "
+                "mtime_ns INTEGER, content_hash VARCHAR(64), status VARCHAR(16), error TEXT, indexed_at DATETIME)")
+    con.execute("INSERT INTO items VALUES (1, '/a.jpg', 'image', 1, 5, NULL, 'ok', NULL, '2024-01-01 00:00:00')")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    catalog = Catalog(path)
+    catalog.close()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 2
+    assert con.execute("SELECT path, taken_at FROM items").fetchall() == [("/a.jpg", None)]

@@ -48,3 +48,27 @@ def _to_rgb(image):
         top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
         return Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8)).convert("RGB")
     return image.convert("RGB")
+
+
+EXIF_IFD = 0x8769
+DATE_TIME_ORIGINAL = 36867
+
+
+def capture_time(path: Path):
+    """When a photo was taken, from its EXIF DateTimeOriginal (camera local time, naive datetime),
+    or None when the file has no such tag or it is unreadable. Reads the header only."""
+    from datetime import datetime
+
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            value = image.getexif().get_ifd(EXIF_IFD).get(DATE_TIME_ORIGINAL)
+    except Exception:  # no EXIF, a broken EXIF block or an unreadable file: the file time is used instead
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="ignore")
+    try:
+        return datetime.strptime(str(value).strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:  # absent, blank ("    :  :  ") or malformed
+        return None

@@ -60,6 +60,7 @@ class ItemDraft:
     content_hash: str | None
     segments: list[SegmentDraft] = field(default_factory=list)
     error: str | None = None
+    taken_at: datetime | None = None  # photos: EXIF capture date
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,12 @@ class SegmentRecord:
     t_start: float | None
     t_end: float | None
     mtime_ns: int
+    taken_at: datetime | None = None  # photos: EXIF capture date
+
+    @property
+    def date(self) -> datetime:
+        """The item's date for filters: when a photo was taken, else the file's modification time (local)."""
+        return self.taken_at or datetime.fromtimestamp(self.mtime_ns / 1e9)
 
 
 @dataclass(frozen=True)
@@ -156,7 +163,8 @@ class Catalog:
             for start in range(0, len(ids), 500):
                 rows = s.execute(
                     select(Segment.id, Segment.item_id, Item.path, Item.kind, Segment.ordinal, Segment.text,
-                           Segment.char_start, Segment.char_end, Segment.t_start, Segment.t_end, Item.mtime_ns)
+                           Segment.char_start, Segment.char_end, Segment.t_start, Segment.t_end, Item.mtime_ns,
+                           Item.taken_at)
                     .join(Item, Segment.item_id == Item.id)
                     .where(Segment.id.in_(ids[start : start + 500]))
                 )  # no vector blobs: they are not needed to describe a hit
@@ -172,7 +180,7 @@ class Catalog:
                 return None
             return [
                 SegmentRecord(seg.id, item.id, item.path, item.kind, seg.ordinal, seg.text, seg.char_start,
-                              seg.char_end, seg.t_start, seg.t_end, item.mtime_ns)
+                              seg.char_end, seg.t_start, seg.t_end, item.mtime_ns, item.taken_at)
                 for seg in item.segments
             ]
 
@@ -296,7 +304,7 @@ class Catalog:
                 item = Item(
                     path=draft.path, kind=draft.kind, size=draft.size, mtime_ns=draft.mtime_ns,
                     content_hash=draft.content_hash, status="failed" if draft.error else "ok",
-                    error=draft.error, indexed_at=stamp,
+                    error=draft.error, indexed_at=stamp, taken_at=draft.taken_at,
                 )
                 item.segments = [
                     Segment(

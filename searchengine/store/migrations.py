@@ -18,9 +18,18 @@ def _v1_initial(conn: Connection) -> None:
     Base.metadata.create_all(conn)
 
 
+def _v2_taken_at(conn: Connection) -> None:
+    """Photos' capture date (EXIF), which date filters prefer to the file time. Catalogs created by
+    this code already have the column (create_all); older ones get it empty, filled on re-index."""
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(items)")}
+    if "taken_at" not in columns:
+        conn.exec_driver_sql("ALTER TABLE items ADD COLUMN taken_at DATETIME")
+
+
 # index i holds the migration from version i to i + 1
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("initial schema: items, segments, runs, errors, meta", _v1_initial),
+    ("items.taken_at: EXIF capture date of photos", _v2_taken_at),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -35,6 +35,7 @@ class Item(Base):
     status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | failed
     error: Mapped[str | None] = mapped_column(Text)
     indexed_at: Mapped[datetime]
+    taken_at: Mapped[datetime | None]  # photos: EXIF DateTimeOriginal (camera local time), else None
 
     segments: Mapped[list["Segment"]] = relationship(
         back_populates="item", cascade="all, delete-orphan", passive_deletes=True, order_by="Segment.ordinal"
