@@ -27,6 +27,10 @@ app.add_typer(bench_app, name="bench")
 
 IndexOption = typer.Option(None, "--index", help="Index folder [default: $SEARCHENGINE_HOME/default].")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output on stdout.")
+BackendOption = typer.Option(
+    "auto", "--backend", envvar="SEARCHENGINE_BACKEND",
+    help="Runtime of the model: auto (ONNX Runtime on the CPU, PyTorch on a GPU) | onnx | torch.",
+)
 
 
 def _index_dir(index: Optional[Path]) -> Path:
@@ -71,6 +75,7 @@ def index(
     index: Optional[Path] = IndexOption,
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder: bundled, or clip:ARCH/PRETRAINED, clip:ARCH@/path/weights.pt."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    backend: str = BackendOption,
     workers: int = typer.Option(default_workers(), "--workers", min=1, help="Parallel decoding threads."),
     index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder [default: bundled Whisper base]."),
@@ -85,7 +90,7 @@ def index(
     from .output import json_line, stderr
     from .progress import BarProgress
 
-    settings = IngestSettings(model=model, device=device, workers=workers, index_type=index_type,
+    settings = IngestSettings(model=model, device=device, backend=backend, workers=workers, index_type=index_type,
                               asr_model=asr_model, language=language, exclude=tuple(exclude))
     with BarProgress(quiet=quiet) as progress:
         summary = index_folder(folder, _index_dir(index), settings, progress)
@@ -124,6 +129,7 @@ def search(
     before: Optional[datetime] = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files modified before this date."),
     segments: bool = typer.Option(False, "--segments", help="List every matching segment, not one per file."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    backend: str = BackendOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Search the index with words, an image, both, or a file of queries."""
@@ -141,7 +147,7 @@ def search(
         batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
     for query in batch:  # refuse bad input before loading any model
         query.validate()
-    searcher = Searcher.open(_index_dir(index), device=device)
+    searcher = Searcher.open(_index_dir(index), device=device, backend=backend)
     try:
         if queries is not None:
             for query in batch:

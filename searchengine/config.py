@@ -49,6 +49,7 @@ class IngestSettings:
 
     model: str = DEFAULT_MODEL
     device: str = "auto"
+    backend: str | None = None  # auto | onnx | torch; None: $SEARCHENGINE_BACKEND, else auto
     workers: int = field(default_factory=default_workers)
     index_type: str = "auto"
     batch_size: int = 8

@@ -232,7 +232,7 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
     if manifest is not None:  # refuse a model mismatch before spending time loading a model
         check_model(manifest, index_dir, model=settings.model)
     if encoder is None and (manifest is None or settings.model not in (manifest.model, manifest.encoder_id)):
-        encoder = load_encoder(settings.model, settings.device)
+        encoder = load_encoder(settings.model, settings.device, settings.backend)
     progress.start("scanning", 0)
     found = list(discover(root, exclude=settings.exclude))
     encoder_id = encoder.id if encoder else manifest.encoder_id
@@ -250,7 +250,7 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
             summary.removed = len(plan.removed)
         if plan.embed:
             if encoder is None:
-                encoder = load_encoder(settings.model, settings.device)
+                encoder = load_encoder(settings.model, settings.device, settings.backend)
                 check_model(index.manifest, index.folder, encoder_id=encoder.id)
             _embed_files(index, run_id, plan, encoder, settings, progress, summary)
         if str(root) not in index.manifest.roots:

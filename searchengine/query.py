@@ -143,10 +143,10 @@ class Searcher:
         self._calibration: Calibration | None = None
 
     @classmethod
-    def open(cls, index_dir: Path, device: str = "auto") -> "Searcher":
+    def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None) -> "Searcher":
         index = IndexFolder.open(index_dir)
         try:
-            encoder = load_encoder(encoder_name(index.manifest), device)
+            encoder = load_encoder(encoder_name(index.manifest), device, backend)
             check_model(index.manifest, index.folder, encoder_id=encoder.id)
         except BaseException:
             index.close()

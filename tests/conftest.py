@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -47,4 +48,25 @@ def media_folder(tmp_path) -> Path:
         shutil.copy2(PHOTOS / name, folder / "photos" / name)
     for name in ("bicycle_repair_guide.md", "household_budget_meeting.txt", "recette_creme_brulee_latin1.txt"):
         shutil.copy2(TEXTS / name, folder / "texts" / name)
+    return folder
+
+
+TINY_CLIP = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory):
+    """An open_clip model folder (config + weights) with random weights: the real local loading path."""
+    import open_clip
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    torch.manual_seed(0)
+    model = open_clip.CLIP(**TINY_CLIP)
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP, "preprocess_cfg": {}}))
     return folder

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -58,27 +56,6 @@ def test_unknown_model_names():
         load_encoder("bundled:nope", "cpu")
     with pytest.raises(UnknownModel, match="names no weights"):
         load_encoder("clip:ViT-B-32", "cpu")
-
-
-TINY_CLIP = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
-
-
-@pytest.fixture(scope="module")
-def tiny_clip_dir(tmp_path_factory):
-    """An open_clip model folder (config + weights) with random weights: the real local loading path."""
-    import open_clip
-    import torch
-
-    folder = tmp_path_factory.mktemp("tiny-clip")
-    torch.manual_seed(0)
-    model = open_clip.CLIP(**TINY_CLIP)
-    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
-    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP, "preprocess_cfg": {}}))
-    return folder
 
 
 def test_open_clip_local_dir(tiny_clip_dir):

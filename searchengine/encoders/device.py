@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from searchengine.errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def nvidia_driver_present() -> bool:
+    """A cheap test that runs before torch is imported: no NVIDIA driver, no CUDA."""
+    markers = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg")  # /dev/dxg: CUDA under WSL2
+    return any(Path(marker).exists() for marker in markers)
+
+
 def resolve_device(device: str) -> str:
-    """'auto' becomes 'cuda' when a CUDA GPU is usable, else 'cpu'."""
+    """'auto' becomes 'cuda' when a CUDA GPU is usable, else 'cpu'.
+
+    torch is imported only where a GPU might be present, so a query on a CPU-only machine can
+    run in ONNX Runtime without paying torch's import.
+    """
     if device not in DEVICES:
         raise UsageError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    if device == "cpu" or (device == "auto" and not nvidia_driver_present()):
+        return "cpu"
     import torch
 
     if device == "cuda" and not torch.cuda.is_available():

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from searchengine.encoders import onnx_clip
+from searchengine.encoders.backend import use_onnx
 from searchengine.encoders.base import l2_normalize, stack_prepared
 from searchengine.encoders.device import configure_torch, resolve_device
 from searchengine.encoders.registry import register
@@ -97,9 +99,16 @@ def _hub_offline(offline: bool):
 
 
 class OpenClipEncoder:
-    def __init__(self, spec: ClipSpec, device: str):
+    """An open_clip model; on the CPU its towers run in ONNX Runtime once exported (see onnx_towers).
+
+    Nothing heavy happens until a tower is needed: a text query on an exported model loads the
+    text graph and a `tokenizers` tokenizer, never torch, open_clip or the image graph.
+    """
+
+    def __init__(self, spec: ClipSpec, device: str, backend: str = "auto"):
         self.spec = spec
         self.device = device
+        self.backend = backend
         local = spec.local_path
         if local is not None and not local.exists():
             raise ModelUnavailable(f"weights not found at {local}: give the path of an open_clip checkpoint")
@@ -107,6 +116,73 @@ class OpenClipEncoder:
             self.id = f"clip:{spec.arch.split(':')[0] if spec.arch.startswith('local-dir:') else spec.arch}@{_fingerprint(local)}"
         else:
             self.id = f"clip:{spec.arch}/{spec.pretrained}" if spec.pretrained else f"clip:{spec.arch}"
+        self._torch: TorchClip | None = None
+        self._onnx: dict[str, object] = {}  # tower name -> OnnxTower, once loaded
+        self._onnx_info: dict[str, dict] = {}
+        if use_onnx(device, backend) and self._export_towers():
+            self.dim = int(self._onnx_info["text"]["dim"])
+            cfg = self._onnx_info["image"].get("preprocess")
+            self._prepare = onnx_clip.Preprocess(cfg) if cfg else (lambda image: self.torch.prepare_image(image))
+        else:
+            self._onnx_info = {}
+            self.dim = self.torch.dim
+            self._prepare = self.torch.prepare_image
+
+    @property
+    def runtime(self) -> str:
+        return ("onnxruntime" if self._onnx_info else "torch") + f"-{self.device}"
+
+    @property
+    def torch(self) -> "TorchClip":
+        if self._torch is None:
+            self._torch = TorchClip(self.spec, self.device)
+        return self._torch
+
+    def _export_towers(self) -> bool:
+        """Make sure both towers are exported (from the PyTorch model, once); False: stay on PyTorch."""
+        from searchengine.encoders.onnx_towers import ensure_exported
+
+        for name, export in (("image", onnx_clip.export_image), ("text", onnx_clip.export_text)):
+            info = ensure_exported(self.id, name, lambda path, export=export: export(self.torch, path))
+            if info is None:
+                return False
+            self._onnx_info[name] = info
+        return True
+
+    def _tower(self, name: str):
+        tower = self._onnx.get(name)
+        if tower is None:
+            from searchengine.encoders.onnx_towers import OnnxTower, tower_path
+
+            tower = self._onnx[name] = OnnxTower(tower_path(self.id, name), self._onnx_info[name])
+        return tower
+
+    def prepare_image(self, image) -> np.ndarray:
+        return self._prepare(image)
+
+    def embed_images(self, images: Sequence) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        batch = stack_prepared(self, images)
+        if self._onnx_info:
+            return l2_normalize(self._tower("image")(pixels=batch)[0])
+        return self.torch.embed_images(batch)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        if self._onnx_info:
+            tokens = onnx_clip.tokenizer(self.id, self._onnx_info["text"]).encode(list(texts))
+            return l2_normalize(self._tower("text")(tokens=tokens)[0])
+        return self.torch.embed_texts(list(texts))
+
+
+class TorchClip:
+    """The open_clip model in PyTorch: loading (hub, cache or file), preprocessing, both towers."""
+
+    def __init__(self, spec: ClipSpec, device: str):
+        self.spec = spec
+        self.device = device
         self._load()
 
     def _load(self) -> None:
@@ -140,21 +216,17 @@ class OpenClipEncoder:
     def _to_numpy(self, tensor) -> np.ndarray:
         return l2_normalize(tensor.float().cpu().numpy())
 
-    def embed_images(self, images: Sequence) -> np.ndarray:
+    def embed_images(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
-        if not images:
-            return np.zeros((0, self.dim), np.float32)
-        batch = torch.from_numpy(stack_prepared(self, images)).to(self.device, dtype=self.model_dtype)
+        pixels = torch.from_numpy(batch).to(self.device, dtype=self.model_dtype)
         with torch.inference_mode():
-            return self._to_numpy(self.model.encode_image(batch))
+            return self._to_numpy(self.model.encode_image(pixels))
 
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        tokens = self.tokenizer(list(texts)).to(self.device)
+        tokens = self.tokenizer(texts).to(self.device)
         with torch.inference_mode():
             return self._to_numpy(self.model.encode_text(tokens))
 
@@ -164,5 +236,5 @@ class OpenClipEncoder:
 
 
 @register("clip")
-def load_clip(spec: str, device: str) -> OpenClipEncoder:
-    return OpenClipEncoder(ClipSpec.parse(spec), resolve_device(device))
+def load_clip(spec: str, device: str, backend: str = "auto") -> OpenClipEncoder:
+    return OpenClipEncoder(ClipSpec.parse(spec), resolve_device(device), backend)

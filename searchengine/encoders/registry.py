@@ -13,12 +13,13 @@ from searchengine.errors import UnknownModel
 
 DEFAULT_MODEL = "bundled"
 
-# family -> factory(spec, device) ; spec is the text after "family:" ("" when absent)
-_FACTORIES: dict[str, Callable[[str, str], Encoder]] = {}
+# family -> factory(spec, device, backend) ; spec is the text after "family:" ("" when absent)
+Factory = Callable[[str, str, str], Encoder]
+_FACTORIES: dict[str, Factory] = {}
 
 
 def register(family: str):
-    def decorator(factory: Callable[[str, str], Encoder]) -> Callable[[str, str], Encoder]:
+    def decorator(factory: Factory) -> Factory:
         _FACTORIES[family] = factory
         return factory
 
@@ -41,7 +42,12 @@ def split_name(name: str) -> tuple[str, str]:
     return family, spec
 
 
-def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto") -> Encoder:
+def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto", backend: str | None = None) -> Encoder:
+    """The encoder `name` on `device`; `backend` (auto|onnx|torch, default $SEARCHENGINE_BACKEND or auto)
+    chooses the runtime of its towers (see backend.py)."""
+    from searchengine.encoders.backend import check_backend, default_backend
+
+    backend = check_backend(backend or default_backend())
     _builtin_families()
     family, spec = split_name(name.strip())
     factory = _FACTORIES.get(family)
@@ -49,4 +55,4 @@ def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto") -> Encoder:
         raise UnknownModel(
             f"unknown model {name!r}: use 'bundled' or 'clip:ARCH/PRETRAINED' (families: {', '.join(sorted(_FACTORIES))})"
         )
-    return factory(spec, device)
+    return factory(spec, device, backend)

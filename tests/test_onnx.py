@@ -1,0 +1,103 @@
+"""The ONNX Runtime path: export, verification, cache, fallback, and the same results as PyTorch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PHOTOS, SAMPLES, TEXTS
+from searchengine.encoders.onnx_towers import ExportFailed, ensure_exported, export_tower, read_info, tower_path
+from searchengine.encoders.registry import load_encoder
+from searchengine.errors import UsageError
+
+SAMPLE_PHOTOS = sorted(PHOTOS.glob("*.jpg"))[:8]
+
+
+def test_tiny_open_clip_export_round_trip(tiny_clip_dir):
+    onnx = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx")
+    torch_ = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "torch")
+    assert (onnx.runtime, torch_.runtime) == ("onnxruntime-cpu", "torch-cpu")
+    assert onnx.id == torch_.id and onnx.dim == torch_.dim == 32
+    for tower in ("image", "text"):
+        info = read_info(tower_path(onnx.id, tower))
+        assert info is not None and info["max_abs_diff"] < 1e-3, info
+
+    images = [Image.open(p) for p in SAMPLE_PHOTOS[:3]]
+    texts = ["a cat", "Grace Hopper's compiler", "ünïcode and 中文", "word " * 120]
+    np.testing.assert_allclose(onnx.embed_images(images), torch_.embed_images(images), atol=1e-4)
+    np.testing.assert_allclose(onnx.embed_texts(texts), torch_.embed_texts(texts), atol=1e-4)
+
+    again = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx")  # from the cache: no PyTorch model
+    assert again._torch is None
+    np.testing.assert_allclose(again.embed_texts(texts), onnx.embed_texts(texts), atol=1e-6)
+
+
+def test_an_export_that_does_not_match_pytorch_is_refused(tmp_path):
+    import torch
+
+    class Noisy(torch.nn.Module):  # a random op: ONNX Runtime's draws differ from PyTorch's
+        def forward(self, x):
+            return x + torch.rand_like(x)
+
+    path = tmp_path / "noisy.onnx"
+    sample = {"x": np.zeros((2, 4), np.float32)}
+    with pytest.raises(ExportFailed, match="differs from PyTorch"):
+        export_tower(Noisy(), sample, ["y"], {"x": {0: "n"}}, path)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left for the cache to trust
+
+    def export(target):
+        return export_tower(Noisy(), sample, ["y"], {"x": {0: "n"}}, target)
+
+    assert ensure_exported("test:noisy", "tower", export) is None  # the caller falls back to PyTorch
+    assert read_info(tower_path("test:noisy", "tower")) is None
+
+
+def test_backend_choice_is_checked():
+    with pytest.raises(UsageError, match="unknown backend"):
+        load_encoder("bundled", "cpu", "tensorrt")
+
+
+@pytest.fixture(scope="module")
+def bundled_torch():
+    return load_encoder("bundled", "cpu", "torch")
+
+
+def test_bundled_onnx_and_torch_agree_and_rank_alike(bundled, bundled_torch):
+    assert bundled.runtime == "onnxruntime-cpu" and bundled_torch.runtime == "torch-cpu"
+    images = [Image.open(p) for p in SAMPLE_PHOTOS]
+    passages = [p.read_text(encoding="utf-8", errors="replace")[:600] for p in sorted(TEXTS.glob("*.md"))]
+    queries = [q.strip() for q in (SAMPLES / "queries.txt").read_text().splitlines() if q.strip() and ":" not in q]
+    onnx_gallery = np.vstack([bundled.embed_images(images), bundled.embed_texts(passages)])
+    torch_gallery = np.vstack([bundled_torch.embed_images(images), bundled_torch.embed_texts(passages)])
+    np.testing.assert_allclose(onnx_gallery, torch_gallery, atol=2e-4)
+    onnx_q, torch_q = bundled.embed_texts(queries), bundled_torch.embed_texts(queries)
+    np.testing.assert_allclose(onnx_q, torch_q, atol=1e-4)
+    top = 5
+    onnx_rank = np.argsort(-(onnx_q @ onnx_gallery.T), axis=1)[:, :top]
+    torch_rank = np.argsort(-(torch_q @ torch_gallery.T), axis=1)[:, :top]
+    assert (onnx_rank == torch_rank).all()
+
+
+def test_a_cold_text_query_does_not_import_torch(bundled, media_folder, tmp_path, session_home):
+    from searchengine.config import IngestSettings
+    from searchengine.ingest import index_folder
+
+    index_dir = tmp_path / "index"
+    index_folder(media_folder, index_dir, IngestSettings(model="bundled", device="cpu"))
+    probe = (
+        "import sys; from searchengine.cli.app import main; "
+        f"sys.argv = ['searchengine', 'search', 'a cup of coffee', '--index', {str(index_dir)!r}, '-k', '1', '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'open_clip', 'timm') if m in sys.modules))"
+    )
+    env = {"SEARCHENGINE_HOME": str(session_home), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    *hits, imported = out.stdout.strip().splitlines()
+    assert json.loads("\n".join(hits))[0]["path"].endswith("coffee_cup.jpg")
+    assert imported == "[]", imported
