@@ -60,6 +60,22 @@ def test_an_export_that_does_not_match_pytorch_is_refused(tmp_path):
 def test_backend_choice_is_checked():
     with pytest.raises(UsageError, match="unknown backend"):
         load_encoder("bundled", "cpu", "tensorrt")
+    with pytest.raises(UsageError, match="ONNX Runtime on the CPU"):
+        load_encoder("bundled+int8", "cpu", "torch")
+
+
+def test_int8_is_a_model_of_its_own_close_to_fp32(bundled, tiny_clip_dir):
+    int8 = load_encoder("bundled+int8", "cpu")
+    assert int8.id == bundled.id + "+int8"
+    texts = ["a cat sleeping on a sofa", "the household budget", "a rocket on a launch pad"]
+    images = [Image.open(p) for p in SAMPLE_PHOTOS[:3]]
+    for fp32_vectors, int8_vectors in ((bundled.embed_texts(texts), int8.embed_texts(texts)),
+                                       (bundled.embed_images(images), int8.embed_images(images))):
+        np.testing.assert_allclose(np.linalg.norm(int8_vectors, axis=1), 1.0, atol=1e-4)
+        assert ((fp32_vectors * int8_vectors).sum(1) > 0.9).all()
+    assert np.abs(bundled.embed_texts(texts) - int8.embed_texts(texts)).max() > 1e-3  # really quantised
+    tiny = load_encoder(f"clip:local-dir:{tiny_clip_dir}+int8", "cpu")
+    assert tiny.id.endswith("+int8") and tiny.embed_texts(["a cat"]).shape == (1, 32)
 
 
 @pytest.fixture(scope="module")

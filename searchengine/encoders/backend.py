@@ -14,6 +14,24 @@ from searchengine.errors import ModelUnavailable, UsageError
 
 BACKENDS = ("auto", "onnx", "torch")
 BACKEND_ENV = "SEARCHENGINE_BACKEND"
+# An int8 model is a model of its own ("bundled+int8", vectors differ slightly), not a runtime
+# choice: the registry turns the suffix into this internal backend.
+INT8_SUFFIX = "+int8"
+ONNX_INT8 = "onnx-int8"
+
+
+def split_int8(name: str) -> tuple[str, bool]:
+    """"bundled+int8" -> ("bundled", True)."""
+    return (name[: -len(INT8_SUFFIX)], True) if name.endswith(INT8_SUFFIX) else (name, False)
+
+
+def int8_backend(backend: str, device: str) -> str:
+    """The backend for an int8 model: ONNX Runtime on the CPU, or a one-line error."""
+    if backend == "torch" or device != "cpu":
+        raise UsageError(f"int8 models ({INT8_SUFFIX}) run in ONNX Runtime on the CPU: use --device cpu and --backend auto or onnx")
+    if not onnxruntime_available():
+        raise ModelUnavailable("int8 models need ONNX Runtime: pip install onnxruntime onnx")
+    return ONNX_INT8
 
 
 def default_backend() -> str:
@@ -32,6 +50,8 @@ def onnxruntime_available() -> bool:
 
 def use_onnx(device: str, backend: str) -> bool:
     """Whether towers should run in ONNX Runtime for this device and backend choice."""
+    if backend == ONNX_INT8:
+        return True
     check_backend(backend)
     if backend == "torch":
         return False

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1
 OPSET = 17
+FP32, INT8 = "fp32", "int8"
 DEFAULT_TOLERANCE = 1e-3  # on unit-scale outputs; fp32 graphs agree to ~1e-5
 
 
@@ -45,7 +46,7 @@ def runtime_versions() -> dict[str, str]:
     return {name: _version(name) for name in ("torch", "onnx", "onnxruntime")}
 
 
-def tower_path(model_id: str, tower: str, variant: str = "fp32") -> Path:
+def tower_path(model_id: str, tower: str, variant: str = FP32) -> Path:
     from searchengine.config import cache_dir
 
     facts = json.dumps([model_id, tower, variant, EXPORT_FORMAT, runtime_versions()], sort_keys=True)
@@ -54,18 +55,42 @@ def tower_path(model_id: str, tower: str, variant: str = "fp32") -> Path:
     return cache_dir() / "onnx" / folder / f"{tower}-{variant}-{key}.onnx"
 
 
-def session(path: Path, threads: int | None = None):
-    """An ONNX Runtime CPU session with full graph optimisation and one intra-op pool."""
+def session(path: Path, threads: int | None = None, save_optimized: Path | None = None):
+    """An ONNX Runtime CPU session with full graph optimisation and one intra-op pool.
+
+    With `save_optimized`, the graph after ONNX Runtime's hardware-independent rewrites is also
+    written there, so later sessions start from it and skip most of the optimisation work.
+    """
     import onnxruntime as ort
 
     from searchengine.encoders.device import cpu_threads
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if save_optimized is not None:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(save_optimized)
     options.intra_op_num_threads = threads or cpu_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def optimized_session(path: Path, threads: int | None = None):
+    """A session for the exported graph at `path`, from its optimised copy (made on first use)."""
+    optimized = path.with_suffix(".opt.onnx")
+    if optimized.exists():
+        return session(optimized, threads)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.opt.onnx")
+    try:
+        runner = session(path, threads, save_optimized=tmp)
+    except Exception as exc:  # e.g. a graph too large to save in one protobuf: run it unsaved
+        log.info("could not save an optimised copy of %s (%s)", path.name, exc)
+        tmp.unlink(missing_ok=True)
+        return session(path, threads)
+    if tmp.exists():
+        tmp.replace(optimized)
+    return session(optimized, threads) if optimized.exists() else runner
 
 
 @dataclass
@@ -77,7 +102,7 @@ class OnnxTower:
     threads: int | None = None
 
     def __post_init__(self):
-        self._session = session(self.path, self.threads)
+        self._session = optimized_session(self.path, self.threads)
         self.output_names = [o.name for o in self._session.get_outputs()]
 
     def __call__(self, **inputs: np.ndarray) -> list[np.ndarray]:
@@ -179,9 +204,59 @@ def ensure_exported(model_id: str, tower: str, export: Callable[[Path], dict]) -
     return info
 
 
+def quantized_copy(model_id: str, tower: str, info: dict) -> dict:
+    """An int8 copy of an exported tower (dynamic quantisation of MatMul/Gemm weights), made once.
+
+    Its vectors differ slightly from the fp32 tower's, which is why an int8 encoder has an id
+    of its own ("+int8"): the recall it costs is measured in benchmarks/backends.py.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source, target = tower_path(model_id, tower), tower_path(model_id, tower, INT8)
+    existing = read_info(target)
+    if existing is not None:
+        return existing
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.onnx")
+    log.info("quantising the %s tower of %s to int8 (once)", tower, model_id)
+    root = logging.getLogger()
+    level = root.level
+    try:
+        root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process is not for our users
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+    except Exception as exc:  # the quantiser raises whatever its graph passes raise
+        tmp.unlink(missing_ok=True)
+        raise ExportFailed(f"int8 quantisation failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        root.setLevel(level)
+    quantized = {**info, "quantization": "dynamic int8 weights (MatMul, Gemm)"}
+    tmp.with_suffix(".json").write_text(json.dumps(quantized, indent=1))
+    tmp.with_suffix(".json").replace(target.with_suffix(".json"))
+    tmp.replace(target)
+    return quantized
+
+
 def cached_tower(
-    model_id: str, tower: str, export: Callable[[Path], dict], threads: int | None = None
+    model_id: str, tower: str, export: Callable[[Path], dict], threads: int | None = None, variant: str = FP32
 ) -> OnnxTower | None:
-    """The tower in an ONNX Runtime session (exported first when absent); None when export fails."""
+    """The tower in an ONNX Runtime session (exported first when absent); None when export fails.
+
+    `variant` "int8" runs the dynamically quantised copy (made from the fp32 export).
+    """
     info = ensure_exported(model_id, tower, export)
-    return None if info is None else OnnxTower(tower_path(model_id, tower), info, threads)
+    if variant == INT8:
+        info = int8_info(model_id, tower, info)
+    if info is None:
+        return None
+    return OnnxTower(tower_path(model_id, tower, variant), info, threads)
+
+
+def int8_info(model_id: str, tower: str, info: dict | None) -> dict:
+    """The int8 copy's facts; an int8 model has no PyTorch fallback, so failing here is an error."""
+    from searchengine.errors import ModelUnavailable
+
+    try:
+        if info is None:
+            raise ExportFailed("the fp32 export failed")
+        return quantized_copy(model_id, tower, info)
+    except ExportFailed as exc:
+        raise ModelUnavailable(f"no int8 {tower} tower for {model_id} ({exc}): use the model without +int8") from exc

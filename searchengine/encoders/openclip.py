@@ -17,9 +17,10 @@ from typing import Sequence
 import numpy as np
 
 from searchengine.encoders import onnx_clip
-from searchengine.encoders.backend import use_onnx
+from searchengine.encoders.backend import INT8_SUFFIX, ONNX_INT8, use_onnx
 from searchengine.encoders.base import l2_normalize, stack_prepared
 from searchengine.encoders.device import configure_torch, resolve_device
+from searchengine.encoders.onnx_towers import FP32, INT8
 from searchengine.encoders.registry import register
 from searchengine.errors import ModelUnavailable, UnknownModel
 
@@ -116,6 +117,10 @@ class OpenClipEncoder:
             self.id = f"clip:{spec.arch.split(':')[0] if spec.arch.startswith('local-dir:') else spec.arch}@{_fingerprint(local)}"
         else:
             self.id = f"clip:{spec.arch}/{spec.pretrained}" if spec.pretrained else f"clip:{spec.arch}"
+        self._fp32_id = self.id  # exported graphs are cached under the fp32 model's id
+        self._variant = FP32
+        if backend == ONNX_INT8:
+            self.id, self._variant = self.id + INT8_SUFFIX, INT8
         self._torch: TorchClip | None = None
         self._onnx: dict[str, object] = {}  # tower name -> OnnxTower, once loaded
         self._onnx_info: dict[str, dict] = {}
@@ -140,10 +145,12 @@ class OpenClipEncoder:
 
     def _export_towers(self) -> bool:
         """Make sure both towers are exported (from the PyTorch model, once); False: stay on PyTorch."""
-        from searchengine.encoders.onnx_towers import ensure_exported
+        from searchengine.encoders.onnx_towers import ensure_exported, int8_info
 
         for name, export in (("image", onnx_clip.export_image), ("text", onnx_clip.export_text)):
-            info = ensure_exported(self.id, name, lambda path, export=export: export(self.torch, path))
+            info = ensure_exported(self._fp32_id, name, lambda path, export=export: export(self.torch, path))
+            if self._variant == INT8:
+                info = int8_info(self._fp32_id, name, info)
             if info is None:
                 return False
             self._onnx_info[name] = info
@@ -154,7 +161,8 @@ class OpenClipEncoder:
         if tower is None:
             from searchengine.encoders.onnx_towers import OnnxTower, tower_path
 
-            tower = self._onnx[name] = OnnxTower(tower_path(self.id, name), self._onnx_info[name])
+            path = tower_path(self._fp32_id, name, self._variant)
+            tower = self._onnx[name] = OnnxTower(path, self._onnx_info[name])
         return tower
 
     def prepare_image(self, image) -> np.ndarray:
@@ -172,7 +180,7 @@ class OpenClipEncoder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         if self._onnx_info:
-            tokens = onnx_clip.tokenizer(self.id, self._onnx_info["text"]).encode(list(texts))
+            tokens = onnx_clip.tokenizer(self._fp32_id, self._onnx_info["text"]).encode(list(texts))
             return l2_normalize(self._tower("text")(tokens=tokens)[0])
         return self.torch.embed_texts(list(texts))
 

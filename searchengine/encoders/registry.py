@@ -44,12 +44,19 @@ def split_name(name: str) -> tuple[str, str]:
 
 def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto", backend: str | None = None) -> Encoder:
     """The encoder `name` on `device`; `backend` (auto|onnx|torch, default $SEARCHENGINE_BACKEND or auto)
-    chooses the runtime of its towers (see backend.py)."""
-    from searchengine.encoders.backend import check_backend, default_backend
+    chooses the runtime of its towers (see backend.py). A name ending in "+int8" is that model with
+    int8 towers (ONNX Runtime, CPU), an encoder of its own id."""
+    from searchengine.encoders.backend import check_backend, default_backend, int8_backend, split_int8
 
     backend = check_backend(backend or default_backend())
+    base, int8 = split_int8(name.strip())
+    if int8:  # "MODEL+int8": the model with dynamically quantised int8 towers, on ONNX Runtime
+        from searchengine.encoders.device import resolve_device
+
+        device = resolve_device(device)
+        backend = int8_backend(backend, device)
     _builtin_families()
-    family, spec = split_name(name.strip())
+    family, spec = split_name(base)
     factory = _FACTORIES.get(family)
     if factory is None:
         raise UnknownModel(

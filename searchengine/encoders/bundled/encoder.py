@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from searchengine.encoders.backend import use_onnx
+from searchengine.encoders.backend import INT8_SUFFIX, ONNX_INT8, use_onnx
 from searchengine.encoders.base import stack_prepared
 from searchengine.encoders.bundled import efficientnet
 from searchengine.encoders.bundled.heads import ImageHead, LabelBridge
@@ -34,7 +34,7 @@ class BundledEncoder:
         self.head = head
         self.device = device
         self.backend = backend
-        self.id = f"bundled:{head.name}"
+        self.id = f"bundled:{head.name}" + (INT8_SUFFIX if backend == ONNX_INT8 else "")
         self._embed_text = embed_text
 
     @property

@@ -123,12 +123,12 @@ def _check_tokenizer(model) -> None:
         raise ExportFailed("the tokenizers set-up does not reproduce sentence-transformers' token ids")
 
 
-def _onnx_tower() -> TextTower | None:
+def _onnx_tower(variant: str) -> TextTower | None:
     from searchengine.encoders.onnx_towers import cached_tower
 
     from importlib.metadata import version
 
-    tower = cached_tower(f"bundled-text:{TEXT_MODEL_ID}@{version(WEIGHTS_PACKAGE)}", "text", _export_minilm)
+    tower = cached_tower(f"bundled-text:{TEXT_MODEL_ID}@{version(WEIGHTS_PACKAGE)}", "text", _export_minilm, variant=variant)
     if tower is None:
         return None
 
@@ -147,11 +147,12 @@ def _onnx_tower() -> TextTower | None:
 @lru_cache(maxsize=4)
 def text_tower(device: str = "cpu", backend: str = "auto") -> TextTower:
     """MiniLM as a function texts -> [n, 384] unit vectors, in the runtime `backend` picks."""
-    from searchengine.encoders.backend import use_onnx
+    from searchengine.encoders.backend import ONNX_INT8, use_onnx
+    from searchengine.encoders.onnx_towers import FP32, INT8
 
     model_path()  # fail early, with an install hint, when the wheel is missing
     if use_onnx(device, backend):
-        tower = _onnx_tower()
+        tower = _onnx_tower(INT8 if backend == ONNX_INT8 else FP32)
         if tower is not None:
             return tower
     return _torch_tower(device)
