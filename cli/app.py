@@ -133,6 +133,10 @@ def search(
     as_json: bool = JsonOption,
 ) -> None:
     """Search the index with words, an image, both, or a file of queries."""
+    from searchengine.warmup import load_encoder_in_background
+
+    # The model loads in a thread while the modules below are imported (a cold query's two costs).
+    loading = load_encoder_in_background(_index_dir(index), device, backend, texts=text is not None)
     from searchengine.query import Filters, Query, Searcher
 
     from .output import json_line, print_hits
@@ -147,7 +151,8 @@ def search(
         batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
     for query in batch:  # refuse bad input before loading any model
         query.validate()
-    searcher = Searcher.open(_index_dir(index), device=device, backend=backend)
+    searcher = Searcher.open(_index_dir(index), device=device, backend=backend,
+                             encoder=loading.result() if loading is not None else None)
     try:
         if queries is not None:
             for query in batch:

@@ -18,7 +18,7 @@ import numpy as np
 
 from searchengine.errors import IndexLocked, IndexNotFound, ModelMismatch
 from searchengine.index.faiss_index import FaissIndex, build_index, choose_kind, load_index
-from searchengine.manifest import MANIFEST, Manifest
+from searchengine.manifest import MANIFEST, Manifest, encoder_name  # noqa: F401 (re-exported)
 from searchengine.store.catalog import BatchResult, Catalog, ItemDraft
 
 log = logging.getLogger(__name__)
@@ -141,15 +141,6 @@ class IndexFolder:
 
     def size_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
-
-
-def encoder_name(manifest: Manifest) -> str:
-    """The model name that loads exactly the encoder an index was built with.
-
-    The exact id works where it is itself loadable (bundled variants, open_clip hub tags), so an
-    index keeps working after the default model changes; otherwise the name it was built with.
-    """
-    return manifest.encoder_id if "@" not in manifest.encoder_id else manifest.model
 
 
 def check_model(manifest: Manifest, folder: Path, model: str | None = None, encoder_id: str | None = None) -> None:

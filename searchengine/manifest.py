@@ -60,3 +60,12 @@ class Manifest:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+
+
+def encoder_name(manifest: Manifest) -> str:
+    """The model name that loads exactly the encoder an index was built with.
+
+    The exact id works where it is itself loadable (bundled variants, open_clip hub tags), so an
+    index keeps working after the default model changes; otherwise the name it was built with.
+    """
+    return manifest.encoder_id if "@" not in manifest.encoder_id else manifest.model

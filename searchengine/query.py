@@ -143,10 +143,12 @@ class Searcher:
         self._calibration: Calibration | None = None
 
     @classmethod
-    def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None) -> "Searcher":
+    def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None,
+             encoder: Encoder | None = None) -> "Searcher":
+        """The index and its encoder (`encoder`, when already loaded, e.g. by warmup.py)."""
         index = IndexFolder.open(index_dir)
         try:
-            encoder = load_encoder(encoder_name(index.manifest), device, backend)
+            encoder = encoder or load_encoder(encoder_name(index.manifest), device, backend)
             check_model(index.manifest, index.folder, encoder_id=encoder.id)
         except BaseException:
             index.close()
