@@ -72,6 +72,8 @@ def session(path: Path, threads: int | None = None, save_optimized: Path | None 
         options.optimized_model_filepath = str(save_optimized)
     options.intra_op_num_threads = threads or cpu_threads()
     options.inter_op_num_threads = 1
+    # Idle pool threads sleep instead of spinning: while indexing, decode workers need those cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
