@@ -2,18 +2,35 @@
 
 With CLIP-style encoders a text query scores every text passage higher than any image (the
 modality gap), so raw scores cannot rank kinds together, and one threshold means different
-things per kind. For each (query kind, target kind) pair we estimate how raw scores of
-*unrelated* pairs are distributed — generic queries from a fixed bank (text) or the collection's
-own images (image) against a sample of the collection — and express a score as a z-score against
-that distribution: "how many standard deviations above chance". Stored beside the index with the
-encoder id and the catalog generation it was computed at; recomputed when the collection changes.
+things per kind. A calibrated score is a z-score: how many standard deviations a raw score lies
+above the scores *this query* gets from the items of that kind, most of which are unrelated to it.
+
+- Per query: the query is scored against a fixed sample of each kind's own segments (up to
+  SAMPLE_PER_KIND, kept in the calibration file); the top TRIM share of those scores is dropped
+  (the query's real matches, or the query itself for "more like this"), the rest give a mean and
+  a standard deviation per kind. A query whose words resemble every passage (or a combined or
+  negative query, whose vector has its own scale) is measured against its own baseline.
+- Prior per (query kind, target kind): how generic queries (a fixed bank of everyday texts plus
+  the collection's own passages; for image queries the collection's own images) score against
+  the sample. It stands in for kinds too small to sample, and is blended into the per-query
+  statistics with the weight of PRIOR_WEIGHT samples, which matters only in small collections.
+
+Measured on the Tux Paint mixed collection (benchmarks/ranking.py), the per-query statistics are
+what makes kinds interleave in proportion to their size for unrelated queries, where one global
+mean and spread per pair gave text passages a tenth of the places they earn alone.
+
+Stored beside the index (calibration.npz) with the encoder id and the catalog generation it was
+computed at; recomputing it embeds nothing (the bank's vectors are kept in the file) and reads a
+sample of stored vectors, so it is redone whenever the collection changes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -22,14 +39,19 @@ import numpy as np
 from searchengine.encoders.base import Encoder
 from searchengine.index_folder import IndexFolder
 
-CALIBRATION = "calibration.json"
-CALIBRATION_VERSION = 2
-SAMPLE_PER_KIND = 2000
+CALIBRATION = "calibration.npz"
+OLD_FILES = ("calibration.json",)  # version 2 and earlier: recomputed, never read
+CALIBRATION_VERSION = 3
+SAMPLE_PER_KIND = 512
+PRIOR_SAMPLE = 2000  # vectors per kind the prior is estimated on
 MIN_SAMPLES = 8
+TRIM = 0.01  # share of a query's highest sample scores left out of its statistics (at least one)
+PRIOR_WEIGHT = 4  # the prior counts as this many samples (chosen on the benchmark's tune half)
 # Which tower embeds each kind: kinds with too few samples borrow the statistics of a kind
 # embedded the same way.
 TOWER = {"image": "image", "video": "image", "text": "text", "audio": "text"}
 DEFAULT_STATS = (0.0, 0.1)
+TARGET_KINDS = ("image", "text", "audio")
 
 
 def calibration_kind(kind: str, has_text: bool) -> str:
@@ -44,19 +66,39 @@ def generic_queries() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
+def bank_digest(queries: list[str]) -> str:
+    return hashlib.sha256("\n".join(queries).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class QueryCalibration:
+    """One query's statistics per target kind: z = (raw - mean) / std."""
+
+    stats: dict[str, tuple[float, float]]
+
+    def z(self, target_kind: str, raw: float | np.ndarray) -> float | np.ndarray:
+        mean, std = self.stats.get(target_kind) or self.stats.get(_same_tower(target_kind, self.stats)) or DEFAULT_STATS
+        return (raw - mean) / std
+
+
+def _same_tower(kind: str, available) -> str | None:
+    return next((k for k, tower in TOWER.items() if tower == TOWER.get(kind) and k in available), None)
+
+
 @dataclass
 class Calibration:
     encoder_id: str
     generation: int
-    # "query_kind>target_kind" -> [mean, std] of unrelated raw scores
+    # "query_kind>target_kind" -> [mean, std] of generic queries' raw scores: the prior
     stats: dict[str, list[float]] = field(default_factory=dict)
+    # target kind -> sample of its segments' vectors (float16), for per-query statistics
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+    bank: np.ndarray | None = None  # the generic queries' vectors, kept so recomputing embeds nothing
+    bank_digest: str = ""
     version: int = CALIBRATION_VERSION
 
-    def z(self, query_kind: str, target_kind: str, raw: float | np.ndarray) -> float | np.ndarray:
-        mean, std = self.lookup(query_kind, target_kind)
-        return (raw - mean) / std
-
     def lookup(self, query_kind: str, target_kind: str) -> tuple[float, float]:
+        """The prior (mean, std) for a pair, borrowing from a kind of the same tower when missing."""
         key = f"{query_kind}>{target_kind}"
         if key in self.stats:
             return tuple(self.stats[key])
@@ -65,20 +107,56 @@ class Calibration:
                 return tuple(self.stats[f"{query_kind}>{kind}"])
         return DEFAULT_STATS
 
+    def z(self, query_kind: str, target_kind: str, raw: float | np.ndarray) -> float | np.ndarray:
+        """Calibrated score on the prior alone (no query vector at hand)."""
+        mean, std = self.lookup(query_kind, target_kind)
+        return (raw - mean) / std
+
+    def for_query(self, vector: np.ndarray, query_kind: str) -> QueryCalibration:
+        """Statistics of this query vector against each kind's sample, blended with the prior."""
+        out: dict[str, tuple[float, float]] = {}
+        for kind in set(self.samples) | {key.split(">")[1] for key in self.stats}:
+            prior_mean, prior_std = self.lookup(query_kind, kind)
+            sample = self.samples.get(kind)
+            if sample is None or len(sample) < MIN_SAMPLES:
+                out[kind] = (prior_mean, prior_std)
+                continue
+            scores = np.sort(sample.astype(np.float32) @ np.asarray(vector, np.float32))
+            kept = scores[: len(scores) - max(1, int(np.ceil(TRIM * len(scores))))]
+            w = len(kept) / (len(kept) + PRIOR_WEIGHT)
+            mean = w * float(kept.mean()) + (1 - w) * prior_mean
+            var = w * float(kept.var()) + (1 - w) * prior_std**2
+            out[kind] = (mean, max(float(np.sqrt(var)), 1e-3))
+        return QueryCalibration(out)
+
     @classmethod
     def read(cls, folder: Path) -> "Calibration | None":
         try:
-            data = json.loads((folder / CALIBRATION).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            with np.load(folder / CALIBRATION, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+                if meta.get("version") != CALIBRATION_VERSION:
+                    return None
+                samples = {k.removeprefix("sample_"): data[k] for k in data.files if k.startswith("sample_")}
+                bank = data["bank"] if "bank" in data.files else None
+        except (OSError, ValueError, KeyError):
             return None
-        if data.get("version") != CALIBRATION_VERSION:
-            return None
-        return cls(**data)
+        return cls(encoder_id=meta["encoder_id"], generation=meta["generation"], stats=meta["stats"],
+                   samples=samples, bank=bank, bank_digest=meta.get("bank_digest", ""))
 
     def write(self, folder: Path) -> None:
+        meta = {"version": self.version, "encoder_id": self.encoder_id, "generation": self.generation,
+                "stats": self.stats, "bank_digest": self.bank_digest}
+        arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)}
+        arrays |= {f"sample_{k}": v.astype(np.float16) for k, v in self.samples.items()}
+        if self.bank is not None:
+            arrays["bank"] = self.bank.astype(np.float16)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
         tmp = folder / (CALIBRATION + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.write_bytes(buffer.getvalue())
         os.replace(tmp, folder / CALIBRATION)
+        for old in OLD_FILES:
+            (folder / old).unlink(missing_ok=True)
 
 
 def _stats(scores: np.ndarray) -> list[float]:
@@ -89,12 +167,14 @@ def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]]
              text_bank: np.ndarray | None = None, pseudo_queries: int = 300) -> Calibration:
     """Calibration from per-kind samples {kind: (item ids, vectors)} of the collection.
 
-    Text queries: the generic bank plus a sample of the collection's own text-tower segments
-    (passages, transcripts), so similarity the collection shares with itself (boilerplate,
-    templates) counts as chance. Image queries: the collection's own images. Pairs from the same
-    item are left out (a photo matches itself).
+    The prior for text queries: the generic bank plus a sample of the collection's own text-tower
+    segments (passages, transcripts), so similarity the collection shares with itself
+    (boilerplate, templates) counts as chance. For image queries: the collection's own images.
+    Pairs from the same item are left out (a photo matches itself).
     """
-    bank = text_bank if text_bank is not None else encoder.embed_texts(generic_queries())
+    queries = generic_queries()
+    bank = text_bank if text_bank is not None else encoder.embed_texts(queries)
+    bank = np.asarray(bank, np.float32)
     dim = bank.shape[1]
     empty = (np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
     text_items = [samples[k] for k in samples if TOWER.get(k) == "text"]
@@ -104,26 +184,36 @@ def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]]
         "text": (np.concatenate([np.full(len(bank), -1, np.int64), own_items]), np.concatenate([bank, own_vectors])),
         "image": tuple(a[:500] for a in samples.get("image", empty)),
     }
-    cal = Calibration(encoder_id=encoder.id, generation=generation)
+    cal = Calibration(encoder_id=encoder.id, generation=generation, bank=bank, bank_digest=bank_digest(queries))
     for kind, (items, vectors) in samples.items():
         if len(vectors) < MIN_SAMPLES:
             continue
-        for query_kind, (query_items, queries) in query_sets.items():
-            if len(queries) < MIN_SAMPLES:
+        keep = np.sort(np.random.default_rng(0).permutation(len(vectors))[:SAMPLE_PER_KIND])
+        cal.samples[kind] = np.asarray(vectors[keep], np.float32)
+        for query_kind, (query_items, qvectors) in query_sets.items():
+            if len(qvectors) < MIN_SAMPLES:
                 continue
             unrelated = query_items[:, None] != items[None, :]
             if unrelated.sum() >= MIN_SAMPLES:
-                cal.stats[f"{query_kind}>{kind}"] = _stats((queries @ vectors.T)[unrelated])
+                cal.stats[f"{query_kind}>{kind}"] = _stats((qvectors @ vectors.T)[unrelated])
     return cal
 
 
 def current_calibration(index: IndexFolder, encoder: Encoder, write: bool) -> Calibration:
-    """The index's calibration, recomputed when it is missing or older than the catalog."""
+    """The index's calibration, recomputed when it is missing or older than the catalog.
+
+    Recomputing reads a sample of stored vectors and reuses the bank's vectors from the previous
+    file when the encoder and the bank are the same, so it embeds nothing.
+    """
     generation = index.catalog.generation()
     cal = Calibration.read(index.folder)
     if cal is not None and cal.encoder_id == encoder.id and cal.generation == generation:
         return cal
-    cal = estimate(encoder, index.catalog.sample_by_kind(encoder.dim, SAMPLE_PER_KIND), generation)
+    bank = None
+    if cal is not None and cal.encoder_id == encoder.id and cal.bank is not None \
+            and cal.bank_digest == bank_digest(generic_queries()):
+        bank = cal.bank.astype(np.float32)
+    cal = estimate(encoder, index.catalog.sample_by_kind(encoder.dim, PRIOR_SAMPLE), generation, text_bank=bank)
     if write:
         cal.write(index.folder)
     return cal

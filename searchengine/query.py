@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from searchengine.calibration import Calibration, calibration_kind, current_calibration
+from searchengine.calibration import Calibration, QueryCalibration, calibration_kind, current_calibration
 from searchengine.config import DEFAULT_MIN_SCORE
 from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
@@ -29,6 +29,8 @@ from searchengine.store.catalog import SegmentRecord
 
 KINDS = ("any", "image", "text", "audio", "video")
 NEGATIVE_WEIGHT = 0.5
+# the calibration kinds a --type can return (a video's keyframes follow images, its speech recordings)
+FILTER_KINDS = {"image": ("image",), "text": ("text",), "audio": ("audio",), "video": ("image", "audio")}
 
 
 @dataclass(frozen=True)
@@ -202,11 +204,12 @@ class Searcher:
         vectors = self.index.vectors
         total = vectors.ntotal
         fetch = min(total, max(4 * k, 64))
+        scale = self.calibration.for_query(vector, query_kind)  # this query's baseline per kind
         while True:
             raw, ids = self._nearest(vector, fetch)
-            candidates = self._candidates(vector, raw, ids, query_kind, filters, exclude)
+            candidates = self._candidates(vector, raw, ids, scale, filters, exclude)
             hits = self._rank(candidates, filters, k, segments)
-            if fetch >= total or len(hits) >= k or self._cutoff_reached(raw, query_kind, filters):
+            if fetch >= total or self._complete(hits, raw, scale, filters, k):
                 return hits
             fetch = min(total, fetch * 4)
 
@@ -215,16 +218,21 @@ class Searcher:
         keep = ids[0] >= 0
         return raw[0][keep], ids[0][keep]
 
-    def _cutoff_reached(self, raw: np.ndarray, query_kind: str, filters: Filters) -> bool:
-        """True when nothing beyond the fetched candidates can clear the cutoff, whatever its kind:
-        every unfetched segment scores at most the lowest raw score fetched."""
-        if filters.min_score is None or not len(raw):
+    @staticmethod
+    def _complete(hits: list[Hit], raw: np.ndarray, scale: QueryCalibration, filters: Filters, k: int) -> bool:
+        """True when no segment beyond the fetched candidates can enter the results: every unfetched
+        segment scores at most the lowest raw score fetched, so at most `best_possible` calibrated
+        (kinds differ: a passage far down the raw order can still outrank the images above it)."""
+        if not len(raw):
             return False
         lowest = float(raw.min())
-        best_possible = max(self.calibration.z(query_kind, kind, lowest) for kind in ("image", "text", "audio"))
-        return best_possible < filters.min_score
+        kinds = FILTER_KINDS.get(filters.kind, ("image", "text", "audio"))
+        best_possible = max(scale.z(kind, lowest) for kind in kinds)
+        if filters.min_score is not None and best_possible < filters.min_score:
+            return True
+        return len(hits) >= k and hits[-1].score >= best_possible
 
-    def _candidates(self, vector, raw, ids, query_kind, filters, exclude) -> list[_Candidate]:
+    def _candidates(self, vector, raw, ids, scale: QueryCalibration, filters, exclude) -> list[_Candidate]:
         if self.index.vectors.kind != "flat" and len(ids):  # exact re-ranking with the stored vectors
             raw = self.index.catalog.vectors_of(ids, self.encoder.dim) @ vector
         records = self.index.catalog.segment_records(ids)
@@ -234,7 +242,7 @@ class Searcher:
             if record is None or sid in exclude or not filters.admits(record):
                 continue
             target = calibration_kind(record.kind, record.text is not None)
-            out.append(_Candidate(record, score, float(self.calibration.z(query_kind, target, score))))
+            out.append(_Candidate(record, score, float(scale.z(target, score))))
         return out
 
     def _rank(self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool) -> list[Hit]:

@@ -42,6 +42,8 @@ def test_calibration_round_trips_and_follows_changes(mixed, bundled):
     saved = Calibration.read(index_dir)
     assert saved is not None and saved.encoder_id == bundled.id
     assert {"text>image", "text>text", "image>image", "image>text"} <= set(saved.stats)
+    assert set(saved.samples) == {"image", "text"} and len(saved.samples["image"]) == 10
+    assert not (index_dir / "calibration.json").exists()  # the version-2 file is not written any more
     with IndexFolder.open(index_dir) as index:
         assert saved.generation == index.catalog.generation()
         again = current_calibration(index, bundled, write=False)
@@ -170,3 +172,29 @@ def test_old_catalog_gains_the_capture_date_column(tmp_path):
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 2
     assert con.execute("SELECT path, taken_at FROM items").fetchall() == [("/a.jpg", None)]
+
+
+def test_calibration_follows_changes_and_keeps_the_bank(tmp_path, bundled):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    photos = sorted(PHOTOS.glob("*.jpg"))
+    for photo in photos[:8]:
+        shutil.copy2(photo, folder / photo.name)
+    for name in ("cats_and_sleep.md", "coffee_brewing_guide.md", "rocket_launches.txt"):
+        shutil.copy2(TEXTS / name, folder / name)
+    index_dir = tmp_path / "index"
+    index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    before = Calibration.read(index_dir)
+    for photo in photos[8:11]:
+        shutil.copy2(photo, folder / photo.name)
+    index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    after = Calibration.read(index_dir)
+    assert after.generation > before.generation
+    assert len(before.samples["image"]) == 8 and len(after.samples["image"]) == 11
+    assert after.bank is not None and (after.bank == before.bank).all()  # generic queries: embedded once
+    # per query, the sample of each kind scores about zero on average: a query's own baseline
+    query = bundled.embed_texts(["a cat sleeping"])[0]
+    scale = after.for_query(query, "text")
+    for kind in ("image", "text"):
+        z = scale.z(kind, after.samples[kind].astype("float32") @ query)
+        assert abs(float(z.mean())) < 0.6, (kind, z)
