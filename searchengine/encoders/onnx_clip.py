@@ -29,11 +29,16 @@ CHECK_TEXTS = [
 _FILTERS = {"bicubic": 3, "bilinear": 2}  # PIL.Image.Resampling values
 
 
+def _size(cfg: dict) -> tuple[int, int]:
+    size = cfg.get("size", ())
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
 class Preprocess:
     """open_clip's eval transform ('shortest' or 'squash' resize, centre crop, normalise) in Pillow."""
 
     def __init__(self, cfg: dict):
-        self.size = tuple(cfg["size"])
+        self.size = _size(cfg)
         self.mode = cfg["resize_mode"]
         self.filter = _FILTERS[cfg["interpolation"]]
         self.mean = np.asarray(cfg["mean"], np.float32).reshape(3, 1, 1)
@@ -41,7 +46,7 @@ class Preprocess:
 
     @staticmethod
     def supports(cfg: dict) -> bool:
-        size = tuple(cfg.get("size", ()))
+        size = _size(cfg)
         return (cfg.get("interpolation") in _FILTERS and len(size) == 2
                 and (cfg.get("resize_mode") == "squash" or (cfg.get("resize_mode") == "shortest" and size[0] == size[1])))
 
@@ -167,7 +172,7 @@ def export_image(torch_clip, path: Path) -> dict:
         def forward(self, pixels):
             return self.model.encode_image(pixels)
 
-    height, width = tuple(cfg["size"])
+    height, width = _size(cfg)
     rng = np.random.default_rng(0)
     sample = {"pixels": rng.standard_normal((2, 3, height, width)).astype(np.float32)}
     check = {"pixels": rng.standard_normal((3, 3, height, width)).astype(np.float32)}

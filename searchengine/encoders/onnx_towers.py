@@ -23,6 +23,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from searchengine.errors import SearchEngineError
+
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1
@@ -199,7 +201,9 @@ def ensure_exported(model_id: str, tower: str, export: Callable[[Path], dict]) -
     try:
         log.info("exporting the %s tower of %s to ONNX (once; cached in %s)", tower, model_id, path.parent)
         info = export(path)
-    except ExportFailed as exc:
+    except SearchEngineError:
+        raise  # the model itself cannot be had: no runtime can help
+    except Exception as exc:  # ExportFailed, or anything a model's own code raises while exporting
         log.warning("ONNX export of the %s tower of %s failed (%s): running it in PyTorch", tower, model_id, exc)
         return None
     log.info("%s tower exported; largest difference from PyTorch %.1e", tower, info["max_abs_diff"])
