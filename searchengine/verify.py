@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from searchengine.calibration import CALIBRATION
 from searchengine.errors import IndexFormatError, SearchEngineError
 from searchengine.index_folder import CATALOG, VECTORS, IndexFolder
 from searchengine.manifest import Manifest
@@ -118,7 +119,7 @@ def _rebuild_from_sources(folder: Path, manifest: Manifest, report: Report) -> R
     from searchengine.ingest import index_folder
 
     os.replace(folder / CATALOG, folder / (CATALOG + ".damaged"))
-    for name in (CATALOG + "-wal", CATALOG + "-shm", VECTORS, "calibration.json"):
+    for name in (CATALOG + "-wal", CATALOG + "-shm", VECTORS, CALIBRATION, "calibration.json"):
         (folder / name).unlink(missing_ok=True)
     roots = [Path(r) for r in manifest.roots if Path(r).is_dir()]
     if not roots:
