@@ -77,7 +77,8 @@ def index(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     backend: str = BackendOption,
     workers: int = typer.Option(default_workers(), "--workers", min=1, help="Parallel decoding threads."),
-    index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf."),
+    index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly)."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs) [default: half the RAM]."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder [default: bundled Whisper base]."),
     language: Optional[str] = typer.Option(None, "--language", help="Language of the recordings (en, de, …) [default: detected]."),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."),
@@ -90,8 +91,11 @@ def index(
     from .output import json_line, stderr
     from .progress import BarProgress
 
+    from searchengine.index.choice import parse_size
+
     settings = IngestSettings(model=model, device=device, backend=backend, workers=workers, index_type=index_type,
-                              asr_model=asr_model, language=language, exclude=tuple(exclude))
+                              asr_model=asr_model, language=language, exclude=tuple(exclude),
+                              max_memory=None if max_memory is None else parse_size(max_memory))
     with BarProgress(quiet=quiet) as progress:
         summary = index_folder(folder, _index_dir(index), settings, progress)
     if as_json:
@@ -307,7 +311,7 @@ def bench_recall(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     split: Optional[str] = typer.Option(None, "--split", help="Read SPLIT.jsonl (train | val | test) instead of pairs.jsonl."),
     audio: bool = typer.Option(False, "--audio", help="Also query with the spoken captions, transcribed (a2i)."),
-    index_type: str = typer.Option("auto", "--index-type", help="Vector index to measure: auto | flat | hnsw | ivf."),
+    index_type: str = typer.Option("auto", "--index-type", help="Vector index to measure: auto | flat | hnsw | ivf | ivfpq."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:

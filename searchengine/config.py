@@ -70,3 +70,4 @@ class IngestSettings:
     asr_model: str | None = None  # None: the bundled Whisper base
     language: str | None = None  # None: detected per recording
     exclude: tuple[str, ...] = ()  # gitignore-style patterns, on top of the folder's .searchengineignore
+    max_memory: int | None = None  # bytes the vector index may use; None: as before (half the RAM)

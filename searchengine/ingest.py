@@ -239,7 +239,8 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
     dim = encoder.dim if encoder else manifest.dim
     summary = RunSummary(index=str(index_dir), model=encoder_id)
 
-    with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type) as index:
+    with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type,
+                                      settings.max_memory) as index:
         catalog = index.catalog
         plan = plan_changes(catalog, root, found, settings.workers)
         run_id = catalog.start_run(root, encoder_id)

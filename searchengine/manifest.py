@@ -23,12 +23,13 @@ class Manifest:
     model: str  # the name it was asked for ("bundled", "clip:ViT-B-32/laion2b_s34b_b79k")
     encoder_id: str  # exact weights identity
     dim: int
-    index_type: str  # flat | hnsw | ivf (what is built now)
+    index_type: str  # flat | hnsw | ivf | ivfpq (what is built now)
     index_type_requested: str = "auto"
     index_params: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     vectors_generation: int = 0
     roots: list = field(default_factory=list)  # folders indexed into it, for repair to re-index
+    max_memory: int | None = None  # --max-memory: bytes the vector index may use (None: half the RAM)
     normalized: bool = True
     format_version: int = FORMAT_VERSION
     created_by: str = f"searchengine {__version__}"
