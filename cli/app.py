@@ -137,26 +137,34 @@ def search(
     as_json: bool = JsonOption,
 ) -> None:
     """Search the index with words, an image, both, or a file of queries."""
+    from concurrent.futures import wait
+
     from searchengine.warmup import load_encoder_in_background
 
     # The model loads in a thread while the modules below are imported (a cold query's two costs).
-    loading = load_encoder_in_background(_index_dir(index), device, backend, texts=text is not None)
-    from searchengine.query import Filters, Query, Searcher
+    plausible = bool((text and text.strip()) or image or like is not None or queries)
+    loading = load_encoder_in_background(_index_dir(index), device, backend, texts=bool(text)) if plausible else None
+    try:
+        from searchengine.query import Filters, Query, Searcher
 
-    from .output import json_line, print_hits
+        from .output import json_line, print_hits
 
-    if queries is not None and (text is not None or image is not None or like is not None):
-        raise UsageError("--queries runs the queries in its file: give no other query with it")
-    filters = Filters(kind=kind, path_glob=path_glob, after=after, before=before,
-                      min_score=None if no_cutoff else min_score, per_kind=per_kind)
-    if queries is not None:
-        batch = _read_queries(queries)
-    else:
-        batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
-    for query in batch:  # refuse bad input before loading any model
-        query.validate()
-    searcher = Searcher.open(_index_dir(index), device=device, backend=backend,
-                             encoder=loading.result() if loading is not None else None)
+        if queries is not None and (text is not None or image is not None or like is not None):
+            raise UsageError("--queries runs the queries in its file: give no other query with it")
+        filters = Filters(kind=kind, path_glob=path_glob, after=after, before=before,
+                          min_score=None if no_cutoff else min_score, per_kind=per_kind)
+        if queries is not None:
+            batch = _read_queries(queries)
+        else:
+            batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
+        for query in batch:  # refuse bad input before waiting for any model
+            query.validate()
+        searcher = Searcher.open(_index_dir(index), device=device, backend=backend,
+                                 encoder=loading.result() if loading is not None else None)
+    except BaseException:
+        if loading is not None:
+            wait([loading])  # never exit while the loader thread is inside native code (it aborts)
+        raise
     try:
         if queries is not None:
             for query in batch:

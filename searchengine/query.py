@@ -10,6 +10,7 @@ file (its best segment) unless every segment is asked for.
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -164,7 +165,14 @@ class Searcher:
     @property
     def calibration(self) -> Calibration:
         if self._calibration is None:
-            self._calibration = current_calibration(self.index, self.encoder, write=False)
+            # A stale calibration (older format, or made before the last change) is saved once it
+            # is recomputed, so the next cold query does not pay for it again. The file is replaced
+            # atomically and carries its generation, so a concurrent `index` run cannot be misled.
+            writable = os.access(self.index.folder, os.W_OK)
+            try:
+                self._calibration = current_calibration(self.index, self.encoder, write=writable)
+            except OSError:  # a read-only place after all
+                self._calibration = current_calibration(self.index, self.encoder, write=False)
         return self._calibration
 
     # --- query vectors -------------------------------------------------------------------------

@@ -28,11 +28,23 @@ def class_prompts() -> list[str]:
 
 
 def class_text_bank(cache_dir: Path, device: str = "cpu", backend: str = "auto") -> np.ndarray:
-    """[1000, 384] unit vectors, one per class prompt; computed once and cached by content."""
+    """[1000, 384] unit vectors, one per class prompt; computed once and cached by content.
+
+    The cache is found by the prompts' source (timm's version) without importing timm, which
+    would import torch: a cold query with `bundled:bridge` needs only the cached bank.
+    """
+    from importlib.metadata import version
+
+    index_path = cache_dir / "bundled" / f"class-text-index-{_digest(PROMPT + TEXT_MODEL_ID + version('timm'))}.txt"
+    if index_path.exists():
+        path = cache_dir / "bundled" / index_path.read_text().strip()
+        if path.exists():
+            return np.load(path)
     prompts = class_prompts()
-    key = hashlib.sha256(("\n".join(prompts) + TEXT_MODEL_ID).encode()).hexdigest()[:16]
+    key = _digest("\n".join(prompts) + TEXT_MODEL_ID)
     path = cache_dir / "bundled" / f"class-text-{key}.npy"
     if path.exists():
+        _write_atomic(index_path, path.name)
         return np.load(path)
     log.info("embedding %d class prompts once (cached in %s)", len(prompts), path)
     bank = embed_sentences(prompts, device=device, backend=backend)
@@ -40,4 +52,16 @@ def class_text_bank(cache_dir: Path, device: str = "cpu", backend: str = "auto")
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, bank)
     tmp.replace(path)
+    _write_atomic(index_path, path.name)
     return bank
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
