@@ -82,10 +82,13 @@ def index(
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder [default: bundled Whisper base]."),
     language: Optional[str] = typer.Option(None, "--language", help="Language of the recordings (en, de, …) [default: detected]."),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."),
+    engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine[scale])."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001) [default: $RAY_ADDRESS, else Ray started here]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
     """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped."""
+    from searchengine.distributed import ENGINES
     from searchengine.ingest import index_folder
 
     from .output import json_line, stderr
@@ -96,8 +99,17 @@ def index(
     settings = IngestSettings(model=model, device=device, backend=backend, workers=workers, index_type=index_type,
                               asr_model=asr_model, language=language, exclude=tuple(exclude),
                               max_memory=None if max_memory is None else parse_size(max_memory))
+    if engine not in ENGINES:
+        raise UsageError(f"unknown --engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if address is not None and engine != "ray":
+        raise UsageError("--address names a Ray cluster: use it with --engine ray")
     with BarProgress(quiet=quiet) as progress:
-        summary = index_folder(folder, _index_dir(index), settings, progress)
+        if engine == "ray":
+            from searchengine.distributed.engine import index_folder_ray
+
+            summary = index_folder_ray(folder, _index_dir(index), settings, progress, address=address)
+        else:
+            summary = index_folder(folder, _index_dir(index), settings, progress)
     if as_json:
         json_line(summary.as_dict())
         return

@@ -1,0 +1,286 @@
+"""`searchengine index FOLDER --engine ray`: the indexing pipeline as a Ray Data job.
+
+The driver (this process) does what only it can do: walk the folder, compare it with the
+catalog (`ingest.plan_changes`), and commit. Ray runs the rest on any number of machines:
+decoding as CPU tasks, embedding in a pool of actors that each hold the model once (one GPU per
+actor where the cluster has GPUs), every chunk of files written as a shard file (vectors +
+segment records, Parquet) in `<index>/shards/`. The driver commits the shards to the catalog and
+the vector index in the order of the plan, so the catalog is the one the in-process pipeline
+builds, then deletes them.
+
+Resumable: a run that is killed leaves the shards it had not committed; the next run commits
+those whose files have not changed since, and embeds only the rest. Nothing is embedded twice.
+
+Where Ray runs: `--address` (or RAY_ADDRESS) names a cluster (`auto`, `ray://head:10001`); without
+one Ray starts here, in process, with this machine's cores. On a cluster every node needs
+searchengine installed (`pip install 'searchengine[scale]'`) and the folder to index, the index
+folder and the model cache on storage all nodes see at the same paths (the actors write shards
+into the index folder). A large IVF-PQ index is also encoded in shards on Ray tasks and merged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from searchengine.config import IngestSettings, cache_dir
+from searchengine.distributed import require_ray
+from searchengine.distributed.shards import SHARDS, read_shard
+from searchengine.distributed.stages import EmbedShards, decode_chunk
+from searchengine.encoders.registry import load_encoder
+from searchengine.index_folder import IndexFolder, check_model, exists
+from searchengine.ingest import Plan, Progress, RunSummary, SilentProgress, plan_changes
+from searchengine.manifest import Manifest
+from searchengine.media.discover import check_folder, discover
+from searchengine.store.catalog import ItemDraft
+
+log = logging.getLogger(__name__)
+
+# Environment the Ray workers need to find the same models and state as the driver.
+PASSED_ENV = ("SEARCHENGINE_HOME", "SEARCHENGINE_BACKEND", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+DECODE_CPUS = 1.0  # Ray CPUs a decode task asks for
+THREADS_PER_ACTOR = 4  # CPU-only clusters: one embedding actor per this many cores
+
+
+@dataclass
+class RaySummary(RunSummary):
+    engine: str = "ray"
+    resumed: int = 0  # files committed from the shards of an earlier, interrupted run
+    chunks: int = 0  # chunks of files sent to Ray in this run
+    actors: int = 0
+
+
+def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = IngestSettings(),
+                     progress: Progress | None = None, address: str | None = None,
+                     actors: int | None = None) -> RaySummary:
+    """Bring the index at `index_dir` up to date with `folder`, embedding on Ray. Like
+    `ingest.index_folder`, and the catalog it leaves is the same."""
+    from searchengine.calibration import current_calibration
+
+    ray = require_ray()
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    root = check_folder(folder)
+    index_dir = Path(index_dir).expanduser().resolve()
+    manifest = Manifest.read(index_dir) if exists(index_dir) else None
+    if manifest is not None:
+        check_model(manifest, index_dir, model=settings.model)
+    # The driver's own copy of the encoder (its id and size, the calibration) only when needed.
+    encoder = None
+    if manifest is None or settings.model not in (manifest.model, manifest.encoder_id):
+        encoder = load_encoder(settings.model, "cpu", settings.backend)
+    progress.start("scanning", 0)
+    found = list(discover(root, exclude=settings.exclude))
+    encoder_id = encoder.id if encoder else manifest.encoder_id
+    dim = encoder.dim if encoder else manifest.dim
+    summary = RaySummary(index=str(index_dir), model=encoder_id)
+
+    cluster = _Cluster(ray, address)
+    with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type,
+                                      settings.max_memory) as index:
+        catalog = index.catalog
+        plan = plan_changes(catalog, root, found, settings.workers)
+        run_id = catalog.start_run(root, encoder_id)
+        catalog.record_moves(plan.moves)
+        summary.unchanged, summary.renamed = plan.unchanged, plan.renamed
+        if plan.removed:
+            index.commit(run_id, [], plan.removed)
+            summary.removed = len(plan.removed)
+        if plan.embed and encoder is None:
+            encoder = load_encoder(settings.model, "cpu", settings.backend)
+            check_model(index.manifest, index.folder, encoder_id=encoder.id)
+        try:
+            if plan.embed:
+                progress.start("indexing", len(plan.embed))
+                remaining = _resume(index, run_id, plan, encoder_id, settings, progress, summary)
+                if remaining:
+                    cluster.connect()
+                    _embed_on_ray(ray, index, run_id, plan, remaining, settings, progress, summary, actors)
+            if str(root) not in index.manifest.roots:
+                index.manifest.roots.append(str(root))
+            index.map_shards = cluster.map  # a large IVF-PQ is encoded in shards on Ray tasks
+            index.save()
+        finally:
+            index.map_shards = None
+            cluster.close()
+        if encoder is not None:
+            current_calibration(index, encoder, write=True)
+        summary.seconds = time.perf_counter() - started
+        catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
+    return summary
+
+
+class _Cluster:
+    """Ray, connected on first use; shut down at the end if this run started it."""
+
+    def __init__(self, ray, address: str | None):
+        self.ray, self.address, self.started = ray, address, False
+
+    def connect(self) -> None:
+        self.started = connect(self.ray, self.address) or self.started
+
+    def map(self, fn: Callable, args: Iterable[tuple]) -> Iterator:
+        self.connect()
+        return ray_map(fn, args)
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+            self.started = False
+
+
+def connect(ray, address: str | None) -> bool:
+    """Join the cluster at `address` / RAY_ADDRESS, or start Ray here. True when this call started it."""
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address == "local":
+        address = None
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return True
+
+
+def _quiet_ray_data() -> None:
+    """Our progress bar reports the run; Ray Data's would write over it on stderr."""
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+def _worker_env(extra: dict | None = None) -> dict:
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    return {"env_vars": {**env, **(extra or {})}}
+
+
+def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: list, settings: IngestSettings,
+                  progress: Progress, summary: RaySummary, actors: int | None) -> None:
+    """Decode on Ray tasks, embed on Ray actors, commit the shards here in plan order."""
+    import ray.data
+
+    _quiet_ray_data()
+    shards_dir = index.folder / SHARDS
+    chunks = [remaining[i : i + settings.commit_every] for i in range(0, len(remaining), settings.commit_every)]
+    pool, threads, gpus = _actor_pool(ray, settings.device, actors)
+    summary.chunks, summary.actors = len(chunks), pool
+    rows = [{"position": i, "files": pickle.dumps(chunk)} for i, chunk in enumerate(chunks)]
+    data = ray.data.from_items(rows, override_num_blocks=len(rows))
+    data = data.map_batches(
+        decode_chunk, batch_size=1, num_cpus=DECODE_CPUS, runtime_env=_worker_env(),
+        fn_kwargs={"model": settings.model, "backend": settings.backend, "asr_model": settings.asr_model,
+                   "language": settings.language, "cache": str(cache_dir())},
+    )
+    data = data.map_batches(
+        EmbedShards, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1, num_gpus=gpus,
+        runtime_env=_worker_env({"OMP_NUM_THREADS": str(threads)}),
+        fn_constructor_kwargs={"model": settings.model, "device": "cuda" if gpus else "cpu",
+                               "backend": settings.backend, "batch_size": settings.batch_size,
+                               "shards_dir": str(shards_dir), "threads": threads},
+    )
+    waiting: dict[int, str] = {}
+    next_position = 0
+    for row in data.iter_rows():
+        waiting[int(row["position"])] = str(row["shard"])
+        while next_position in waiting:  # commit in plan order: the in-process pipeline's segment ids
+            shard = shards_dir / waiting.pop(next_position)
+            _, drafts = read_shard(shard)
+            _commit(index, run_id, drafts, plan, summary, progress)
+            shard.unlink()
+            next_position += 1
+    with contextlib.suppress(OSError):
+        shards_dir.rmdir()  # empty now
+
+
+def _actor_pool(ray, device: str, actors: int | None) -> tuple[int, int, float]:
+    """(number of embedding actors, threads each, GPUs each)."""
+    resources = ray.cluster_resources()
+    cpus, gpus = int(resources.get("CPU", 1)), int(resources.get("GPU", 0))
+    if device == "cpu":
+        gpus = 0
+    if gpus:
+        return actors or gpus, max(1, cpus // (actors or gpus)), 1.0
+    pool = actors or max(1, cpus // THREADS_PER_ACTOR)
+    largest_node = max((int(n["Resources"].get("CPU", 1)) for n in ray.nodes() if n.get("Alive")), default=cpus)
+    return pool, max(1, min(largest_node, cpus // pool)), 0.0
+
+
+def _resume(index: IndexFolder, run_id: int, plan: Plan, encoder_id: str, settings: IngestSettings,
+            progress: Progress, summary: RaySummary) -> list:
+    """Commit what an interrupted run left in shards and still holds; the plan entries left to embed."""
+    shards_dir = index.folder / SHARDS
+    files = sorted(shards_dir.glob("*.parquet")) if shards_dir.is_dir() else []
+    for tmp in shards_dir.glob(".*.tmp") if shards_dir.is_dir() else []:
+        tmp.unlink(missing_ok=True)  # a shard an actor was writing when the run stopped
+    if not files:
+        return list(plan.embed)
+    order = {str(f.path): i for i, (f, _) in enumerate(plan.embed)}
+    wanted = {str(f.path): (f.size, f.mtime_ns, digest) for f, digest in plan.embed}
+    usable: dict[str, ItemDraft] = {}
+    for shard in files:
+        try:
+            shard_encoder, drafts = read_shard(shard)
+        except Exception as exc:  # a damaged shard is only lost work: embed its files again
+            log.warning("ignoring unreadable shard %s: %s", shard.name, exc)
+            continue
+        if shard_encoder != encoder_id:
+            continue
+        for draft in drafts:
+            if wanted.get(draft.path) == (draft.size, draft.mtime_ns, draft.content_hash):
+                usable[draft.path] = draft
+    resumed = sorted(usable.values(), key=lambda d: order[d.path])
+    for start in range(0, len(resumed), settings.commit_every):
+        _commit(index, run_id, resumed[start : start + settings.commit_every], plan, summary, progress)
+    summary.resumed = len(resumed)
+    for shard in files:  # committed, or stale (their files changed or are indexed already)
+        shard.unlink(missing_ok=True)
+    if resumed:
+        log.info("resumed %d files from %d shards of an interrupted run", len(resumed), len(files))
+    return [(f, digest) for f, digest in plan.embed if str(f.path) not in usable]
+
+
+def _commit(index: IndexFolder, run_id: int, drafts: list[ItemDraft], plan: Plan, summary: RunSummary,
+            progress: Progress) -> None:
+    index.commit(run_id, drafts)
+    for draft in drafts:
+        if draft.error:
+            summary.failed += 1
+            summary.errors.append((draft.path, draft.error))
+            progress.failed(draft.path, draft.error)
+        elif draft.path in plan.known_paths:
+            summary.updated += 1
+        else:
+            summary.added += 1
+        summary.segments += len(draft.segments)
+    progress.advance(len(drafts))
+
+
+def ray_map(fn: Callable, args: Iterable[tuple], in_flight: int | None = None) -> Iterator:
+    """fn(*a) for each a on Ray tasks, results in order, at most `in_flight` outstanding. Large
+    bytes arguments (a trained index) go to the object store once and are shared by every task."""
+    ray = require_ray()
+    remote = ray.remote(fn)
+    in_flight = in_flight or max(2, int(ray.cluster_resources().get("CPU", 2)))
+    stored: dict[int, tuple[bytes, object]] = {}
+
+    def shared(value):
+        if isinstance(value, bytes) and len(value) > 1 << 20:
+            if id(value) not in stored:
+                stored[id(value)] = (value, ray.put(value))
+            return stored[id(value)][1]
+        return value
+
+    pending = []
+    for a in args:
+        pending.append(remote.remote(*[shared(v) for v in a]))
+        if len(pending) >= in_flight:
+            yield ray.get(pending.pop(0))
+    for ref in pending:
+        yield ray.get(ref)

@@ -1,0 +1,82 @@
+"""The pipeline's own functions as Ray Data stages, one dataset row per chunk of files.
+
+- `decode_chunk` (CPU tasks): each file of a chunk through `ingest._decode`, exactly as the
+  in-process decode workers run it (images prepared for the encoder, texts split into passages,
+  recordings transcribed).
+- `EmbedShards` (an actor pool): holds the encoder once per actor, embeds a chunk with
+  `ingest.embed_decoded` (the same image and text batches as the in-process pipeline, so the
+  vectors are the same) and writes the result as a shard file.
+
+A row is a whole chunk so that every stage sees the chunks the in-process pipeline commits: same
+batches, same order of segment ids once the driver commits them in order.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from searchengine.distributed.shards import shard_name, write_shard
+
+# One decode context (and so one encoder for prepare_image) per worker process, reused by every
+# task that process runs.
+_CONTEXTS: dict[tuple, object] = {}
+
+
+def _context(model: str, backend: str | None, asr_model: str | None, language: str | None, cache: str):
+    key = (model, backend, asr_model, language, cache)
+    if key not in _CONTEXTS:
+        from searchengine.encoders.registry import load_encoder
+        from searchengine.media.segments import DecodeContext
+
+        encoder = load_encoder(model, "cpu", backend)  # decoding uses only its CPU-side preprocessing
+        _CONTEXTS[key] = DecodeContext(encoder, asr_model=asr_model, language=language, device="cpu",
+                                       cache_dir=Path(cache))
+    return _CONTEXTS[key]
+
+
+def decode_chunk(batch: dict, model: str, backend: str | None, asr_model: str | None, language: str | None,
+                 cache: str) -> dict:
+    """Rows {position, files: pickled [(FoundFile, hash)]} → {position, decoded: pickled [_Decoded]}."""
+    from searchengine.ingest import _decode
+
+    ctx = _context(model, backend, asr_model, language, cache)
+    decoded = []
+    for files in batch["files"]:
+        decoded.append(pickle.dumps([_decode(f, digest, ctx) for f, digest in pickle.loads(files)]))
+    return {"position": np.asarray(batch["position"]), "decoded": np.array(decoded, dtype=object)}
+
+
+class EmbedShards:
+    """An embedding actor: the encoder loaded once; each call embeds one chunk and writes its shard."""
+
+    def __init__(self, model: str, device: str, backend: str | None, batch_size: int, shards_dir: str,
+                 threads: int | None = None):
+        if threads:
+            try:
+                import torch
+
+                torch.set_num_threads(threads)
+            except ImportError:  # pragma: no cover - torch is a dependency
+                pass
+        from searchengine.encoders.registry import load_encoder
+
+        self.encoder = load_encoder(model, device, backend)
+        self.batch_size = batch_size
+        self.shards_dir = Path(shards_dir)
+
+    def __call__(self, batch: dict) -> dict:
+        from searchengine.ingest import embed_decoded
+
+        names, counts = [], []
+        for position, blob in zip(batch["position"], batch["decoded"]):
+            decoded = pickle.loads(blob)
+            drafts = embed_decoded(self.encoder, decoded, self.batch_size)
+            name = shard_name(int(position), self.encoder.id, ((d.path, d.content_hash) for d in drafts))
+            write_shard(self.shards_dir / name, drafts, self.encoder.id)
+            names.append(name)
+            counts.append(len(drafts))
+        return {"position": np.asarray(batch["position"]), "shard": np.array(names, dtype=object),
+                "files": np.asarray(counts)}

@@ -1,0 +1,176 @@
+"""The Ray engine: the same catalog and search results as the in-process pipeline, shards left by
+an interrupted run committed instead of embedded again, a clear message without Ray."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchengine.config import IngestSettings
+from searchengine.errors import UsageError
+
+from conftest import PHOTOS, REPO, TEXTS
+
+SETTINGS = IngestSettings(model="bundled", device="cpu", workers=2, commit_every=4)
+
+
+def test_without_ray_the_engine_says_how_to_install_it(monkeypatch):
+    from searchengine.distributed import require_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(UsageError, match=r"pip install 'searchengine\[scale\]'"):
+        require_ray()
+
+
+def test_address_needs_the_ray_engine(tmp_path):
+    from typer.testing import CliRunner
+
+    from searchengine.cli.app import app
+
+    result = CliRunner().invoke(app, ["index", str(tmp_path), "--address", "auto", "--index", str(tmp_path / "i")])
+    assert result.exit_code != 0 and "--engine ray" in result.output
+
+
+ray = pytest.importorskip("ray", reason="the Ray engine needs the scale extra: pip install 'searchengine[scale]'")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the module (starting it takes seconds); the engine joins it."""
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture
+def photos_and_texts(tmp_path) -> Path:
+    """Ten of the sample photos and three texts: four chunks of four files."""
+    folder = tmp_path / "media"
+    (folder / "photos").mkdir(parents=True)
+    for photo in sorted(PHOTOS.iterdir())[:10]:
+        shutil.copy2(photo, folder / "photos" / photo.name)
+    (folder / "texts").mkdir()
+    for name in ("bicycle_repair_guide.md", "household_budget_meeting.txt", "recette_creme_brulee_latin1.txt"):
+        shutil.copy2(TEXTS / name, folder / "texts" / name)
+    return folder
+
+
+def _catalog(index_dir: Path) -> tuple[list, list]:
+    with sqlite3.connect(index_dir / "catalog.sqlite") as db:
+        items = db.execute("SELECT id, path, kind, size, mtime_ns, content_hash, status, error FROM items ORDER BY id").fetchall()
+        segments = db.execute("SELECT id, item_id, ordinal, char_start, char_end, t_start, t_end, text, vector "
+                              "FROM segments ORDER BY id").fetchall()
+    return items, segments
+
+
+def _hits(index_dir: Path, encoder) -> list:
+    from searchengine.index_folder import IndexFolder
+    from searchengine.query import Filters, Query, Searcher
+
+    searcher = Searcher(IndexFolder.open(index_dir), encoder)
+    try:
+        queries = [Query(text="a cat"), Query(text="fixing a flat tyre"), Query(image=PHOTOS / "coffee_cup.jpg")]
+        return [[h.as_json() for h in searcher.search(q, Filters(min_score=None), k=5)] for q in queries]
+    finally:
+        searcher.close()
+
+
+def test_ray_run_gives_the_catalog_and_results_of_the_in_process_pipeline(local_ray, photos_and_texts, tmp_path, bundled):
+    from searchengine.distributed.engine import index_folder_ray
+    from searchengine.ingest import index_folder
+
+    local = index_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled)
+    distributed = index_folder_ray(photos_and_texts, tmp_path / "ray", SETTINGS)
+    assert distributed.chunks > 1 and distributed.resumed == 0
+    assert (distributed.added, distributed.segments, distributed.failed) == (local.added, local.segments, local.failed)
+    assert _catalog(tmp_path / "ray") == _catalog(tmp_path / "local")  # ids, records and vector bytes
+    assert _hits(tmp_path / "ray", bundled) == _hits(tmp_path / "local", bundled)
+    assert not list((tmp_path / "ray" / "shards").glob("*"))  # committed shards are gone
+
+    again = index_folder_ray(photos_and_texts, tmp_path / "ray", SETTINGS)  # nothing changed: Ray not needed
+    assert again.unchanged == local.added and again.chunks == 0
+
+
+def test_interrupted_run_commits_its_shards_instead_of_embedding_again(local_ray, photos_and_texts, tmp_path, bundled):
+    """What a killed run leaves: the shard an actor wrote for the first chunk, not yet committed."""
+    from searchengine.config import cache_dir
+    from searchengine.distributed.engine import index_folder_ray
+    from searchengine.distributed.stages import EmbedShards, decode_chunk
+    from searchengine.ingest import index_folder, plan_changes
+    from searchengine.media.discover import discover
+    from searchengine.store.catalog import Catalog
+
+    index_dir = tmp_path / "ray"
+    index_dir.mkdir()
+    root = photos_and_texts.resolve()
+    plan = plan_changes(Catalog(tmp_path / "scratch.sqlite"), root, list(discover(root)), 2)
+    first = plan.embed[: SETTINGS.commit_every]
+    decoded = decode_chunk({"position": [0], "files": [pickle.dumps(first)]}, "bundled", None, None, None,
+                           str(cache_dir()))
+    EmbedShards("bundled", "cpu", None, SETTINGS.batch_size, str(index_dir / "shards"))(decoded)
+    assert len(list((index_dir / "shards").glob("*.parquet"))) == 1
+
+    resumed = index_folder_ray(photos_and_texts, index_dir, SETTINGS)
+    assert resumed.resumed == len(first)  # committed from the shard, not embedded again
+    assert resumed.added == len(plan.embed)
+    local = index_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled)
+    assert _catalog(index_dir) == _catalog(tmp_path / "local")
+
+
+@pytest.mark.slow
+def test_killed_ray_run_resumes_without_embedding_twice(photos_and_texts, tmp_path, bundled):
+    """SIGKILL a real `searchengine index --engine ray` (driver and the Ray it started) mid-run."""
+    index_dir = tmp_path / "index"
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from searchengine.config import IngestSettings\n"
+        "from searchengine.distributed.engine import index_folder_ray\n"
+        "index_folder_ray(Path(sys.argv[1]), Path(sys.argv[2]), "
+        "IngestSettings(model='bundled', device='cpu', workers=2, commit_every=2))\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, str(photos_and_texts), str(index_dir)], cwd=REPO,
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and child.poll() is None:
+            if len(list((index_dir / "shards").glob("*.parquet"))) + _committed(index_dir) >= 4:
+                break
+            time.sleep(0.05)
+        assert child.poll() is None, "the run ended before it could be killed"
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the driver and the local Ray it started
+        child.wait()
+    committed, left = _committed(index_dir), len(list((index_dir / "shards").glob("*.parquet")))
+    assert committed + left > 0
+
+    from searchengine.distributed.engine import index_folder_ray
+
+    total = len(list(photos_and_texts.rglob("*.*")))
+    settings = IngestSettings(model="bundled", device="cpu", workers=2, commit_every=2)
+    resumed = index_folder_ray(photos_and_texts, index_dir, settings)
+    embedded_now = resumed.added - resumed.resumed
+    assert resumed.unchanged == committed and resumed.resumed >= 0
+    assert embedded_now == total - committed - resumed.resumed < total  # nothing embedded twice
+    items, segments = _catalog(index_dir)
+    assert len(items) == total and len({i[1] for i in items}) == total
+
+
+def _committed(index_dir: Path) -> int:
+    try:
+        with sqlite3.connect(index_dir / "catalog.sqlite", timeout=1) as db:
+            return db.execute("SELECT count(*) FROM items").fetchone()[0]
+    except sqlite3.Error:
+        return 0
