@@ -2,7 +2,8 @@
 
 Prints JSON: for each clip, seconds of video processed per second of wall time (`realtime_x`;
 the goal is at least 10 on 2 CPU cores) and per second of CPU time (`per_cpu_second`: what one
-free core would do, useful on a shared machine), and keyframes per minute. Clips:
+free core would do, useful on a shared machine), keyframes per minute, and the process's peak
+resident memory (building the clips included). Clips:
 
     static  a lecture: one slide, a small pointer moving over it         -> few keyframes
     busy    a cut every 2 s between photos, each slowly panned          -> many keyframes
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -139,6 +141,8 @@ def main() -> None:
         "load_average_1min": round(os.getloadavg()[0], 2),
         "clips": results,
         "overall_realtime_x": round(sum(r["video_seconds"] for r in results) / wall, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
     }, indent=2))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from searchengine.index_folder import IndexFolder, check_model, exists
 from searchengine.manifest import Manifest
 from searchengine.media.discover import FoundFile, check_folder, discover
 from searchengine.media.hashing import content_hash
+from searchengine.media.kinds import content_kind
 from searchengine.media.images import capture_time
 from searchengine.config import cache_dir
 from searchengine.media.segments import DECODERS, DecodeContext, SegmentInput
@@ -34,6 +36,7 @@ from searchengine.store.catalog import Catalog, ItemDraft, KnownFile, SegmentDra
 log = logging.getLogger(__name__)
 
 TEXT_BATCH = 64
+DECODE_AHEAD_BYTES = 256 << 20  # prepared images held by decoded files waiting to be embedded, and per chunk
 
 
 class Progress(Protocol):
@@ -44,6 +47,12 @@ class Progress(Protocol):
     def advance(self, n: int = 1) -> None: ...
 
     def failed(self, path: str, reason: str) -> None: ...
+
+    def media(self, path: str, stage: str, done: float, total: float | None) -> None:
+        """Seconds of a recording or video processed so far in a stage ("speech", "video")."""
+
+    def media_done(self, path: str, stage: str) -> None:
+        """That stage of that file has ended (finished or failed)."""
 
 
 class SilentProgress:
@@ -56,6 +65,12 @@ class SilentProgress:
         pass
 
     def failed(self, path: str, reason: str) -> None:
+        pass
+
+    def media(self, path: str, stage: str, done: float, total: float | None) -> None:
+        pass
+
+    def media_done(self, path: str, stage: str) -> None:
         pass
 
 
@@ -150,13 +165,20 @@ class _Decoded:
     digest: str | None
     inputs: list[SegmentInput] = field(default_factory=list)
     error: str | None = None
+    kind: str | None = None  # what the content turned out to be, when not what the extension said
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory held by its prepared images (a long video's keyframes: up to ~200 MB)."""
+        return sum(getattr(s.image, "nbytes", 0) for s in self.inputs)
 
 
 def _decode(file: FoundFile, digest: str | None, ctx: DecodeContext) -> _Decoded:
     try:
         if digest is None:
             raise DecodeError(f"{file.path}: cannot read file")
-        return _Decoded(file, digest, DECODERS[file.kind](file.path, digest, ctx))
+        kind = content_kind(file.path, file.kind)
+        return _Decoded(file, digest, DECODERS[kind](file.path, digest, ctx), kind=kind)
     except SearchEngineError as exc:
         return _Decoded(file, digest, error=str(exc))
     except Exception as exc:  # a decoder library failing on a hostile file must not stop the run
@@ -165,25 +187,37 @@ def _decode(file: FoundFile, digest: str | None, ctx: DecodeContext) -> _Decoded
 
 
 def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], ctx: DecodeContext,
-                  window: int) -> Iterator[_Decoded]:
-    """Decoded files in order, with at most `window` decoding ahead of the consumer."""
-    pending: list[Future] = []
-    it = iter(work)
-    for file, digest in it:
-        pending.append(pool.submit(_decode, file, digest, ctx))
-        if len(pending) >= window:
-            yield pending.pop(0).result()
-    for future in pending:
-        yield future.result()
+                  window: int, max_bytes: int = DECODE_AHEAD_BYTES, max_videos: int = 2) -> Iterator[_Decoded]:
+    """Decoded files in order, with at most `window` decoding ahead of the consumer.
+
+    Memory stays bounded too: nothing more is submitted while the decoded files waiting hold over
+    max_bytes of prepared images, nor a video while max_videos are still being decoded.
+    """
+    pending: deque[tuple[Future, bool]] = deque()  # (future, is a video)
+    for file, digest in work:
+        video = file.kind == "video"
+        while pending and (len(pending) >= window or _waiting_bytes(pending) > max_bytes
+                           or video and sum(v and not f.done() for f, v in pending) >= max_videos):
+            yield pending.popleft()[0].result()
+        pending.append((pool.submit(_decode, file, digest, ctx), video))
+    while pending:
+        yield pending.popleft()[0].result()
 
 
-def _chunks(items: Iterable[_Decoded], size: int) -> Iterator[list[_Decoded]]:
+def _waiting_bytes(pending: Iterable[tuple[Future, bool]]) -> int:
+    return sum(future.result().held_bytes for future, _ in pending if future.done())
+
+
+def _chunks(items: Iterable[_Decoded], size: int, max_bytes: int = DECODE_AHEAD_BYTES) -> Iterator[list[_Decoded]]:
+    """Runs of `size` decoded files, shorter where they would hold over max_bytes."""
     chunk: list[_Decoded] = []
+    held = 0
     for item in items:
         chunk.append(item)
-        if len(chunk) >= size:
+        held += item.held_bytes
+        if len(chunk) >= size or held >= max_bytes:
             yield chunk
-            chunk = []
+            chunk, held = [], 0
     if chunk:
         yield chunk
 
@@ -204,7 +238,8 @@ def embed_decoded(encoder: Encoder, decoded: list[_Decoded], batch_size: int) ->
                 vectors[i] = vector
     drafts, position = [], 0
     for d in decoded:
-        draft = ItemDraft(str(d.file.path), d.file.kind, d.file.size, d.file.mtime_ns, d.digest, error=d.error)
+        draft = ItemDraft(str(d.file.path), d.kind or d.file.kind, d.file.size, d.file.mtime_ns, d.digest,
+                          error=d.error)
         if d.file.kind == "image" and d.error is None:
             draft.taken_at = capture_time(d.file.path)
         for s in d.inputs if d.error is None else []:
@@ -269,10 +304,11 @@ def _embed_files(index: IndexFolder, run_id: int, plan: Plan, encoder: Encoder, 
     """Decode ahead in worker threads, embed in batches, commit chunk by chunk."""
     progress.start("indexing", len(plan.embed))
     ctx = DecodeContext(encoder, asr_model=settings.asr_model, language=settings.language,
-                        device=settings.device, cache_dir=cache_dir())
+                        device=settings.device, cache_dir=cache_dir(), progress=progress)
     window = max(2 * settings.commit_every, 4 * settings.workers)
     with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
-        for chunk in _chunks(_decode_ahead(pool, plan.embed, ctx, window), settings.commit_every):
+        decoded = _decode_ahead(pool, plan.embed, ctx, window, max_videos=settings.workers)
+        for chunk in _chunks(decoded, settings.commit_every):
             drafts = embed_decoded(encoder, chunk, settings.batch_size)
             index.commit(run_id, drafts)
             for draft in drafts:

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+import numpy as np
+
 from searchengine.audio import AUDIO_EXTENSIONS, Transcriber, TranscriptSegment, bundled_whisper_dir
-from searchengine.audio.transcribe import merge_short_segments
+from searchengine.audio.stream import SAMPLE_RATE, AudioReader, Window, cut_point, speech_windows
+from searchengine.audio.transcribe import merge_short_segments, split_at_pauses
 from searchengine.errors import DecodeError, ModelUnavailable
 
 BUDGET = "We talked about the household budget for next year."
@@ -250,3 +253,112 @@ def test_merging_never_exceeds_max_seconds():
     merged = merge_short_segments(segments)
 
     assert [(s.start, s.end) for s in merged] == [(0, 1), (40, 41), (41, 72)]
+
+
+# A recording of a few minutes: sentences (each with a word found nowhere else) at known times, some
+# after long silences, some in a run with short breaths between them, so that windows of
+# LONG_WINDOW seconds are cut both in pauses and, in the run, at the quietest moment.
+LONG_SCRIPT = (
+    (2.0, "The lighthouse keeper wrote a letter every evening."),
+    (40.0, "Our neighbour grows pumpkins behind the school."),
+    (44.5, "She parked the tractor next to the barn."),
+    (48.0, "A violin played softly in the empty hall."),
+    (51.5, "The parrot repeated every word it heard."),
+    (55.0, "Snow covered the mountain village overnight."),
+    (58.5, "He bought fresh lemons at the market."),
+    (62.0, "The submarine surfaced near the harbour."),
+    (65.5, "My grandmother baked bread for the whole street."),
+    (130.0, "Finally the volcano was quiet again."),
+)
+LONG_KEYWORDS = ("letter", "school", "tractor", "violin", "parrot", "mountain", "lemons", "submarine",
+                 "grandmother", "volcano")  # words Whisper base hears right in espeak-ng's voice
+LONG_SECONDS = 150.0
+LONG_WINDOW = 30.0
+
+
+@pytest.fixture(scope="module")
+def long_recording(tmp_path_factory) -> tuple[Path, list[tuple[float, float]]]:
+    """The wav, and when each sentence of LONG_SCRIPT is spoken (start, end) in seconds."""
+    folder = tmp_path_factory.mktemp("long")
+    rate, track, said = None, None, []
+    for i, (start, text) in enumerate(LONG_SCRIPT):
+        rate, frames = _read_wav(_espeak(text, folder / f"{i}.wav"))
+        samples = np.frombuffer(frames, np.int16)
+        if track is None:
+            track = np.zeros(int(LONG_SECONDS * rate), np.int16)
+        at = int(start * rate)
+        assert not track[at:].any(), "the sentences overlap"
+        track[at : at + len(samples)] = samples
+        voiced = np.flatnonzero(np.abs(samples) > 300)
+        said.append((start + voiced[0] / rate, start + voiced[-1] / rate))
+    return _write_wav(folder / "long.wav", rate, track.tobytes()), said
+
+
+def test_long_recording_is_read_in_windows_cut_between_words(long_recording):
+    path, said = long_recording
+    reader = AudioReader(path)
+
+    windows = list(speech_windows(reader, LONG_WINDOW))
+
+    assert reader.expected_seconds == pytest.approx(LONG_SECONDS, abs=0.01)
+    assert reader.seconds == pytest.approx(LONG_SECONDS, abs=0.01)
+    assert len(windows) >= LONG_SECONDS / LONG_WINDOW
+    assert windows[0].offset == 0.0
+    for before, after in zip(windows, windows[1:]):
+        assert after.offset == pytest.approx(before.end)  # nothing lost, nothing read twice
+    assert all(len(w.samples) <= LONG_WINDOW * SAMPLE_RATE for w in windows)
+    assert windows[-1].end == pytest.approx(LONG_SECONDS, abs=0.01)
+    for window in windows[:-1]:  # no sentence is cut, not even in the run of sentences
+        assert not any(start < window.end < end for start, end in said), window.end
+    assert [w.speech for w in windows] == [any(s < w.end and e > w.offset for s, e in said) for w in windows]
+
+
+def test_transcript_of_a_long_recording_has_every_sentence_once_at_its_time(cache_dir, long_recording):
+    path, said = long_recording
+    transcriber = Transcriber(cache_dir=cache_dir, device="cpu", window_seconds=LONG_WINDOW)
+    reports = []
+
+    transcript = transcriber.transcribe(path, on_progress=lambda done, total: reports.append((done, total)))
+
+    _assert_well_formed(transcript, LONG_SECONDS)
+    assert transcript.language == "en"
+    text = " ".join(s.text for s in transcript.segments).lower()
+    for keyword, (start, end) in zip(LONG_KEYWORDS, said):
+        assert text.count(keyword) == 1, keyword
+        segment = next(s for s in transcript.segments if keyword in s.text.lower())
+        assert segment.start <= start + 1.0 and segment.end >= end - 1.0, (keyword, segment, start, end)
+    done = [d for d, _ in reports]
+    assert done == sorted(done) and len(reports) > LONG_SECONDS / LONG_WINDOW
+    assert reports[0][1] == pytest.approx(LONG_SECONDS, abs=0.01)
+    assert reports[-1] == (transcript.duration, transcript.duration)
+
+
+def test_cut_point_prefers_the_last_pause_then_the_quietest_moment():
+    size = 10 * SAMPLE_RATE
+    audio = np.full(size + 500, 0.1, np.float32)
+    speech = [(1 * SAMPLE_RATE, 3 * SAMPLE_RATE), (4 * SAMPLE_RATE, 6 * SAMPLE_RATE), (8 * SAMPLE_RATE, size + 500)]
+    assert cut_point(audio, speech, size) == 7 * SAMPLE_RATE  # the middle of the last pause
+    assert cut_point(audio, speech[:2], size) == len(audio) - SAMPLE_RATE  # silence to the end: keep a second
+    audio[int(8.45 * SAMPLE_RATE) : int(8.55 * SAMPLE_RATE)] = 0.0
+    assert cut_point(audio, [(0, size + 500)], size) == pytest.approx(8.5 * SAMPLE_RATE, abs=SAMPLE_RATE // 10)
+    silent = np.zeros(size, np.float32)
+    assert cut_point(silent, [], size) == size - SAMPLE_RATE
+
+
+def test_windows_of_an_empty_stream():
+    assert list(speech_windows(iter(()))) == []
+    assert Window(2.0, np.zeros(SAMPLE_RATE, np.float32), False).end == 3.0
+
+
+def test_segments_split_where_the_words_pause():
+    from types import SimpleNamespace as Word
+
+    words = [Word(start=1.0, end=1.4, word=" Hello"), Word(start=1.5, end=2.0, word=" there."),
+             Word(start=9.0, end=9.5, word=" Later"), Word(start=9.6, end=10.0, word=" on.")]
+    segment = Word(start=1.0, end=10.0, text=" Hello there. Later on.", words=words)
+
+    assert split_at_pauses(segment) == [TranscriptSegment(1.0, 2.0, " Hello there."),
+                                        TranscriptSegment(9.0, 10.0, " Later on.")]
+    assert split_at_pauses(segment, pause=10.0) == [TranscriptSegment(1.0, 10.0, " Hello there. Later on.")]
+    assert split_at_pauses(Word(start=0.0, end=3.0, text=" no words", words=None)) == [
+        TranscriptSegment(0.0, 3.0, " no words")]

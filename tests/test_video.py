@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import time
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +21,8 @@ from conftest import PHOTOS
 from searchengine.config import IngestSettings
 from searchengine.errors import DecodeError
 from searchengine.fusion import fuse_moments
-from searchengine.ingest import index_folder
+from searchengine.ingest import SilentProgress, index_folder
+from searchengine.media.kinds import content_kind
 from searchengine.media.video import extract_keyframes, keyframe_image
 from searchengine.query import Filters, Hit, Query, Searcher
 
@@ -107,12 +109,37 @@ def make_clip(path: Path, slides=SLIDES, narration=(), *, fps=10.0, gop=None, co
     return path
 
 
+def make_data_only(path: Path) -> Path:
+    """A well-formed MP4 whose only stream carries data: neither picture nor sound."""
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_mux_stream("bin_data")
+        packet = av.Packet(b"not a picture, not a sound")
+        packet.stream, packet.pts, packet.dts, packet.time_base = stream, 0, 0, Fraction(1, 1000)
+        out.mux(packet)
+    return path
+
+
+class RecordingProgress(SilentProgress):
+    """Keeps every media report: (path name, stage) -> [(done, total), ...], and the stages ended."""
+
+    def __init__(self):
+        self.reports: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+        self.ended: list[tuple[str, str]] = []
+
+    def media(self, path, stage, done, total):
+        self.reports.setdefault((Path(path).name, stage), []).append((done, total))
+
+    def media_done(self, path, stage):
+        self.ended.append((Path(path).name, stage))
+
+
 @pytest.fixture(scope="module")
 def video_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("videos")
     make_clip(folder / "slideshow.mp4", narration=NARRATION)
     make_clip(folder / "train_announcement.mp4", narration=((0.5, TRAIN),), video=False,
               slides=(("cat_chelsea.jpg", 5.0),))
+    make_data_only(folder / "notes.mp4")
     (folder / "garbage.mp4").write_bytes(np.random.default_rng(1).integers(0, 256, 50_000, np.uint8).tobytes())
     (folder / "empty.mkv").write_bytes(b"")
     whole = (folder / "slideshow.mp4").read_bytes()
@@ -123,9 +150,10 @@ def video_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def indexed(video_folder, tmp_path_factory, bundled):
     index_dir = tmp_path_factory.mktemp("video-index")
-    summary = index_folder(video_folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    progress = RecordingProgress()
+    summary = index_folder(video_folder, index_dir, IngestSettings(device="cpu", workers=2), progress, bundled)
     searcher = Searcher.open(index_dir, device="cpu")
-    yield summary, searcher
+    yield summary, searcher, progress
     searcher.close()
 
 
@@ -192,21 +220,36 @@ def test_broken_videos_raise_decode_error(video_folder):
 
 
 def test_index_reports_broken_clips_and_keeps_the_rest(indexed, video_folder):
-    summary, _ = indexed
-    assert (summary.added, summary.failed) == (2, 3)
+    summary, _, _ = indexed
+    assert (summary.added, summary.failed) == (2, 4)
     failed = dict(summary.errors)
-    assert set(failed) == {str(video_folder / n) for n in ("garbage.mp4", "empty.mkv", "truncated.mov")}
+    assert set(failed) == {str(video_folder / n) for n in ("garbage.mp4", "empty.mkv", "truncated.mov", "notes.mp4")}
+    assert "no video or audio stream" in failed[str(video_folder / "notes.mp4")]
+
+
+def test_progress_counts_seconds_of_video_and_of_speech(indexed):
+    _, _, progress = indexed
+    for stage in ("video", "speech"):
+        reports = progress.reports[("slideshow.mp4", stage)]
+        done = [d for d, _ in reports]
+        assert done == sorted(done) and len(reports) >= 3, stage
+        assert reports[0][1] == pytest.approx(12.0, abs=0.5)  # the length the file declares
+        assert reports[-1][0] == reports[-1][1] == pytest.approx(12.0, abs=0.5)
+    assert ("train_announcement.mp4", "video") not in progress.reports  # sound only: no video stage
+    assert progress.reports[("train_announcement.mp4", "speech")][-1][0] == pytest.approx(5.0, abs=0.3)
+    started = set(progress.reports)
+    assert started <= set(progress.ended) and len(progress.ended) == len(set(progress.ended))
 
 
 def test_a_photo_of_a_cat_lands_in_the_cat_slide(indexed):
-    _, searcher = indexed
+    _, searcher, _ = indexed
     top = searcher.search(Query(text="a photo of a cat"), Filters(kind="video", **ANY_SCORE), k=1)[0]
     assert top.path.endswith("slideshow.mp4")
     assert top.text is None and 0.0 <= top.start < 4.0 < top.end + 0.3  # the cat keyframe, to its end
 
 
 def test_spoken_words_give_their_time_range(indexed):
-    _, searcher = indexed
+    _, searcher, _ = indexed
     hit = searcher.search(Query(text="repairing the red bicycle in the garage"), Filters(kind="video", **ANY_SCORE),
                           k=1, segments=True)[0]
     assert hit.path.endswith("slideshow.mp4") and "bicycle" in hit.text.lower()
@@ -214,12 +257,48 @@ def test_spoken_words_give_their_time_range(indexed):
     assert hit.start <= said_from + 0.5 and hit.end >= said_to - 0.5
 
 
-def test_audio_only_mp4_is_indexed_as_a_recording(indexed):
-    _, searcher = indexed
-    hit = searcher.search(Query(text="when does the train leave the station"), Filters(kind="video", **ANY_SCORE),
+def test_audio_only_mp4_is_indexed_as_a_recording(indexed, video_folder):
+    _, searcher, _ = indexed
+    hit = searcher.search(Query(text="when does the train leave the station"), Filters(kind="audio", **ANY_SCORE),
                           k=1)[0]
-    assert hit.path.endswith("train_announcement.mp4") and "train" in hit.text.lower()
+    assert hit.path.endswith("train_announcement.mp4") and hit.kind == "audio" and "train" in hit.text.lower()
     assert 0.0 <= hit.start < 2.0
+    videos = searcher.search(Query(text="when does the train leave the station"), Filters(kind="video", **ANY_SCORE))
+    assert not any(h.path.endswith("train_announcement.mp4") for h in videos)
+    assert content_kind(video_folder / "train_announcement.mp4", "video") == "audio"
+    for name in ("slideshow.mp4", "notes.mp4", "garbage.mp4", "empty.mkv"):  # decoded, or reported, as videos
+        assert content_kind(video_folder / name, "video") == "video"
+
+
+def test_decoding_ahead_holds_a_bounded_number_of_keyframes(monkeypatch):
+    """Many long videos and a slow consumer: the pipeline never holds more than its byte budget of
+    prepared keyframes, plus the videos its workers are decoding, plus one chunk."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from searchengine import ingest
+    from searchengine.media.discover import FoundFile
+    from searchengine.media.segments import SegmentInput
+
+    keyframe = np.zeros((3, 224, 224), np.float32)  # as the bundled encoder prepares one
+    per_video, workers = 10, 2
+    budget = int(2.5 * per_video * keyframe.nbytes)
+    decoded = []
+
+    def long_video(path, content_hash, ctx):
+        decoded.append(path)
+        return [SegmentInput(i, image=keyframe.copy()) for i in range(per_video)]
+
+    monkeypatch.setitem(ingest.DECODERS, "video", long_video)
+    files = [(FoundFile(Path(f"/videos/{i}.mp4"), "video", 1, 1), "digest") for i in range(40)]
+    released, most = 0, 0
+    with ThreadPoolExecutor(workers) as pool:
+        ahead = ingest._decode_ahead(pool, files, None, window=64, max_bytes=budget, max_videos=workers)
+        for chunk in ingest._chunks(ahead, 64, max_bytes=budget):
+            most = max(most, len(decoded) - released)
+            time.sleep(0.05)  # embedding is slow
+            released += len(chunk)
+    assert released == 40
+    assert most <= 3 + 3 + workers  # a chunk (3 videos pass the budget), 3 waiting, those being decoded
 
 
 def _hit(segment_id, score, start, end, text=None, item_id=1, kind="video"):

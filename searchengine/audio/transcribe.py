@@ -8,21 +8,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Literal
+from typing import Callable, Iterable, Literal
 
-from searchengine.audio.whisper_model import INSTALL_HINT, PART_DISTRIBUTIONS, bundled_whisper_dir
-from searchengine.errors import DecodeError, ModelUnavailable, UsageError
-
-if TYPE_CHECKING:
-    import numpy as np
+from searchengine.audio.stream import WINDOW_SECONDS, AudioReader, speech_windows
+from searchengine.audio.whisper_model import INSTALL_HINT, bundled_whisper_dir, speech_packages
+from searchengine.errors import ModelUnavailable, UsageError
+from searchengine.media.kinds import AUDIO_EXTENSIONS  # noqa: F401 - re-exported by searchengine.audio
 
 log = logging.getLogger(__name__)
 
-from searchengine.media.kinds import AUDIO_EXTENSIONS  # noqa: F401 - re-exported by searchengine.audio
-SAMPLE_RATE = 16_000
+ProgressCallback = Callable[[float, "float | None"], None]  # (seconds done, seconds in all or None)
 BUNDLED_MODEL_ID = "whisper:base-bundled"
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -31,6 +28,7 @@ Device = Literal["auto", "cpu", "cuda"]
 MIN_WORDS = 8
 MIN_SECONDS = 4.0
 MAX_SECONDS = 30.0
+PAUSE_SECONDS = 2.0  # a Whisper segment is split where its words pause this long (VAD's least silence)
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,7 @@ class Transcriber:
     device: "auto" picks "cuda" (float16) when CTranslate2 sees a GPU, else "cpu" (int8).
     language: a Whisper language code ("en", "de", …); None detects it per recording.
     cpu_threads: 0 uses up to 4 of the CPUs this process may run on.
+    window_seconds: the most audio transcribed at once (see searchengine.audio.stream).
     """
 
     def __init__(
@@ -65,9 +64,12 @@ class Transcriber:
         language: str | None = None,
         cache_dir: Path,
         cpu_threads: int = 0,
+        window_seconds: float = WINDOW_SECONDS,
     ) -> None:
         if device not in ("auto", "cpu", "cuda"):
             raise UsageError(f"unknown speech device {device!r}; use auto, cpu or cuda")
+        if window_seconds < 10:
+            raise UsageError(f"window_seconds must be at least 10, not {window_seconds}")
         if cpu_threads < 0:
             raise UsageError(f"cpu_threads must be 0 (automatic) or positive, not {cpu_threads}")
         self._model_name = model
@@ -75,6 +77,7 @@ class Transcriber:
         self._language = language
         self._cache_dir = Path(cache_dir)
         self._cpu_threads = cpu_threads or min(4, _usable_cpus())
+        self._window_seconds = window_seconds
         self._model = None
         self._load_lock = threading.Lock()
 
@@ -85,36 +88,42 @@ class Transcriber:
         folder = Path(self._model_name).expanduser()
         return f"whisper:{folder.resolve() if folder.is_dir() else self._model_name}"
 
-    def transcribe(self, path: Path) -> Transcript:
+    def transcribe(self, path: Path, on_progress: ProgressCallback | None = None) -> Transcript:
         """Transcript of the speech in an audio (or video) file; no speech gives no segments.
+
+        The file is decoded as it is read and transcribed in windows cut at pauses (see
+        searchengine.audio.stream), so memory stays bounded however long it is. The language is
+        detected in the first window with speech and kept for the rest. Times come from the
+        words, and Whisper's segments are split where the words pause (split_at_pauses).
+        on_progress(seconds done, seconds in all or None) is called as segments come; last with
+        done == total == duration.
 
         Raises DecodeError when the file cannot be decoded, ModelUnavailable when the model
         cannot be loaded.
         """
         path = Path(path)
-        audio = decode_audio(path)
-        duration = len(audio) / SAMPLE_RATE
-        if not _has_speech(audio):
-            log.debug("%s: no speech found in %.1f s", path, duration)
-            return Transcript(duration=duration, language=None, segments=[])
-        model = self._loaded_model()
-        raw_segments, info = model.transcribe(
-            audio,
-            language=self._language,
-            vad_filter=True,
-            condition_on_previous_text=False,
-        )
-        clamped = (
-            TranscriptSegment(
-                start=_clamp(segment.start, duration),
-                end=_clamp(max(segment.end, segment.start), duration),
-                text=segment.text.strip(),
-            )
-            for segment in raw_segments
-        )
-        segments = merge_short_segments(segment for segment in clamped if segment.text)
-        log.debug("%s: %d segments, language %s, %.1f s", path, len(segments), info.language, duration)
-        return Transcript(duration=duration, language=info.language, segments=segments)
+        reader = AudioReader(path)
+        report = on_progress or (lambda done, total: None)
+        language, found = self._language, []
+        detected = None
+        for window in speech_windows(reader, self._window_seconds):
+            if window.speech:
+                raw_segments, info = self._loaded_model().transcribe(
+                    window.samples, language=language, vad_filter=True, condition_on_previous_text=False,
+                    word_timestamps=True,
+                )
+                language = detected = info.language
+                for piece in (piece for segment in raw_segments for piece in split_at_pauses(segment)):
+                    start = _clamp(window.offset + piece.start, window.offset, window.end)
+                    end = _clamp(window.offset + max(piece.end, piece.start), start, window.end)
+                    found.append(TranscriptSegment(start=start, end=end, text=piece.text.strip()))
+                    report(end, reader.expected_seconds)
+            report(window.end, reader.expected_seconds)
+        duration = reader.seconds
+        report(duration, duration)
+        segments = merge_short_segments(segment for segment in found if segment.text)
+        log.debug("%s: %d segments, language %s, %.1f s", path, len(segments), detected, duration)
+        return Transcript(duration=duration, language=detected, segments=segments)
 
     def _loaded_model(self):
         with self._load_lock:
@@ -123,7 +132,7 @@ class Transcriber:
             return self._model
 
     def _load_model(self):
-        with _install_hint():
+        with speech_packages():
             import ctranslate2
             from faster_whisper import WhisperModel
         device = self._device
@@ -175,63 +184,19 @@ class Transcriber:
         return ModelUnavailable(f"cannot load Whisper model {self._model_name or 'base (bundled)'}: {reason}; {fix}")
 
 
-@contextmanager
-def _install_hint() -> Iterator[None]:
-    """Turn a missing speech package into ModelUnavailable with the pip line that fixes it."""
-    try:
-        yield
-    except ImportError as exc:
-        raise ModelUnavailable(
-            f"speech recognition needs faster-whisper ({exc.name} missing); "
-            f"run: pip install faster-whisper==1.2.1 {' '.join(PART_DISTRIBUTIONS)}"
-        ) from exc
-
-
-def _has_speech(audio: np.ndarray) -> bool:
-    """Whether Silero VAD (faster-whisper's vad_filter) finds any speech in the samples."""
-    with _install_hint():
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-    return bool(get_speech_timestamps(audio, VadOptions(), sampling_rate=SAMPLE_RATE))
-
-
-def decode_audio(path: Path) -> np.ndarray:
-    """The first audio stream of a file as mono float32 samples at 16 kHz.
-
-    Raises DecodeError for a missing, unreadable, corrupt or audio-less file.
-    """
-    with _install_hint():
-        import av
-        import numpy as np
-
-    def failed(reason: str) -> DecodeError:
-        return DecodeError(f"cannot decode {path}: {reason}; check that it is a complete audio file or re-encode it")
-
-    chunks: list[np.ndarray] = []
-    bad_packets = 0
-    try:
-        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise failed("it has no audio stream")
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-            frames = container.decode(container.streams.audio[0])
-            while True:
-                try:
-                    frame = next(frames)
-                except StopIteration:
-                    break
-                except av.error.InvalidDataError:
-                    bad_packets += 1
-                    continue
-                chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
-            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise failed(getattr(exc, "strerror", None) or str(exc)) from exc
-    if bad_packets:
-        log.warning("%s: skipped %d undecodable audio packets", path, bad_packets)
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    if not audio.size:
-        raise failed("no audio could be decoded from it")
-    return audio.astype(np.float32, copy=False)
+def split_at_pauses(segment, pause: float = PAUSE_SECONDS) -> list[TranscriptSegment]:
+    """A faster-whisper segment as pieces that do not run across a pause of `pause` seconds or more
+    between its words (VAD joins the speech around a silence, and Whisper may write both sides as one
+    segment). A segment without word timings stays whole."""
+    words = list(segment.words or ())
+    if not words:
+        return [TranscriptSegment(segment.start, segment.end, segment.text)]
+    runs = [[words[0]]]
+    for word in words[1:]:
+        if word.start - runs[-1][-1].end >= pause:
+            runs.append([])
+        runs[-1].append(word)
+    return [TranscriptSegment(run[0].start, run[-1].end, "".join(w.word for w in run)) for run in runs]
 
 
 def merge_short_segments(
@@ -280,5 +245,5 @@ def _usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def _clamp(seconds: float, duration: float) -> float:
-    return min(max(float(seconds), 0.0), duration)
+def _clamp(seconds: float, low: float, high: float) -> float:
+    return min(max(float(seconds), low), high)

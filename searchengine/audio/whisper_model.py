@@ -13,9 +13,11 @@ import logging
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Iterator
 
 from searchengine.errors import ModelUnavailable
 
@@ -27,6 +29,18 @@ SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 CACHE_FOLDER = "whisper-base"
 SOURCE_FILE = "source.json"
 _COPY_CHUNK = 16 * 1024 * 1024
+
+
+@contextmanager
+def speech_packages() -> Iterator[None]:
+    """Turn a missing speech package into ModelUnavailable with the pip line that fixes it."""
+    try:
+        yield
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"speech recognition needs faster-whisper ({exc.name} missing); "
+            f"run: pip install faster-whisper==1.2.1 {' '.join(PART_DISTRIBUTIONS)}"
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Which files are which kind, by extension."""
+"""Which files are which kind: by extension, and for video containers by what is in them."""
 
 from __future__ import annotations
 
@@ -23,3 +23,14 @@ def kind_of(path: Path) -> str | None:
         if suffix in extensions:
             return kind
     return None
+
+
+def content_kind(path: Path, kind: str) -> str:
+    """The kind a file is indexed as, once it is about to be read: a video container with sound and
+    no picture (an .mp4 or .mov of a voice memo) is a recording. A file that cannot be opened, or
+    has no streams at all, keeps its kind, so that its decoder reports it."""
+    if kind != "video":
+        return kind
+    from searchengine.media.video import sound_only  # PyAV loads with the first video
+
+    return "audio" if sound_only(path) else kind

@@ -45,6 +45,7 @@ MAX_HELD_PACKETS = 3000
 MAX_KEYFRAMES = 300  # per video; longer videos get keyframes further apart
 SCENE_CHANGE = 0.25  # difference from the last keyframe (0 same … 1 opposite) that makes a new one
 FLAT = 0.03  # a thumbnail whose grey levels vary less than this (std, 0…1) shows nothing
+PROGRESS_STEP = 1.0  # seconds of video between progress reports
 KEYFRAME_SIDE = 448  # keyframes handed to the encoder are at most this many pixels on their short side
 _THUMB = 32  # side of the grey thumbnail the scene test compares
 _BINS = 16
@@ -88,6 +89,15 @@ def video_stream(container: "av.container.InputContainer") -> "av.video.stream.V
     return None
 
 
+def sound_only(path: Path) -> bool:
+    """Whether a file opens as media with an audio stream and no video stream (cover art aside)."""
+    try:
+        with open_media(path) as container:
+            return video_stream(container) is None and bool(container.streams.audio)
+    except DecodeError:
+        return False
+
+
 def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
     """Keyframe segments (for the image tower) then transcript segments (text tower) of a video.
 
@@ -102,7 +112,9 @@ def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
         audio_offset = _stream_start(container, container.streams.audio[0]) if has_audio else 0.0
         keyframes = Keyframes()
         if stream is not None:
-            keyframes = extract_keyframes(path, ctx.encoder.prepare_image, container=container)
+            with ctx.media_progress(path, "video") as report:
+                keyframes = extract_keyframes(path, ctx.encoder.prepare_image, container=container,
+                                              on_progress=report)
     segments = [
         SegmentInput(i, image=image, t_start=start, t_end=end)
         for i, (image, start, end) in enumerate(zip(keyframes.images, keyframes.starts, keyframes.ends))
@@ -138,15 +150,18 @@ def extract_keyframes(
     max_interval: float = MAX_INTERVAL,
     max_keyframes: int = MAX_KEYFRAMES,
     container: "av.container.InputContainer | None" = None,
+    on_progress: Callable[[float, "float | None"], None] | None = None,
 ) -> Keyframes[T]:
     """Keyframes of a video's first video stream, each passed through `prepare` as soon as it is chosen.
 
-    Raises DecodeError when the file has no video stream or none of its frames decodes.
+    on_progress(seconds read, seconds in all or None) is called about every PROGRESS_STEP seconds of
+    video, and last with both equal to the duration. Raises DecodeError when the file has no video
+    stream or none of its frames decodes.
     """
     if container is None:
         with open_media(path) as opened:
             return extract_keyframes(path, prepare, min_interval=min_interval, max_interval=max_interval,
-                                     max_keyframes=max_keyframes, container=opened)
+                                     max_keyframes=max_keyframes, container=opened, on_progress=on_progress)
     stream = video_stream(container)
     if stream is None:
         raise DecodeError(f"{path}: no video stream in it")
@@ -154,7 +169,7 @@ def extract_keyframes(
     spacing = known / max_keyframes
     chooser = _SceneChooser(max(min_interval, spacing), max(max_interval, spacing))
     result: Keyframes[T] = Keyframes()
-    reader = _FrameSampler(path, container, stream, chooser)
+    reader = _FrameSampler(path, container, stream, chooser, on_progress, known or None)
     for frame, seconds in reader.frames():
         result.frames_decoded += 1
         if not chooser.take(seconds, _thumbnail(frame)):
@@ -168,6 +183,8 @@ def extract_keyframes(
     if not result.frames_decoded:
         raise DecodeError(f"{path}: no video frame could be decoded; check that it is a complete video file")
     result.duration = max(reader.end, result.starts[-1] if result.starts else 0.0)
+    if on_progress is not None:
+        on_progress(result.duration, result.duration)
     return result
 
 
@@ -185,8 +202,12 @@ class _FrameSampler:
     """
 
     def __init__(self, path: Path, container: "av.container.InputContainer", stream,
-                 chooser: "_SceneChooser") -> None:
+                 chooser: "_SceneChooser", on_progress: Callable[[float, "float | None"], None] | None = None,
+                 expected_seconds: float | None = None) -> None:
         self.path = path
+        self.on_progress = on_progress
+        self.expected_seconds = expected_seconds
+        self._reported = 0.0
         self.container = container
         self.stream = stream
         self.chooser = chooser  # its intervals and last keyframe say how far a GOP must be decoded
@@ -281,6 +302,9 @@ class _FrameSampler:
                 continue
             seconds = self._seconds(packet)
             self.end = max(self.end, seconds + float((packet.duration or 0) * packet.time_base))
+            if self.on_progress is not None and self.end >= self._reported + PROGRESS_STEP:
+                self._reported = self.end
+                self.on_progress(self.end, self.expected_seconds)
             yield packet
 
     def _decode(self, packet, every: bool) -> Iterator[tuple["av.VideoFrame", float]]:
