@@ -93,6 +93,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--recall", type=Path, help="a dataset folder for bench recall (fp32 vs int8)")
+    parser.add_argument("--recall-models", nargs="+", default=["bundled"],
+                        help="models whose recall is measured (random-weight models have nothing to measure)")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/backends.json")
     args = parser.parse_args(argv)
 
@@ -112,7 +114,7 @@ def main(argv=None) -> None:
             runtime: {key: round(by[runtime][key] / by["torch"][key], 2)
                       for key in ("images_per_s", "texts_per_s")}
             for runtime in ("onnx", "onnx-int8")}}
-        if args.recall:
+        if args.recall and model in args.recall_models:
             entry["recall"] = recall_cost(model, args.recall)
         report["models"].append(entry)
     report["load_average_end"] = os.getloadavg()[0]
