@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import Callable, TypeVar
 
 from searchengine.errors import ModelUnavailable, UsageError
 
+T = TypeVar("T")
 BACKENDS = ("auto", "onnx", "torch")
 BACKEND_ENV = "SEARCHENGINE_BACKEND"
 # An int8 model is a model of its own ("bundled+int8", vectors differ slightly), not a runtime
@@ -46,6 +48,16 @@ def check_backend(backend: str) -> str:
 
 def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
+
+
+def pick_runtime(device: str, backend: str, onnx: Callable[[str], T | None], torch: Callable[[str], T]) -> T:
+    """onnx(variant) where `backend` wants ONNX Runtime and the export works (variant "fp32" or
+    "int8"), else torch(device): one rule for every tower."""
+    if use_onnx(device, backend):
+        tower = onnx("int8" if backend == ONNX_INT8 else "fp32")
+        if tower is not None:
+            return tower
+    return torch(device)
 
 
 def use_onnx(device: str, backend: str) -> bool:

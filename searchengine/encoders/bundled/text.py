@@ -147,15 +147,10 @@ def _onnx_tower(variant: str) -> TextTower | None:
 @lru_cache(maxsize=4)
 def text_tower(device: str = "cpu", backend: str = "auto") -> TextTower:
     """MiniLM as a function texts -> [n, 384] unit vectors, in the runtime `backend` picks."""
-    from searchengine.encoders.backend import ONNX_INT8, use_onnx
-    from searchengine.encoders.onnx_towers import FP32, INT8
+    from searchengine.encoders.backend import pick_runtime
 
     model_path()  # fail early, with an install hint, when the wheel is missing
-    if use_onnx(device, backend):
-        tower = _onnx_tower(INT8 if backend == ONNX_INT8 else FP32)
-        if tower is not None:
-            return tower
-    return _torch_tower(device)
+    return pick_runtime(device, backend, _onnx_tower, _torch_tower)
 
 
 def embed_sentences(texts: Sequence[str], device: str = "cpu", backend: str = "auto") -> np.ndarray:
