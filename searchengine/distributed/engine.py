@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 # Environment the Ray workers need to find the same models and state as the driver.
 PASSED_ENV = ("SEARCHENGINE_HOME", "SEARCHENGINE_BACKEND", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-DECODE_CPUS = 1.0  # Ray CPUs a decode task asks for
+# Ray CPUs a decode task asks for: two a core. Like the in-process decode threads (each task runs
+# --workers of them), decoding shares the cores with inference: it waits on the disk meanwhile.
+DECODE_CPUS = 0.5
 THREADS_PER_ACTOR = 4  # CPU-only clusters: one embedding actor per this many cores
 
 
@@ -156,9 +158,8 @@ def _quiet_ray_data() -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
-def _worker_env(extra: dict | None = None) -> dict:
-    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
-    return {"env_vars": {**env, **(extra or {})}}
+def _worker_env() -> dict:
+    return {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
 
 
 def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: list, settings: IngestSettings,
@@ -174,16 +175,16 @@ def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: l
     rows = [{"position": i, "files": pickle.dumps(chunk)} for i, chunk in enumerate(chunks)]
     data = ray.data.from_items(rows, override_num_blocks=len(rows))
     data = data.map_batches(
-        decode_chunk, batch_size=1, num_cpus=DECODE_CPUS, runtime_env=_worker_env(),
+        decode_chunk, batch_size=1, num_cpus=DECODE_CPUS, **_task_pool(ray, _decode_tasks(ray, pool, gpus)),
         fn_kwargs={"model": settings.model, "backend": settings.backend, "asr_model": settings.asr_model,
-                   "language": settings.language, "cache": str(cache_dir())},
+                   "language": settings.language, "cache": str(cache_dir()), "threads": settings.workers,
+                   "env": _worker_env()},
     )
     data = data.map_batches(
         EmbedShards, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1, num_gpus=gpus,
-        runtime_env=_worker_env({"OMP_NUM_THREADS": str(threads)}),
         fn_constructor_kwargs={"model": settings.model, "device": "cuda" if gpus else "cpu",
                                "backend": settings.backend, "batch_size": settings.batch_size,
-                               "shards_dir": str(shards_dir), "threads": threads},
+                               "shards_dir": str(shards_dir), "threads": threads, "env": _worker_env()},
     )
     waiting: dict[int, str] = {}
     next_position = 0
@@ -197,6 +198,20 @@ def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: l
             next_position += 1
     with contextlib.suppress(OSError):
         shards_dir.rmdir()  # empty now
+
+
+def _decode_tasks(ray, actors: int, gpus: float) -> int:
+    """Decode tasks at a time: what the embedding actors leave of the CPUs (Ray would otherwise
+    fill every CPU with decoding first and start the actors only when some finished)."""
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return max(1, int((cpus - actors) / DECODE_CPUS))
+
+
+def _task_pool(ray, size: int) -> dict:
+    try:
+        return {"compute": ray.data.TaskPoolStrategy(size=size)}
+    except (AttributeError, TypeError):  # Ray Data before TaskPoolStrategy(size=…)
+        return {"concurrency": size}
 
 
 def _actor_pool(ray, device: str, actors: int | None) -> tuple[int, int, float]:

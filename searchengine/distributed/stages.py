@@ -13,7 +13,10 @@ batches, same order of segment ids once the driver commits them in order.
 
 from __future__ import annotations
 
+import os
 import pickle
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -38,29 +41,46 @@ def _context(model: str, backend: str | None, asr_model: str | None, language: s
 
 
 def decode_chunk(batch: dict, model: str, backend: str | None, asr_model: str | None, language: str | None,
-                 cache: str) -> dict:
-    """Rows {position, files: pickled [(FoundFile, hash)]} → {position, decoded: pickled [_Decoded]}."""
+                 cache: str, threads: int = 1, env: dict | None = None) -> dict:
+    """Rows {position, files: pickled [(FoundFile, hash)]} → {position, decoded: pickled [_Decoded]}.
+    The files of a chunk are decoded by `threads` threads, as the in-process decode workers do;
+    env: the driver's settings (SEARCHENGINE_HOME, …), applied before anything loads."""
+    os.environ.update(env or {})
     from searchengine.ingest import _decode
 
     ctx = _context(model, backend, asr_model, language, cache)
     decoded = []
-    for files in batch["files"]:
-        decoded.append(pickle.dumps([_decode(f, digest, ctx) for f, digest in pickle.loads(files)]))
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="decode") as pool:
+        for files in batch["files"]:
+            work = pickle.loads(files)
+            decoded.append(pickle.dumps(list(pool.map(lambda fd: _decode(fd[0], fd[1], ctx), work))))
     return {"position": np.asarray(batch["position"]), "decoded": np.array(decoded, dtype=object)}
+
+
+def _use_threads(threads: int) -> None:
+    """Ray starts a worker with OMP_NUM_THREADS = the CPUs it asked for (1), and BLAS reads that
+    when it loads: set the model's threads back, or sums would run in another order and the
+    vectors differ from in-process ones in the last bits. (A runtime_env would do it too, but
+    then Ray starts a new process for the actor instead of using one it keeps ready: seconds.)"""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn (sentence-transformers)
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 class EmbedShards:
     """An embedding actor: the encoder loaded once; each call embeds one chunk and writes its shard."""
 
     def __init__(self, model: str, device: str, backend: str | None, batch_size: int, shards_dir: str,
-                 threads: int | None = None):
+                 threads: int | None = None, env: dict | None = None):
+        os.environ.update(env or {})
         if threads:
-            try:
-                import torch
-
-                torch.set_num_threads(threads)
-            except ImportError:  # pragma: no cover - torch is a dependency
-                pass
+            _use_threads(threads)
         from searchengine.encoders.registry import load_encoder
 
         self.encoder = load_encoder(model, device, backend)
