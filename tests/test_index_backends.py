@@ -192,3 +192,24 @@ def test_index_folder_keeps_an_ivfpq_on_disk_within_its_budget(tmp_path):
         scores, found = held.search(vectors[100:110], 1)
         np.testing.assert_array_equal(found[:, 0], ids[50:60])  # each vector finds itself, exactly scored
         np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("ondisk", [False, True])
+def test_ivfpq_shards_encoded_apart_and_merged_hold_the_same_index(ondisk, tmp_path):
+    """What the Ray engine does with a large IVF-PQ: chunks encoded from the trained index
+    elsewhere (here: by a plain map), merged into the index (in memory, or its on-disk lists)."""
+    from searchengine.index.faiss_index import add_chunks, train_ivfpq
+
+    vectors, is_text = _two_modalities(4_000)
+    ids = np.arange(4_000, dtype=np.int64) * 7
+    chunks = [(ids[i : i + 1_000], vectors[i : i + 1_000]) for i in range(0, 4_000, 1_000)]
+    params = {"opq": False, "ondisk": ondisk}
+    whole = train_ivfpq(64, 4_000, lambda rows: vectors[rows], is_text, params,
+                        tmp_path / "a.x.ivfdata" if ondisk else None)
+    add_chunks(whole, chunks)
+    sharded = train_ivfpq(64, 4_000, lambda rows: vectors[rows], is_text, params,
+                          tmp_path / "b.x.ivfdata" if ondisk else None)
+    add_chunks(sharded, chunks, map_shards=lambda fn, args: (fn(*a) for a in args))
+    assert sharded.ntotal == whole.ntotal == 4_000
+    np.testing.assert_array_equal(sharded.ids(), np.sort(ids))
+    np.testing.assert_array_equal(sharded.search(vectors[:50], 10)[1], whole.search(vectors[:50], 10)[1])
