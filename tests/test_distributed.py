@@ -126,7 +126,7 @@ def test_interrupted_run_commits_its_shards_instead_of_embedding_again(local_ray
     resumed = index_folder_ray(photos_and_texts, index_dir, SETTINGS)
     assert resumed.resumed == len(first)  # committed from the shard, not embedded again
     assert resumed.added == len(plan.embed)
-    local = index_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled)
+    index_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled)
     assert _catalog(index_dir) == _catalog(tmp_path / "local")
 
 

@@ -167,8 +167,6 @@ def merge_shard(index, shard) -> None:
 
 
 def _append_lists(target, source) -> None:
-    import faiss
-
     for i in range(source.nlist):
         size = source.list_size(i)
         if size:
