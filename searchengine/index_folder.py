@@ -16,18 +16,19 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
-from sqlalchemy import select
 
 from searchengine.errors import IndexLocked, IndexNotFound, ModelMismatch
 from searchengine.index import ivfpq
 from searchengine.index.choice import IndexChoice, choose, ivfpq_choice
 from searchengine.index.faiss_index import FaissIndex, add_chunks, build_index, load_index, train_ivfpq
 from searchengine.manifest import MANIFEST, Manifest, encoder_name  # noqa: F401 (re-exported)
-from searchengine.store.catalog import BatchResult, Catalog, ItemDraft
-from searchengine.store.models import Segment
+from searchengine.store.reader import CatalogReader
+
+if TYPE_CHECKING:  # the full catalog (SQLAlchemy) is imported only by writers: searches read with sqlite3
+    from searchengine.store.catalog import BatchResult, Catalog, ItemDraft
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def exists(folder: Path) -> bool:
 
 
 class IndexFolder:
-    def __init__(self, folder: Path, manifest: Manifest, catalog: Catalog, writable: bool):
+    def __init__(self, folder: Path, manifest: Manifest, catalog: Catalog | CatalogReader, writable: bool):
         self.folder = folder
         self.manifest = manifest
         self.catalog = catalog
@@ -62,13 +63,15 @@ class IndexFolder:
         if not exists(folder):
             raise IndexNotFound(f"no index at {folder}: build one with `searchengine index FOLDER --index {folder}`")
         manifest = Manifest.read(folder)
-        return cls(folder, manifest, Catalog(folder / CATALOG), writable=False)
+        return cls(folder, manifest, CatalogReader(folder / CATALOG), writable=False)
 
     @classmethod
     def open_for_writing(cls, folder: Path, model: str, encoder_id: str, dim: int, index_type: str,
                          max_memory: int | None = None) -> "IndexFolder":
         """Open (or create) an index to add to it, holding the writer lock until close().
         max_memory (bytes), when given, becomes the index's memory budget from now on."""
+        from searchengine.store.catalog import Catalog
+
         folder = Path(folder).expanduser().resolve()
         folder.mkdir(parents=True, exist_ok=True)
         lock_fd = _acquire_lock(folder)
@@ -167,6 +170,10 @@ class IndexFolder:
 
     def _text_ids(self) -> np.ndarray:
         """Segment ids of text vectors (passages, transcripts): IVF training samples both modalities."""
+        from sqlalchemy import select
+
+        from searchengine.store.models import Segment
+
         with self.catalog.session() as s:
             return np.asarray(s.scalars(select(Segment.id).where(Segment.text.is_not(None))).all(), dtype=np.int64)
 

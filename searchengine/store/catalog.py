@@ -13,11 +13,12 @@ from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
-from searchengine.errors import IndexFormatError
 from searchengine.store.migrations import migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment
-
-GENERATION_KEY = "generation"
+from searchengine.store.reader import damaged
+from searchengine.store.records import (  # noqa: F401 (SegmentRecord re-exported)
+    GENERATION_KEY, SegmentRecord, read_generation, read_segment_records, read_vectors,
+)
 
 
 def now() -> datetime:
@@ -64,29 +65,6 @@ class ItemDraft:
 
 
 @dataclass(frozen=True)
-class SegmentRecord:
-    """A stored segment joined with its item, as search results need it."""
-
-    segment_id: int
-    item_id: int
-    path: str
-    kind: str
-    ordinal: int
-    text: str | None
-    char_start: int | None
-    char_end: int | None
-    t_start: float | None
-    t_end: float | None
-    mtime_ns: int
-    taken_at: datetime | None = None  # photos: EXIF capture date
-
-    @property
-    def date(self) -> datetime:
-        """The item's date for filters: when a photo was taken, else the file's modification time (local)."""
-        return self.taken_at or datetime.fromtimestamp(self.mtime_ns / 1e9)
-
-
-@dataclass(frozen=True)
 class BatchResult:
     added_ids: np.ndarray  # segment ids whose vectors must be added to the index
     added_vectors: np.ndarray
@@ -107,9 +85,7 @@ class Catalog:
             migrate(self.engine, str(path))
         except DatabaseError as exc:
             self.engine.dispose()
-            raise IndexFormatError(
-                f"catalog {path} is damaged ({exc.orig}): run `searchengine repair`, or re-index into a new --index folder"
-            ) from exc
+            raise damaged(path, exc.orig) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -118,10 +94,13 @@ class Catalog:
         return Session(self.engine, expire_on_commit=False)
 
     # --- meta -----------------------------------------------------------------------------
+    def _plain(self, read, *args):
+        """A read shared with the search-time reader (records.py), on this engine's connection."""
+        with self.engine.connect() as conn:
+            return read(conn.connection.dbapi_connection, *args)
+
     def generation(self) -> int:
-        with self.session() as s:
-            value = s.get(Meta, GENERATION_KEY)
-            return int(value.value) if value else 0
+        return self._plain(read_generation)
 
     @staticmethod
     def _bump_generation(s: Session) -> int:
@@ -157,20 +136,7 @@ class Catalog:
         return found
 
     def segment_records(self, ids: Sequence[int]) -> dict[int, SegmentRecord]:
-        out: dict[int, SegmentRecord] = {}
-        ids = [int(i) for i in ids]
-        with self.session() as s:
-            for start in range(0, len(ids), 500):
-                rows = s.execute(
-                    select(Segment.id, Segment.item_id, Item.path, Item.kind, Segment.ordinal, Segment.text,
-                           Segment.char_start, Segment.char_end, Segment.t_start, Segment.t_end, Item.mtime_ns,
-                           Item.taken_at)
-                    .join(Item, Segment.item_id == Item.id)
-                    .where(Segment.id.in_(ids[start : start + 500]))
-                )  # no vector blobs: they are not needed to describe a hit
-                for row in rows:
-                    out[row[0]] = SegmentRecord(*row)
-        return out
+        return self._plain(read_segment_records, ids)
 
     def segments_of(self, path: str) -> list[SegmentRecord] | None:
         """The segments of one file in order, or None when the file is not in the catalog."""
@@ -219,9 +185,7 @@ class Catalog:
         return out
 
     def vectors_of(self, ids: Sequence[int], dim: int) -> np.ndarray:
-        with self.session() as s:
-            rows = dict(s.execute(select(Segment.id, Segment.vector).where(Segment.id.in_([int(i) for i in ids]))).all())
-        return np.stack([np.frombuffer(rows[int(i)], dtype=np.float32, count=dim) for i in ids])
+        return self._plain(read_vectors, ids, dim)
 
     def counts(self) -> dict:
         with self.session() as s:

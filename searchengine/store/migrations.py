@@ -10,8 +10,8 @@ from typing import Callable
 
 from sqlalchemy import Connection, text
 
-from searchengine.errors import IndexFormatError
 from searchengine.store.models import Base
+from searchengine.store.records import SCHEMA_VERSION
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -31,7 +31,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("initial schema: items, segments, runs, errors, meta", _v1_initial),
     ("items.taken_at: EXIF capture date of photos", _v2_taken_at),
 ]
-SCHEMA_VERSION = len(MIGRATIONS)
+assert len(MIGRATIONS) == SCHEMA_VERSION, "records.SCHEMA_VERSION is the number of migrations"
 
 
 def current_version(conn: Connection) -> int:
@@ -43,10 +43,9 @@ def migrate(engine, path: str) -> int:
     with engine.connect() as conn:
         version = current_version(conn)
     if version > SCHEMA_VERSION:
-        raise IndexFormatError(
-            f"catalog {path} has schema version {version}, newer than this searchengine understands "
-            f"({SCHEMA_VERSION}): upgrade searchengine (pip install -U searchengine)"
-        )
+        from searchengine.store.reader import too_new
+
+        raise too_new(path, version)
     applied = 0
     for target in range(version + 1, SCHEMA_VERSION + 1):
         _name, step = MIGRATIONS[target - 1]

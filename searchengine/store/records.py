@@ -1,0 +1,85 @@
+"""What the catalog hands back to searches, and the plain SQL that reads it.
+
+These reads run on a DB-API sqlite3 connection, so the read-only catalog (reader.py) answers them
+without importing SQLAlchemy, and the full Catalog shares the very same statements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+import numpy as np
+
+SCHEMA_VERSION = 2  # PRAGMA user_version of a current catalog; migrations.py holds the steps
+GENERATION_KEY = "generation"
+CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """A stored segment joined with its item, as search results need it."""
+
+    segment_id: int
+    item_id: int
+    path: str
+    kind: str
+    ordinal: int
+    text: str | None
+    char_start: int | None
+    char_end: int | None
+    t_start: float | None
+    t_end: float | None
+    mtime_ns: int
+    taken_at: datetime | None = None  # photos: EXIF capture date
+
+    @property
+    def date(self) -> datetime:
+        """The item's date for filters: when a photo was taken, else the file's modification time (local)."""
+        return self.taken_at or datetime.fromtimestamp(self.mtime_ns / 1e9)
+
+
+def _rows(conn, sql: str, params: Sequence = ()) -> list[tuple]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def read_generation(conn) -> int:
+    rows = _rows(conn, "SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,))
+    return int(rows[0][0]) if rows else 0
+
+
+def _chunks(ids: Sequence[int]):
+    ids = [int(i) for i in ids]
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        yield part, ",".join("?" * len(part))
+
+
+def read_segment_records(conn, ids: Sequence[int]) -> dict[int, SegmentRecord]:
+    """The records of segment ids (unknown ids are left out); no vector blobs are read."""
+    out: dict[int, SegmentRecord] = {}
+    for part, marks in _chunks(ids):
+        for row in _rows(conn, "SELECT s.id, s.item_id, i.path, i.kind, s.ordinal, s.text, s.char_start, s.char_end, "
+                               "s.t_start, s.t_end, i.mtime_ns, i.taken_at FROM segments s JOIN items i "
+                               f"ON s.item_id = i.id WHERE s.id IN ({marks})", part):
+            taken = row[11]
+            if isinstance(taken, str):  # SQLAlchemy's DateTime column: ISO text
+                taken = datetime.fromisoformat(taken)
+            out[row[0]] = SegmentRecord(*row[:11], taken)
+    return out
+
+
+def read_vectors(conn, ids: Sequence[int], dim: int) -> np.ndarray:
+    """The stored vectors of segment ids, in the order given (every id must exist)."""
+    blobs: dict[int, bytes] = {}
+    for part, marks in _chunks(ids):
+        blobs.update(_rows(conn, f"SELECT id, vector FROM segments WHERE id IN ({marks})", part))
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.stack([np.frombuffer(blobs[int(i)], dtype=np.float32, count=dim) for i in ids])
