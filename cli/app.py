@@ -149,9 +149,7 @@ def search(
     as_json: bool = JsonOption,
 ) -> None:
     """Search the index with words, an image, both, or a file of queries."""
-    from concurrent.futures import wait
-
-    from searchengine.warmup import load_encoder_in_background
+    from searchengine.warmup import load_encoder_in_background, settle
 
     # The model loads in a thread while the modules below are imported (a cold query's two costs).
     plausible = bool((text and text.strip()) or image or like is not None or queries)
@@ -171,11 +169,9 @@ def search(
             batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
         for query in batch:  # refuse bad input before waiting for any model
             query.validate()
-        searcher = Searcher.open(_index_dir(index), device=device, backend=backend,
-                                 encoder=loading.result() if loading is not None else None)
+        searcher = Searcher.open(_index_dir(index), device=device, backend=backend, loading=loading)
     except BaseException:
-        if loading is not None:
-            wait([loading])  # never exit while the loader thread is inside native code (it aborts)
+        settle()  # never exit while a loader thread is inside native code (it aborts)
         raise
     try:
         if queries is not None:
@@ -186,6 +182,7 @@ def search(
             print_hits(searcher.search(batch[0], filters, k=k, segments=segments), as_json)
     finally:
         searcher.close()
+        settle()
 
 
 def _read_queries(path: Path):

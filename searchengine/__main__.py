@@ -1,3 +1,3 @@
-from searchengine.cli.app import main
+from searchengine.cli.launch import main
 
 main()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
 from searchengine.index_folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
-from searchengine.store.catalog import SegmentRecord
+from searchengine.store.records import SegmentRecord
 
 KINDS = ("any", "image", "text", "audio", "video")
 NEGATIVE_WEIGHT = 0.5
@@ -147,10 +148,14 @@ class Searcher:
 
     @classmethod
     def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None,
-             encoder: Encoder | None = None) -> "Searcher":
-        """The index and its encoder (`encoder`, when already loaded, e.g. by warmup.py)."""
+             encoder: Encoder | None = None, loading: Future | None = None) -> "Searcher":
+        """The index and its encoder: `encoder` when already loaded, the result of `loading` when
+        it is loading in another thread (warmup.py), else loaded here."""
         index = IndexFolder.open(index_dir)
         try:
+            if loading is not None:
+                index.vectors  # FAISS and the vector file load while the encoder still does
+                encoder = loading.result()
             encoder = encoder or load_encoder(encoder_name(index.manifest), device, backend)
             check_model(index.manifest, index.folder, encoder_id=encoder.id)
         except BaseException:

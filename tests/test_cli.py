@@ -148,3 +148,23 @@ def test_transcript_and_tags(demo_index, session_home):
                     2, "not a recording")
     tags = json.loads(run_cli("tags", PHOTOS / "cat_chelsea.jpg", "--json", home=session_home).stdout)
     assert "cat" in tags[0]["label"]
+
+
+def test_search_arguments_are_peeked_for_the_early_model_load():
+    from searchengine.cli.launch import _peek
+
+    assert _peek(["index", "photos"]) is None and _peek(["search", "--help"]) is None
+    assert _peek(["-v", "search", "a cat", "--index=/x", "--device", "cpu"]) == {
+        "index": "/x", "device": "cpu", "backend": os.environ.get("SEARCHENGINE_BACKEND") or "auto",
+        "texts": True, "one_query": True}
+    peeked = _peek(["search", "--image", "cat.jpg", "--queries", "q.txt", "--backend", "onnx", "--index"])
+    assert peeked["index"] is None and peeked["backend"] == "onnx" and not peeked["texts"] and not peeked["one_query"]
+
+
+def test_a_search_in_another_form_than_the_peek_gets_the_same_hits(demo_index, session_home):
+    index, _ = demo_index
+    # "--index=" and "-v" first: the same index found by the peek; a relative path: found by Typer only
+    spelled = [["search", "a cat", f"--index={index}", "-k", "3", "--json"],
+               ["-v", "search", "a cat", "--index", index, "-k", "3", "--json"]]
+    results = [json.loads(run_cli(*args, home=session_home).stdout) for args in spelled]
+    assert results[0] == results[1] and results[0][0]["path"].endswith("cat_chelsea.jpg")

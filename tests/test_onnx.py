@@ -37,6 +37,24 @@ def test_tiny_open_clip_export_round_trip(tiny_clip_dir):
     np.testing.assert_allclose(again.embed_texts(texts), onnx.embed_texts(texts), atol=1e-6)
 
 
+def test_the_plain_python_clip_tokenizer_is_the_exported_one(tiny_clip_dir):
+    from tokenizers import Tokenizer
+
+    from searchengine.encoders.clip_bpe import ClipBpe
+    from searchengine.encoders.onnx_clip import ClipTokens
+
+    encoder = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx")
+    saved = tower_path(encoder.id, "text").with_name(read_info(tower_path(encoder.id, "text"))["tokenizer"])
+    tokens = ClipTokens(saved)  # checks the port and saves it beside tokenizer.json
+    assert isinstance(tokens._tok, ClipBpe) and saved.with_suffix(".bpe").is_file()
+    rng = np.random.default_rng(0)
+    alphabet = list("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789 .,;:!?'\"-()\t\né€ßçÑİΣσ猫の한ä😀½²")
+    texts = ["a red bicycle by the sea", "ΣΊΣΥΦΟΣ", "", "word " * 120] + [
+        "".join(rng.choice(alphabet, size=int(n))) for n in rng.integers(1, 90, size=300)]
+    want = np.array([e.ids for e in Tokenizer.from_file(str(saved)).encode_batch(texts)])
+    np.testing.assert_array_equal(ClipBpe.load(saved.with_suffix(".bpe")).encode(texts), want)
+
+
 def test_an_export_that_does_not_match_pytorch_is_refused(tmp_path):
     import torch
 
@@ -105,15 +123,13 @@ def test_a_cold_text_query_does_not_import_torch(bundled, media_folder, tmp_path
 
     index_dir = tmp_path / "index"
     index_folder(media_folder, index_dir, IngestSettings(model="bundled", device="cpu"))
-    probe = (
-        "import sys; from searchengine.cli.app import main; "
-        f"sys.argv = ['searchengine', 'search', 'a cup of coffee', '--index', {str(index_dir)!r}, '-k', '1', '--json']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'open_clip', 'timm') if m in sys.modules))"
-    )
     env = {"SEARCHENGINE_HOME": str(session_home), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    # -X importtime lists every module the real command imports (it ends with os._exit: no hook runs)
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "searchengine", "search", "a cup of coffee",
+                          "--index", str(index_dir), "-k", "1", "--json"], capture_output=True, text=True, env=env,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
-    *hits, imported = out.stdout.strip().splitlines()
-    assert json.loads("\n".join(hits))[0]["path"].endswith("coffee_cup.jpg")
-    assert imported == "[]", imported
+    assert json.loads(out.stdout)[0]["path"].endswith("coffee_cup.jpg")
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    heavy = {"torch", "transformers", "sentence_transformers", "open_clip", "timm", "sqlalchemy"}
+    assert len(imported) > 100 and not imported & heavy, imported & heavy

@@ -176,6 +176,22 @@ class OpenClipEncoder:
             return l2_normalize(self._tower("image")(pixels=batch)[0])
         return self.torch.embed_images(batch)
 
+    def prepare_texts(self) -> None:
+        """Load what a text query needs. On ONNX Runtime the graph loads (outside the GIL) while
+        the tokenizer does (inside it), side by side: ~0.2 s less of a cold query."""
+        if not self._onnx_info:
+            self.embed_texts(["warm-up"])
+            return
+        import threading
+
+        graph = threading.Thread(target=self._tower, args=("text",), name="text-graph-load")
+        graph.start()
+        try:
+            onnx_clip.tokenizer(self._fp32_id, self._onnx_info["text"])
+        finally:
+            graph.join()
+        self._tower("text")  # raises here what the thread could not
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
