@@ -199,6 +199,34 @@ def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]]
     return cal
 
 
+def query_bank(encoder: Encoder) -> np.ndarray:
+    """The generic queries' vectors in `encoder`'s space. They depend on nothing but the encoder and
+    the list, so they are kept in the model cache: the first index made with a model on this
+    machine embeds them (ViT-B-32-256's text tower: 3.6 s on 2 cores), later ones read them."""
+    import re
+
+    from searchengine.config import cache_dir
+
+    queries = generic_queries()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.id).strip("_")
+    path = cache_dir() / "calibration" / f"{name}-{bank_digest(queries)}.npy"
+    try:
+        bank = np.load(path, allow_pickle=False)
+        if bank.shape == (len(queries), encoder.dim):
+            return bank
+    except (OSError, ValueError):
+        pass
+    bank = np.asarray(encoder.embed_texts(queries), np.float32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
+        np.save(tmp, bank)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache: embedded again next time
+    return bank
+
+
 def current_calibration(index: IndexFolder, encoder: Encoder, write: bool) -> Calibration:
     """The index's calibration, recomputed when it is missing or older than the catalog.
 
@@ -209,10 +237,11 @@ def current_calibration(index: IndexFolder, encoder: Encoder, write: bool) -> Ca
     cal = Calibration.read(index.folder)
     if cal is not None and cal.encoder_id == encoder.id and cal.generation == generation:
         return cal
-    bank = None
     if cal is not None and cal.encoder_id == encoder.id and cal.bank is not None \
             and cal.bank_digest == bank_digest(generic_queries()):
         bank = cal.bank.astype(np.float32)
+    else:
+        bank = query_bank(encoder)
     cal = estimate(encoder, index.catalog.sample_by_kind(encoder.dim, PRIOR_SAMPLE), generation, text_bank=bank)
     if write:
         cal.write(index.folder)
