@@ -246,7 +246,7 @@ class Searcher:
         return len(hits) >= k and hits[-1].score >= best_possible
 
     def _candidates(self, vector, raw, ids, scale: QueryCalibration, filters, exclude) -> list[_Candidate]:
-        if self.index.vectors.kind != "flat" and len(ids):  # exact re-ranking with the stored vectors
+        if not self.index.vectors.exact_scores and len(ids):  # exact re-ranking with the stored vectors
             raw = self.index.catalog.vectors_of(ids, self.encoder.dim) @ vector
         records = self.index.catalog.segment_records(ids)
         out = []

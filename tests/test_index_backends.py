@@ -43,6 +43,11 @@ def test_backend_matches_exact_search(kind, floor):
         # exact: same scores; ids may differ only between equal scores
         np.testing.assert_allclose(scores, true_scores, atol=1e-5)
     assert _recall(found, true_ids) >= floor
+    # every kind storing the vectors scores what it finds exactly, so searches need no re-scoring
+    assert index.exact_scores
+    row_of = {int(i): r for r, i in enumerate(ids)}
+    exact = np.einsum("qkd,qd->qk", vectors[[[row_of[int(i)] for i in row] for row in found]], queries)
+    np.testing.assert_allclose(scores, exact, atol=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "ivfpq"])
@@ -51,7 +56,9 @@ def test_remove_save_load(kind, tmp_path):
     ids = np.arange(500, dtype=np.int64) * 3
     index = build_index(kind, DIM, ids, vectors, params={"m": 8})
     exact = lambda found: vectors[found // 3]  # noqa: E731 (the stored vectors, as the catalog gives them)
+    assert index.exact_scores == (kind != "ivfpq")  # PQ codes alone give approximate scores
     index.rerank_with(exact)  # IVF-PQ re-ranks with them; the other kinds have exact scores already
+    assert index.exact_scores
     index.remove(ids[:100])
     assert index.ntotal == 400
     _, found = index.search(vectors[:100], 5)

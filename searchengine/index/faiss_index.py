@@ -56,6 +56,12 @@ class FaissIndex:
         """Inverted lists in a data file of their own (not: an index merely mapped read-only)."""
         return bool(self._params.get("ondisk"))
 
+    @property
+    def exact_scores(self) -> bool:
+        """Whether search returns exact inner products: every kind that stores the vectors
+        themselves (flat, HNSW, IVF-Flat), and IVF-PQ once it re-ranks with the stored vectors."""
+        return self.kind not in COMPRESSED or self._rerank is not None
+
     def rerank_with(self, source: VectorSource | None) -> None:
         """Where the exact vectors are (the catalog): compressed kinds re-score their candidates with them."""
         self._rerank = source
