@@ -29,9 +29,17 @@ def demo_index(tmp_path_factory, session_home):
     return index, json.loads(proc.stdout)
 
 
-def test_index_summary(demo_index):
-    _, summary = demo_index
+def test_index_summary(demo_index, session_home):
+    import numpy as np
+
+    from searchengine.calibration import Calibration
+
+    index, summary = demo_index
     assert summary["failed"] == 0
+    # the calibration's generic-query vectors are kept per model, for the next index to reuse
+    banks = list((session_home / "cache" / "calibration").glob("bundled_lit-v1-*.npy"))
+    assert len(banks) == 1
+    np.testing.assert_allclose(Calibration.read(index).bank, np.load(banks[0]), atol=1e-3)  # float16 in the index
     assert summary["added"] >= 30  # photos, texts and recordings; the .searchengineignore'd files are not
     assert summary["model"].startswith("bundled:")
 
