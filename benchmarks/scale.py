@@ -228,7 +228,7 @@ def index_part(args, work: Path) -> dict:
     rows, defaults = [], index.params()
     nprobes = sorted({defaults["nprobe"], *(max(1, int(f * defaults["nprobe"])) for f in args.nprobe)})
     for nprobe in nprobes:
-        for candidates in args.candidates:
+        for candidates in sorted({defaults["min_candidates"], *args.candidates}):
             rows.append(_measure(index, base, queries, query_kind, exact_scores, nprobe, candidates, args))
     default = next(r for r in rows if r["nprobe"] == defaults["nprobe"]
                    and r["min_candidates"] == defaults["min_candidates"])
@@ -283,7 +283,8 @@ def main(argv=None) -> None:
     parser.add_argument("--timed", type=int, default=300, help="index: queries timed one at a time")
     parser.add_argument("--threads", type=int, default=2, help="index: FAISS threads (build, batch search)")
     parser.add_argument("--nprobe", default="0.5,2", help="index: nprobe values besides the library's, as multiples of it")
-    parser.add_argument("--candidates", default="100", help="index: re-ranked candidates (min_candidates)")
+    parser.add_argument("--candidates", default="",
+                        help="index: re-ranked candidates (min_candidates) besides the library's, e.g. 100,800")
     parser.add_argument("--max-memory", type=str, default=None, help="index: budget for ivfpq_choice (e.g. 1G)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder [default: a temporary one]")

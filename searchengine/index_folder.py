@@ -152,7 +152,8 @@ class IndexFolder:
     def _build_ivfpq(self, n: int, params: dict) -> FaissIndex:
         ids = self.catalog.segment_ids()
         is_text = np.isin(ids, self._text_ids())
-        build = {k: params[k] for k in ("m", "nbits", "nlist", "ondisk", "opq", "nprobe", "rerank") if k in params}
+        build = {k: params[k] for k in ("m", "nbits", "nlist", "ondisk", "fastscan", "opq", "nprobe", "rerank")
+                 if k in params}
         if "nlist" in build and params.get("trained_on") != n:  # sized for another collection: size it anew
             del build["nlist"]
         data_file = ivfpq.new_data_file(self.folder / VECTORS) if build.get("ondisk") else None

@@ -88,11 +88,14 @@ def test_memory_budget_picks_the_index_like_autofaiss():
     assert estimate_bytes("hnsw", 1_000_000, 512) > 2 * 2**30
     tight = choose(1_000_000, 512, max_memory=2**30)
     assert tight.kind == "ivfpq" and tight.params["m"] == 64 and not tight.params["ondisk"]
+    assert tight.params["fastscan"] and tight.params["nbits"] == 4  # in memory: 4-bit fast-scan codes
     assert tight.memory_bytes <= 2**30
-    # a smaller budget: smaller codes; smaller still: the lists go to disk
-    assert choose(10_000_000, 512, max_memory=400 * 2**20).params["m"] == 32
+    # a smaller budget: smaller codes; smaller still: the lists go to disk, with 8-bit codes
+    assert choose(10_000_000, 512, max_memory=400 * 2**20).params["m"] == 64  # 32 bytes a vector
+    assert choose(10_000_000, 512, max_memory=300 * 2**20).params["m"] == 32
     on_disk = choose(100_000_000, 512, max_memory=2**30)
     assert on_disk.params["ondisk"] and on_disk.memory_bytes <= 2**30
+    assert not on_disk.params["fastscan"] and on_disk.params["nbits"] == 8
     assert choose(2_000, 512, max_memory=1).kind == "flat"  # too few to train a quantizer on
     assert parse_size("8G") == 8 * 2**30 and parse_size("512MB") == 512 * 2**20 and parse_size("1000") == 1000
     assert nlist_for(1_000_000) == 2048 and nlist_for(5_000_000) == 4096

@@ -124,11 +124,12 @@ def ivfpq_choice(n: int, dim: int, max_memory: int | None = None) -> IndexChoice
     nlist, nbits = nlist_for(n), nbits_for(n)
     preferred = default_pq_m(dim)
     for m in [m for m in pq_m_options(dim) if m <= preferred]:
-        params = {"m": m, "nbits": nbits, "nlist": nlist, "ondisk": False}
+        fastscan = m % 2 == 0  # in memory: 4-bit fast-scan codes (see ivfpq.FASTSCAN_NBITS)
+        params = {"m": m, "nbits": 4 if fastscan else nbits, "nlist": nlist, "ondisk": False, "fastscan": fastscan}
         size = estimate_bytes("ivfpq", n, dim, params)
         if size <= budget:
             return IndexChoice("ivfpq", params, size)
-    params = {"m": preferred, "nbits": nbits, "nlist": nlist, "ondisk": True}
+    params = {"m": preferred, "nbits": nbits, "nlist": nlist, "ondisk": True, "fastscan": False}
     return IndexChoice("ivfpq", params, estimate_bytes("ivfpq", n, dim, params))
 
 
