@@ -16,26 +16,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
-import numpy as np
-
 from searchengine.config import IngestSettings
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import load_encoder
-from searchengine.errors import DecodeError, SearchEngineError
 from searchengine.index_folder import IndexFolder, check_model, exists
 from searchengine.manifest import Manifest
 from searchengine.media.discover import FoundFile, check_folder, discover
 from searchengine.media.hashing import content_hash
-from searchengine.media.kinds import content_kind
-from searchengine.media.images import capture_time
 from searchengine.config import cache_dir
-from searchengine.media.segments import DECODERS, DecodeContext, SegmentInput
+from searchengine.media.segments import DecodeContext
 from searchengine.calibration import current_calibration
-from searchengine.store.catalog import Catalog, ItemDraft, KnownFile, SegmentDraft
+from searchengine.pipeline import DecodedFile, decode_file, embed_decoded
+from searchengine.store.catalog import Catalog, KnownFile
 
 log = logging.getLogger(__name__)
 
-TEXT_BATCH = 64
 DECODE_AHEAD_BYTES = 256 << 20  # prepared images held by decoded files waiting to be embedded, and per chunk
 
 
@@ -159,35 +154,8 @@ def _safe_hash(path: Path) -> str | None:
         return None  # reported when decoding fails
 
 
-@dataclass
-class _Decoded:
-    file: FoundFile
-    digest: str | None
-    inputs: list[SegmentInput] = field(default_factory=list)
-    error: str | None = None
-    kind: str | None = None  # what the content turned out to be, when not what the extension said
-
-    @property
-    def held_bytes(self) -> int:
-        """Memory held by its prepared images (a long video's keyframes: up to ~200 MB)."""
-        return sum(getattr(s.image, "nbytes", 0) for s in self.inputs)
-
-
-def _decode(file: FoundFile, digest: str | None, ctx: DecodeContext) -> _Decoded:
-    try:
-        if digest is None:
-            raise DecodeError(f"{file.path}: cannot read file")
-        kind = content_kind(file.path, file.kind)
-        return _Decoded(file, digest, DECODERS[kind](file.path, digest, ctx), kind=kind)
-    except SearchEngineError as exc:
-        return _Decoded(file, digest, error=str(exc))
-    except Exception as exc:  # a decoder library failing on a hostile file must not stop the run
-        log.debug("decoder crashed on %s", file.path, exc_info=True)
-        return _Decoded(file, digest, error=f"{file.path}: {exc.__class__.__name__}: {exc}")
-
-
 def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], ctx: DecodeContext,
-                  window: int, max_bytes: int = DECODE_AHEAD_BYTES, max_videos: int = 2) -> Iterator[_Decoded]:
+                  window: int, max_bytes: int = DECODE_AHEAD_BYTES, max_videos: int = 2) -> Iterator[DecodedFile]:
     """Decoded files in order, with at most `window` decoding ahead of the consumer.
 
     Memory stays bounded too: nothing more is submitted while the decoded files waiting hold over
@@ -199,7 +167,7 @@ def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | No
         while pending and (len(pending) >= window or _waiting_bytes(pending) > max_bytes
                            or video and sum(v and not f.done() for f, v in pending) >= max_videos):
             yield pending.popleft()[0].result()
-        pending.append((pool.submit(_decode, file, digest, ctx), video))
+        pending.append((pool.submit(decode_file, file, digest, ctx), video))
     while pending:
         yield pending.popleft()[0].result()
 
@@ -208,9 +176,9 @@ def _waiting_bytes(pending: Iterable[tuple[Future, bool]]) -> int:
     return sum(future.result().held_bytes for future, _ in pending if future.done())
 
 
-def _chunks(items: Iterable[_Decoded], size: int, max_bytes: int = DECODE_AHEAD_BYTES) -> Iterator[list[_Decoded]]:
+def _chunks(items: Iterable[DecodedFile], size: int, max_bytes: int = DECODE_AHEAD_BYTES) -> Iterator[list[DecodedFile]]:
     """Runs of `size` decoded files, shorter where they would hold over max_bytes."""
-    chunk: list[_Decoded] = []
+    chunk: list[DecodedFile] = []
     held = 0
     for item in items:
         chunk.append(item)
@@ -220,36 +188,6 @@ def _chunks(items: Iterable[_Decoded], size: int, max_bytes: int = DECODE_AHEAD_
             chunk, held = [], 0
     if chunk:
         yield chunk
-
-
-def embed_decoded(encoder: Encoder, decoded: list[_Decoded], batch_size: int) -> list[ItemDraft]:
-    """Embed every segment of a chunk of decoded files: images and texts in their own batches."""
-    inputs = [(d, s) for d in decoded if d.error is None for s in d.inputs]
-    vectors: dict[int, np.ndarray] = {}
-    image_ids = [i for i, (_, s) in enumerate(inputs) if s.image is not None]
-    text_ids = [i for i, (_, s) in enumerate(inputs) if s.image is None]
-    for ids, size, embed in (
-        (image_ids, batch_size, lambda rows: encoder.embed_images([inputs[i][1].image for i in rows])),
-        (text_ids, TEXT_BATCH, lambda rows: encoder.embed_texts([inputs[i][1].text for i in rows])),
-    ):
-        for start in range(0, len(ids), size):
-            rows = ids[start : start + size]
-            for i, vector in zip(rows, embed(rows)):
-                vectors[i] = vector
-    drafts, position = [], 0
-    for d in decoded:
-        draft = ItemDraft(str(d.file.path), d.kind or d.file.kind, d.file.size, d.file.mtime_ns, d.digest,
-                          error=d.error)
-        if d.file.kind == "image" and d.error is None:
-            draft.taken_at = capture_time(d.file.path)
-        for s in d.inputs if d.error is None else []:
-            draft.segments.append(SegmentDraft(
-                s.ordinal, vectors[position], text=s.text, char_start=s.char_start, char_end=s.char_end,
-                t_start=s.t_start, t_end=s.t_end,
-            ))
-            position += 1
-        drafts.append(draft)
-    return drafts
 
 
 def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = IngestSettings(),

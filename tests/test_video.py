@@ -276,10 +276,11 @@ def test_decoding_ahead_holds_a_bounded_number_of_keyframes(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     from searchengine import ingest
+    from searchengine.media import segments
     from searchengine.media.discover import FoundFile
     from searchengine.media.segments import SegmentInput
 
-    keyframe = np.zeros((3, 224, 224), np.float32)  # as the bundled encoder prepares one
+    keyframe = np.zeros((3, 224, 224), np.uint8)  # as the bundled encoder prepares one
     per_video, workers = 10, 2
     budget = int(2.5 * per_video * keyframe.nbytes)
     decoded = []
@@ -288,7 +289,7 @@ def test_decoding_ahead_holds_a_bounded_number_of_keyframes(monkeypatch):
         decoded.append(path)
         return [SegmentInput(i, image=keyframe.copy()) for i in range(per_video)]
 
-    monkeypatch.setitem(ingest.DECODERS, "video", long_video)
+    monkeypatch.setitem(segments.DECODERS, "video", long_video)
     files = [(FoundFile(Path(f"/videos/{i}.mp4"), "video", 1, 1), "digest") for i in range(40)]
     released, most = 0, 0
     with ThreadPoolExecutor(workers) as pool:

@@ -38,7 +38,7 @@ from searchengine.index_folder import IndexFolder, check_model, exists
 from searchengine.ingest import Plan, Progress, RunSummary, SilentProgress, plan_changes
 from searchengine.manifest import Manifest
 from searchengine.media.discover import check_folder, discover
-from searchengine.store.catalog import ItemDraft
+from searchengine.store.records import ItemDraft
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def _decode_tasks(ray, actors: int, gpus: float) -> int:
     """Decode tasks at a time: what the embedding actors leave of the CPUs (Ray would otherwise
     fill every CPU with decoding first and start the actors only when some finished)."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    return max(1, int((cpus - actors) / DECODE_CPUS))
+    return max(1, int((cpus - actors) / DECODE_CPUS) // 2)
 
 
 def _task_pool(ray, size: int) -> dict:

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from searchengine.store.catalog import ItemDraft, SegmentDraft
+from searchengine.store.records import ItemDraft, SegmentDraft
 
 SHARDS = "shards"  # folder in the index folder
 _ITEM_FIELDS = [f.name for f in fields(ItemDraft) if f.name != "segments"]

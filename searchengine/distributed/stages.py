@@ -1,10 +1,10 @@
 """The pipeline's own functions as Ray Data stages, one dataset row per chunk of files.
 
-- `decode_chunk` (CPU tasks): each file of a chunk through `ingest._decode`, exactly as the
+- `decode_chunk` (CPU tasks): each file of a chunk through `pipeline.decode_file`, exactly as the
   in-process decode workers run it (images prepared for the encoder, texts split into passages,
   recordings transcribed).
 - `EmbedShards` (an actor pool): holds the encoder once per actor, embeds a chunk with
-  `ingest.embed_decoded` (the same image and text batches as the in-process pipeline, so the
+  `pipeline.embed_decoded` (the same image and text batches as the in-process pipeline, so the
   vectors are the same) and writes the result as a shard file.
 
 A row is a whole chunk so that every stage sees the chunks the in-process pipeline commits: same
@@ -42,18 +42,18 @@ def _context(model: str, backend: str | None, asr_model: str | None, language: s
 
 def decode_chunk(batch: dict, model: str, backend: str | None, asr_model: str | None, language: str | None,
                  cache: str, threads: int = 1, env: dict | None = None) -> dict:
-    """Rows {position, files: pickled [(FoundFile, hash)]} → {position, decoded: pickled [_Decoded]}.
+    """Rows {position, files: pickled [(FoundFile, hash)]} → {position, decoded: pickled [DecodedFile]}.
     The files of a chunk are decoded by `threads` threads, as the in-process decode workers do;
     env: the driver's settings (SEARCHENGINE_HOME, …), applied before anything loads."""
     os.environ.update(env or {})
-    from searchengine.ingest import _decode
+    from searchengine.pipeline import decode_file
 
     ctx = _context(model, backend, asr_model, language, cache)
     decoded = []
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="decode") as pool:
         for files in batch["files"]:
             work = pickle.loads(files)
-            decoded.append(pickle.dumps(list(pool.map(lambda fd: _decode(fd[0], fd[1], ctx), work))))
+            decoded.append(pickle.dumps(list(pool.map(lambda fd: decode_file(fd[0], fd[1], ctx), work))))
     return {"position": np.asarray(batch["position"]), "decoded": np.array(decoded, dtype=object)}
 
 
@@ -88,7 +88,7 @@ class EmbedShards:
         self.shards_dir = Path(shards_dir)
 
     def __call__(self, batch: dict) -> dict:
-        from searchengine.ingest import embed_decoded
+        from searchengine.pipeline import embed_decoded
 
         names, counts = [], []
         for position, blob in zip(batch["position"], batch["decoded"]):

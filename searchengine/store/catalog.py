@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from searchengine.store.migrations import migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment
 from searchengine.store.reader import damaged
-from searchengine.store.records import (  # noqa: F401 (SegmentRecord re-exported)
-    GENERATION_KEY, SegmentRecord, read_generation, read_segment_records, read_vectors,
+from searchengine.store.records import (  # noqa: F401 (drafts and SegmentRecord re-exported)
+    GENERATION_KEY, ItemDraft, SegmentDraft, SegmentRecord, read_generation, read_segment_records, read_vectors,
 )
 
 
@@ -35,33 +35,6 @@ class KnownFile:
     mtime_ns: int
     content_hash: str | None
     status: str
-
-
-@dataclass
-class SegmentDraft:
-    """A segment ready to be stored: its place in the item, its text if any, its vector."""
-
-    ordinal: int
-    vector: np.ndarray
-    text: str | None = None
-    char_start: int | None = None
-    char_end: int | None = None
-    t_start: float | None = None
-    t_end: float | None = None
-
-
-@dataclass
-class ItemDraft:
-    """A file whose segments were embedded (or that failed, with `error` set)."""
-
-    path: str
-    kind: str
-    size: int
-    mtime_ns: int
-    content_hash: str | None
-    segments: list[SegmentDraft] = field(default_factory=list)
-    error: str | None = None
-    taken_at: datetime | None = None  # photos: EXIF capture date
 
 
 @dataclass(frozen=True)

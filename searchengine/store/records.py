@@ -1,4 +1,4 @@
-"""What the catalog hands back to searches, and the plain SQL that reads it.
+"""What the catalog takes in (drafts) and hands back to searches, and the plain SQL that reads it.
 
 These reads run on a DB-API sqlite3 connection, so the read-only catalog (reader.py) answers them
 without importing SQLAlchemy, and the full Catalog shares the very same statements.
@@ -6,11 +6,39 @@ without importing SQLAlchemy, and the full Catalog shares the very same statemen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
 import numpy as np
+
+
+@dataclass
+class SegmentDraft:
+    """A segment ready to be stored: its place in the item, its text if any, its vector."""
+
+    ordinal: int
+    vector: np.ndarray
+    text: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    t_start: float | None = None
+    t_end: float | None = None
+
+
+@dataclass
+class ItemDraft:
+    """A file whose segments were embedded (or that failed, with `error` set)."""
+
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    segments: list[SegmentDraft] = field(default_factory=list)
+    error: str | None = None
+    taken_at: datetime | None = None  # photos: EXIF capture date
+
 
 SCHEMA_VERSION = 2  # PRAGMA user_version of a current catalog; migrations.py holds the steps
 GENERATION_KEY = "generation"
