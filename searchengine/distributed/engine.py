@@ -201,10 +201,12 @@ def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: l
 
 
 def _decode_tasks(ray, actors: int, gpus: float) -> int:
-    """Decode tasks at a time: what the embedding actors leave of the CPUs (Ray would otherwise
-    fill every CPU with decoding first and start the actors only when some finished)."""
+    """Decode tasks at a time: one a CPU the embedding actors leave (Ray would otherwise fill
+    every CPU with decoding first and start the actors only when some finished). Each task
+    decodes with --workers threads, so one a core keeps up with the model; every further one is
+    a worker process to start (~2 s of a core: Python, Ray Data, the decoders) for nothing."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    return max(1, int((cpus - actors) / DECODE_CPUS) // 2)
+    return max(1, cpus - actors)
 
 
 def _task_pool(ray, size: int) -> dict:
