@@ -188,8 +188,8 @@ def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: l
     )
     waiting: dict[int, str] = {}
     next_position = 0
-    for row in data.iter_rows():
-        waiting[int(row["position"])] = str(row["shard"])
+    for position, shard_name in _finished_shards(data):
+        waiting[position] = shard_name
         while next_position in waiting:  # commit in plan order: the in-process pipeline's segment ids
             shard = shards_dir / waiting.pop(next_position)
             _, drafts = read_shard(shard)
@@ -198,6 +198,15 @@ def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: l
             next_position += 1
     with contextlib.suppress(OSError):
         shards_dir.rmdir()  # empty now
+
+
+def _finished_shards(data) -> Iterator[tuple[int, str]]:
+    """(chunk position, shard file name) as each actor call returns. Taken block by block with
+    no prefetch: `iter_rows` holds every row back until the next block arrives, so each commit
+    (and the progress bar) would trail by one chunk."""
+    for batch in data.iter_batches(batch_size=None, prefetch_batches=0, batch_format="numpy"):
+        for position, name in zip(batch["position"], batch["shard"]):
+            yield int(position), str(name)
 
 
 def _decode_tasks(ray, actors: int, gpus: float) -> int:
