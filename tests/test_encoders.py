@@ -87,3 +87,33 @@ def test_open_clip_missing_weights_say_what_to_do(tmp_path):
         load_encoder(f"clip:ViT-B-32@{tmp_path / 'missing.pt'}", "cpu")
     with pytest.raises(ModelUnavailable, match="clip:ARCH@/path/to/weights.pt"):
         load_encoder("clip:ViT-B-32/laion2b_s34b_b79k", "cpu")
+
+
+def test_bundled_tower_scales_uint8_crops_as_the_host_does(bundled):
+    """The image towers take prepared uint8 crops and scale them where they run (on a GPU: on
+    the device); the result is exactly that of the float pixels scaled on the host."""
+    from searchengine.encoders.bundled import efficientnet
+
+    crops = np.stack([bundled.prepare_image(Image.open(PHOTOS / name)) for name in ("cat_chelsea.jpg", "brick_wall.jpg")])
+    assert crops.dtype == np.uint8
+    pixels = efficientnet.scale_pixels(crops)
+    assert pixels.dtype == np.float32 and pixels.min() >= -1.0 and pixels.max() <= 1.0
+    np.testing.assert_array_equal(pixels, bundled.pixels(list(crops)))
+    for backend in ("torch", "auto"):
+        tower = efficientnet.image_tower("cpu", backend)
+        for from_crops, from_pixels in zip(tower(crops), tower(pixels)):
+            np.testing.assert_array_equal(from_crops, from_pixels)
+
+
+def test_bundled_image_model_is_one_per_device():
+    """A tower on another device gets its own copy: `Module.to` moves a model in place, and the
+    CPU tower (or an ONNX export) must keep its weights where they are. ("meta" stands in for a GPU.)"""
+    from searchengine.encoders.bundled import efficientnet
+
+    cpu = efficientnet.load_efficientnet_lite0("cpu")
+    other = efficientnet.load_efficientnet_lite0("meta")
+    assert other is not cpu
+    assert next(other.parameters()).device.type == "meta"
+    assert next(cpu.parameters()).device.type == "cpu"
+    assert efficientnet.load_efficientnet_lite0() is cpu
+    efficientnet._load_efficientnet_lite0.cache_clear()  # leave no meta model behind for other tests

