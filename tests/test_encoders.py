@@ -117,3 +117,20 @@ def test_bundled_image_model_is_one_per_device():
     assert next(cpu.parameters()).device.type == "cpu"
     assert efficientnet.load_efficientnet_lite0() is cpu
     efficientnet._load_efficientnet_lite0.cache_clear()  # leave no meta model behind for other tests
+
+
+def test_open_clip_in_half_precision_embeds_images(tiny_clip_dir):
+    """On a GPU open_clip runs in fp16 (`--device cuda`): its weights are half precision, but its
+    first parameter is a float32 embedding, so the images must be cast to the weights' dtype.
+    PyTorch runs fp16 on the CPU too, which is where this is checked."""
+    from searchengine.encoders.openclip import ClipSpec, TorchClip
+
+    spec = ClipSpec.parse(f"local-dir:{tiny_clip_dir}")
+    half, full = TorchClip(spec, "cpu", precision="fp16"), TorchClip(spec, "cpu")
+    assert half.model.visual.conv1.weight.dtype.itemsize == 2
+    images = [Image.open(PHOTOS / name) for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "brick_wall.jpg")]
+    batch = np.stack([full.prepare_image(image) for image in images])
+    a, b = half.embed_images(batch), full.embed_images(batch)
+    _assert_unit_rows(a, 3, full.dim)
+    assert np.sum(a * b, axis=1).min() > 0.999
+    _assert_unit_rows(half.embed_texts(["a cat", "a cup"]), 2, full.dim)

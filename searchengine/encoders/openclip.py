@@ -204,9 +204,12 @@ class OpenClipEncoder:
 class TorchClip:
     """The open_clip model in PyTorch: loading (hub, cache or file), preprocessing, both towers."""
 
-    def __init__(self, spec: ClipSpec, device: str):
+    def __init__(self, spec: ClipSpec, device: str, precision: str | None = None):
         self.spec = spec
         self.device = device
+        # open_clip's "fp16" on a GPU: convolutions, linear layers and attention in half precision,
+        # LayerNorms and embeddings in float32. float32 on the CPU.
+        self.precision = precision or ("fp16" if device == "cuda" else "fp32")
         self._load()
 
     def _load(self) -> None:
@@ -219,7 +222,7 @@ class TorchClip:
             with _hub_offline(offline):
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     self.spec.arch, pretrained=self.spec.pretrained, device=self.device,
-                    precision="fp16" if self.device == "cuda" else "fp32",
+                    precision=self.precision,
                 )
         except Exception as exc:  # open_clip raises RuntimeError/ValueError/FileNotFoundError/HF errors
             where = "offline, and they are not in the local cache" if offline else str(exc).splitlines()[0]
@@ -243,7 +246,7 @@ class TorchClip:
     def embed_images(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
-        pixels = torch.from_numpy(batch).to(self.device, dtype=self.model_dtype)
+        pixels = torch.from_numpy(batch).to(self.device, dtype=self.input_dtype)
         with torch.inference_mode():
             return self._to_numpy(self.model.encode_image(pixels))
 
@@ -255,8 +258,13 @@ class TorchClip:
             return self._to_numpy(self.model.encode_text(tokens))
 
     @property
-    def model_dtype(self):
-        return next(self.model.parameters()).dtype
+    def input_dtype(self):
+        """The dtype the image tower takes: that of its weights. Not the model's first parameter's:
+        under "fp16" that is a float32 embedding, and float32 pixels fail in the half-precision
+        patch convolution."""
+        import torch
+
+        return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.precision, torch.float32)
 
 
 @register("clip")
