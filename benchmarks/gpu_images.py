@@ -1,0 +1,167 @@
+"""The image side of benchmarks/gpu.py: the folder it indexes, and the JPEG decoders it compares.
+
+The folder is made from the packaged photos in samples/photos (20 JPEGs and a PNG, 300-800 px):
+each distinct file is a random crop of one of them, scaled to a short side drawn from a mix of
+web, screen and camera sizes, with a little sensor-like noise so large files carry a photo's
+entropy (an upscaled 800-px photo alone is too smooth to cost what a camera JPEG costs to
+decode), saved at a random quality, some progressive, some with an EXIF rotation. The distinct
+files are then copied until the folder holds the number asked for: decoding cost is per file, and
+copies keep the folder cheap to build (seconds on 16 cores).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import shutil
+import statistics
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT / "samples" / "photos"
+
+# (share of the distinct files, short side range in px): web images, screen-sized photos and
+# exports, camera photos (12 MP phones are 3024 px on the short side).
+SIZE_MIX = (("web", 0.35, (360, 720)), ("screen", 0.35, (1080, 1536)), ("camera", 0.30, (2250, 3024)))
+DRY_SIZE_MIX = (("web", 0.5, (240, 480)), ("screen", 0.5, (600, 900)))
+MAX_LONG_SIDE = 4032
+NOISE = 5  # grey levels of added noise: uniform in [-5, 5], a standard deviation of 3.2
+EXIF_ORIENTATION = 0x0112
+ROTATED_SHARE = 0.1  # files stored sideways with an EXIF orientation tag (6: rotate 90° to display)
+PROGRESSIVE_SHARE = 0.25
+QUALITIES = (75, 85, 92)
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    path: Path
+    source: Path
+    size_class: str
+    short_side: int
+    crop: tuple[float, float, float, float]  # left, top, right, bottom as fractions of the source
+    quality: int
+    progressive: bool
+    rotated: bool
+    seed: int
+
+
+def plan_files(out: Path, distinct: int, seed: int, dry: bool) -> list[FileSpec]:
+    rng = random.Random(seed)
+    sources = sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    mix = DRY_SIZE_MIX if dry else SIZE_MIX
+    specs = []
+    for i in range(distinct):
+        name, _, (low, high) = rng.choices(mix, weights=[share for _, share, _ in mix])[0]
+        w, h = rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0)
+        left, top = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
+        specs.append(FileSpec(
+            path=out / f"photo-{i:04d}.jpg", source=sources[i % len(sources)], size_class=name,
+            short_side=rng.randint(low, high), crop=(left, top, left + w, top + h),
+            quality=rng.choice(QUALITIES), progressive=rng.random() < PROGRESSIVE_SHARE,
+            rotated=rng.random() < ROTATED_SHARE, seed=rng.randrange(2**32)))
+    return specs
+
+
+def make_file(spec: FileSpec) -> dict:
+    from PIL import Image
+
+    with Image.open(spec.source) as source:
+        source.load()
+        image = source.convert("L" if source.mode in ("L", "LA", "I;16") else "RGB")
+    w, h = image.size
+    left, top, right, bottom = spec.crop
+    image = image.crop((round(left * w), round(top * h), round(right * w), round(bottom * h)))
+    scale = spec.short_side / min(image.size)
+    size = (min(MAX_LONG_SIDE, round(image.width * scale)), min(MAX_LONG_SIDE, round(image.height * scale)))
+    image = image.resize(size, Image.Resampling.BICUBIC)
+    pixels = np.asarray(image, dtype=np.int16)
+    noise = np.random.default_rng(spec.seed).integers(-NOISE, NOISE + 1, pixels.shape, dtype=np.int16)
+    image = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
+    exif = Image.Exif()
+    if spec.rotated:  # stored sideways: a viewer (and our decoder) turns it back upright
+        image = image.transpose(Image.Transpose.ROTATE_90)
+        exif[EXIF_ORIENTATION] = 6
+    image.save(spec.path, quality=spec.quality, progressive=spec.progressive, exif=exif.tobytes())
+    return {"size_class": spec.size_class, "width": image.width, "height": image.height,
+            "bytes": spec.path.stat().st_size}
+
+
+def build_folder(out: Path, n: int, distinct: int, threads: int, seed: int = 0, dry: bool = False) -> tuple[list[Path], list[Path], dict]:
+    """`out` filled with n JPEGs, `distinct` of them different; (all files, the distinct ones, a
+    description of the folder)."""
+    out.mkdir(parents=True, exist_ok=True)
+    specs = plan_files(out, min(n, distinct), seed, dry)
+    with ThreadPoolExecutor(threads) as pool:  # Pillow and numpy work outside the GIL here
+        made = list(pool.map(make_file, specs))
+    originals = [s.path for s in specs]
+    files = list(originals)
+    for j in range(n - len(originals)):
+        copy = out / f"copy-{j:05d}.jpg"
+        shutil.copyfile(originals[j % len(originals)], copy)
+        files.append(copy)
+    megapixels = [m["width"] * m["height"] / 1e6 for m in made]
+    shorts = [min(m["width"], m["height"]) for m in made]
+    by_class = {}
+    for name in dict.fromkeys(m["size_class"] for m in made):
+        members = [m for m in made if m["size_class"] == name]
+        by_class[name] = {"files": len(members),
+                          "median_megapixels": round(statistics.median(m["width"] * m["height"] / 1e6 for m in members), 2),
+                          "median_kb": round(statistics.median(m["bytes"] for m in members) / 1e3, 1)}
+    description = {
+        "files": len(files), "distinct": len(originals), "source": "samples/photos, cropped, scaled, with noise",
+        "bytes": sum(p.stat().st_size for p in files),
+        "short_side_px": {"min": min(shorts), "median": statistics.median(shorts), "max": max(shorts)},
+        "megapixels": {"median": round(statistics.median(megapixels), 2), "mean": round(statistics.mean(megapixels), 2),
+                       "max": round(max(megapixels), 2)},
+        "size_classes": by_class,
+        "progressive": sum(s.progressive for s in specs), "exif_rotated": sum(s.rotated for s in specs),
+    }
+    return files, originals, description
+
+
+# --- decoders ---------------------------------------------------------------------------------
+
+_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+              7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def simplejpeg_available() -> str | None:
+    """None when simplejpeg can be used, else why not."""
+    try:
+        import simplejpeg  # noqa: F401
+    except ImportError as exc:
+        return f"simplejpeg is not installed ({exc})"
+    return None
+
+
+def pillow_draft_scale(width: int, height: int, draft_size: int) -> int:
+    """The DCT scale (1, 2, 4 or 8) Pillow's `draft` picks for a JPEG of that size."""
+    ratio = min(width // draft_size, height // draft_size)
+    return next((scale for scale in (8, 4, 2) if ratio >= scale), 1)
+
+
+def simplejpeg_load(path: Path, draft_size: int, eighths: bool = False):
+    """What `load_image(path, draft_size)` gives for a JPEG, decoded by simplejpeg (libjpeg-turbo)
+    at the scale Pillow's draft picks, with the EXIF orientation read from the header by Pillow
+    and applied the same way. eighths: let libjpeg-turbo pick any of its M/8 scales (3/8, 5/8, …)
+    whose sides stay ≥ draft_size instead: smaller images than Pillow's, so not the same pixels."""
+    import simplejpeg
+    from PIL import Image
+
+    data = path.read_bytes()
+    if eighths:
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=draft_size, min_width=draft_size)
+    else:
+        height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+        scale = pillow_draft_scale(width, height, draft_size)
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_factor=scale,
+                                        min_height=-(-height // scale), min_width=-(-width // scale))
+    image = Image.fromarray(pixels)
+    with Image.open(io.BytesIO(data)) as header:
+        orientation = header.getexif().get(EXIF_ORIENTATION, 1)
+    method = _TRANSPOSE.get(orientation)
+    return image.transpose(getattr(Image.Transpose, method)) if method else image
