@@ -43,6 +43,7 @@ import os
 import pickle
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,8 +105,8 @@ class Scale:
 
 
 GPU_SCALE = Scale(
-    images=3000, distinct=400, decode_sample=200, forward_pool=256, batch_sizes=(16, 64, 128, 256, 512),
-    forward_seconds=2.0, compare=64, ray_files=512, budget_s=330,
+    images=3000, distinct=400, decode_sample=120, forward_pool=256, batch_sizes=(8, 64, 128, 256, 512),
+    forward_seconds=1.5, compare=64, ray_files=512, budget_s=330,
     stage_budgets={"environment": 40, "folder": 45, "decode": 35, "clip": 90, "bundled": 70, "ray_stages": 30,
                    "ray": 45, "cli": 40, "whisper": 30},
 )
@@ -151,6 +152,7 @@ class Context:
     work: Path
     files: list[Path] = field(default_factory=list)
     distinct: list[Path] = field(default_factory=list)
+    size_class: dict[Path, str] = field(default_factory=dict)  # distinct file -> web / screen / camera
     models: dict[str, str] = field(default_factory=dict)  # "clip" / "bundled" -> model name
     encoders: dict[str, object] = field(default_factory=dict)  # on the device
     cpu_encoders: dict[str, object] = field(default_factory=dict)
@@ -303,7 +305,7 @@ def stage_environment(out: dict, deadline: Deadline, ctx: Context) -> None:
 
 def stage_folder(out: dict, deadline: Deadline, ctx: Context) -> None:
     started = time.perf_counter()
-    ctx.files, ctx.distinct, description = gpu_images.build_folder(
+    ctx.files, ctx.distinct, ctx.size_class, description = gpu_images.build_folder(
         ctx.work / "images", ctx.scale.images, ctx.scale.distinct, threads=ctx.cores, dry=ctx.dry)
     out.update(description)
     out["build_s"] = round(time.perf_counter() - started, 2)
@@ -319,8 +321,8 @@ def stage_decode(out: dict, deadline: Deadline, ctx: Context) -> None:
     out["files"] = len(files)
     out["draft_side_px"] = side
     decoders: dict[str, Callable] = {
-        "pillow_full": lambda p: load_image(p, 0),
         "pillow_draft": lambda p: load_image(p, side),  # the product's decoder
+        "pillow_full": lambda p: load_image(p, 0),
     }
     why_not = gpu_images.simplejpeg_available()
     if why_not is None:
@@ -328,39 +330,54 @@ def stage_decode(out: dict, deadline: Deadline, ctx: Context) -> None:
         decoders["simplejpeg_eighths"] = lambda p: gpu_images.simplejpeg_load(p, side, eighths=True)
     else:
         out["simplejpeg"] = f"not measured: {why_not}"
-    single: dict[str, list[float]] = {name: [] for name in decoders}
-    for round_ in range(2):  # alternating, so both see the same machine
-        for name, decode in decoders.items():
-            deadline.check(f"decoding with {name}")
-            for path in files[:2]:
-                decode(path)
-            single[name].append(_rate(lambda: [decode(p) for p in files], len(files)))
-    out["one_thread_images_per_s"] = {name: round(max(rates), 1) for name, rates in single.items()}
+    # One thread. The two candidates for the product alternate over two rounds (same machine
+    # state for both); the others run once. Each file is timed, for the cost per size class.
+    order = [name for name in ("pillow_draft", "simplejpeg_draft") if name in decoders]
+    order = order + [name for name in decoders if name not in order] + order
+    rates: dict[str, list[float]] = {}
+    by_class: dict[str, dict[str, list[float]]] = {}
+    for name in order:
+        deadline.check(f"decoding with {name}")
+        decode = decoders[name]
+        for path in files[:2]:
+            decode(path)
+        times = []
+        for path in files:
+            started = time.perf_counter()
+            decode(path)
+            times.append(time.perf_counter() - started)
+            by_class.setdefault(name, {}).setdefault(ctx.size_class.get(path, "?"), []).append(times[-1])
+        rates.setdefault(name, []).append(len(files) / sum(times))
+    out["one_thread_images_per_s"] = {name: round(max(r), 1) for name, r in rates.items()}
+    out["one_thread_ms_by_size_class"] = {
+        name: {cls: round(1000 * statistics.median(t), 2) for cls, t in classes.items()} for name, classes in by_class.items()}
     if "simplejpeg_draft" in decoders:
-        out["simplejpeg_vs_pillow"] = _same_pixels(files, decoders["pillow_draft"], decoders["simplejpeg_draft"])
+        out["simplejpeg_vs_pillow"] = _same_pixels(files[:40], decoders["pillow_draft"], decoders["simplejpeg_draft"])
     threaded = {}
+    work = files * max(1, -(-8 * ctx.cores // len(files)))
     for name in ("pillow_draft", "simplejpeg_draft"):
         if name not in decoders:
             continue
         deadline.check(f"decoding with {name} on {ctx.cores} threads")
         decode = decoders[name]
-        work = files * max(1, (4 * ctx.cores) // len(files) + 1)
         with ThreadPoolExecutor(ctx.cores) as pool:
             list(pool.map(decode, files[: ctx.cores]))
             rate = _rate(lambda: list(pool.map(decode, work)), len(work))
         threaded[name] = {"threads": ctx.cores, "images_per_s": round(rate, 1),
                           "per_core": round(rate / ctx.cores, 1),
-                          "scaling": round(rate / (max(single[name]) * ctx.cores), 2)}
+                          "scaling": round(rate / (max(rates[name]) * ctx.cores), 2)}
     out["all_cores"] = threaded
     drafted = {name: rate for name, rate in out["one_thread_images_per_s"].items() if name != "pillow_full"}
     out["fastest_cpu_decoder"] = max(drafted, key=drafted.get)
-    if ctx.device == "cuda":
-        deadline.check("nvJPEG")
-        out["nvjpeg_cuda_full"] = _nvjpeg(files, batch=64)
+    deadline.check("torchvision's decode_jpeg")
+    # On the GPU: nvJPEG. In a dry run the same call on the CPU, so the code is the one that ran.
+    label = "nvjpeg_cuda_full" if ctx.device == "cuda" else "torchvision_cpu_full"
+    _attempt(out, label, lambda: _torchvision_decode(files, batch=64, device=ctx.device))
 
 
-def _nvjpeg(files: list[Path], batch: int) -> dict:
-    """torchvision.io.decode_jpeg on the GPU (nvJPEG), in batches, full size: no DCT scaling there."""
+def _torchvision_decode(files: list[Path], batch: int, device: str) -> dict:
+    """torchvision.io.decode_jpeg in batches on `device` (on a GPU: nvJPEG), full size: it has no
+    DCT scaling."""
     import torch
     from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
@@ -372,16 +389,17 @@ def _nvjpeg(files: list[Path], batch: int) -> dict:
         for start in range(0, len(data), batch):
             chunk = data[start : start + batch]
             try:
-                decode_jpeg(chunk, mode=ImageReadMode.RGB, device="cuda")
+                decode_jpeg(chunk, mode=ImageReadMode.RGB, device=device)
             except RuntimeError:
                 for one in chunk:
                     try:
-                        decode_jpeg(one, mode=ImageReadMode.RGB, device="cuda")
+                        decode_jpeg(one, mode=ImageReadMode.RGB, device=device)
                     except RuntimeError:
                         failed += 1
-        torch.cuda.synchronize()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
-    decode_all()  # warm-up: nvJPEG's handles and buffers
+    decode_all()  # warm-up (on a GPU: nvJPEG's handles and buffers)
     failed = 0
     rate = _rate(decode_all, len(data))
     return {"images_per_s": round(rate, 1), "batch": batch, "failed": failed,
@@ -427,10 +445,10 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
     best = max(ctx.scale.batch_sizes, key=lambda b: forward[str(b)])
     out["forward_best"] = {"batch": best, "images_per_s": forward[str(best)]}
     deadline.check("the model-only forward pass")
-    out["model_only"] = _model_only(kind, encoder, prepared, best, ctx)
+    _attempt(out, "model_only", lambda: _model_only(kind, encoder, prepared, best, ctx))
 
     deadline.check("comparing with the CPU")
-    out["device_vs_cpu"] = _compare_with_cpu(kind, name, encoder, prepared[: ctx.scale.compare], ctx)
+    _attempt(out, "device_vs_cpu", lambda: _compare_with_cpu(kind, name, encoder, prepared[: ctx.scale.compare], ctx))
 
     # Decode + prepare, the CPU work the pipeline's decode workers do per image.
     deadline.check("decode + prepare")
@@ -441,6 +459,9 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
         every = _rate(lambda: list(pool.map(lambda p: encoder.prepare_image(load_image(p, side)), work)), len(work))
     out["decode_prepare_images_per_s"] = {"one_thread": round(one, 1), f"{ctx.cores}_threads": round(every, 1),
                                           "per_core": round(every / ctx.cores, 1)}
+    if kind == "clip":
+        deadline.check("the preprocessing variants")
+        _attempt(out, "prepare_variants_all_cores", lambda: _clip_prepare_variants(encoder, work, side, ctx))
 
     # The full index pipeline: the CLI's defaults, then sized for the machine.
     tuned_batch = min(best, 256)
@@ -453,10 +474,21 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
         configs[f"workers_{ctx.cores}_batch_{tuned_batch}"] = IngestSettings(
             model=name, device=ctx.device, backend=ctx.backend, workers=ctx.cores, batch_size=tuned_batch,
             commit_every=max(256, tuned_batch))
+    one_torch_thread = set()
+    if kind == "clip":  # open_clip's preprocessing runs PyTorch ops in every decode thread
+        label = f"workers_{ctx.cores}_batch_{tuned_batch}_torch_threads_1"
+        configs[label] = configs[f"workers_{ctx.cores}_batch_{tuned_batch}"]
+        one_torch_thread.add(label)
     pipelines = out.setdefault("pipeline", {})
     for label, settings in configs.items():
         deadline.check(f"the pipeline ({label})")
-        result = _pipeline(encoder, ctx.work / "images", ctx.work / f"index-{kind}-{label}", settings)
+        try:
+            with _torch_threads(1 if label in one_torch_thread else None):
+                result = _pipeline(encoder, ctx.work / "images", ctx.work / f"index-{kind}-{label}", settings)
+        except Exception as exc:  # one setting failing leaves the others to measure
+            log.exception("%s pipeline %s failed", kind, label)
+            pipelines[label] = {"error": f"{exc.__class__.__name__}: {exc}"}
+            continue
         reference = forward.get(str(settings.batch_size)) or forward[str(best)]
         result["over_forward_same_batch"] = round(result["images_per_s"] / reference, 3) if reference else None
         result["over_forward_best"] = round(result["images_per_s"] / forward[str(best)], 3)
@@ -464,7 +496,10 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
         pipelines[label] = result
         log.info("%s pipeline %s: %.0f images/s (%.2f of the best forward)", kind, label, result["images_per_s"],
                  result["over_forward_best"])
-    best_pipeline = max(pipelines, key=lambda label: pipelines[label]["images_per_s"])
+    finished = {label: run for label, run in pipelines.items() if "images_per_s" in run}
+    if not finished:
+        raise RuntimeError(f"every pipeline run failed, first: {next(iter(pipelines.values()))['error']}")
+    best_pipeline = max(finished, key=lambda label: finished[label]["images_per_s"])
     for label in pipelines:
         if label != best_pipeline:
             shutil.rmtree(ctx.work / f"index-{kind}-{label}", ignore_errors=True)
@@ -472,8 +507,48 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
                             "over_forward_best": pipelines[best_pipeline]["over_forward_best"]}
     ctx.batch[kind] = configs[best_pipeline].batch_size
     deadline.check("comparing the pipeline's vectors with the CPU's")
-    out["pipeline_vs_cpu"] = _pipeline_vs_cpu(kind, ctx.work / f"index-{kind}-{best_pipeline}", encoder.dim, ctx)
+    _attempt(out, "pipeline_vs_cpu", lambda: _pipeline_vs_cpu(kind, name, ctx.work / f"index-{kind}-{best_pipeline}", ctx))
     out["default_workers"] = default_workers()
+
+
+def _clip_prepare_variants(encoder, work: list[Path], side: int, ctx: Context) -> dict:
+    """Decode + prepare on every core three ways: open_clip's torchvision transform (the product
+    on a GPU) with PyTorch's default threads and with one, and the Pillow transform the product
+    uses with ONNX Runtime (onnx_clip.Preprocess, checked against open_clip's to 1e-4)."""
+    from searchengine.encoders import onnx_clip
+    from searchengine.media.images import load_image
+
+    variants: dict[str, tuple[Callable, int | None]] = {
+        "torchvision": (encoder.prepare_image, None), "torchvision_torch_threads_1": (encoder.prepare_image, 1)}
+    cfg = dict(encoder.torch.model.visual.preprocess_cfg)
+    if onnx_clip.Preprocess.supports(cfg):
+        variants["pillow"] = (onnx_clip.Preprocess(cfg), None)
+    rates = {}
+    with ThreadPoolExecutor(ctx.cores) as pool:
+        for label, (prepare, threads) in variants.items():
+            with _torch_threads(threads):
+                rates[label] = round(_rate(lambda: list(pool.map(lambda p: prepare(load_image(p, side)), work)), len(work)), 1)
+    return rates
+
+
+class _torch_threads:
+    """PyTorch's intra-op threads set for a while (None: left alone)."""
+
+    def __init__(self, threads: int | None):
+        self.threads, self.saved = threads, None
+
+    def __enter__(self):
+        if self.threads is not None:
+            import torch
+
+            self.saved = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            import torch
+
+            torch.set_num_threads(self.saved)
 
 
 def _model_name(kind: str, ctx: Context) -> str:
@@ -567,11 +642,7 @@ def _repeat(fn: Callable, ctx: Context, seconds: float) -> int:
 
 def _compare_with_cpu(kind: str, name: str, encoder, prepared: list, ctx: Context) -> dict:
     """The same prepared images through the device's encoder and the CPU's (PyTorch, fp32)."""
-    from searchengine.encoders.registry import load_encoder
-
-    cpu = ctx.cpu_encoders.get(kind)
-    if cpu is None:
-        cpu = ctx.cpu_encoders[kind] = load_encoder(name, "cpu", "torch")
+    cpu = _cpu_encoder(kind, name, ctx)
     on_device, on_cpu = encoder.embed_images(prepared), cpu.embed_images(prepared)
     result = _cosines(on_device, on_cpu)
     off_diagonal = on_cpu @ on_cpu.T
@@ -580,6 +651,15 @@ def _compare_with_cpu(kind: str, name: str, encoder, prepared: list, ctx: Contex
         result["cpu_between_different_images_mean"] = round(float((off_diagonal.sum() - np.trace(off_diagonal)) / (n * n - n)), 4)
     result["reference"] = "PyTorch on the CPU, float32" + (" (dry run: the same device)" if ctx.device == "cpu" else "")
     return result
+
+
+def _cpu_encoder(kind: str, name: str, ctx: Context):
+    """The reference: the same model in PyTorch on the CPU, float32 (loaded once)."""
+    from searchengine.encoders.registry import load_encoder
+
+    if kind not in ctx.cpu_encoders:
+        ctx.cpu_encoders[kind] = load_encoder(name, "cpu", "torch")
+    return ctx.cpu_encoders[kind]
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> dict:
@@ -600,11 +680,11 @@ def _pipeline(encoder, folder: Path, index_dir: Path, settings) -> dict:
             "errors": [reason for _, reason in summary.errors[:3]]}
 
 
-def _pipeline_vs_cpu(kind: str, index_dir: Path, dim: int, ctx: Context) -> dict:
+def _pipeline_vs_cpu(kind: str, name: str, index_dir: Path, ctx: Context) -> dict:
     """Vectors the device's pipeline stored against the CPU encoder's for the same files."""
     from searchengine.media.images import draft_side, load_image
 
-    cpu = ctx.cpu_encoders[kind]
+    cpu = _cpu_encoder(kind, name, ctx)
     stored = _catalog_vectors(index_dir)
     files = [p for p in ctx.distinct[: ctx.scale.compare] if str(p.absolute()) in stored]
     if not files:
@@ -843,6 +923,17 @@ STAGE_FUNCTIONS = {
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _attempt(out: dict, key: str, fn: Callable) -> None:
+    """out[key] = fn(), or what went wrong: a side measurement that fails leaves the stage going."""
+    try:
+        out[key] = fn()
+    except OutOfTime:
+        raise
+    except Exception as exc:
+        log.exception("%s failed", key)
+        out[key] = {"error": f"{exc.__class__.__name__}: {exc}"}
+
+
 def _rate(fn: Callable, n: int, repeats: bool = False) -> float:
     """n / seconds of fn(); with repeats, fn returns how many times it did n."""
     started = time.perf_counter()
@@ -871,6 +962,13 @@ def _same_pixels(files: list[Path], a: Callable, b: Callable) -> dict:
 
 def summarize(result: dict) -> dict:
     """The headline numbers and the issue's targets, from the stages' results."""
+    try:
+        return _summary(result)
+    except Exception as exc:  # the summary must never cost the stages' results
+        return {"error": f"{exc.__class__.__name__}: {exc}"}
+
+
+def _summary(result: dict) -> dict:
     stages = result.get("stages", {})
     summary: dict = {}
     env = stages.get("environment", {})
@@ -888,9 +986,7 @@ def summarize(result: dict) -> dict:
             entry["pipeline_settings"] = stage["pipeline_best"]["settings"]
             entry["pipeline_over_forward"] = stage["pipeline_best"]["over_forward_best"]
             entry["meets_pipeline_target"] = entry["pipeline_over_forward"] >= TARGET_PIPELINE_OVER_FORWARD
-            defaults = stage["pipeline"].get("cli_defaults")
-            if defaults:
-                entry["pipeline_cli_defaults_images_per_s"] = defaults["images_per_s"]
+            entry["pipeline_cli_defaults_images_per_s"] = stage["pipeline"].get("cli_defaults", {}).get("images_per_s")
         if "decode_prepare_images_per_s" in stage:
             entry["decode_prepare_per_core"] = stage["decode_prepare_images_per_s"]["per_core"]
         for key in ("device_vs_cpu", "pipeline_vs_cpu"):
@@ -903,8 +999,9 @@ def summarize(result: dict) -> dict:
     if "one_thread_images_per_s" in decode:
         summary["decode_one_core_images_per_s"] = decode["one_thread_images_per_s"]
         summary["decode_all_cores"] = {k: v["images_per_s"] for k, v in decode.get("all_cores", {}).items()}
-        if "nvjpeg_cuda_full" in decode:
-            summary["decode_nvjpeg_images_per_s"] = decode["nvjpeg_cuda_full"]["images_per_s"]
+        for label in ("nvjpeg_cuda_full", "torchvision_cpu_full"):
+            if label in decode:
+                summary[f"decode_{label}_images_per_s"] = decode[label]["images_per_s"]
     summary["targets"] = {"forward_vit_b_32_images_per_s": TARGET_FORWARD_VIT_B_32,
                           "pipeline_over_forward": TARGET_PIPELINE_OVER_FORWARD, "cosine": TARGET_COSINE}
     summary["stage_status"] = {name: stage.get("status") for name, stage in stages.items()}
@@ -939,7 +1036,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/gpu.json (gpu-dry-run.json)")
     parser.add_argument("--skip", default="", help=f"stages to leave out, comma-separated: {', '.join(STAGES)}")
     parser.add_argument("--images", type=int, help="files in the folder (default 3000; dry run 24)")
-    parser.add_argument("--budget", type=float, help="seconds for the whole run (default 330; dry run 240)")
+    parser.add_argument("--budget", type=float, help="seconds for the whole run, each stage's in proportion "
+                        "(default 330; dry run 240)")
     parser.add_argument("--work", type=Path, help="folder for the images and indexes (default: a temporary one)")
     parser.add_argument("--prepare-cache", action="store_true", help="fill $SEARCHENGINE_HOME's cache and exit")
     args = parser.parse_args(argv)
@@ -954,10 +1052,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown stage(s) {', '.join(sorted(unknown))}: use {', '.join(STAGES)}")
     scale = DRY_SCALE if args.dry_run else GPU_SCALE
+    if args.dry_run:  # before PyTorch loads OpenMP: waiting threads sleep rather than spin, which on a
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # busy 2-core machine made its kernels crawl (10x)
     if args.images:
         scale = Scale(**{**scale.__dict__, "images": args.images, "distinct": min(scale.distinct, args.images)})
-    if args.budget:
-        scale = Scale(**{**scale.__dict__, "budget_s": args.budget})
+    if args.budget:  # every stage's budget grows or shrinks with the run's
+        factor = args.budget / scale.budget_s
+        scale = Scale(**{**scale.__dict__, "budget_s": args.budget,
+                         "stage_budgets": {k: v * factor for k, v in scale.stage_budgets.items()}})
     outputs = list(args.out)
     if args.save:
         outputs.append(ROOT / "benchmarks" / "results" / ("gpu-dry-run.json" if args.dry_run else "gpu.json"))

@@ -29,11 +29,11 @@ PHOTOS = ROOT / "samples" / "photos"
 SIZE_MIX = (("web", 0.35, (360, 720)), ("screen", 0.35, (1080, 1536)), ("camera", 0.30, (2250, 3024)))
 DRY_SIZE_MIX = (("web", 0.5, (240, 480)), ("screen", 0.5, (600, 900)))
 MAX_LONG_SIDE = 4032
-NOISE = 5  # grey levels of added noise: uniform in [-5, 5], a standard deviation of 3.2
+NOISE = 10  # grey levels of added noise: uniform in [-10, 10], a standard deviation of 6.1
 EXIF_ORIENTATION = 0x0112
 ROTATED_SHARE = 0.1  # files stored sideways with an EXIF orientation tag (6: rotate 90° to display)
 PROGRESSIVE_SHARE = 0.25
-QUALITIES = (75, 85, 92)
+QUALITIES = (80, 88, 95)
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,10 @@ def make_file(spec: FileSpec) -> dict:
             "bytes": spec.path.stat().st_size}
 
 
-def build_folder(out: Path, n: int, distinct: int, threads: int, seed: int = 0, dry: bool = False) -> tuple[list[Path], list[Path], dict]:
-    """`out` filled with n JPEGs, `distinct` of them different; (all files, the distinct ones, a
-    description of the folder)."""
+def build_folder(out: Path, n: int, distinct: int, threads: int, seed: int = 0,
+                 dry: bool = False) -> tuple[list[Path], list[Path], dict[Path, str], dict]:
+    """`out` filled with n JPEGs, `distinct` of them different; (all files, the distinct ones, the
+    size class of each distinct one, a description of the folder)."""
     out.mkdir(parents=True, exist_ok=True)
     specs = plan_files(out, min(n, distinct), seed, dry)
     with ThreadPoolExecutor(threads) as pool:  # Pillow and numpy work outside the GIL here
@@ -120,7 +121,7 @@ def build_folder(out: Path, n: int, distinct: int, threads: int, seed: int = 0, 
         "size_classes": by_class,
         "progressive": sum(s.progressive for s in specs), "exif_rotated": sum(s.rotated for s in specs),
     }
-    return files, originals, description
+    return files, originals, {s.path: s.size_class for s in specs}, description
 
 
 # --- decoders ---------------------------------------------------------------------------------
