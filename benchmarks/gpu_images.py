@@ -4,9 +4,11 @@ The folder is made from the packaged photos in samples/photos (20 JPEGs and a PN
 each distinct file is a random crop of one of them, scaled to a short side drawn from a mix of
 web, screen and camera sizes, with a little sensor-like noise so large files carry a photo's
 entropy (an upscaled 800-px photo alone is too smooth to cost what a camera JPEG costs to
-decode), saved at a random quality, some progressive, some with an EXIF rotation. The distinct
-files are then copied until the folder holds the number asked for: decoding cost is per file, and
-copies keep the folder cheap to build (seconds on 16 cores).
+decode), saved at a random quality, some progressive, some with an EXIF rotation. Camera-sized
+files come out at about 2 MB for 9 MP (1.7 bits a pixel), below a phone photo's 2-3 bits, so they
+cost somewhat less to decode than real ones. The distinct files are then copied until the folder
+holds the number asked for: decoding cost is per file, and copies keep the folder cheap to build
+(the GPU run's 3,000 files, 2.9 GB: 115 s on this loaded 2-core machine, for 16 cores there).
 """
 
 from __future__ import annotations
