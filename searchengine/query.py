@@ -248,7 +248,10 @@ class Searcher:
         if query_kind == "image":
             _promote_copies(candidates, model.near_copy)
         by_segment = {c.record.segment_id: c for c in candidates}
-        references = {name: confidence.lead_reference(np.array([c.score for c in pool])) for name, pool in pools.items()}
+        by_group: dict[str, list[float]] = {}
+        for c in candidates:
+            by_group.setdefault(c.group, []).append(c.score)
+        references = {name: confidence.lead_reference(np.array(scores)) for name, scores in by_group.items()}
         hits = self._rank(candidates, filters, k, segments)
         evidence = [self._evidence(hit, by_segment[hit.segment_id], references, query_kind) for hit in hits]
         levels = confidence.assess(evidence, model)
