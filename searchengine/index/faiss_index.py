@@ -13,6 +13,7 @@ Which kind `auto` builds: choice.py.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -138,11 +139,12 @@ class FaissIndex:
             inner = faiss_inner(self.index)
             inner.hnsw.efSearch = max(self._params["efSearch"], k)
         params = None if subset is None else self._restricted(subset, k)
-        if self.kind in COMPRESSED and self._rerank is not None:
-            fetch = min(self.ntotal, max(k * self._params.get("rerank", 4), self._params.get("min_candidates", 100)))
-            _, candidates = self.index.search(queries, fetch, params=params)
-            return rerank(queries, candidates, self._rerank, k)
-        return self.index.search(queries, k, params=params)
+        with _one_thread() if len(queries) == 1 else _nothing():
+            if self.kind in COMPRESSED and self._rerank is not None:
+                fetch = min(self.ntotal, max(k * self._params.get("rerank", 4), self._params.get("min_candidates", 100)))
+                _, candidates = self.index.search(queries, fetch, params=params)
+                return rerank(queries, candidates, self._rerank, k)
+            return self.index.search(queries, k, params=params)
 
     def _restricted(self, subset: "Subset", k: int):
         """FAISS search parameters that keep to `subset`, with this index's own search settings
@@ -222,6 +224,21 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """One query on one OpenMP thread: FAISS parallelises even a single query's id translation
+    and list scans, and on a busy machine the fork/join waits milliseconds for the other core
+    (benchmarks/README.md, "Vector search": 12 ms vs 0.9 ms for the same HNSW search)."""
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 class _nothing:
