@@ -374,6 +374,8 @@ def test_browser_search_drop_and_play(live, client):
             page.fill("#q", "the household budget")
             page.click('#kinds [data-kind="audio"]')
             page.press("#q", "Enter")
+            # the kind button searched the previous words first: wait for this search's results
+            page.wait_for_url("**q=the+household+budget**", timeout=15_000)
             player = page.locator(".result audio").first
             expect(player).to_be_visible(timeout=15_000)
             player.evaluate("a => a.play()")
