@@ -17,11 +17,15 @@ import io
 import random
 import shutil
 import statistics
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+
+from gpu_run import Context, Deadline, attempt, per_second, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / "samples" / "photos"
@@ -168,3 +172,113 @@ def simplejpeg_load(path: Path, draft_size: int, eighths: bool = False):
         orientation = header.getexif().get(EXIF_ORIENTATION, 1)
     method = _TRANSPOSE.get(orientation)
     return image.transpose(getattr(Image.Transpose, method)) if method else image
+
+
+# --- the decode stage ---------------------------------------------------------------------------
+
+
+def stage_decode(out: dict, deadline: Deadline, ctx: Context) -> None:
+    """Decode alone: what one core and all cores turn into images a second."""
+    from searchengine.encoders.registry import load_encoder
+    from searchengine.media.images import draft_side, load_image
+
+    files = spread(ctx.distinct, ctx.scale.decode_sample)
+    side = draft_side(load_encoder("bundled", "cpu", ctx.backend))  # both models crop 224 px: 384
+    out["files"] = len(files)
+    out["draft_side_px"] = side
+    decoders: dict[str, Callable] = {
+        "pillow_draft": lambda p: load_image(p, side),  # the product's decoder
+        "pillow_full": lambda p: load_image(p, 0),
+    }
+    why_not = simplejpeg_available()
+    if why_not is None:
+        decoders["simplejpeg_draft"] = lambda p: simplejpeg_load(p, side)  # Pillow's scale
+        decoders["simplejpeg_eighths"] = lambda p: simplejpeg_load(p, side, eighths=True)
+    else:
+        out["simplejpeg"] = f"not measured: {why_not}"
+    # One thread, paired: each file is decoded by every decoder in turn (the order rotating), and
+    # by the two candidates for the product once more, each keeping its faster time for the file.
+    # Load that comes and goes on the machine then falls on all decoders alike (alternating whole
+    # passes gave 1.5x one way or the other here for decoders that paired timing puts within 2 %).
+    candidates = [name for name in ("pillow_draft", "simplejpeg_draft") if name in decoders]
+    times: dict[str, dict[Path, float]] = {name: {} for name in decoders}
+    for decode in decoders.values():
+        for path in files[:2]:
+            decode(path)
+    for round_, names in enumerate((list(decoders), candidates)):
+        deadline.check(f"decoding, round {round_ + 1}")
+        for i, path in enumerate(files):
+            for k in range(len(names)):
+                name = names[(i + k + round_) % len(names)]
+                started = time.perf_counter()
+                decoders[name](path)
+                elapsed = time.perf_counter() - started
+                times[name][path] = min(elapsed, times[name].get(path, elapsed))
+    rates = {name: len(files) / sum(t.values()) for name, t in times.items()}
+    by_class: dict[str, dict[str, list[float]]] = {}
+    for name, per_file in times.items():
+        for path, elapsed in per_file.items():
+            by_class.setdefault(name, {}).setdefault(ctx.size_class.get(path, "?"), []).append(elapsed)
+    out["one_thread_images_per_s"] = {name: round(rate, 1) for name, rate in rates.items()}
+    out["one_thread_ms_by_size_class"] = {
+        name: {cls: round(1000 * statistics.median(t), 2) for cls, t in classes.items()} for name, classes in by_class.items()}
+    if "simplejpeg_draft" in decoders:
+        out["simplejpeg_vs_pillow"] = _same_pixels(files[:40], decoders["pillow_draft"], decoders["simplejpeg_draft"])
+    # Every core: the two candidates alternate over two rounds, the better of each kept.
+    threaded: dict[str, float] = {}
+    work = files * max(1, -(-8 * ctx.cores // len(files)))
+    with ThreadPoolExecutor(ctx.cores) as pool:
+        for name in candidates * 2:
+            deadline.check(f"decoding with {name} on {ctx.cores} threads")
+            decode = decoders[name]
+            list(pool.map(decode, files[: ctx.cores]))
+            threaded[name] = max(threaded.get(name, 0.0), per_second(lambda: list(pool.map(decode, work)), len(work)))
+    out["all_cores"] = {name: {"threads": ctx.cores, "images_per_s": round(rate, 1), "per_core": round(rate / ctx.cores, 1),
+                               "scaling": round(rate / (rates[name] * ctx.cores), 2)} for name, rate in threaded.items()}
+    drafted = {name: rate for name, rate in out["one_thread_images_per_s"].items() if name != "pillow_full"}
+    out["fastest_cpu_decoder"] = max(drafted, key=drafted.get)
+    deadline.check("torchvision's decode_jpeg")
+    # On the GPU: nvJPEG. In a dry run the same call on the CPU, so the code is the one that ran.
+    label = "nvjpeg_cuda_full" if ctx.device == "cuda" else "torchvision_cpu_full"
+    attempt(out, label, lambda: _torchvision_decode(files, batch=64, device=ctx.device))
+
+
+def _torchvision_decode(files: list[Path], batch: int, device: str) -> dict:
+    """torchvision.io.decode_jpeg in batches on `device` (on a GPU: nvJPEG), full size: it has no
+    DCT scaling."""
+    import torch
+    from torchvision.io import ImageReadMode, decode_jpeg, read_file
+
+    data = [read_file(str(p)) for p in files]
+    failed = 0
+
+    def decode_all() -> None:
+        nonlocal failed
+        for start in range(0, len(data), batch):
+            chunk = data[start : start + batch]
+            try:
+                decode_jpeg(chunk, mode=ImageReadMode.RGB, device=device)
+            except RuntimeError:
+                for one in chunk:
+                    try:
+                        decode_jpeg(one, mode=ImageReadMode.RGB, device=device)
+                    except RuntimeError:
+                        failed += 1
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    decode_all()  # warm-up (on a GPU: nvJPEG's handles and buffers)
+    failed = 0
+    rate = per_second(decode_all, len(data))
+    return {"images_per_s": round(rate, 1), "batch": batch, "failed": failed,
+            "note": "decode only, full size (no DCT scaling), EXIF orientation not applied, file bytes read beforehand"}
+
+
+def _same_pixels(files: list[Path], a: Callable, b: Callable) -> dict:
+    diffs, same_size = [], 0
+    for path in files:
+        x, y = np.asarray(a(path)), np.asarray(b(path))
+        if x.shape == y.shape:
+            same_size += 1
+            diffs.append(int(np.abs(x.astype(np.int16) - y.astype(np.int16)).max()))
+    return {"files": len(files), "same_size": same_size, "max_abs_pixel_diff": max(diffs) if diffs else None}
