@@ -29,8 +29,8 @@ reported with the reason, never fails the run. A watchdog writes the JSON and en
 if a stage hangs past the run's whole budget.
 
 Usage:
-    python benchmarks/gpu.py --out $OUT/gpu.json            # on the GPU machine: 3-5 min
-    python benchmarks/gpu.py --dry-run                      # the same steps on the CPU, tiny: 30-45 s
+    python benchmarks/gpu.py --out $OUT/gpu.json            # on the GPU machine: 350 s at most
+    python benchmarks/gpu.py --dry-run                      # the same steps on the CPU, tiny: < 1 min
     python benchmarks/gpu.py --prepare-cache                # fill $SEARCHENGINE_HOME's cache (scripts/gpu-prepare.sh)
 
 The GPU machine of this project cannot download anything: scripts/gpu-prepare.sh puts the wheels

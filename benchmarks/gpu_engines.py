@@ -19,8 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Measured here on 2026-12-04 (pip download, cp312 manylinux wheels): why two parts of the issue
 # cannot run on this project's GPU machine, whose calls carry at most 64 MiB.
-# Measured here on 2026-12-04 (pip download, cp312 manylinux wheels): why two parts of the issue
-# cannot run on this project's GPU machine, whose calls carry at most 64 MiB.
 RAY_NOT_HERE = ("ray is not installed here, and its wheel cannot travel to the GPU machine: "
                 "ray 2.60.0 for CPython 3.12 is 79 MB, over the 64 MiB a device call carries")
 WHISPER_NOT_HERE = ("ctranslate2 is not installed here, and cannot travel to the GPU machine: its wheel "
