@@ -29,13 +29,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from searchengine.atomic import atomic_path, atomic_write
 from searchengine.encoders.base import Encoder
 from searchengine.index_folder import IndexFolder
 
@@ -152,9 +152,7 @@ class Calibration:
             arrays["bank"] = self.bank.astype(np.float16)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        tmp = folder / (CALIBRATION + ".tmp")
-        tmp.write_bytes(buffer.getvalue())
-        os.replace(tmp, folder / CALIBRATION)
+        atomic_write(folder / CALIBRATION, buffer.getvalue())
         for old in OLD_FILES:
             (folder / old).unlink(missing_ok=True)
 
@@ -218,10 +216,8 @@ def query_bank(encoder: Encoder) -> np.ndarray:
         pass
     bank = np.asarray(encoder.embed_texts(queries), np.float32)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
-        np.save(tmp, bank)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, bank)
     except OSError:
         pass  # a read-only cache: embedded again next time
     return bank

@@ -7,11 +7,11 @@ index type and parameters, counts, and the catalog generation the vector file ma
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from searchengine import __version__
+from searchengine.atomic import atomic_write
 from searchengine.errors import IndexFormatError
 
 FORMAT_VERSION = 1
@@ -53,14 +53,7 @@ class Manifest:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def write(self, folder: Path) -> None:
-        path = folder / MANIFEST
-        tmp = path.with_name(MANIFEST + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(folder / MANIFEST, json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
 
 
 def encoder_name(manifest: Manifest) -> str:

@@ -9,13 +9,13 @@ mtime and content hash, same encoder) instead of embedding them again.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from searchengine.atomic import atomic_path
 from searchengine.store.records import ItemDraft, SegmentDraft
 
 SHARDS = "shards"  # folder in the index folder
@@ -47,12 +47,8 @@ def write_shard(path: Path, drafts: Sequence[ItemDraft], encoder_id: str) -> Non
         rows.append(row)
     table = pa.Table.from_pylist(rows, schema=_schema())
     table = table.replace_schema_metadata({b"encoder_id": encoder_id.encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def read_shard(path: Path) -> tuple[str, list[ItemDraft]]:

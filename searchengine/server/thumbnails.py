@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from searchengine.atomic import atomic_path
 from searchengine.config import cache_dir
 from searchengine.errors import DecodeError, SearchEngineError
 from searchengine.media.images import load_image
@@ -68,10 +68,8 @@ def _render(file: ServedFile, seconds: float, target: Path) -> Path:
     except DecodeError as exc:
         raise NoThumbnail(f"item {file.item_id} cannot be shown: {exc}".replace(str(file.path), file.path.name)) from exc
     image.thumbnail((SIDE, SIDE))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    image.save(tmp, "JPEG", quality=QUALITY, optimize=True)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        image.save(tmp, "JPEG", quality=QUALITY, optimize=True)
     log.debug("thumbnail %s for %s", target.name, file.path)
     return target
 
