@@ -27,6 +27,7 @@ from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
 from searchengine.index_folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
+from searchengine.paths import json_path
 from searchengine.store.records import SegmentRecord
 
 KINDS = ("any", "image", "text", "audio", "video")
@@ -128,7 +129,7 @@ class Hit:
     char_end: int | None = None
 
     def as_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), **json_path(self.path)}  # a name that is not UTF-8: shown, plus its bytes
 
 
 @dataclass
