@@ -165,28 +165,51 @@ def search(
 
         if queries is not None and (text is not None or image is not None or like is not None):
             raise UsageError("--queries runs the queries in its file: give no other query with it")
+        if like is not None and not 0 < like < 2**63:
+            raise UsageError(f"--like {like} is not a segment_id: use one from search --json")
         filters = Filters(kind=kind, path_glob=path_glob, after=after, before=before,
                           min_score=None if no_cutoff else min_score, per_kind=per_kind)
         if queries is not None:
             batch = _read_queries(queries)
         else:
             batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
-        for query in batch:  # refuse bad input before waiting for any model
-            query.validate()
+        refused = _validate(batch, one_by_one=queries is not None)  # bad input, before waiting for any model
         searcher = Searcher.open(_index_dir(index), device=device, backend=backend, loading=loading)
     except BaseException:
         settle()  # never exit while a loader thread is inside native code (it aborts)
         raise
     try:
         if queries is not None:
-            for query in batch:
-                hits = searcher.search(query, filters, k=k, segments=segments)
+            for query in batch:  # a bad line gets its error in its own line; the others their hits
+                try:
+                    if query in refused:
+                        raise refused[query]
+                    hits = searcher.search(query, filters, k=k, segments=segments)
+                except UsageError as exc:
+                    refused[query] = exc
+                    json_line({"query": query.describe(), "error": str(exc), "hits": []})
+                    continue
                 json_line({"query": query.describe(), "hits": [h.as_json() for h in hits]})
+            if refused:
+                raise UsageError(f"{len(refused)} of the {len(batch)} queries in {queries} failed: see their \"error\"")
         else:
             print_hits(searcher.search(batch[0], filters, k=k, segments=segments), as_json)
     finally:
         searcher.close()
         settle()
+
+
+def _validate(batch, one_by_one: bool) -> dict:
+    """Refuse a bad query at once; with one_by_one (a file of queries), collect {query: error} instead."""
+    refused = {}
+    for query in batch:
+        try:
+            query.validate()
+        except UsageError as exc:
+            if not one_by_one:
+                raise
+            refused[query] = exc
+    return refused
 
 
 def _read_queries(path: Path):
