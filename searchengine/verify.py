@@ -3,21 +3,19 @@ repair: make them agree again without starting from scratch, and say what was do
 
 The catalog holds every vector, so a missing, stale or damaged vector file is rebuilt from it. A
 lost or unreadable manifest is rewritten from the catalog, whose runs record the model that
-embedded its vectors. A damaged catalog is salvaged row by row (SQLite's own `.recover` where the
-sqlite3 command is installed, else rowid range by rowid range) into a new one, the old file kept
-aside; a missing or unsalvageable catalog is rebuilt by re-indexing the folders the manifest
-lists. Files whose stored vectors are damaged or lost are dropped and, like files changed on disk,
+embedded its vectors. A damaged catalog is salvaged table by table, rowid range by rowid range,
+into a new one, the old file kept aside; a missing or unsalvageable catalog is rebuilt by
+re-indexing the folders the manifest lists. (SQLite's `.recover`, which also reads rows under a
+damaged interior page, needs the sqlite_dbpage table: neither Python's sqlite3 nor Debian's
+sqlite3 command is built with it.) Files whose stored vectors are damaged or lost are dropped and, like files changed on disk,
 embedded again from the recorded folders. Files under a folder that cannot be reached now (an
 unmounted drive) are kept.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
 import sqlite3
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,9 +28,7 @@ from searchengine.errors import IndexFormatError, IndexNotFound, ManifestMissing
 from searchengine.index_folder import CATALOG, MANIFEST, VECTORS, IndexFolder, exists, writable_index_folder
 from searchengine.manifest import Manifest, encoder_name
 from searchengine.paths import printable
-from searchengine.store.reader import CatalogReader, missing
-
-log = logging.getLogger(__name__)
+from searchengine.store.reader import CatalogReader, connect, missing
 
 TABLES = ("meta", "items", "runs", "errors", "skipped", "segments")  # parents before children
 
@@ -305,23 +301,19 @@ def _manifest_from_catalog(folder: Path) -> Manifest:
 def _salvage_catalog(folder: Path, done: list[str]) -> None:
     """Copy every row SQLite can still read into a fresh catalog, keeping the damaged file aside.
 
-    Rows come from SQLite's own `.recover` (the sqlite3 command; it reads every page, so rows under
-    a damaged interior page survive) where it is installed, else straight from the damaged file, in
-    rowid ranges halved around unreadable rows. Files that lost rows are dropped so re-indexing
-    embeds them again; IndexFormatError when nothing can be read.
+    Rows are read in rowid ranges, halving a range that fails until single unreadable rows are
+    skipped. Files that lost rows are dropped so re-indexing embeds them again; IndexFormatError
+    when not even the list of tables can be read.
     """
     from searchengine.store.catalog import Catalog
 
     path = folder / CATALOG
     salvaged = folder / (CATALOG + ".salvaged")
-    recovered = folder / (CATALOG + ".recovered")
-    for stale in (salvaged, recovered):
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{stale}{suffix}").unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{salvaged}{suffix}").unlink(missing_ok=True)
     held_ids = _vector_file_ids(folder)
-    source_path = recovered if _recover_with_sqlite3(path, recovered) else path
     try:
-        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+        source = connect(path, read_only=True)
         tables = {r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
         raise IndexFormatError(f"catalog {printable(str(path))} is damaged beyond salvage ({exc})") from exc
@@ -329,19 +321,18 @@ def _salvage_catalog(folder: Path, done: list[str]) -> None:
         source.close()
         raise IndexFormatError(f"catalog {printable(str(path))} is damaged beyond salvage (no table of files left)")
     Catalog(salvaged).close()
-    target = sqlite3.connect(salvaged)
+    target = connect(salvaged, read_only=False)
     target.execute("PRAGMA foreign_keys = OFF")
     columns = {t: [r[1] for r in target.execute(f"PRAGMA table_info({t})")] for t in TABLES}
-    copied = lost = 0
+    copied = 0
     for table in TABLES:
         if table not in tables:
             continue
         names = ", ".join(columns[table])
-        for rows, failed in _readable_rows(source, table, names):
+        for rows, _ in _readable_rows(source, table, names):
             target.executemany(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({','.join('?' * len(columns[table]))})",
                                rows)
             copied += len(rows)
-            lost += failed
     dropped = _drop_incomplete_items(target, held_ids)
     generation = _manifest_generation(folder) + 1  # past anything derived from the old catalog
     target.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (str(generation),))
@@ -352,60 +343,95 @@ def _salvage_catalog(folder: Path, done: list[str]) -> None:
     for suffix in ("-wal", "-shm"):
         (folder / (CATALOG + suffix)).unlink(missing_ok=True)
     os.replace(salvaged, path)
-    recovered.unlink(missing_ok=True)
-    done.append(f"salvaged {copied} readable rows into a new catalog ({lost} unreadable rows lost, "
-                f"{dropped} files to embed again; the old file is kept as {CATALOG}.damaged)")
+    done.append(f"salvaged {copied} readable rows into a new catalog; {dropped} files lost some of theirs and "
+                f"are embedded again, like files whose rows were lost whole (the old file is kept as {CATALOG}.damaged)")
 
 
-def _recover_with_sqlite3(path: Path, out: Path) -> bool:
-    """SQLite's `.recover` of `path` into a new database `out`; False where it cannot run."""
-    binary = shutil.which("sqlite3")
-    if binary is None:
-        return False
+def _readable_rows(con, table: str, names: str, chunk: int = 256, budget: int = 20_000):
+    """(rows, number of rows known to be lost) of a table, in rowid order, whatever pages are damaged.
+
+    Reads forward in chunks. Where a chunk fails: a row that can still be located is read alone
+    (or counted lost); where not even that works (a damaged interior page), it looks further ahead
+    in doubling steps for the next row it can locate, and searches the skipped span by halving it
+    for rows still readable. At most `budget` failing reads are spent on one table.
+    """
+    cursor = -(1 << 63)
+    failures = 0
+    while failures < budget:
+        try:
+            rows = con.execute(f"SELECT rowid, {names} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                               (cursor, chunk)).fetchall()
+        except sqlite3.DatabaseError:
+            failures += 1
+        else:
+            if rows:
+                yield [r[1:] for r in rows], 0
+                cursor = rows[-1][0]
+            if len(rows) < chunk:
+                return
+            continue
+        located = _first_rowid(con, table, cursor + 1)
+        if located is not None:
+            one = _row(con, table, names, located)
+            yield ([one], 0) if one is not None else ([], 1)
+            failures += one is None
+            cursor = located
+            continue
+        probe, located = _locate_ahead(con, table, cursor)
+        found, lost, spent = _search_span(con, table, names, cursor + 1, probe - 1, budget - failures)
+        failures += spent + 1
+        yield found, lost
+        if located is None:
+            return
+        cursor = located - 1
+
+
+def _first_rowid(con, table: str, low: int) -> int | None:
     try:
-        dump = subprocess.Popen([binary, "-readonly", str(path), ".recover --ignore-freelist"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        load = subprocess.run([binary, str(out)], stdin=dump.stdout, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=3600)
-        dump.stdout.close()
-        dump.wait(timeout=60)
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.info("sqlite3 .recover did not run (%s): salvaging row by row", exc)
-        return False
-    return load.returncode == 0 and out.is_file()
-
-
-def _readable_rows(con, table: str, names: str, chunk: int = 512):
-    """(rows, number of unreadable rows) for successive rowid ranges of a table."""
-    try:
-        top = con.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+        row = con.execute(f"SELECT rowid FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1", (low,)).fetchone()
     except sqlite3.DatabaseError:
-        top = _probe_top(con, table)
-    stack = [(start, min(start + chunk - 1, top)) for start in range(0, top + 1, chunk)]
-    stack.reverse()
-    while stack:
-        low, high = stack.pop()
-        try:
-            yield con.execute(f"SELECT {names} FROM {table} WHERE rowid BETWEEN ? AND ?", (low, high)).fetchall(), 0
-        except sqlite3.DatabaseError:
-            if low == high:
-                yield [], 1
-                continue
-            middle = (low + high) // 2
-            stack += [(middle + 1, high), (low, middle)]
+        return None
+    return None if row is None else row[0]
 
 
-def _probe_top(con, table: str) -> int:
-    """An upper bound of a table's rowids when max(rowid) itself cannot be read."""
-    top = 1
-    while top < 1 << 40:
+def _row(con, table: str, names: str, rowid: int):
+    try:
+        return con.execute(f"SELECT {names} FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
+    except sqlite3.DatabaseError:
+        return None
+
+
+def _locate_ahead(con, table: str, cursor: int) -> tuple[int, int | None]:
+    """(probe, first rowid at or past it) for the first probe cursor + 2^i where a seek succeeds;
+    (probe, None) when none does or no row lies beyond."""
+    step = 1
+    while step < 1 << 62:
         try:
-            if con.execute(f"SELECT 1 FROM {table} WHERE rowid >= ? LIMIT 1", (top,)).fetchone() is None:
-                return top
+            row = con.execute(f"SELECT rowid FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+                              (cursor + step,)).fetchone()
+            return cursor + step, (None if row is None else row[0])
         except sqlite3.DatabaseError:
-            pass
-        top *= 2
-    return top
+            step *= 2
+    return cursor + step, None
+
+
+def _search_span(con, table: str, names: str, low: int, high: int, budget: int) -> tuple[list, int, int]:
+    """(readable rows, unreadable single rows, failed reads) in rowids low..high, by halving."""
+    found: list = []
+    lost = spent = 0
+    stack = [(low, high)] if low <= high else []
+    while stack and spent < budget:
+        a, b = stack.pop()
+        try:
+            found += con.execute(f"SELECT {names} FROM {table} WHERE rowid BETWEEN ? AND ?", (a, b)).fetchall()
+        except sqlite3.DatabaseError:
+            spent += 1
+            if a == b:
+                lost += 1
+            else:
+                middle = (a + b) // 2
+                stack += [(middle + 1, b), (a, middle)]
+    return found, lost, spent
 
 
 def _drop_incomplete_items(con, held_ids: np.ndarray | None) -> int:
