@@ -329,7 +329,7 @@ def _salvage_catalog(folder: Path, done: list[str]) -> None:
         if table not in tables:
             continue
         names = ", ".join(columns[table])
-        for rows, _ in _readable_rows(source, table, names):
+        for rows in _readable_rows(source, table, names):
             target.executemany(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({','.join('?' * len(columns[table]))})",
                                rows)
             copied += len(rows)
@@ -348,7 +348,7 @@ def _salvage_catalog(folder: Path, done: list[str]) -> None:
 
 
 def _readable_rows(con, table: str, names: str, chunk: int = 256, budget: int = 20_000):
-    """(rows, number of rows known to be lost) of a table, in rowid order, whatever pages are damaged.
+    """Batches of the rows of a table that can still be read, whatever pages are damaged.
 
     Reads forward in chunks. Where a chunk fails: a row that can still be located is read alone
     (or counted lost); where not even that works (a damaged interior page), it looks further ahead
@@ -365,7 +365,7 @@ def _readable_rows(con, table: str, names: str, chunk: int = 256, budget: int = 
             failures += 1
         else:
             if rows:
-                yield [r[1:] for r in rows], 0
+                yield [r[1:] for r in rows]
                 cursor = rows[-1][0]
             if len(rows) < chunk:
                 return
@@ -373,14 +373,14 @@ def _readable_rows(con, table: str, names: str, chunk: int = 256, budget: int = 
         located = _first_rowid(con, table, cursor + 1)
         if located is not None:
             one = _row(con, table, names, located)
-            yield ([one], 0) if one is not None else ([], 1)
+            yield [one] if one is not None else []
             failures += one is None
             cursor = located
             continue
         probe, located = _locate_ahead(con, table, cursor)
-        found, lost, spent = _search_span(con, table, names, cursor + 1, probe - 1, budget - failures)
+        found, spent = _search_span(con, table, names, cursor + 1, probe - 1, budget - failures)
         failures += spent + 1
-        yield found, lost
+        yield found
         if located is None:
             return
         cursor = located - 1
@@ -415,10 +415,10 @@ def _locate_ahead(con, table: str, cursor: int) -> tuple[int, int | None]:
     return cursor + step, None
 
 
-def _search_span(con, table: str, names: str, low: int, high: int, budget: int) -> tuple[list, int, int]:
-    """(readable rows, unreadable single rows, failed reads) in rowids low..high, by halving."""
+def _search_span(con, table: str, names: str, low: int, high: int, budget: int) -> tuple[list, int]:
+    """(readable rows, failed reads) in rowids low..high, by halving."""
     found: list = []
-    lost = spent = 0
+    spent = 0
     stack = [(low, high)] if low <= high else []
     while stack and spent < budget:
         a, b = stack.pop()
@@ -426,12 +426,10 @@ def _search_span(con, table: str, names: str, low: int, high: int, budget: int) 
             found += con.execute(f"SELECT {names} FROM {table} WHERE rowid BETWEEN ? AND ?", (a, b)).fetchall()
         except sqlite3.DatabaseError:
             spent += 1
-            if a == b:
-                lost += 1
-            else:
+            if a < b:
                 middle = (a + b) // 2
                 stack += [(middle + 1, b), (a, middle)]
-    return found, lost, spent
+    return found, spent
 
 
 def _drop_incomplete_items(con, held_ids: np.ndarray | None) -> int:
