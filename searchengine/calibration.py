@@ -138,7 +138,7 @@ class Calibration:
                     return None
                 samples = {k.removeprefix("sample_"): data[k] for k in data.files if k.startswith("sample_")}
                 bank = data["bank"] if "bank" in data.files else None
-        except (OSError, ValueError, KeyError):
+        except Exception:  # missing, damaged (a bad zip, a bad CRC, bad JSON) or old: recomputed, never fatal
             return None
         return cls(encoder_id=meta["encoder_id"], generation=meta["generation"], stats=meta["stats"],
                    samples=samples, bank=bank, bank_digest=meta.get("bank_digest", ""))

@@ -45,6 +45,7 @@ CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
 LOCK = "write.lock"
 RETRAIN_GROWTH = 4  # auto retrains IVF-PQ once the collection is this many times what it was trained on
+QUICK_CHECKSUM_BYTES = 16 << 20  # mapped vector files up to this size are checksummed on open too (~10 ms)
 MIN_PQ_VECTORS = 1_000  # fewer than this: an explicit ivfpq is built flat until there is enough to train on
 
 
@@ -245,19 +246,23 @@ class IndexFolder:
 
     def check_vector_file(self, full: bool) -> None:
         """IndexFormatError when vectors.faiss is not the file the manifest says was written: another
-        size, or (full: reads it all) another checksum. Manifests from before these were kept pass."""
+        size, or another checksum (checked when `full`, or when the file is small enough that reading
+        it costs a cold search nothing). Manifests from before these were kept pass."""
         path = self.folder / VECTORS
         expected_size, expected_sum = self.manifest.vectors_bytes, self.manifest.vectors_checksum
         size = path.stat().st_size
         if expected_size is not None and size != expected_size:
             raise IndexFormatError(f"vector file {printable(str(path))} is damaged ({size} bytes, "
                                    f"{expected_size} were written)")
-        if full and expected_sum is not None and file_checksum(path) != expected_sum:
+        if (full or size <= QUICK_CHECKSUM_BYTES) and expected_sum is not None and file_checksum(path) != expected_sum:
             raise IndexFormatError(f"vector file {printable(str(path))} is damaged (its checksum differs from "
                                    "the one written)")
 
     def save(self) -> None:
-        """Write vectors (switching index type when 'auto' asks for another) and the manifest."""
+        """Write vectors (switching index type when 'auto' asks for another) and the manifest. A run
+        that changed nothing still replaces a vector file that is missing, stale or damaged."""
+        if self._vectors is None and not self._vector_file_sound():
+            self._vectors = self._load_vectors()
         if self._vectors is not None:
             wanted = self._wanted_index(self._vectors.ntotal)
             if self._needs_rebuild(wanted):
@@ -271,6 +276,15 @@ class IndexFolder:
         self.manifest.vectors_generation = self.catalog.generation()
         self.manifest.counts = self.catalog.counts()
         self.manifest.write(self.folder)
+
+    def _vector_file_sound(self) -> bool:
+        if not (self.folder / VECTORS).is_file() or self.manifest.vectors_generation != self.catalog.generation():
+            return False
+        try:
+            self.check_vector_file(full=False)
+        except IndexFormatError:
+            return False
+        return True
 
     def _wanted_index(self, n: int) -> IndexChoice:
         """The kind (and IVF-PQ sizing) the manifest asks for at n vectors, within its memory budget."""
