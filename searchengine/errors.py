@@ -38,6 +38,10 @@ class ManifestMissing(IndexFormatError):
     """The index folder has a catalog but no readable manifest: repair rewrites it from the catalog."""
 
 
+class IndexWriteFailed(SearchEngineError):
+    """Writing to the index failed (disk full, permission, a lock): it keeps its last committed state."""
+
+
 class IndexReadOnly(SearchEngineError):
     """The index folder cannot be written, and the command must write to it."""
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
-from searchengine.errors import IndexFormatError
+from searchengine.errors import IndexFormatError, IndexWriteFailed
 from searchengine.paths import one_line, printable
 from searchengine.store.migrations import check_version, migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment, Skipped
@@ -64,6 +64,7 @@ class Catalog:
         self.engine = create_engine("sqlite://", creator=functools.partial(connect, path, read_only),
                                     poolclass=QueuePool, future=True)
         event.listen(self.engine, "connect", _read_only_pragmas if read_only else _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", functools.partial(_one_line_error, path))
         try:
             if not read_only:
                 migrate(self.engine, path)
@@ -200,8 +201,8 @@ class Catalog:
         try:
             with self.engine.connect() as conn:
                 rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
-        except DatabaseError as exc:
-            return [str(exc.orig)]
+        except IndexFormatError as exc:  # SQLite's failure, made one line by _one_line_error
+            return [str(exc.__cause__ or exc)]
         return [] if rows == ["ok"] else rows
 
     def segment_ids(self) -> np.ndarray:
@@ -345,6 +346,19 @@ class Catalog:
 def _shown(message: str | None) -> str | None:
     """A message for people (it may quote a file name that is not UTF-8), storable as text."""
     return None if message is None else one_line(message)
+
+
+def _one_line_error(path: Path, context) -> None:
+    """SQLite's failures as the library's typed one-line errors: a damaged file names repair; a
+    full disk, a read-only file or a lock that never came leave the catalog as last committed."""
+    import sqlite3
+
+    error = context.original_exception
+    if isinstance(error, sqlite3.OperationalError):
+        raise IndexWriteFailed(f"catalog {printable(str(path))}: {error}: the index keeps its last committed state; "
+                               "free space, fix permissions or wait for the other writer, and run the command again") from error
+    if isinstance(error, sqlite3.DatabaseError):
+        raise damaged(path, error) from error
 
 
 def _read_only_pragmas(dbapi_conn, _record) -> None:

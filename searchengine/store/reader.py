@@ -134,23 +134,11 @@ class CatalogReader:
         return self._read(read_vectors, ids, dim)
 
     def __getattr__(self, name: str):
-        # Not a search read: the full Catalog answers (opened once, then kept), its failures on a
-        # damaged file turned into the same one-line error as the search reads'.
+        # Not a search read: the full Catalog answers (opened once, then kept; it reports a
+        # damaged file with the same one-line error as the search reads).
         if name.startswith("_"):
             raise AttributeError(name)
-        found = getattr(self._open_full(), name)
-        if not callable(found):
-            return found
-
-        def read(*args, **kwargs):
-            from sqlalchemy.exc import DatabaseError  # loaded with the full Catalog
-
-            try:
-                return found(*args, **kwargs)
-            except DatabaseError as exc:
-                raise damaged(self.path, exc.orig) from exc
-
-        return read
+        return getattr(self._open_full(), name)
 
     def close(self) -> None:
         if self._conn is not None:
