@@ -21,8 +21,8 @@ from searchengine.store.migrations import check_version, migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment, Skipped
 from searchengine.store.reader import connect, damaged
 from searchengine.store.records import (  # noqa: F401 (drafts and SegmentRecord re-exported)
-    GENERATION_KEY, SCHEMA_VERSION, ItemDraft, SegmentDraft, SegmentRecord, read_generation, read_segment_records,
-    read_vectors, valid_id,
+    GENERATION_KEY, SCHEMA_VERSION, ItemDraft, SegmentDraft, SegmentRecord, read_generation, read_segment_groups,
+    read_segment_records, read_vectors, valid_id,
 )
 
 
@@ -176,6 +176,9 @@ class Catalog:
 
     def vectors_of(self, ids: Sequence[int], dim: int) -> np.ndarray:
         return self._plain(read_vectors, ids, dim)
+
+    def segment_groups(self) -> dict[str, np.ndarray]:
+        return self._plain(read_segment_groups)
 
     def counts(self) -> dict:
         with self.session() as s:
