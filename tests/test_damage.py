@@ -217,13 +217,13 @@ def test_server_survives_damage_under_it(index, bundled, tmp_path):
 
     web = create_app(index, encoder=bundled, thumbnail_dir=tmp_path / "thumbnails")
     with TestClient(web, base_url="http://127.0.0.1") as client:
-        query = {"q": "a cat sleeping", "type": "image", "cutoff": "false"}
+        query = {"q": "a cat sleeping", "type": "image"}
         assert client.get("/api/search", params=query).json()["hits"][0]["name"] == "cat_chelsea.jpg"
         os.truncate(index / "vectors.faiss", 100)  # in place, not replaced
         response = client.get("/api/search", params=query)
         assert response.status_code == 200 and response.json()["hits"][0]["name"] == "cat_chelsea.jpg"
         _damage_catalog(index, "garbled")
-        for path in ("/api/status", "/api/search?q=a+cat&cutoff=false"):
+        for path in ("/api/status", "/api/search?q=a+cat"):
             response = client.get(path)
             assert response.status_code in (200, 503), (path, response.text)
             if response.status_code == 503:
@@ -269,7 +269,7 @@ def test_read_only_index_is_searched_not_written(index, session_home):
         return subprocess.run([*cli_, *map(str, args)], capture_output=True, text=True, env=_env(session_home),
                               cwd=REPO, timeout=300)
 
-    hits = run("search", "a cat sleeping", "--index", index, "--type", "image", "--json", "--no-cutoff")
+    hits = run("search", "a cat sleeping", "--index", index, "--type", "image", "--json")
     assert hits.returncode == 0, hits.stderr
     assert json.loads(hits.stdout)[0]["path"].endswith("cat_chelsea.jpg")
     status = run("status", "--index", index, "--json")
@@ -284,7 +284,7 @@ def test_read_only_index_is_searched_not_written(index, session_home):
     server = subprocess.Popen([*cli_, "serve", "--index", str(index), "--port", str(port)], env=_env(session_home),
                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        body = _get_json(f"http://127.0.0.1:{port}/api/search?q=a+cat&type=image&cutoff=false", server)
+        body = _get_json(f"http://127.0.0.1:{port}/api/search?q=a+cat&type=image", server)
         assert body["hits"][0]["name"] == "cat_chelsea.jpg"
         assert _get_json(f"http://127.0.0.1:{port}/api/status", server)["counts"]["items"] == FILES
     finally:

@@ -230,7 +230,7 @@ def test_file_names_that_are_not_utf8_are_indexed_and_shown(tmp_path, bundled, s
     assert (summary.added, summary.failed) == (2, 0)
     assert index_folder(folder, index_dir, SETTINGS, encoder=bundled).unchanged == 2  # found again, exactly
 
-    out = _cli_json("search", "a cat", "--index", index_dir, "--type", "image", "--json", "--no-cutoff",
+    out = _cli_json("search", "a cat", "--index", index_dir, "--type", "image", "--json",
                     home=session_home).stdout
     hit = json.loads(out.decode("utf-8"))[0]  # valid UTF-8
     assert hit["path"].endswith("/caf\ufffd \x01 100%.jpg")
@@ -240,7 +240,7 @@ def test_file_names_that_are_not_utf8_are_indexed_and_shown(tmp_path, bundled, s
 
     with TestClient(create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"),
                     base_url="http://127.0.0.1") as client:
-        found = client.get("/api/search", params={"q": "a cat", "type": "image", "cutoff": "false"}).json()["hits"][0]
+        found = client.get("/api/search", params={"q": "a cat", "type": "image"}).json()["hits"][0]
         assert found["name"] == "caf\ufffd \x01 100%.jpg"
         served = client.get(found["file_url"])
         assert served.status_code == 200 and served.content == (PHOTOS / "cat_chelsea.jpg").read_bytes()
@@ -344,7 +344,7 @@ def test_thumbnail_of_a_reused_item_id_shows_the_new_file(tmp_path, bundled):
     index_folder(folder, index_dir, SETTINGS, encoder=bundled)
 
     def thumbnail_colour(client) -> tuple:
-        hit = client.get("/api/search", params={"q": "a colour", "type": "image", "cutoff": "false"}).json()["hits"][0]
+        hit = client.get("/api/search", params={"q": "a colour", "type": "image"}).json()["hits"][0]
         body = client.get(hit["thumbnail_url"]).content
         return hit["item_id"], np.asarray(Image.open(io.BytesIO(body)).convert("RGB")).reshape(-1, 3).mean(axis=0)
 
@@ -470,7 +470,7 @@ def test_smaller_things(tmp_path, media_folder, bundled, session_home):
 
     queries = tmp_path / "queries.txt"
     queries.write_text(f"a cat\nimage:{tmp_path / 'missing.jpg'}\na rocket\n")
-    proc = _cli_json("search", "--queries", queries, "--index", index_dir, "--type", "image", "--no-cutoff",
+    proc = _cli_json("search", "--queries", queries, "--index", index_dir, "--type", "image",
                      home=session_home, check=False)
     results = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert [bool(r["hits"]) for r in results] == [True, False, True] and "does not exist" in results[1]["error"]
