@@ -30,7 +30,10 @@ def _v2_taken_at(conn: Connection) -> None:
 def _v3_lossless_paths(conn: Connection) -> None:
     """Paths are stored escaped (paths.to_catalog) so names that are not UTF-8 fit. Catalogs before
     this could not hold such names, so only the escape character itself needs escaping."""
+    tables = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
     for table, column in (("items", "path"), ("runs", "root"), ("errors", "path")):
+        if table not in tables:
+            continue
         conn.execute(text(f"UPDATE {table} SET {column} = replace({column}, :bare, :escaped) "
                           f"WHERE instr({column}, :bare) > 0"), {"bare": ESCAPE, "escaped": ESCAPE + "01"})
 
