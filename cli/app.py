@@ -82,6 +82,7 @@ def index(
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder [default: bundled Whisper base]."),
     language: Optional[str] = typer.Option(None, "--language", help="Language of the recordings (en, de, …) [default: detected]."),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."),
+    follow_outside_links: bool = typer.Option(False, "--follow-outside-links", help="Index files that symlinks lead to outside FOLDER (and the index's other folders); by default they are skipped, with the reason."),
     engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine[scale])."),
     address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001) [default: $RAY_ADDRESS, else Ray started here]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -98,7 +99,8 @@ def index(
 
     settings = IngestSettings(model=model, device=device, backend=backend, workers=workers, index_type=index_type,
                               asr_model=asr_model, language=language, exclude=tuple(exclude),
-                              max_memory=None if max_memory is None else parse_size(max_memory))
+                              max_memory=None if max_memory is None else parse_size(max_memory),
+                              follow_outside_links=follow_outside_links)
     if engine not in ENGINES:
         raise UsageError(f"unknown --engine {engine!r}: use one of {', '.join(ENGINES)}")
     if address is not None and engine != "ray":
@@ -115,14 +117,16 @@ def index(
         return
     stderr.print(
         f"{summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
-        f"{summary.renamed} renamed, {summary.removed} removed, {summary.failed} failed "
+        f"{summary.renamed} renamed, {summary.removed} removed, {summary.failed} failed, {summary.skipped} skipped "
         f"in {summary.seconds:.1f} s ({summary.items_per_second:.1f} files/s) → {summary.index}",
-        highlight=False,
+        highlight=False, markup=False,
     )
-    for path, reason in summary.errors[:20]:
-        stderr.print(f"  failed: {reason}", highlight=False, markup=False)
-    if len(summary.errors) > 20:
-        stderr.print(f"  … and {len(summary.errors) - 20} more: searchengine status --errors", highlight=False)
+    listed = [("failed", reason) for _, reason in summary.errors] + [("skipped", r) for _, r in summary.skipped_files]
+    listed += [("in part", f"{path}: {note}") for path, note in summary.notes]
+    for label, line in listed[:20]:
+        stderr.print(f"  {label}: {line}", highlight=False, markup=False)
+    if len(listed) > 20:
+        stderr.print(f"  … and {len(listed) - 20} more: searchengine status --errors", highlight=False)
 
 
 @app.command()
@@ -161,29 +165,52 @@ def search(
 
         if queries is not None and (text is not None or image is not None or like is not None):
             raise UsageError("--queries runs the queries in its file: give no other query with it")
+        if like is not None and not 0 < like < 2**63:
+            raise UsageError(f"--like {like} is not a segment_id: use one from search --json")
         filters = Filters(kind=kind, path_glob=path_glob, after=after, before=before,
                           min_score=None if no_cutoff else min_score, per_kind=per_kind)
         if queries is not None:
             batch = _read_queries(queries)
         else:
             batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
-        for query in batch:  # refuse bad input before waiting for any model
-            query.validate()
+        refused = _validate(batch, one_by_one=queries is not None)  # bad input, before waiting for any model
         searcher = Searcher.open(_index_dir(index), device=device, backend=backend, loading=loading)
     except BaseException:
         settle()  # never exit while a loader thread is inside native code (it aborts)
         raise
     try:
         if queries is not None:
-            for query in batch:
-                hits = searcher.search(query, filters, k=k, segments=segments)
+            for query in batch:  # a bad line gets its error in its own line; the others their hits
+                try:
+                    if query in refused:
+                        raise refused[query]
+                    hits = searcher.search(query, filters, k=k, segments=segments)
+                except UsageError as exc:
+                    refused[query] = exc
+                    json_line({"query": query.describe(), "error": str(exc), "hits": []})
+                    continue
                 json_line({"query": query.describe(), "hits": [h.as_json() for h in hits]})
+            if refused:
+                raise UsageError(f"{len(refused)} of the {len(batch)} queries in {queries} failed: see their \"error\"")
         else:
             print_hits(searcher.search(batch[0], filters, k=k, segments=segments), as_json,
                        cutoff=filters.min_score)
     finally:
         searcher.close()
         settle()
+
+
+def _validate(batch, one_by_one: bool) -> dict:
+    """Refuse a bad query at once; with one_by_one (a file of queries), collect {query: error} instead."""
+    refused = {}
+    for query in batch:
+        try:
+            query.validate()
+        except UsageError as exc:
+            if not one_by_one:
+                raise
+            refused[query] = exc
+    return refused
 
 
 def _read_queries(path: Path):
@@ -200,7 +227,7 @@ def _read_queries(path: Path):
 @reports_errors
 def status(
     index: Optional[Path] = IndexOption,
-    errors: bool = typer.Option(False, "--errors", help="List the files that failed and why."),
+    errors: bool = typer.Option(False, "--errors", help="List the files that failed, were skipped or indexed in part, and why."),
     as_json: bool = JsonOption,
 ) -> None:
     """What an index holds: counts by kind, model, index type, size on disk."""
@@ -216,7 +243,8 @@ def status(
     stdout.print(f"index      {info['index']}", highlight=False)
     stdout.print(f"model      {info['model']} ({info['encoder_id']}, {info['dim']}-d)", highlight=False)
     stdout.print(f"vectors    {info['vectors']} in a {info['index_type']} index", highlight=False)
-    stdout.print(f"files      {counts['items']} indexed, {counts['failed']} failed", highlight=False)
+    stdout.print(f"files      {counts['items']} indexed, {counts['failed']} failed, {counts['skipped']} skipped"
+                 + (f", {counts['indexed_in_part']} indexed in part" if counts["indexed_in_part"] else ""), highlight=False)
     for kind, c in counts["by_kind"].items():
         stdout.print(f"  {kind:8} {c['items']} files, {c['segments']} segments", highlight=False)
     stdout.print(f"on disk    {human_bytes(info['size_bytes'])}", highlight=False)
@@ -225,6 +253,10 @@ def status(
         stdout.print(f"last run   {run['finished_at'] or 'unfinished'} ({run['root']})", highlight=False)
     for err in info.get("errors", []):
         stdout.print(f"  failed: {err['reason']}", highlight=False, markup=False)
+    for entry in info.get("skipped", []):
+        stdout.print(f"  skipped: {entry['reason']}", highlight=False, markup=False)
+    for entry in info.get("notes", []):
+        stdout.print(f"  in part: {entry['path']}: {entry['note']}", highlight=False, markup=False)
 
 
 @app.command()
@@ -296,7 +328,7 @@ def repair(
     index: Optional[Path] = IndexOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Fix what verify finds: rebuild vectors from the catalog, drop files that are gone or damaged."""
+    """Fix what verify finds: salvage the catalog, rewrite the manifest, rebuild vectors, re-index what was lost."""
     from searchengine.verify import repair as run_repair
 
     _print_report(run_repair(_index_dir(index)), as_json)
@@ -315,7 +347,10 @@ def _print_report(report, as_json: bool) -> None:
         if report.missing_files:
             stdout.print(f"{len(report.missing_files)} indexed files are gone from disk (run index or repair)", highlight=False)
         if report.changed_files:
-            stdout.print(f"{len(report.changed_files)} indexed files changed on disk since (run index)", highlight=False)
+            stdout.print(f"{len(report.changed_files)} indexed files changed on disk since (run index or repair)", highlight=False)
+        for root in report.unreachable_roots:
+            stdout.print(f"indexed folder {root} cannot be reached now: its files were not checked", highlight=False,
+                         markup=False)
         stdout.print("ok" if report.ok else "NOT ok", highlight=False)
     if not report.ok:
         raise typer.Exit(1)

@@ -9,7 +9,13 @@ from typing import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from searchengine.paths import REPLACE_ERRORS
 from searchengine.query import Hit
+
+# A file name that is not UTF-8 is shown with U+FFFD for its bad bytes: output stays valid UTF-8.
+for _stream in (sys.stdout, sys.stderr):
+    if hasattr(_stream, "reconfigure"):
+        _stream.reconfigure(errors=REPLACE_ERRORS)
 
 # Piped output keeps whole paths on one line; a terminal gets its own width.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)

@@ -33,13 +33,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from searchengine.atomic import atomic_path, atomic_write
 from searchengine.encoders.base import Encoder
 from searchengine.index_folder import IndexFolder
 
@@ -146,7 +146,7 @@ class Calibration:
                 samples = {k.removeprefix("sample_"): data[k] for k in data.files if k.startswith("sample_")}
                 bank = data["bank"] if "bank" in data.files else None
                 groups = {_group_name(k): data[k].astype(np.int64) for k in data.files if k.startswith("group_")}
-        except (OSError, ValueError, KeyError):
+        except Exception:  # missing, damaged (a bad zip, a bad CRC, bad JSON) or old: recomputed, never fatal
             return None
         return cls(encoder_id=meta["encoder_id"], generation=meta["generation"], stats=meta["stats"],
                    samples=samples, bank=bank, bank_digest=meta.get("bank_digest", ""), groups=groups,
@@ -162,9 +162,7 @@ class Calibration:
         arrays |= {f"group_{name.replace(':', '.')}": ids for name, ids in self.groups.items()}
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        tmp = folder / (CALIBRATION + ".tmp")
-        tmp.write_bytes(buffer.getvalue())
-        os.replace(tmp, folder / CALIBRATION)
+        atomic_write(folder / CALIBRATION, buffer.getvalue())
         for old in OLD_FILES:
             (folder / old).unlink(missing_ok=True)
 
@@ -232,10 +230,8 @@ def query_bank(encoder: Encoder) -> np.ndarray:
         pass
     bank = np.asarray(encoder.embed_texts(queries), np.float32)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
-        np.save(tmp, bank)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, bank)
     except OSError:
         pass  # a read-only cache: embedded again next time
     return bank

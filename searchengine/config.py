@@ -67,3 +67,4 @@ class IngestSettings:
     language: str | None = None  # None: detected per recording
     exclude: tuple[str, ...] = ()  # gitignore-style patterns, on top of the folder's .searchengineignore
     max_memory: int | None = None  # bytes the vector index may use; None: as before (half the RAM)
+    follow_outside_links: bool = False  # index files that symlinks lead to outside the indexed folders

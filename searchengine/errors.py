@@ -30,6 +30,22 @@ class IndexFormatError(SearchEngineError):
     """The index on disk is damaged or of an unknown/newer format."""
 
 
+class CatalogMissing(IndexFormatError):
+    """The index folder has a manifest but no catalog (deleted or lost): repair re-indexes."""
+
+
+class ManifestMissing(IndexFormatError):
+    """The index folder has a catalog but no readable manifest: repair rewrites it from the catalog."""
+
+
+class IndexWriteFailed(SearchEngineError):
+    """Writing to the index failed (disk full, permission, a lock): it keeps its last committed state."""
+
+
+class IndexReadOnly(SearchEngineError):
+    """The index folder cannot be written, and the command must write to it."""
+
+
 class ModelMismatch(SearchEngineError):
     """The index was built with a different encoder than the one asked for."""
 

@@ -8,11 +8,17 @@ which the next open rebuilds from the catalog.
 The kind of vector index follows the collection (choice.py): `auto` re-chooses at every save from
 the number of vectors and the memory budget (--max-memory, kept in the manifest). Searchers map
 the vector file read-only; IVF-PQ re-ranks its candidates with the catalog's exact vectors.
+
+The manifest records the vector file's size and checksum as written: a file of another size (or,
+where it is read whole, another checksum) is damaged, and is rebuilt from the catalog like a
+missing one. A folder with half an index (a manifest without catalog or a catalog without
+manifest) is never guessed at: readers and writers refuse it, naming `searchengine repair`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -20,12 +26,15 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from searchengine.errors import IndexLocked, IndexNotFound, ModelMismatch
+from searchengine.errors import (
+    IndexFormatError, IndexLocked, IndexNotFound, IndexReadOnly, ManifestMissing, ModelMismatch, UsageError,
+)
 from searchengine.index import ivfpq
 from searchengine.index.choice import IndexChoice, choose, ivfpq_choice
 from searchengine.index.faiss_index import FaissIndex, add_chunks, build_index, load_index, train_ivfpq
 from searchengine.manifest import MANIFEST, Manifest, encoder_name  # noqa: F401 (re-exported)
-from searchengine.store.reader import CatalogReader
+from searchengine.paths import printable
+from searchengine.store.reader import CatalogReader, missing, writable_folder
 
 if TYPE_CHECKING:  # the full catalog (SQLAlchemy) is imported only by writers: searches read with sqlite3
     from searchengine.store.catalog import BatchResult, Catalog, ItemDraft
@@ -36,6 +45,7 @@ CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
 LOCK = "write.lock"
 RETRAIN_GROWTH = 4  # auto retrains IVF-PQ once the collection is this many times what it was trained on
+QUICK_CHECKSUM_BYTES = 16 << 20  # mapped vector files up to this size are checksummed on open too (~10 ms)
 MIN_PQ_VECTORS = 1_000  # fewer than this: an explicit ivfpq is built flat until there is enough to train on
 
 
@@ -43,12 +53,36 @@ def exists(folder: Path) -> bool:
     return (folder / MANIFEST).is_file()
 
 
+def existing_manifest(folder: Path) -> Manifest | None:
+    """The manifest of the index at `folder`, or None where there is no index yet. Half an index is
+    refused: a manifest whose catalog is gone, or a catalog that recorded runs but lost its manifest
+    (building on it could relabel one model's vectors as another's)."""
+    folder = Path(folder)
+    if exists(folder):
+        if not (folder / CATALOG).is_file():
+            raise missing(folder / CATALOG)
+        return Manifest.read(folder)
+    if (folder / CATALOG).is_file():
+        catalog = CatalogReader(folder / CATALOG)
+        try:
+            runs = catalog.recorded_runs()
+        finally:
+            catalog.close()
+        if runs:
+            raise ManifestMissing(
+                f"{printable(str(folder / MANIFEST))} is missing (the catalog was built with {runs[0][1]}): "
+                "run `searchengine repair` to rewrite it from the catalog")
+    return None
+
+
 class IndexFolder:
-    def __init__(self, folder: Path, manifest: Manifest, catalog: Catalog | CatalogReader, writable: bool):
+    def __init__(self, folder: Path, manifest: Manifest, catalog: Catalog | CatalogReader, writable: bool,
+                 map_vectors: bool = True):
         self.folder = folder
         self.manifest = manifest
         self.catalog = catalog
         self.writable = writable
+        self.map_vectors = map_vectors and not writable  # searchers map the vector file; see open()
         self._vectors: FaissIndex | None = None
         self._lock_fd: int | None = None
         # How IVF-PQ shards are encoded when the index is (re)built: None in process; the Ray
@@ -57,13 +91,17 @@ class IndexFolder:
 
     # --- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, folder: Path) -> "IndexFolder":
-        """Open an existing index for searching (no lock; sees the last committed state)."""
+    def open(cls, folder: Path, map_vectors: bool = True) -> "IndexFolder":
+        """Open an existing index for searching (no lock, nothing written; sees the last committed
+        state). map_vectors=False reads the vector file into memory instead of mapping it: a
+        long-running server then survives the file being damaged in place under it (a mapped file
+        cut short kills the process that touches it with SIGBUS)."""
         folder = Path(folder).expanduser().resolve()
-        if not exists(folder):
-            raise IndexNotFound(f"no index at {folder}: build one with `searchengine index FOLDER --index {folder}`")
-        manifest = Manifest.read(folder)
-        return cls(folder, manifest, CatalogReader(folder / CATALOG), writable=False)
+        manifest = existing_manifest(folder)
+        if manifest is None:
+            raise IndexNotFound(f"no index at {printable(str(folder))}: build one with "
+                                f"`searchengine index FOLDER --index {printable(str(folder))}`")
+        return cls(folder, manifest, CatalogReader(folder / CATALOG), writable=False, map_vectors=map_vectors)
 
     @classmethod
     def open_for_writing(cls, folder: Path, model: str, encoder_id: str, dim: int, index_type: str,
@@ -72,12 +110,11 @@ class IndexFolder:
         max_memory (bytes), when given, becomes the index's memory budget from now on."""
         from searchengine.store.catalog import Catalog
 
-        folder = Path(folder).expanduser().resolve()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = writable_index_folder(folder)
         lock_fd = _acquire_lock(folder)
         try:
-            if exists(folder):
-                manifest = Manifest.read(folder)
+            manifest = existing_manifest(folder)
+            if manifest is not None:
                 check_model(manifest, folder, encoder_id=encoder_id)
                 if index_type != "auto":
                     manifest.index_type_requested = index_type
@@ -94,6 +131,21 @@ class IndexFolder:
         index._lock_fd = lock_fd
         if not exists(folder):
             index.save()
+        return index
+
+    @classmethod
+    def open_to_repair(cls, folder: Path, manifest: Manifest) -> "IndexFolder":
+        """Open an index whose manifest is being rewritten (by repair), holding the writer lock."""
+        from searchengine.store.catalog import Catalog
+
+        folder = writable_index_folder(folder)
+        lock_fd = _acquire_lock(folder)
+        try:
+            index = cls(folder, manifest, Catalog(folder / CATALOG), writable=True)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        index._lock_fd = lock_fd
         return index
 
     def close(self) -> None:
@@ -119,12 +171,18 @@ class IndexFolder:
         path = self.folder / VECTORS
         generation = self.catalog.generation()
         if path.is_file() and self.manifest.vectors_generation == generation:
-            loaded = load_index(path, self.manifest.index_type, self.manifest.dim, self.manifest.index_params,
-                                mmap=not self.writable)
-            loaded.rerank_with(self._stored_vectors)
-            return loaded
-        if generation:
-            log.warning("vector file of %s is missing or stale: rebuilding it from the catalog", self.folder)
+            try:
+                self.check_vector_file(full=not self.map_vectors)
+                loaded = load_index(path, self.manifest.index_type, self.manifest.dim, self.manifest.index_params,
+                                    mmap=self.map_vectors)
+            except IndexFormatError as exc:
+                log.warning("%s: rebuilding it from the catalog%s", exc,
+                            "" if self.writable else " for this run (`searchengine repair` saves it)")
+            else:
+                loaded.rerank_with(self._stored_vectors)
+                return loaded
+        elif generation:
+            log.warning("vector file of %s is missing or stale: rebuilding it from the catalog", printable(str(self.folder)))
         index = self._rebuild(self.manifest.index_type, self.manifest.index_params)
         if self.writable:
             self._vectors = index
@@ -186,8 +244,25 @@ class IndexFolder:
         vectors.add(batch.added_ids, batch.added_vectors)
         return batch
 
+    def check_vector_file(self, full: bool) -> None:
+        """IndexFormatError when vectors.faiss is not the file the manifest says was written: another
+        size, or another checksum (checked when `full`, or when the file is small enough that reading
+        it costs a cold search nothing). Manifests from before these were kept pass."""
+        path = self.folder / VECTORS
+        expected_size, expected_sum = self.manifest.vectors_bytes, self.manifest.vectors_checksum
+        size = path.stat().st_size
+        if expected_size is not None and size != expected_size:
+            raise IndexFormatError(f"vector file {printable(str(path))} is damaged ({size} bytes, "
+                                   f"{expected_size} were written)")
+        if (full or size <= QUICK_CHECKSUM_BYTES) and expected_sum is not None and file_checksum(path) != expected_sum:
+            raise IndexFormatError(f"vector file {printable(str(path))} is damaged (its checksum differs from "
+                                   "the one written)")
+
     def save(self) -> None:
-        """Write vectors (switching index type when 'auto' asks for another) and the manifest."""
+        """Write vectors (switching index type when 'auto' asks for another) and the manifest. A run
+        that changed nothing still replaces a vector file that is missing, stale or damaged."""
+        if self._vectors is None and not self._vector_file_sound():
+            self._vectors = self._load_vectors()
         if self._vectors is not None:
             wanted = self._wanted_index(self._vectors.ntotal)
             if self._needs_rebuild(wanted):
@@ -196,9 +271,20 @@ class IndexFolder:
             self._vectors.save(self.folder / VECTORS)
             self.manifest.index_type = self._vectors.kind
             self.manifest.index_params = self._vectors.params()
+            self.manifest.vectors_bytes = (self.folder / VECTORS).stat().st_size
+            self.manifest.vectors_checksum = file_checksum(self.folder / VECTORS)
         self.manifest.vectors_generation = self.catalog.generation()
         self.manifest.counts = self.catalog.counts()
         self.manifest.write(self.folder)
+
+    def _vector_file_sound(self) -> bool:
+        if not (self.folder / VECTORS).is_file() or self.manifest.vectors_generation != self.catalog.generation():
+            return False
+        try:
+            self.check_vector_file(full=False)
+        except IndexFormatError:
+            return False
+        return True
 
     def _wanted_index(self, n: int) -> IndexChoice:
         """The kind (and IVF-PQ sizing) the manifest asks for at n vectors, within its memory budget."""
@@ -235,6 +321,26 @@ def check_model(manifest: Manifest, folder: Path, model: str | None = None, enco
             f"index {folder} was built with {manifest.encoder_id}, not {asked}: "
             f"use --model {encoder_name(manifest)} or a new --index folder"
         )
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def writable_index_folder(folder: Path) -> Path:
+    """The index folder, made if needed, that a writer may use: not a file, not read-only."""
+    folder = Path(folder).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{printable(str(folder))} is a file, not an index folder: give a folder for the index")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not writable_folder(folder):
+        raise IndexReadOnly(f"index {printable(str(folder))} is read-only: searching it works, but this command "
+                            "writes to it; make the folder writable first")
+    return folder
 
 
 def _acquire_lock(folder: Path) -> int:

@@ -19,15 +19,16 @@ from typing import Iterable, Iterator, Protocol
 from searchengine.config import IngestSettings
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import load_encoder
-from searchengine.index_folder import IndexFolder, check_model, exists
+from searchengine.index_folder import IndexFolder, check_model, existing_manifest, writable_index_folder
 from searchengine.manifest import Manifest
 from searchengine.media.discover import FoundFile, check_folder, discover
+from searchengine.paths import printable
 from searchengine.media.hashing import content_hash
 from searchengine.config import cache_dir
 from searchengine.media.segments import DecodeContext
 from searchengine.calibration import current_calibration
 from searchengine.pipeline import DecodedFile, decode_file, embed_decoded
-from searchengine.store.catalog import Catalog, KnownFile
+from searchengine.store.catalog import Catalog, ItemDraft, KnownFile
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,12 @@ class RunSummary:
     renamed: int = 0
     removed: int = 0
     failed: int = 0
+    skipped: int = 0  # entries left out with a reason (dangling or outside links, FIFOs, unreadable folders)
     segments: int = 0
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # indexed in part, and why
 
     @property
     def embedded(self) -> int:
@@ -91,10 +95,25 @@ class RunSummary:
     def items_per_second(self) -> float:
         return self.embedded / self.seconds if self.seconds else 0.0
 
+    def count(self, draft: ItemDraft, known_paths: set[str], progress: Progress) -> None:
+        """Account for one committed file."""
+        if draft.error:
+            self.failed += 1
+            self.errors.append((draft.path, draft.error))
+            progress.failed(draft.path, draft.error)
+        elif draft.path in known_paths:
+            self.updated += 1
+        else:
+            self.added += 1
+        if draft.note:
+            self.notes.append((draft.path, draft.note))
+        self.segments += len(draft.segments)
+
     def as_dict(self) -> dict:
         data = asdict(self)
         data["items_per_second"] = round(self.items_per_second, 2)
-        data["errors"] = [{"path": p, "reason": r} for p, r in self.errors]
+        for key, name in (("errors", "reason"), ("skipped_files", "reason"), ("notes", "note")):
+            data[key] = [{"path": printable(p), name: printable(r)} for p, r in getattr(self, key)]
         return data
 
 
@@ -190,6 +209,27 @@ def _chunks(items: Iterable[DecodedFile], size: int, max_bytes: int = DECODE_AHE
         yield chunk
 
 
+def prepare_run(folder: Path, index_dir: Path, settings: IngestSettings) -> tuple[Path, Path, Manifest | None]:
+    """(folder, index folder, its manifest or None for a new index), refusing what cannot be
+    indexed into before any time goes into loading a model: a read-only index, half an index (a
+    lost catalog or manifest: repair), an index built with another model."""
+    root = check_folder(folder)
+    index_dir = writable_index_folder(index_dir)
+    manifest = existing_manifest(index_dir)
+    if manifest is not None:
+        check_model(manifest, index_dir, model=settings.model)
+    return root, index_dir, manifest
+
+
+def scan(root: Path, manifest: Manifest | None, settings: IngestSettings) -> tuple[list[FoundFile], list[tuple[str, str]]]:
+    """The files to index under root, and the entries skipped there with their reasons."""
+    skipped: list[tuple[str, str]] = []
+    found = list(discover(root, exclude=settings.exclude, skipped=skipped,
+                          other_roots=manifest.roots if manifest else (),
+                          follow_outside_links=settings.follow_outside_links))
+    return found, skipped
+
+
 def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = IngestSettings(),
                  progress: Progress | None = None, encoder: Encoder | None = None) -> RunSummary:
     """Bring the index at `index_dir` up to date with `folder`. Returns what changed.
@@ -199,24 +239,21 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
     """
     progress = progress or SilentProgress()
     started = time.perf_counter()
-    root = check_folder(folder)
-    index_dir = Path(index_dir).expanduser().resolve()
-    manifest = Manifest.read(index_dir) if exists(index_dir) else None
-    if manifest is not None:  # refuse a model mismatch before spending time loading a model
-        check_model(manifest, index_dir, model=settings.model)
+    root, index_dir, manifest = prepare_run(folder, index_dir, settings)
     if encoder is None and (manifest is None or settings.model not in (manifest.model, manifest.encoder_id)):
         encoder = load_encoder(settings.model, settings.device, settings.backend)
     progress.start("scanning", 0)
-    found = list(discover(root, exclude=settings.exclude))
+    found, skipped = scan(root, manifest, settings)
     encoder_id = encoder.id if encoder else manifest.encoder_id
     dim = encoder.dim if encoder else manifest.dim
-    summary = RunSummary(index=str(index_dir), model=encoder_id)
+    summary = RunSummary(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
 
     with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type,
                                       settings.max_memory) as index:
         catalog = index.catalog
         plan = plan_changes(catalog, root, found, settings.workers)
         run_id = catalog.start_run(root, encoder_id)
+        catalog.record_skipped(root, skipped)
         catalog.record_moves(plan.moves)
         summary.unchanged, summary.renamed = plan.unchanged, plan.renamed
         if plan.removed:
@@ -250,13 +287,5 @@ def _embed_files(index: IndexFolder, run_id: int, plan: Plan, encoder: Encoder, 
             drafts = embed_decoded(encoder, chunk, settings.batch_size)
             index.commit(run_id, drafts)
             for draft in drafts:
-                if draft.error:
-                    summary.failed += 1
-                    summary.errors.append((draft.path, draft.error))
-                    progress.failed(draft.path, draft.error)
-                elif draft.path in plan.known_paths:
-                    summary.updated += 1
-                else:
-                    summary.added += 1
-                summary.segments += len(draft.segments)
+                summary.count(draft, plan.known_paths, progress)
             progress.advance(len(drafts))

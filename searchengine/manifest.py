@@ -7,12 +7,12 @@ index type and parameters, counts, and the catalog generation the vector file ma
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from searchengine import __version__
-from searchengine.errors import IndexFormatError
+from searchengine.atomic import atomic_write
+from searchengine.errors import IndexFormatError, ManifestMissing
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -29,6 +29,8 @@ class Manifest:
     counts: dict = field(default_factory=dict)
     vectors_generation: int = 0
     roots: list = field(default_factory=list)  # folders indexed into it, for repair to re-index
+    vectors_bytes: int | None = None  # size of vectors.faiss as written: a different size means damage
+    vectors_checksum: str | None = None  # blake2b of vectors.faiss as written (verify, and the server, check it)
     max_memory: int | None = None  # --max-memory: bytes the vector index may use (None: half the RAM)
     normalized: bool = True
     format_version: int = FORMAT_VERSION
@@ -40,27 +42,29 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise IndexFormatError(f"{path} is unreadable ({exc}): the index folder is damaged; re-index into a new --index folder") from exc
-        version = data.get("format_version")
+            raise ManifestMissing(f"{path} is unreadable ({_reason(exc)}): run `searchengine repair` to rewrite it "
+                                  "from the catalog") from exc
+        version = data.get("format_version") if isinstance(data, dict) else None
         if not isinstance(version, int):
-            raise IndexFormatError(f"{path} has no format version: this is not a searchengine index")
+            raise ManifestMissing(f"{path} has no format version: run `searchengine repair` to rewrite it from the catalog")
         if version > FORMAT_VERSION:
             raise IndexFormatError(
                 f"index {folder} has format {version}, newer than this searchengine reads ({FORMAT_VERSION}): "
                 "upgrade searchengine (pip install -U searchengine)"
             )
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as exc:  # a required field is missing
+            raise ManifestMissing(f"{path} is incomplete ({exc}): run `searchengine repair` to rewrite it "
+                                  "from the catalog") from exc
 
     def write(self, folder: Path) -> None:
-        path = folder / MANIFEST
-        tmp = path.with_name(MANIFEST + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(folder / MANIFEST, json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or " ".join(str(exc).split())
 
 
 def encoder_name(manifest: Manifest) -> str:

@@ -19,6 +19,8 @@ from searchengine.media.discover import FoundFile
 from searchengine.media.images import capture_time
 from searchengine.media.kinds import content_kind
 from searchengine.media.segments import DECODERS, DecodeContext, SegmentInput
+from searchengine.media.text import cut_note
+from searchengine.paths import one_line, printable
 from searchengine.store.records import ItemDraft, SegmentDraft
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class DecodedFile:
     inputs: list[SegmentInput] = field(default_factory=list)
     error: str | None = None
     kind: str | None = None  # what the content turned out to be, when not what the extension said
+    note: str | None = None  # indexed with a caveat (in part)
 
     @property
     def held_bytes(self) -> int:
@@ -45,12 +48,14 @@ def decode_file(file: FoundFile, digest: str | None, ctx: DecodeContext) -> Deco
         if digest is None:
             raise DecodeError(f"{file.path}: cannot read file")
         kind = content_kind(file.path, file.kind)
-        return DecodedFile(file, digest, DECODERS[kind](file.path, digest, ctx), kind=kind)
+        note = cut_note(file.size) if kind == "text" else None
+        return DecodedFile(file, digest, DECODERS[kind](file.path, digest, ctx), kind=kind, note=note)
     except SearchEngineError as exc:
-        return DecodedFile(file, digest, error=str(exc))
+        return DecodedFile(file, digest, error=one_line(str(exc)))
     except Exception as exc:  # a decoder library failing on a hostile file must not stop the run
-        log.debug("decoder crashed on %s", file.path, exc_info=True)
-        return DecodedFile(file, digest, error=f"{file.path}: {exc.__class__.__name__}: {exc}")
+        log.debug("decoder crashed on %s", printable(str(file.path)), exc_info=True)
+        return DecodedFile(file, digest, error=one_line(f"{file.path}: {exc.__class__.__name__}: {exc}"))
+
 
 
 def embed_decoded(encoder: Encoder, decoded: list[DecodedFile], batch_size: int) -> list[ItemDraft]:
@@ -70,7 +75,7 @@ def embed_decoded(encoder: Encoder, decoded: list[DecodedFile], batch_size: int)
     drafts, position = [], 0
     for d in decoded:
         draft = ItemDraft(str(d.file.path), d.kind or d.file.kind, d.file.size, d.file.mtime_ns, d.digest,
-                          error=d.error)
+                          error=d.error, note=d.note if d.error is None else None)
         if d.file.kind == "image" and d.error is None:
             draft.taken_at = capture_time(d.file.path)
         for s in d.inputs if d.error is None else []:

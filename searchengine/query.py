@@ -30,6 +30,7 @@ from searchengine.fusion import fuse_moments
 from searchengine.index.faiss_index import Subset
 from searchengine.index_folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
+from searchengine.paths import json_path
 from searchengine.store.records import SegmentRecord, segment_group
 
 KINDS = ("any", "image", "text", "audio", "video")
@@ -133,7 +134,8 @@ class Hit:
 
     def as_json(self) -> dict:
         fields = asdict(self)
-        return {"rank": fields.pop("rank"), "score": fields.pop("score"), "confidence": fields.pop("confidence")} | fields
+        shown = {"rank": fields.pop("rank"), "score": fields.pop("score"), "confidence": fields.pop("confidence")} | fields
+        return shown | json_path(self.path)  # a name that is not UTF-8: shown, plus its bytes
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from searchengine.index_folder import IndexFolder
+from searchengine.paths import printable
 
 
 def index_status(index_dir: Path, with_errors: bool = False) -> dict:
@@ -12,7 +13,7 @@ def index_status(index_dir: Path, with_errors: bool = False) -> dict:
         m = index.manifest
         run = index.catalog.last_run()
         info = {
-            "index": str(index.folder),
+            "index": printable(str(index.folder)),
             "model": m.model,
             "encoder_id": m.encoder_id,
             "dim": m.dim,
@@ -23,12 +24,14 @@ def index_status(index_dir: Path, with_errors: bool = False) -> dict:
             "counts": index.catalog.counts(),
             "size_bytes": index.size_on_disk(),
             "last_run": None if run is None else {
-                "root": run.root,
+                "root": printable(run.root),
                 "started_at": run.started_at.isoformat(timespec="seconds"),
                 "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
                 **{k: getattr(run, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")},
             },
         }
         if with_errors:
-            info["errors"] = [{"path": p, "reason": r} for p, r in index.catalog.failed_files()]
+            info["errors"] = [{"path": printable(p), "reason": r} for p, r in index.catalog.failed_files()]
+            info["skipped"] = [{"path": printable(p), "reason": r} for p, r in index.catalog.skipped_files()]
+            info["notes"] = [{"path": printable(p), "note": n} for p, n in index.catalog.noted_files()]
         return info

@@ -51,7 +51,20 @@ def test_large_jpeg_is_decoded_at_reduced_scale(tmp_path, bundled):
 
     png = tmp_path / "big.png"
     Image.open(jpeg).save(png)
-    assert load_image(png, draft_size=side).size == (4000, 3000)  # only JPEGs have DCT scaling
+    reduced = load_image(png, draft_size=side)  # other formats: reduced by a whole factor once decoded
+    assert side <= min(reduced.size) < 2 * side
+    assert load_image(png, draft_size=0).size == (4000, 3000)
+
+
+def test_reducing_other_formats_keeps_embeddings(tmp_path, bundled):
+    """PNG copies of real photos at 3x their size: reduced after decoding, embedded as if decoded whole."""
+    paths = []
+    for photo in sorted(PHOTOS.glob("*.jpg"))[:8]:
+        image = Image.open(photo).convert("RGB")
+        path = tmp_path / f"{photo.stem}.png"
+        image.resize((image.width * 3, image.height * 3), Image.Resampling.BICUBIC).save(path)
+        paths.append(path)
+    _check_draft_keeps_embeddings(bundled, paths)
 
 
 def test_decode_worker_drafts_with_the_encoders_side(tmp_path, bundled):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -197,3 +199,302 @@ def test_kill_at_random_points_then_resume(tmp_path, session_home):
 
     assert state(killed) == state(clean)
     assert verify(killed).ok
+
+
+# --- issue 19: damaged indexes, hostile files and odd names -------------------------------------------
+# (the damaged-index cases, items 2, 3, 6, 7 and 8, are in test_damage.py)
+def _cli_json(*args, home, check=True):
+    env = {**os.environ, "SEARCHENGINE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "searchengine", *map(str, args)], capture_output=True, env=env,
+                          cwd=REPO, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc
+
+
+def test_file_names_that_are_not_utf8_are_indexed_and_shown(tmp_path, bundled, session_home):
+    """Item 1: `cp photo.jpg $'caf\\xe9.jpg'` stopped every run with UnicodeEncodeError."""
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from searchengine.server import create_app
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    raw = os.fsencode(folder) + b"/caf\xe9 \x01 100%.jpg"
+    shutil.copy2(PHOTOS / "cat_chelsea.jpg", raw)
+    (folder / "notes.txt").write_text("A note about sourdough bread.")
+    index_dir = tmp_path / "index"
+    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    assert (summary.added, summary.failed) == (2, 0)
+    assert index_folder(folder, index_dir, SETTINGS, encoder=bundled).unchanged == 2  # found again, exactly
+
+    out = _cli_json("search", "a cat", "--index", index_dir, "--type", "image", "--json",
+                    home=session_home).stdout
+    hit = json.loads(out.decode("utf-8"))[0]  # valid UTF-8
+    assert hit["path"].endswith("/caf\ufffd \x01 100%.jpg")
+    assert base64.b64decode(hit["path_bytes"]) == raw
+    status = _cli_json("status", "--index", index_dir, "--errors", home=session_home).stdout
+    status.decode("utf-8")
+
+    with TestClient(create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"),
+                    base_url="http://127.0.0.1") as client:
+        found = client.get("/api/search", params={"q": "a cat", "type": "image"}).json()["hits"][0]
+        assert found["name"] == "caf\ufffd \x01 100%.jpg"
+        served = client.get(found["file_url"])
+        assert served.status_code == 200 and served.content == (PHOTOS / "cat_chelsea.jpg").read_bytes()
+        assert client.get(found["thumbnail_url"]).status_code == 200
+    os.remove(raw)
+    assert index_folder(folder, index_dir, SETTINGS, encoder=bundled).removed == 1
+
+
+def test_symlinks_leading_outside_are_skipped_unless_asked(tmp_path, bundled):
+    """Item 4: a link to /etc/passwd inside the folder was indexed and its text returned by search."""
+    folder, outside = tmp_path / "media", tmp_path / "outside"
+    for made in (folder, outside / "secrets"):
+        made.mkdir(parents=True)
+    (outside / "passwd.txt").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (outside / "secrets" / "plans.md").write_text("The secret plans for the harbour.")
+    (folder / "passwd.txt").symlink_to(outside / "passwd.txt")
+    (folder / "elsewhere").symlink_to(outside / "secrets")
+    (folder / "inside.txt").symlink_to(folder / "real.txt")  # within the folder: fine
+    (folder / "real.txt").write_text("A note about coins.")
+    index_dir = tmp_path / "index"
+    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    assert summary.added == 2 and summary.skipped == 2
+    reasons = dict(summary.skipped_files)
+    assert "outside the indexed folders" in reasons[str(folder / "passwd.txt")]
+    assert "outside the indexed folders" in reasons[str(folder / "elsewhere")]
+    searcher = Searcher(IndexFolder.open(index_dir), bundled)
+    hits = searcher.search(Query(text="root bin bash"), Filters(kind="text", min_score=None), k=10)
+    assert all("passwd" not in h.path for h in hits)
+    searcher.close()
+    with IndexFolder.open(index_dir) as index:
+        assert {p for p, _ in index.catalog.skipped_files()} == {str(folder / "passwd.txt"), str(folder / "elsewhere")}
+    opted = index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2, follow_outside_links=True),
+                         encoder=bundled)
+    assert opted.added == 2 and opted.skipped == 0
+
+
+def test_images_of_extreme_proportions_are_cut_or_refused_in_one_line(tmp_path, bundled):
+    """Item 5: a 112-byte 1x8000 PNG took 2.3 GB; a 9400x9400 PNG with alpha 2.2 GB (memory: benchmarks/image_memory.py)."""
+    from fastapi.testclient import TestClient
+
+    from searchengine.errors import QueryError
+    from searchengine.server import create_app
+
+    folder = tmp_path / "shapes"
+    folder.mkdir()
+    for name, size in (("tall.png", (1, 8000)), ("wide.png", (8000, 1)), ("line.png", (1, 100_000))):
+        Image.new("RGB", size, "white").save(folder / name)
+    Image.new("RGBA", (9400, 9400), (0, 0, 0, 0)).save(folder / "huge-alpha.png", optimize=True)
+    Image.open(PHOTOS / "dune_grass_by_the_sea.jpg").resize((2000, 80)).save(folder / "banner.png")  # 25:1
+    index_dir = tmp_path / "index"
+    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    reasons = {os.path.basename(p): r for p, r in summary.errors}
+    assert set(reasons) == {"tall.png", "wide.png", "line.png", "huge-alpha.png"} and summary.added == 1
+    assert "proportions beyond 100:1" in reasons["tall.png"] and "MB to decode" in reasons["huge-alpha.png"]
+    assert all("\n" not in r for r in reasons.values())
+    with pytest.raises(QueryError, match="proportions"):
+        Query(image=folder / "tall.png").validate()
+    with TestClient(create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"),
+                    base_url="http://127.0.0.1") as client:
+        with open(folder / "line.png", "rb") as fh:
+            response = client.post("/api/search", files={"image": ("line.png", fh, "image/png")})
+        assert response.status_code == 400 and "proportions" in response.json()["detail"]
+
+
+def test_a_lost_manifest_cannot_relabel_another_models_vectors(tmp_path, media_folder, bundled):
+    """Item 9: without manifest.json, `index` with the default model relabelled bundled:bridge vectors."""
+    from searchengine.encoders.registry import load_encoder
+    from searchengine.errors import ManifestMissing, ModelMismatch
+
+    bridge = load_encoder("bundled:bridge", "cpu")
+    index_dir = tmp_path / "index"
+    index_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2), encoder=bridge)
+    (index_dir / "manifest.json").unlink()
+    with pytest.raises(ManifestMissing, match=f"{bridge.id}.*searchengine repair"):
+        index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    fixed = repair(index_dir)
+    assert fixed.ok and json.loads((index_dir / "manifest.json").read_text())["encoder_id"] == bridge.id
+    with pytest.raises(ModelMismatch, match=bridge.id):
+        index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    assert index_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2),
+                        encoder=bridge).unchanged == 7
+
+
+def test_thumbnail_of_a_reused_item_id_shows_the_new_file(tmp_path, bundled):
+    """Item 10: a new file given the id of a deleted one, with its size and mtime, showed the old picture."""
+    from fastapi.testclient import TestClient
+
+    from searchengine.server import create_app
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "a-note.txt").write_text("A note about coins.")
+    red, blue = folder / "z-red.jpg", tmp_path / "blue.jpg"
+    Image.new("RGB", (200, 200), (220, 20, 20)).save(red)
+    Image.new("RGB", (200, 200), (20, 20, 220)).save(blue)
+    data = [red.read_bytes(), blue.read_bytes()]
+    width = max(map(len, data))
+    red.write_bytes(data[0] + b"\0" * (width - len(data[0])))  # the same size (JPEG readers stop at its end)
+    os.utime(red, ns=(10**18, 10**18))
+    index_dir = tmp_path / "index"
+    index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+
+    def thumbnail_colour(client) -> tuple:
+        hit = client.get("/api/search", params={"q": "a colour", "type": "image"}).json()["hits"][0]
+        body = client.get(hit["thumbnail_url"]).content
+        return hit["item_id"], np.asarray(Image.open(io.BytesIO(body)).convert("RGB")).reshape(-1, 3).mean(axis=0)
+
+    web = create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "thumbnails")
+    with TestClient(web, base_url="http://127.0.0.1") as client:
+        first_id, colour = thumbnail_colour(client)
+        assert colour[0] > colour[2]
+        red.unlink()
+        replacement = folder / "z-blue.jpg"
+        replacement.write_bytes(data[1] + b"\0" * (width - len(data[1])))
+        os.utime(replacement, ns=(10**18, 10**18))
+        index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+        second_id, colour = thumbnail_colour(client)
+        assert second_id == first_id  # SQLite gave the new file the freed id
+        assert colour[2] > colour[0]
+
+
+def test_edge_values_are_refused_not_500s(tmp_path, media_folder, bundled, session_home):
+    """Item 11: ids of 2^63 and more, t=inf or 1e20 gave 500s and tracebacks."""
+    from fastapi.testclient import TestClient
+
+    from searchengine.server import create_app
+
+    index_dir = tmp_path / "index"
+    index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    with TestClient(create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"),
+                    base_url="http://127.0.0.1") as client:
+        for path in (f"/api/items/{2**63}/file", f"/api/items/{2**64}/thumbnail", f"/api/search?like={2**63}",
+                     "/api/items/1/thumbnail?t=inf", "/api/items/1/thumbnail?t=1e20", "/api/items/1/thumbnail?t=nan"):
+            response = client.get(path)
+            assert response.status_code in (400, 404, 422), (path, response.status_code, response.text)
+    with IndexFolder.open(index_dir) as index:
+        assert index.catalog.item(2**64) is None and index.catalog.segment_records([2**64]) == {}
+    proc = _cli_json("search", "--like", 2**63, "--index", index_dir, home=session_home, check=False)
+    lines = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "--like" in lines[0]
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_any_loopback_bind_refuses_other_host_names(bind):
+    """Item 12: `serve --host 127.0.0.2` accepted Host: evil.example (DNS rebinding)."""
+    from starlette.applications import Starlette
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from fastapi.testclient import TestClient
+
+    from searchengine.server import allowed_hosts_for
+
+    allowed = allowed_hosts_for(bind)
+    assert "*" not in allowed
+    web = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
+    web.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed)
+    client = TestClient(web)
+    assert client.get("/", headers={"host": "evil.example"}).status_code == 400
+    own = f"[{bind}]:8000" if ":" in bind else f"{bind}:8000"
+    assert client.get("/", headers={"host": own}).status_code == 200
+    assert allowed_hosts_for("0.0.0.0") == ["*"]
+
+
+def test_verify_exits_1_when_indexed_files_are_gone(tmp_path, media_folder, bundled):
+    """Item 13: "10 indexed files are gone … ok", exit 0."""
+    from typer.testing import CliRunner
+
+    from searchengine.cli.app import app as cli
+
+    index_dir = tmp_path / "index"
+    index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    (media_folder / "photos" / "coffee_cup.jpg").unlink()
+    result = CliRunner().invoke(cli, ["verify", "--index", str(index_dir)])
+    assert result.exit_code == 1 and "1 indexed files are gone" in result.output and "NOT ok" in result.output
+    assert repair(index_dir).ok
+    assert CliRunner().invoke(cli, ["verify", "--index", str(index_dir)]).exit_code == 0
+
+
+def test_skipped_entries_are_listed_with_their_reasons(tmp_path, bundled):
+    """Item 14: dangling links, loops, unreadable folders and FIFOs went unreported (or to stderr only)."""
+    from typer.testing import CliRunner
+
+    from searchengine.cli.app import app as cli
+
+    folder = tmp_path / "media"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "note.txt").write_text("A note about coins.")
+    (folder / "dangling.jpg").symlink_to(folder / "gone.jpg")
+    (folder / "sub" / "loop").symlink_to(folder)
+    os.mkfifo(folder / "pipe.txt")
+    expected = {"dangling.jpg": "dangling symlink", "sub/loop": "already indexed", "pipe.txt": "a FIFO"}
+    if os.geteuid() != 0:  # root reads any folder
+        (folder / "locked").mkdir()
+        (folder / "locked").chmod(0)
+        expected["locked"] = "cannot list"
+    index_dir = tmp_path / "index"
+    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    assert summary.added == 1 and summary.skipped == len(expected)
+    result = CliRunner().invoke(cli, ["status", "--index", str(index_dir), "--errors", "--json"])
+    info = json.loads(result.output)
+    listed = {os.path.relpath(e["path"], folder): e["reason"] for e in info["skipped"]}
+    assert set(listed) == set(expected) and info["counts"]["skipped"] == len(expected)
+    for name, words in expected.items():
+        assert words in listed[name] and "\n" not in listed[name]
+    text = CliRunner().invoke(cli, ["status", "--index", str(index_dir), "--errors"]).output
+    assert text.count("skipped: ") == len(expected)
+
+
+def test_smaller_things(tmp_path, media_folder, bundled, session_home):
+    """Item 15: --index a file; a --queries file with a bad line; the video thumbnail cache; a text cut at 1 MiB."""
+    from searchengine.server.thumbnails import _prune
+
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    proc = _cli_json("index", media_folder, "--index", a_file, home=session_home, check=False)
+    lines = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "is a file, not an index folder" in lines[0]
+
+    # 50 MiB: one paragraph then blank lines, to keep the test quick (the first MiB is one passage)
+    (media_folder / "texts" / "long.txt").write_text("A long note about tomatoes. " * 20 + "\n" * (50 << 20))
+    index_dir = tmp_path / "index"
+    summary = index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    assert summary.notes == [(str(media_folder / "texts" / "long.txt"), "indexed in part: the first 1 MiB of 50.0 MiB")]
+    info = json.loads(_cli_json("status", "--index", index_dir, "--errors", "--json", home=session_home).stdout)
+    assert info["counts"]["indexed_in_part"] == 1 and info["notes"][0]["note"].startswith("indexed in part")
+
+    queries = tmp_path / "queries.txt"
+    queries.write_text(f"a cat\nimage:{tmp_path / 'missing.jpg'}\na rocket\n")
+    proc = _cli_json("search", "--queries", queries, "--index", index_dir, "--type", "image",
+                     home=session_home, check=False)
+    results = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [bool(r["hits"]) for r in results] == [True, False, True] and "does not exist" in results[1]["error"]
+    assert proc.returncode == 2 and len(proc.stderr.decode().strip().splitlines()) == 1
+
+    thumbs = tmp_path / "thumbs"
+    thumbs.mkdir()
+    for i in range(120):
+        (thumbs / f"{i}.jpg").write_bytes(b"x")
+        os.utime(thumbs / f"{i}.jpg", ns=(i * 10**9, i * 10**9))
+    _prune(thumbs, limit=100)
+    assert sorted(int(p.stem) for p in thumbs.iterdir()) == list(range(20, 120))  # the oldest went
+
+
+def test_concurrent_writers_never_share_a_temporary_file(tmp_path):
+    """Also: concurrent cold searches wrote calibration.npz through one fixed temporary name."""
+    from searchengine.atomic import atomic_write
+
+    target = tmp_path / "calibration.npz"
+    payloads = [bytes([i]) * 200_000 for i in range(8)]
+    threads = [threading.Thread(target=atomic_write, args=(target, p)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert target.read_bytes() in payloads
+    assert [p.name for p in tmp_path.iterdir()] == ["calibration.npz"]  # no temporary file left

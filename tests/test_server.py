@@ -1,8 +1,9 @@
 """The web app and HTTP API (`searchengine serve`) against a small real index.
 
 The index holds four photos and three texts indexed with the bundled encoder, a symlink inside the
-indexed folder that points at a photo outside it, and one recording whose transcript segments are
-committed directly (no Whisper run), under a second indexed root.
+indexed folder that points at a photo outside it (indexed only because the run opts in with
+follow_outside_links: the server must still refuse to serve it), and one recording whose transcript
+segments are committed directly (no Whisper run), under a second indexed root.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from searchengine.server import create_app  # noqa: E402
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "build" / "test-artifacts"
 AUDIO_START, AUDIO_END = 6.0, 11.5
+LINKS_FOLLOWED = IngestSettings(device="cpu", workers=2, follow_outside_links=True)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def library(tmp_path_factory, bundled):
     shutil.copy2(PHOTOS / "ladybird_on_grass.jpg", outside / "secret.jpg")
     (media / "photos" / "escape.jpg").symlink_to(outside / "secret.jpg")  # indexed, but leads outside
     index_dir = base / "index"
-    index_folder(media, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    index_folder(media, index_dir, LINKS_FOLLOWED, encoder=bundled)
     _add_recording(index_dir, recordings, bundled)
     return index_dir, media, recordings, outside / "secret.jpg"
 
@@ -195,14 +197,17 @@ def test_other_host_names_are_refused(client):
 
 
 # --- files and thumbnails ------------------------------------------------------------------------
-def test_thumbnail_is_made_once_and_cached(client, app):
+def test_thumbnail_is_made_once_and_cached(client, app, library):
     from PIL import Image
+
+    from searchengine.media.hashing import content_hash
 
     cat = item_id(client, "cat_chelsea.jpg", "image")
     first = client.get(f"/api/items/{cat}/thumbnail")
     assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
     assert max(Image.open(io.BytesIO(first.content)).size) <= 320
-    cached = list(app.state.thumbnails.folder.glob(f"{cat}-*.jpg"))
+    digest = content_hash(library[1] / "photos" / "cat_chelsea.jpg")  # named by content, not by catalog id
+    cached = list(app.state.thumbnails.folder.glob(f"{digest}-*.jpg"))
     assert len(cached) == 1
     mtime = cached[0].stat().st_mtime_ns
     assert client.get(f"/api/items/{cat}/thumbnail").content == first.content
@@ -393,7 +398,7 @@ def test_server_follows_a_new_index_run(client, library, bundled):
     index_dir, media, _, _ = library
     before = client.get("/api/status").json()["counts"]["items"]
     shutil.copy2(PHOTOS / "hubble_deep_field_galaxies.jpg", media / "photos" / "galaxies.jpg")
-    index_folder(media, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    index_folder(media, index_dir, LINKS_FOLLOWED, encoder=bundled)
     hits = client.get("/api/search", params={"q": "galaxies in deep space", "type": "image"}).json()["hits"]
     assert "galaxies.jpg" in [h["name"] for h in hits]
     assert client.get("/api/status").json()["counts"]["items"] == before + 1

@@ -6,10 +6,10 @@ Re-indexing with another encoder, into another index, or after a rename reuses t
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
+from searchengine.atomic import atomic_write
 from searchengine.audio.transcribe import Transcript, TranscriptSegment
 
 
@@ -30,8 +30,4 @@ class TranscriptCache:
             return None
 
     def put(self, content_hash: str, model_id: str, language: str | None, transcript: Transcript) -> None:
-        path = self._path(content_hash, model_id, language)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(transcript), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(self._path(content_hash, model_id, language), json.dumps(asdict(transcript), ensure_ascii=False))

@@ -34,10 +34,8 @@ from searchengine.distributed import require_ray
 from searchengine.distributed.shards import SHARDS, read_shard
 from searchengine.distributed.stages import EmbedShards, decode_chunk
 from searchengine.encoders.registry import load_encoder
-from searchengine.index_folder import IndexFolder, check_model, exists
-from searchengine.ingest import Plan, Progress, RunSummary, SilentProgress, plan_changes
-from searchengine.manifest import Manifest
-from searchengine.media.discover import check_folder, discover
+from searchengine.index_folder import IndexFolder, check_model
+from searchengine.ingest import Plan, Progress, RunSummary, SilentProgress, plan_changes, prepare_run, scan
 from searchengine.store.records import ItemDraft
 
 log = logging.getLogger(__name__)
@@ -68,20 +66,16 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
     ray = require_ray()
     progress = progress or SilentProgress()
     started = time.perf_counter()
-    root = check_folder(folder)
-    index_dir = Path(index_dir).expanduser().resolve()
-    manifest = Manifest.read(index_dir) if exists(index_dir) else None
-    if manifest is not None:
-        check_model(manifest, index_dir, model=settings.model)
+    root, index_dir, manifest = prepare_run(folder, index_dir, settings)
     # The driver's own copy of the encoder (its id and size, the calibration) only when needed.
     encoder = None
     if manifest is None or settings.model not in (manifest.model, manifest.encoder_id):
         encoder = load_encoder(settings.model, "cpu", settings.backend)
     progress.start("scanning", 0)
-    found = list(discover(root, exclude=settings.exclude))
+    found, skipped = scan(root, manifest, settings)
     encoder_id = encoder.id if encoder else manifest.encoder_id
     dim = encoder.dim if encoder else manifest.dim
-    summary = RaySummary(index=str(index_dir), model=encoder_id)
+    summary = RaySummary(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
 
     cluster = _Cluster(ray, address)
     with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type,
@@ -89,6 +83,7 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
         catalog = index.catalog
         plan = plan_changes(catalog, root, found, settings.workers)
         run_id = catalog.start_run(root, encoder_id)
+        catalog.record_skipped(root, skipped)
         catalog.record_moves(plan.moves)
         summary.unchanged, summary.renamed = plan.unchanged, plan.renamed
         if plan.removed:
@@ -276,15 +271,7 @@ def _commit(index: IndexFolder, run_id: int, drafts: list[ItemDraft], plan: Plan
             progress: Progress) -> None:
     index.commit(run_id, drafts)
     for draft in drafts:
-        if draft.error:
-            summary.failed += 1
-            summary.errors.append((draft.path, draft.error))
-            progress.failed(draft.path, draft.error)
-        elif draft.path in plan.known_paths:
-            summary.updated += 1
-        else:
-            summary.added += 1
-        summary.segments += len(draft.segments)
+        summary.count(draft, plan.known_paths, progress)
     progress.advance(len(drafts))
 
 

@@ -9,13 +9,14 @@ mtime and content hash, same encoder) instead of embedding them again.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from searchengine.atomic import atomic_path
+from searchengine.paths import from_catalog, to_catalog
 from searchengine.store.records import ItemDraft, SegmentDraft
 
 SHARDS = "shards"  # folder in the index folder
@@ -27,7 +28,7 @@ def shard_name(position: int, encoder_id: str, files: Iterable[tuple[str, str | 
     """`<chunk position>-<digest of the encoder and the files' paths and hashes>.parquet`."""
     digest = hashlib.sha1(encoder_id.encode())
     for path, content_hash in files:
-        digest.update(f"\0{path}\0{content_hash}".encode())
+        digest.update(f"\0{to_catalog(path)}\0{content_hash}".encode())
     return f"{position:08d}-{digest.hexdigest()[:16]}.parquet"
 
 
@@ -39,6 +40,7 @@ def write_shard(path: Path, drafts: Sequence[ItemDraft], encoder_id: str) -> Non
     rows = []
     for draft in drafts:
         row = {name: getattr(draft, name) for name in _ITEM_FIELDS}
+        row["path"] = to_catalog(draft.path)  # a name that is not UTF-8 fits in a string column so
         row["segments"] = [
             {**{name: getattr(seg, name) for name in _SEGMENT_FIELDS},
              "vector": np.ascontiguousarray(seg.vector, dtype=np.float32).tobytes()}
@@ -47,12 +49,8 @@ def write_shard(path: Path, drafts: Sequence[ItemDraft], encoder_id: str) -> Non
         rows.append(row)
     table = pa.Table.from_pylist(rows, schema=_schema())
     table = table.replace_schema_metadata({b"encoder_id": encoder_id.encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def read_shard(path: Path) -> tuple[str, list[ItemDraft]]:
@@ -67,6 +65,7 @@ def read_shard(path: Path) -> tuple[str, list[ItemDraft]]:
             SegmentDraft(vector=np.frombuffer(seg.pop("vector"), dtype=np.float32).copy(), **seg)
             for seg in row.pop("segments") or []
         ]
+        row["path"] = from_catalog(row["path"])
         drafts.append(ItemDraft(segments=segments, **row))
     return encoder_id, drafts
 
@@ -79,7 +78,7 @@ def _schema():
         ("t_start", pa.float64()), ("t_end", pa.float64()), ("vector", pa.binary()),
     ])
     item = {"path": pa.string(), "kind": pa.string(), "size": pa.int64(), "mtime_ns": pa.int64(),
-            "content_hash": pa.string(), "error": pa.string(), "taken_at": pa.timestamp("us")}
+            "content_hash": pa.string(), "error": pa.string(), "taken_at": pa.timestamp("us"), "note": pa.string()}
     missing = [name for name in _ITEM_FIELDS if name not in item] + [n for n in _SEGMENT_FIELDS if n not in segment.names]
     if missing:  # a field added to the drafts must be added here, or shards would drop it
         raise TypeError(f"shard schema lacks {missing}")

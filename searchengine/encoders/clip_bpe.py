@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import marshal
-import os
 import re
 import unicodedata
 from functools import lru_cache
@@ -25,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from searchengine.atomic import atomic_write
 FORMAT = 1
 WORDS = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""  # CLIP's, as onnx_clip._CLIP_SPLIT
 _SPACES = re.compile(r"\s+")
@@ -69,9 +69,7 @@ class ClipBpe:
         merges = sorted(self.ranks, key=self.ranks.__getitem__)
         blob = marshal.dumps((FORMAT, list(self.vocab), list(self.vocab.values()), merges,
                               self.sot, self.eot, self.context))
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
-        tmp.replace(path)
+        atomic_write(path, blob)
 
     @classmethod
     def load(cls, path: Path) -> "ClipBpe | None":

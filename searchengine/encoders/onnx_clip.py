@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from searchengine.atomic import atomic_path
 from searchengine.encoders.onnx_towers import ExportFailed, export_tower
 
 log = logging.getLogger(__name__)
@@ -191,9 +192,8 @@ def _save_tokenizer(torch_clip, path: Path) -> str:
     if want.shape != got.shape or not np.array_equal(want, got):
         raise ExportFailed("the tokenizers port does not reproduce open_clip's token ids")
     name = f"{path.stem}.tokenizer.json"
-    tmp = path.with_name(f".{name}.tmp")
-    tok.save(str(tmp))
-    tmp.replace(path.with_name(name))
+    with atomic_path(path.with_name(name)) as tmp:
+        tok.save(str(tmp))
     return name
 
 

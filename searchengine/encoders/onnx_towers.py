@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from searchengine.atomic import atomic_path, atomic_write
 from searchengine.errors import SearchEngineError
 
 log = logging.getLogger(__name__)
@@ -164,37 +165,31 @@ def export_tower(
     """
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
     module = module.eval()
     fastpath = torch.backends.mha.get_fastpath_enabled()
-    try:
-        # nn.MultiheadAttention's fused fast path has no ONNX form; the plain path traces.
-        torch.backends.mha.set_fastpath_enabled(False)
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer notes about constants; verification below decides
-            torch.onnx.export(
-                module, tuple(torch.from_numpy(v) for v in inputs.values()), str(tmp),
-                input_names=list(inputs), output_names=list(output_names), dynamic_axes=dynamic_axes,
-                opset_version=OPSET, do_constant_folding=True, dynamo=False,
-            )
-        diff = _max_difference(module, tmp, [inputs, *check_inputs])
-    except ExportFailed:
-        tmp.unlink(missing_ok=True)
-        raise
-    except Exception as exc:  # torch.onnx raises many kinds; all mean "stay on PyTorch"
-        tmp.unlink(missing_ok=True)
-        raise ExportFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-    if not diff <= tolerance:
-        tmp.unlink(missing_ok=True)
-        raise ExportFailed(f"ONNX output differs from PyTorch by {diff:.2e} (tolerance {tolerance:.0e})")
-    info = {"format": EXPORT_FORMAT, "max_abs_diff": diff, "versions": runtime_versions(),
-            "inputs": list(inputs), "outputs": list(output_names), **(extra or {})}
-    tmp.with_suffix(".json").write_text(json.dumps(info, indent=1))
-    tmp.with_suffix(".json").replace(path.with_suffix(".json"))
-    tmp.replace(path)
+    with atomic_path(path, suffix=".onnx") as tmp:  # the graph is renamed into place once it is verified
+        try:
+            # nn.MultiheadAttention's fused fast path has no ONNX form; the plain path traces.
+            torch.backends.mha.set_fastpath_enabled(False)
+            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer notes about constants; verification below decides
+                torch.onnx.export(
+                    module, tuple(torch.from_numpy(v) for v in inputs.values()), str(tmp),
+                    input_names=list(inputs), output_names=list(output_names), dynamic_axes=dynamic_axes,
+                    opset_version=OPSET, do_constant_folding=True, dynamo=False,
+                )
+            diff = _max_difference(module, tmp, [inputs, *check_inputs])
+        except ExportFailed:
+            raise
+        except Exception as exc:  # torch.onnx raises many kinds; all mean "stay on PyTorch"
+            raise ExportFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fastpath)
+        if not diff <= tolerance:
+            raise ExportFailed(f"ONNX output differs from PyTorch by {diff:.2e} (tolerance {tolerance:.0e})")
+        info = {"format": EXPORT_FORMAT, "max_abs_diff": diff, "versions": runtime_versions(),
+                "inputs": list(inputs), "outputs": list(output_names), **(extra or {})}
+        atomic_write(path.with_suffix(".json"), json.dumps(info, indent=1))
     return info
 
 
@@ -246,22 +241,20 @@ def quantized_copy(model_id: str, tower: str, info: dict) -> dict:
     existing = read_info(target)
     if existing is not None:
         return existing
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.onnx")
     log.info("quantising the %s tower of %s to int8 (once)", tower, model_id)
     root = logging.getLogger()
     level = root.level
-    try:
-        root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process is not for our users
-        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
-    except Exception as exc:  # the quantiser raises whatever its graph passes raise
-        tmp.unlink(missing_ok=True)
-        raise ExportFailed(f"int8 quantisation failed: {type(exc).__name__}: {exc}") from exc
-    finally:
-        root.setLevel(level)
-    quantized = {**info, "quantization": "dynamic int8 weights (MatMul, Gemm)"}
-    tmp.with_suffix(".json").write_text(json.dumps(quantized, indent=1))
-    tmp.with_suffix(".json").replace(target.with_suffix(".json"))
-    tmp.replace(target)
+    with atomic_path(target, suffix=".onnx") as tmp:
+        try:
+            root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process is not for our users
+            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul", "Gemm"])
+        except Exception as exc:  # the quantiser raises whatever its graph passes raise
+            raise ExportFailed(f"int8 quantisation failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            root.setLevel(level)
+        quantized = {**info, "quantization": "dynamic int8 weights (MatMul, Gemm)"}
+        atomic_write(target.with_suffix(".json"), json.dumps(quantized, indent=1))
     return quantized
 
 

@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from searchengine.atomic import atomic_write
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
@@ -88,7 +89,6 @@ def to_json(result: dict) -> str:
 
 def save_result(result: dict, name: str, folder: Path = RESULTS) -> Path:
     """Write the result as <folder>/<name>.json; returns the path."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    path.write_text(to_json(result) + "\n", encoding="utf-8")
+    atomic_write(path, to_json(result) + "\n")
     return path

@@ -90,7 +90,8 @@ def run_recall(dataset: Path, model: str = DEFAULT_MODEL, device: str = "auto", 
     encoder = encoder or load_encoder(model, device)
     with tempfile.TemporaryDirectory(prefix="searchengine-recall-") as tmp:
         gallery = write_gallery(pairs, Path(tmp) / "gallery")
-        settings = IngestSettings(model=model, device=device, index_type=index_type)
+        # the gallery is symlinks to the dataset's own images, outside it: followed on purpose
+        settings = IngestSettings(model=model, device=device, index_type=index_type, follow_outside_links=True)
         summary = index_folder(gallery.root, Path(tmp) / "index", settings, progress, encoder)
         if summary.failed:
             raise DecodeError(f"{summary.failed} dataset files could not be indexed (first: {summary.errors[0][1]}); "

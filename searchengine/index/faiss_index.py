@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from searchengine.atomic import atomic_path
 from searchengine.errors import IndexFormatError, UsageError
 from searchengine.index import ivfpq
 from searchengine.index.choice import FLAT_MAX, HNSW_MAX, choose, choose_kind  # noqa: F401 (re-exported)
@@ -160,18 +161,14 @@ class FaissIndex:
     def save(self, path: Path) -> None:
         import faiss
 
-        tmp = path.with_name(path.name + ".tmp")
         ondisk = self.ondisk
         if ondisk and ivfpq.ondisk_file(self._ivf()).parent != path.parent:
             ivfpq.move_lists_to(self.index, ivfpq.new_data_file(path))  # built elsewhere: bring the data along
         if ondisk:
             with open(ivfpq.ondisk_file(self._ivf()), "rb") as fh:  # the lists were written through a mapping
                 os.fsync(fh.fileno())
-        faiss.write_index(self.index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        with atomic_path(path) as tmp:
+            faiss.write_index(self.index, str(tmp))
         ivfpq.remove_stale_data_files(path, ivfpq.ondisk_file(self._ivf()) if ondisk else None)
         self._sealed = True
 
@@ -216,14 +213,6 @@ def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
     if vectors.ndim != 2 or vectors.shape[1] != dim:
         raise ValueError(f"expected vectors of shape [n, {dim}], got {vectors.shape}")
     return vectors
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

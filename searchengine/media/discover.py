@@ -1,21 +1,24 @@
 """Walk a folder for indexable files: hidden entries skipped, symlinks followed once, loops safe.
 
 A `.searchengineignore` file in the folder (gitignore syntax) and `exclude` patterns leave
-files and folders out, as .gitignore does for git.
+files and folders out, as .gitignore does for git; hidden entries are left out too. Those are
+choices, and pass in silence. Everything else not indexed is skipped with a one-line reason,
+handed to `skipped`: a dangling symlink, a symlink whose target lies outside the indexed folders
+(unless `follow_outside_links`: the same rule the web app applies before serving a file), a
+folder reached a second time (a symlink loop), a folder that cannot be listed, and a FIFO, socket
+or device named like a file we index.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from searchengine.errors import FolderNotFound
 from searchengine.media.kinds import kind_of
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,51 +53,77 @@ def ignore_spec(root: Path, exclude: Iterable[str] = ()):
     return pathspec.GitIgnoreSpec.from_lines(lines) if any(l.strip() for l in lines) else None
 
 
-def discover(root: Path, exclude: Iterable[str] = ()) -> Iterator[FoundFile]:
+SPECIAL = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+           stat.S_IFBLK: "a block device"}
+
+
+def discover(root: Path, exclude: Iterable[str] = (), skipped: list[tuple[str, str]] | None = None,
+             other_roots: Sequence[Path | str] = (), follow_outside_links: bool = False) -> Iterator[FoundFile]:
     """Every indexable file under root, in a stable order.
 
-    Each real directory is entered once (by device and inode), so symlink loops end; dangling
-    links and unreadable entries are skipped with a log line.
+    Each real directory is entered once (by device and inode), so symlink loops end. What is left
+    out for a reason other than the ignore rules is appended to `skipped` as (path, reason).
+    A symlink may lead anywhere under root or `other_roots` (the index's other folders).
     """
     root = check_folder(root)
     spec = ignore_spec(root, exclude)
-    seen_dirs: set[tuple[int, int]] = set()
+    skipped = [] if skipped is None else skipped
+    inside = [os.path.realpath(r) for r in (root, *other_roots)]
+    seen_dirs: dict[tuple[int, int], Path] = {}
     stack = [root]
     while stack:
         folder = stack.pop()
         try:
             st = folder.stat()
-        except OSError as exc:
-            log.warning("skipping %s: %s", folder, exc.strerror or exc)
-            continue
-        if (st.st_dev, st.st_ino) in seen_dirs:
-            continue
-        seen_dirs.add((st.st_dev, st.st_ino))
-        try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc.strerror or exc)
+            skipped.append((str(folder), f"{folder}: cannot list this folder ({exc.strerror or exc})"))
             continue
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            skipped.append((str(folder), f"{folder}: already indexed as {seen_dirs[st.st_dev, st.st_ino]} "
+                                         "(a symlink loop, or a second link to one folder)"))
+            continue
+        seen_dirs[st.st_dev, st.st_ino] = folder
         subfolders = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
             try:
-                is_dir = entry.is_dir(follow_symlinks=True)
-                if spec is not None:
-                    relative = path.relative_to(root).as_posix() + ("/" if is_dir else "")
-                    if spec.match_file(relative):
-                        continue
-                if is_dir:
-                    subfolders.append(path)
-                    continue
-                kind = kind_of(path)
-                if kind is None or not entry.is_file(follow_symlinks=True):
-                    continue
-                st = entry.stat(follow_symlinks=True)
-            except OSError as exc:  # dangling symlink, permission, vanished
-                log.warning("skipping %s: %s", path, exc.strerror or exc)
+                found = _entry(entry, path, root, spec, inside, follow_outside_links)
+            except OSError as exc:  # vanished, or no permission to look at it
+                skipped.append((str(path), f"{path}: cannot read ({exc.strerror or exc})"))
                 continue
-            yield FoundFile(path, kind, st.st_size, st.st_mtime_ns)
+            if isinstance(found, FoundFile):
+                yield found
+            elif isinstance(found, Path):
+                subfolders.append(found)
+            elif found:
+                skipped.append((str(path), f"{path}: {found}"))
         stack.extend(reversed(subfolders))
+
+
+def _entry(entry: os.DirEntry, path: Path, root: Path, spec, inside: list[str], follow_outside_links: bool):
+    """What one directory entry is: a FoundFile, a folder (Path) to enter, a reason to skip it
+    (str), or None to leave it out in silence (ignored, or not a kind of file we index)."""
+    link = entry.is_symlink()
+    if link and not os.path.exists(path):
+        return f"dangling symlink (to {os.readlink(path)}, which does not exist)"
+    is_dir = entry.is_dir(follow_symlinks=True)
+    if spec is not None:
+        relative = path.relative_to(root).as_posix() + ("/" if is_dir else "")
+        if spec.match_file(relative):
+            return None
+    kind = None if is_dir else kind_of(path)
+    if not is_dir and kind is None:
+        return None
+    if link and not follow_outside_links:
+        target = os.path.realpath(path)
+        if not any(target == top or target.startswith(top.rstrip(os.sep) + os.sep) for top in inside):
+            return f"symlink to {target}, outside the indexed folders: not indexed"
+    if is_dir:
+        return path
+    st = entry.stat(follow_symlinks=True)
+    if not stat.S_ISREG(st.st_mode):
+        return f"not a regular file ({SPECIAL.get(stat.S_IFMT(st.st_mode), 'a special file')})"
+    return FoundFile(path, kind, st.st_size, st.st_mtime_ns)

@@ -20,6 +20,13 @@ class Passage:
     text: str
 
 
+def cut_note(size: int) -> str | None:
+    """What to tell about a text of `size` bytes: that only its beginning is indexed, if so."""
+    if size <= MAX_TEXT_BYTES:
+        return None
+    return f"indexed in part: the first {MAX_TEXT_BYTES // (1024 * 1024)} MiB of {size / (1024 * 1024):.1f} MiB"
+
+
 def read_text(path: Path) -> str:
     try:
         with open(path, "rb") as fh:

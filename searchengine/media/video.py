@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Generic, Iterator, TypeVar
 import numpy as np
 
 from searchengine.errors import DecodeError
+from searchengine.media.images import MAX_ASPECT, within_aspect
 from searchengine.media.segments import DecodeContext, SegmentInput, transcript_of
 
 if TYPE_CHECKING:
@@ -383,14 +384,16 @@ def _thumbnail(frame) -> np.ndarray:
 
 def upright_image(frame, max_side: int | None = None, pixel_aspect: float = 1.0) -> "Image.Image":
     """A decoded frame as an RGB PIL image as it is meant to be seen: pixel aspect ratio and the
-    recorded rotation applied, scaled so that its short side is at most max_side."""
+    recorded rotation applied, scaled so that its short side is at most max_side, and cut to its
+    central MAX_ASPECT:1 part when its proportions are extreme (as images are)."""
     from PIL import Image
 
-    width, height = round(frame.width * pixel_aspect), frame.height
+    pixel_aspect = min(max(pixel_aspect, 1 / MAX_ASPECT), MAX_ASPECT)  # a hostile header's 10000:1 pixels
+    width, height = max(1, round(frame.width * pixel_aspect)), frame.height
     if max_side and min(width, height) > max_side:
         scale = max_side / min(width, height)
         width, height = round(width * scale), round(height * scale)
-    image = frame.to_image(width=width, height=height, interpolation="AREA")
+    image = within_aspect(frame.to_image(width=width, height=height, interpolation="AREA"))
     turn = round(frame.rotation or 0) % 360
     transposes = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
     if turn in transposes:

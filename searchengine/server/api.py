@@ -18,8 +18,10 @@ from pydantic import BaseModel
 
 from searchengine.errors import DecodeError, QueryError
 from searchengine.media.images import load_image
+from searchengine.paths import printable
 from searchengine.query import Filters, Hit, Query
 from searchengine.server.library import Library
+from searchengine.store.records import MAX_ID
 from searchengine.server.thumbnails import Thumbnails
 
 router = APIRouter(prefix="/api")
@@ -57,7 +59,8 @@ class HitOut(BaseModel):
             thumbnail = f"{base}/thumbnail"
         elif hit.kind == "video":
             thumbnail = f"{base}/thumbnail?t={hit.start or 0:g}"
-        return cls(**hit.as_json(), name=os.path.basename(hit.path), file_url=f"{base}/file", thumbnail_url=thumbnail)
+        shown = hit.as_json()  # its path as it can be shown (U+FFFD for bytes that are not UTF-8)
+        return cls(**shown, name=os.path.basename(shown["path"]), file_url=f"{base}/file", thumbnail_url=thumbnail)
 
 
 class SearchOut(BaseModel):
@@ -92,7 +95,7 @@ MinScore = Param(None, description="Leave out hits whose calibrated score is bel
 @router.get("/search", response_model=SearchOut, summary="Search with words, or more like an indexed segment")
 def search(
     q: Optional[str] = Param(None, description="What to look for, in words."),
-    like: Optional[int] = Param(None, ge=1, description="More like this: a segment_id from an earlier result."),
+    like: Optional[int] = Param(None, ge=1, le=MAX_ID, description="More like this: a segment_id from an earlier result."),
     type: Kind = Param("any", description="Only results of this kind."),
     k: int = Param(24, ge=1, le=MAX_K, description="Number of results (one per file)."),
     min_score: Optional[float] = MinScore,
@@ -142,13 +145,15 @@ def status(lib: Library = Depends(library)) -> dict:
     return index_status(lib.index_dir)
 
 
-ItemId = PathParam(..., ge=1, description="A catalog item id (item_id in a search result).")
+ItemId = PathParam(..., ge=1, le=MAX_ID, description="A catalog item id (item_id in a search result).")
+MAX_SECONDS = 1e7  # about 115 days: later than any video
 
 
 @router.get("/items/{item_id}/thumbnail", response_class=FileResponse, summary="A JPEG thumbnail of an image or video")
 async def thumbnail(
     item_id: int = ItemId,
-    t: float = Param(0.0, ge=0, description="For a video: the time of the frame, in seconds."),
+    t: float = Param(0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
+                     description="For a video: the time of the frame, in seconds."),
     lib: Library = Depends(library),
     thumbs: Thumbnails = Depends(thumbnails),
 ) -> FileResponse:
@@ -166,4 +171,4 @@ def item_file(item_id: int = ItemId, lib: Library = Depends(library)) -> FileRes
     else:
         media_type = mimetypes.guess_type(served.path.name)[0] or "application/octet-stream"
     return FileResponse(served.path, media_type=media_type, headers=dict(FILE_HEADERS),
-                        filename=served.path.name, content_disposition_type="inline")
+                        filename=printable(served.path.name), content_disposition_type="inline")

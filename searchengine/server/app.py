@@ -16,6 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from searchengine import __version__
 from searchengine.encoders.base import Encoder
 from searchengine.errors import IndexFormatError, IndexNotFound, SearchEngineError, UsageError
+from searchengine.paths import REPLACE_ERRORS
 from searchengine.server.api import router
 from searchengine.server.library import FileRefused, ItemNotFound, Library
 from searchengine.server.thumbnails import NoThumbnail, Thumbnails, default_folder
@@ -34,9 +35,40 @@ _STATUS = [  # most specific first
 
 
 def allowed_hosts_for(bind_host: str) -> list[str]:
-    """Host headers to accept. On loopback only loopback names, so a web page elsewhere cannot
+    """Host headers to accept. Bound to any loopback address (127.0.0.0/8, ::1, or a name that
+    resolves only to those), only loopback names and that address, so a web page elsewhere cannot
     reach the API through DNS rebinding; bound to another address, any name."""
-    return list(LOOPBACK_HOSTS) if bind_host in LOOPBACK_HOSTS else ["*"]
+    if not is_loopback(bind_host):
+        return ["*"]
+    bare = bind_host.strip("[]").lower()
+    own = [bare, f"[{bare}]"] if ":" in bare else [bare]
+    return list(dict.fromkeys([*LOOPBACK_HOSTS, *own]))
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+    import socket
+
+    bare = host.strip("[]")
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(bare, None)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
+class PrintableJSON(JSONResponse):
+    """JSON whose text is always valid UTF-8: a file name that is not is sent with U+FFFD for its bad bytes."""
+
+    def render(self, content) -> bytes:
+        import json
+
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
+                          separators=(",", ":")).encode("utf-8", REPLACE_ERRORS)
 
 
 def create_app(index_dir: Path, device: str = "auto", encoder: Encoder | None = None,
@@ -55,7 +87,7 @@ def create_app(index_dir: Path, device: str = "auto", encoder: Encoder | None = 
         thumbs.close()
         library.close()
 
-    app = FastAPI(title="searchengine", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="searchengine", version=__version__, lifespan=lifespan, default_response_class=PrintableJSON,
                   description="Local cross-modal search over an index of photos, documents and recordings.")
     app.state.library = library
     app.state.thumbnails = thumbs
@@ -71,7 +103,7 @@ def create_app(index_dir: Path, device: str = "auto", encoder: Encoder | None = 
         status = next(code for cls, code in _STATUS if isinstance(exc, cls))
         if status >= 500:
             log.error("%s", exc)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return PrintableJSON({"detail": str(exc)}, status_code=status)
 
     app.add_middleware(BodyLimit, max_bytes=max_upload)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))

@@ -42,6 +42,7 @@ class ServedFile:
     kind: str
     size: int
     mtime_ns: int
+    content_hash: str | None = None
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
@@ -81,7 +82,7 @@ class Library:
         self._searcher.close()
 
     def _open(self) -> Searcher:
-        index = IndexFolder.open(self.index_dir)
+        index = IndexFolder.open(self.index_dir, map_vectors=False)  # read whole: safe from damage under it
         try:
             check_model(index.manifest, index.folder, encoder_id=self.encoder.id)
             searcher = Searcher(index, self.encoder)
@@ -148,13 +149,13 @@ class Library:
         found = self.searcher().index.catalog.item(item_id)
         if found is None:
             raise ItemNotFound(f"no item {item_id} in this index")
-        path, kind, size, mtime_ns = found
+        path, kind, size, mtime_ns, content_hash = found
         real = Path(os.path.realpath(path))
         if not any(real.is_relative_to(root) for root in self._roots):
             raise FileRefused(f"item {item_id} leads outside the indexed folders: not served")
         if not real.is_file():
             raise ItemNotFound(f"item {item_id} is gone from disk: run `searchengine index` again")
-        return ServedFile(item_id, real, kind, size, mtime_ns)
+        return ServedFile(item_id, real, kind, size, mtime_ns, content_hash)
 
 
 def _warm_up(encoder: Encoder) -> None:

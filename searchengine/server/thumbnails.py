@@ -1,8 +1,10 @@
 """Thumbnails: made once per file version in a small thread pool, off the request path, and kept on disk.
 
-A thumbnail is a JPEG named by catalog item id, mtime and size (and the time, for a video frame),
-in a cache folder of its own per index; a changed file gets a new name, so nothing is ever stale.
-Two requests for the same missing thumbnail wait on one rendering.
+A thumbnail is a JPEG named by the file's content hash, mtime and size (and the time, for a video
+frame), in a cache folder of its own per index; a changed file gets a new name, so nothing is ever
+stale, and a catalog id reused for another file never shows the old one's picture. Two requests
+for the same missing thumbnail wait on one rendering. The folder keeps at most MAX_FILES
+thumbnails: past that, the least recently made go.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from searchengine.atomic import atomic_path
 from searchengine.config import cache_dir
 from searchengine.errors import DecodeError, SearchEngineError
 from searchengine.media.images import load_image
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SIDE = 320  # longest side, pixels
 QUALITY = 82
+MAX_FILES = 5000  # thumbnails kept per index (about 100 MB); a tenth more are made before pruning
 
 
 class NoThumbnail(SearchEngineError):
@@ -48,7 +52,8 @@ class Thumbnails:
         """The cached thumbnail's path, rendering it first if needed (NoThumbnail when there is none)."""
         if file.kind not in ("image", "video"):
             raise NoThumbnail(f"item {file.item_id} is {'a' if file.kind == 'text' else 'an'} {file.kind} file: no thumbnail")
-        key = f"{file.item_id}-{file.mtime_ns}-{file.size}"
+        identity = file.content_hash or hashlib.sha1(os.fsencode(file.path)).hexdigest()[:20]
+        key = f"{identity}-{file.mtime_ns}-{file.size}"
         if file.kind == "video":
             key += f"-{round(max(seconds or 0.0, 0.0) * 10)}"
         target = self.folder / f"{key}.jpg"
@@ -68,12 +73,31 @@ def _render(file: ServedFile, seconds: float, target: Path) -> Path:
     except DecodeError as exc:
         raise NoThumbnail(f"item {file.item_id} cannot be shown: {exc}".replace(str(file.path), file.path.name)) from exc
     image.thumbnail((SIDE, SIDE))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    image.save(tmp, "JPEG", quality=QUALITY, optimize=True)
-    os.replace(tmp, target)
-    log.debug("thumbnail %s for %s", target.name, file.path)
+    with atomic_path(target) as tmp:
+        image.save(tmp, "JPEG", quality=QUALITY, optimize=True)
+    log.debug("thumbnail %s for item %s", target.name, file.item_id)
+    _prune(target.parent)
     return target
+
+
+def _prune(folder: Path, limit: int = MAX_FILES) -> None:
+    """Past limit + a tenth thumbnails, remove the oldest down to the limit (others may be rendering)."""
+    entries = list(os.scandir(folder))
+    if len(entries) <= limit * 1.1:
+        return
+    entries.sort(key=_made)
+    for entry in entries[: len(entries) - limit]:
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            pass  # gone already
+
+
+def _made(entry: os.DirEntry) -> int:
+    try:
+        return entry.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _picture(file: ServedFile, seconds: float):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -12,13 +13,16 @@ import numpy as np
 from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
-from searchengine.store.migrations import migrate
-from searchengine.store.models import FileError, Item, Meta, Run, Segment
-from searchengine.store.reader import damaged
+from searchengine.errors import IndexFormatError, IndexWriteFailed
+from searchengine.paths import one_line, printable
+from searchengine.store.migrations import check_version, migrate
+from searchengine.store.models import FileError, Item, Meta, Run, Segment, Skipped
+from searchengine.store.reader import connect, damaged
 from searchengine.store.records import (  # noqa: F401 (drafts and SegmentRecord re-exported)
-    GENERATION_KEY, ItemDraft, SegmentDraft, SegmentRecord, read_generation, read_segment_groups, read_segment_records,
-    read_vectors,
+    GENERATION_KEY, SCHEMA_VERSION, ItemDraft, SegmentDraft, SegmentRecord, read_generation, read_segment_groups,
+    read_segment_records, read_vectors, valid_id,
 )
 
 
@@ -51,15 +55,27 @@ def _prefix(root: Path) -> str:
 
 
 class Catalog:
-    def __init__(self, path: Path):
+    """The catalog through SQLAlchemy. read_only: opened as the search reader opens it (never created,
+    never written, never migrated: an older schema is refused)."""
+
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = path
-        self.engine = create_engine(f"sqlite:///{path}", future=True)
-        event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.read_only = read_only
+        self.engine = create_engine("sqlite://", creator=functools.partial(connect, path, read_only),
+                                    poolclass=QueuePool, future=True)
+        event.listen(self.engine, "connect", _read_only_pragmas if read_only else _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", functools.partial(_one_line_error, path))
         try:
-            migrate(self.engine, str(path))
+            if not read_only:
+                migrate(self.engine, path)
+            elif check_version(self.engine, path) < SCHEMA_VERSION:  # the reader upgrades before it gets here
+                raise IndexFormatError(f"catalog {printable(str(path))} has an older schema: open it once with write access")
         except DatabaseError as exc:
             self.engine.dispose()
             raise damaged(path, exc.orig) from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -171,17 +187,25 @@ class Catalog:
                 s.execute(select(Item.kind, func.count(Segment.id)).join(Segment).group_by(Item.kind)).all()
             )
             failed = s.scalar(select(func.count()).where(Item.status == "failed").select_from(Item))
+            noted = s.scalar(select(func.count()).where(Item.note.is_not(None)).select_from(Item))
+            skipped = s.scalar(select(func.count()).select_from(Skipped))
         return {
             "items": sum(by_kind.values()),
             "segments": sum(seg_by_kind.values()),
             "failed": failed or 0,
+            "skipped": skipped or 0,
+            "indexed_in_part": noted or 0,
             "by_kind": {k: {"items": by_kind.get(k, 0), "segments": seg_by_kind.get(k, 0)} for k in sorted(by_kind)},
         }
 
     def integrity_problems(self) -> list[str]:
-        """SQLite's own consistency check: [] when the database file is sound."""
-        with self.engine.connect() as conn:
-            rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+        """SQLite's own consistency check: [] when the database file is sound (a file too damaged
+        for the check to run is one problem, said in SQLite's words)."""
+        try:
+            with self.engine.connect() as conn:
+                rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+        except IndexFormatError as exc:  # SQLite's failure, made one line by _one_line_error
+            return [str(exc.__cause__ or exc)]
         return [] if rows == ["ok"] else rows
 
     def segment_ids(self) -> np.ndarray:
@@ -204,6 +228,27 @@ class Catalog:
         with self.session() as s:
             return [(p, e or "") for p, e in s.execute(select(Item.path, Item.error).where(Item.status == "failed").order_by(Item.path))]
 
+    def skipped_files(self) -> list[tuple[str, str]]:
+        """(path, reason) of entries the last runs left out on purpose."""
+        with self.session() as s:
+            return [tuple(r) for r in s.execute(select(Skipped.path, Skipped.reason).order_by(Skipped.path))]
+
+    def noted_files(self) -> list[tuple[str, str]]:
+        """(path, note) of files indexed with a caveat (in part)."""
+        with self.session() as s:
+            return [tuple(r) for r in s.execute(select(Item.path, Item.note).where(Item.note.is_not(None)).order_by(Item.path))]
+
+    def recorded_runs(self) -> list[tuple[str, str]]:
+        """(root, model) of every run, newest first: what built this catalog, should the manifest be lost."""
+        with self.session() as s:
+            return [tuple(r) for r in s.execute(select(Run.root, Run.model).order_by(Run.id.desc()))]
+
+    def stored_dim(self) -> int | None:
+        """The dimension of the stored vectors (None when there are none)."""
+        with self.session() as s:
+            size = s.scalar(select(func.length(Segment.vector)).limit(1))
+        return None if size is None else size // 4
+
     def segment_count(self) -> int:
         with self.session() as s:
             return s.scalar(select(func.count()).select_from(Segment)) or 0
@@ -223,6 +268,13 @@ class Catalog:
     def finish_run(self, run_id: int, counts: dict[str, int]) -> None:
         with self.session() as s, s.begin():
             s.execute(update(Run).where(Run.id == run_id).values(finished_at=now(), **counts))
+
+    def record_skipped(self, root: Path, skipped: Sequence[tuple[str, str]]) -> None:
+        """Replace what was skipped under `root` by this run's (path, reason) list."""
+        stamp = now()
+        with self.session() as s, s.begin():
+            s.execute(delete(Skipped).where(Skipped.path.startswith(_prefix(root), autoescape=True)))
+            s.add_all(Skipped(path=path, reason=one_line(reason), at=stamp) for path, reason in skipped)
 
     def record_moves(self, moves: Sequence[tuple[int, str, int, int]]) -> None:
         """Renamed or touched files: (item id, new path, size, mtime_ns); their vectors stay."""
@@ -245,7 +297,7 @@ class Catalog:
                 item = Item(
                     path=draft.path, kind=draft.kind, size=draft.size, mtime_ns=draft.mtime_ns,
                     content_hash=draft.content_hash, status="failed" if draft.error else "ok",
-                    error=draft.error, indexed_at=stamp, taken_at=draft.taken_at,
+                    error=_shown(draft.error), indexed_at=stamp, taken_at=draft.taken_at, note=_shown(draft.note),
                 )
                 item.segments = [
                     Segment(
@@ -258,7 +310,7 @@ class Catalog:
                 s.add(item)
                 items.append(item)
                 if draft.error:
-                    s.add(FileError(run_id=run_id, path=draft.path, reason=draft.error, at=stamp))
+                    s.add(FileError(run_id=run_id, path=draft.path, reason=one_line(draft.error), at=stamp))
             s.flush()
             for item in items:
                 for seg in item.segments:
@@ -282,13 +334,41 @@ class Catalog:
             s.execute(delete(Item).where(Item.path.in_(chunk)))
         return removed
 
-    def item(self, item_id: int) -> tuple[str, str, int, int] | None:
-        """(path, kind, size, mtime_ns) of one indexed file, or None when no item has that id."""
+    def item(self, item_id: int) -> tuple[str, str, int, int, str | None] | None:
+        """(path, kind, size, mtime_ns, content hash) of one indexed file, or None when no item has that id."""
+        if not valid_id(item_id):
+            return None
         with self.session() as s:
             row = s.execute(
-                select(Item.path, Item.kind, Item.size, Item.mtime_ns).where(Item.id == int(item_id), Item.status == "ok")
+                select(Item.path, Item.kind, Item.size, Item.mtime_ns, Item.content_hash)
+                .where(Item.id == int(item_id), Item.status == "ok")
             ).first()
         return None if row is None else tuple(row)
+
+
+def _shown(message: str | None) -> str | None:
+    """A message for people (it may quote a file name that is not UTF-8), storable as text."""
+    return None if message is None else one_line(message)
+
+
+def _one_line_error(path: Path, context) -> None:
+    """SQLite's failures as the library's typed one-line errors: a damaged file names repair; a
+    full disk, a read-only file or a lock that never came leave the catalog as last committed."""
+    import sqlite3
+
+    error = context.original_exception
+    if isinstance(error, sqlite3.OperationalError):
+        raise IndexWriteFailed(f"catalog {printable(str(path))}: {error}: the index keeps its last committed state; "
+                               "free space, fix permissions or wait for the other writer, and run the command again") from error
+    if isinstance(error, sqlite3.DatabaseError):
+        raise damaged(path, error) from error
+
+
+def _read_only_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -10,7 +10,8 @@ from typing import Callable
 
 from sqlalchemy import Connection, text
 
-from searchengine.store.models import Base
+from searchengine.paths import ESCAPE
+from searchengine.store.models import Base, Skipped
 from searchengine.store.records import SCHEMA_VERSION
 
 
@@ -26,10 +27,31 @@ def _v2_taken_at(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE items ADD COLUMN taken_at DATETIME")
 
 
+def _v3_lossless_paths(conn: Connection) -> None:
+    """Paths are stored escaped (paths.to_catalog) so names that are not UTF-8 fit. Catalogs before
+    this could not hold such names, so only the escape character itself needs escaping."""
+    tables = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table, column in (("items", "path"), ("runs", "root"), ("errors", "path")):
+        if table not in tables:
+            continue
+        conn.execute(text(f"UPDATE {table} SET {column} = replace({column}, :bare, :escaped) "
+                          f"WHERE instr({column}, :bare) > 0"), {"bare": ESCAPE, "escaped": ESCAPE + "01"})
+
+
+def _v4_skipped_and_notes(conn: Connection) -> None:
+    """Entries skipped with their reason (status --errors lists them) and items.note (indexed in part)."""
+    Base.metadata.create_all(conn, tables=[Skipped.__table__])
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(items)")}
+    if "note" not in columns:
+        conn.exec_driver_sql("ALTER TABLE items ADD COLUMN note TEXT")
+
+
 # index i holds the migration from version i to i + 1
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("initial schema: items, segments, runs, errors, meta", _v1_initial),
     ("items.taken_at: EXIF capture date of photos", _v2_taken_at),
+    ("paths stored losslessly: names that are not UTF-8", _v3_lossless_paths),
+    ("skipped entries, items.note", _v4_skipped_and_notes),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "records.SCHEMA_VERSION is the number of migrations"
 
@@ -38,14 +60,20 @@ def current_version(conn: Connection) -> int:
     return int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
 
 
-def migrate(engine, path: str) -> int:
-    """Bring the catalog up to SCHEMA_VERSION; returns the number of migrations applied."""
+def check_version(engine, path) -> int:
+    """The catalog's schema version; a newer one than this code knows is refused."""
     with engine.connect() as conn:
         version = current_version(conn)
     if version > SCHEMA_VERSION:
         from searchengine.store.reader import too_new
 
         raise too_new(path, version)
+    return version
+
+
+def migrate(engine, path) -> int:
+    """Bring the catalog up to SCHEMA_VERSION; returns the number of migrations applied."""
+    version = check_version(engine, path)
     applied = 0
     for target in range(version + 1, SCHEMA_VERSION + 1):
         _name, step = MIGRATIONS[target - 1]

@@ -1,4 +1,4 @@
-"""The catalog's tables: items (files), segments (what is embedded), runs and per-file errors.
+"""The catalog's tables: items (files), segments (what is embedded), runs, per-file errors, skipped entries.
 
 A segment's id is its vector's id in the FAISS index. The segment row also keeps the vector
 itself, so the catalog alone can rebuild the index after a crash or a change of index type.
@@ -8,8 +8,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from searchengine.paths import from_catalog, to_catalog
+
+
+class FilePath(TypeDecorator):
+    """A file name, stored losslessly whatever its bytes (paths.to_catalog), read back exactly."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else to_catalog(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else from_catalog(value)
 
 
 class Base(DeclarativeBase):
@@ -27,7 +42,7 @@ class Item(Base):
     __tablename__ = "items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)  # absolute
+    path: Mapped[str] = mapped_column(FilePath, unique=True)  # absolute
     kind: Mapped[str] = mapped_column(String(16))  # image | text | audio | video
     size: Mapped[int]
     mtime_ns: Mapped[int]
@@ -36,6 +51,7 @@ class Item(Base):
     error: Mapped[str | None] = mapped_column(Text)
     indexed_at: Mapped[datetime]
     taken_at: Mapped[datetime | None]  # photos: EXIF DateTimeOriginal (camera local time), else None
+    note: Mapped[str | None] = mapped_column(Text)  # indexed, with a caveat (a long text cut at its first MiB)
 
     segments: Mapped[list["Segment"]] = relationship(
         back_populates="item", cascade="all, delete-orphan", passive_deletes=True, order_by="Segment.ordinal"
@@ -64,7 +80,7 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    root: Mapped[str] = mapped_column(Text)
+    root: Mapped[str] = mapped_column(FilePath)
     model: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
@@ -81,6 +97,18 @@ class FileError(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(FilePath)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class Skipped(Base):
+    """Entries under an indexed folder left out on purpose, with the reason (a dangling symlink, a
+    link leading outside the folder, a FIFO, an unreadable folder): replaced by every run."""
+
+    __tablename__ = "skipped"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(FilePath, index=True)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]

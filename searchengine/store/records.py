@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from searchengine.paths import from_catalog
+
 
 @dataclass
 class SegmentDraft:
@@ -38,9 +40,10 @@ class ItemDraft:
     segments: list[SegmentDraft] = field(default_factory=list)
     error: str | None = None
     taken_at: datetime | None = None  # photos: EXIF capture date
+    note: str | None = None  # indexed with a caveat, e.g. a long text cut at its first MiB
 
 
-SCHEMA_VERSION = 2  # PRAGMA user_version of a current catalog; migrations.py holds the steps
+SCHEMA_VERSION = 4  # PRAGMA user_version of a current catalog; migrations.py holds the steps
 GENERATION_KEY = "generation"
 CHUNK = 500  # ids per IN (...) list
 
@@ -82,8 +85,15 @@ def read_generation(conn) -> int:
     return int(rows[0][0]) if rows else 0
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer: ids beyond it cannot name a row
+
+
+def valid_id(value: int) -> bool:
+    return 0 < int(value) <= MAX_ID
+
+
 def _chunks(ids: Sequence[int]):
-    ids = [int(i) for i in ids]
+    ids = [int(i) for i in ids if valid_id(i)]
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         yield part, ",".join("?" * len(part))
@@ -99,7 +109,7 @@ def read_segment_records(conn, ids: Sequence[int]) -> dict[int, SegmentRecord]:
             taken = row[11]
             if isinstance(taken, str):  # SQLAlchemy's DateTime column: ISO text
                 taken = datetime.fromisoformat(taken)
-            out[row[0]] = SegmentRecord(*row[:11], taken)
+            out[row[0]] = SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], taken)
     return out
 
 

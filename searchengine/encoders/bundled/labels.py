@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from searchengine.atomic import atomic_path, atomic_write
 from searchengine.encoders.bundled.text import TEXT_MODEL_ID, embed_sentences
 
 log = logging.getLogger(__name__)
@@ -44,24 +45,16 @@ def class_text_bank(cache_dir: Path, device: str = "cpu", backend: str = "auto")
     key = _digest("\n".join(prompts) + TEXT_MODEL_ID)
     path = cache_dir / "bundled" / f"class-text-{key}.npy"
     if path.exists():
-        _write_atomic(index_path, path.name)
+        atomic_write(index_path, path.name)
         return np.load(path)
     log.info("embedding %d class prompts once (cached in %s)", len(prompts), path)
     bank = embed_sentences(prompts, device=device, backend=backend)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, bank)
-    tmp.replace(path)
-    _write_atomic(index_path, path.name)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, bank)
+    atomic_write(index_path, path.name)
     return bank
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from searchengine.atomic import atomic_path
 from searchengine.encoders.base import l2_normalize
 from searchengine.encoders.bundled.heads import LabelBridge
 from searchengine.errors import ModelUnavailable
@@ -50,17 +51,18 @@ class FusedHead:
 
 def save_head(path: Path, head: FusedHead, **meta) -> None:
     """Write a head as .npz (float32 arrays, plus scalars and string metadata)."""
-    np.savez_compressed(
-        path,
-        weight=head.map.weight.astype(np.float32),
-        bias=head.map.bias.astype(np.float32),
-        mean=head.map.mean.astype(np.float32),
-        class_bank=head.bridge.class_bank.astype(np.float32),
-        alpha=np.float32(head.alpha),
-        top_k=np.int64(head.bridge.top_k),
-        temperature=np.float32(head.bridge.temperature),
-        **{k: np.array(v) for k, v in meta.items()},
-    )
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            weight=head.map.weight.astype(np.float32),
+            bias=head.map.bias.astype(np.float32),
+            mean=head.map.mean.astype(np.float32),
+            class_bank=head.bridge.class_bank.astype(np.float32),
+            alpha=np.float32(head.alpha),
+            top_k=np.int64(head.bridge.top_k),
+            temperature=np.float32(head.bridge.temperature),
+            **{k: np.array(v) for k, v in meta.items()},
+        )
 
 
 def load_head(path: Path, name: str | None = None) -> FusedHead:

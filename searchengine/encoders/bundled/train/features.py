@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from searchengine.atomic import atomic_path, atomic_write
 log = logging.getLogger(__name__)
 
 
@@ -50,10 +51,10 @@ def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: 
         logits.append(lo)
         features.append(fe)
     out = ImageFeatures(list(paths), np.concatenate(logits), np.concatenate(features))
-    base.parent.mkdir(parents=True, exist_ok=True)
-    np.save(base.with_suffix(".logits.npy"), out.logits)
-    np.save(base.with_suffix(".features.npy"), out.features)
-    base.with_suffix(".json").write_text(json.dumps({"folder": str(folder), "paths": list(paths)}))
+    for suffix, array in ((".logits.npy", out.logits), (".features.npy", out.features)):
+        with atomic_path(base.with_suffix(suffix)) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
+    atomic_write(base.with_suffix(".json"), json.dumps({"folder": str(folder), "paths": list(paths)}))
     return out
 
 
@@ -65,6 +66,6 @@ def text_embeddings(texts: Sequence[str], cache: Path, tower: str,
         return np.load(base)
     log.info("embedding %d texts with %s", len(texts), tower)
     vectors = np.asarray(embed(list(texts)), dtype=np.float32)
-    base.parent.mkdir(parents=True, exist_ok=True)
-    np.save(base, vectors)
+    with atomic_path(base) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, vectors)
     return vectors
