@@ -23,17 +23,16 @@ from searchengine.encoders.device import resolve_device
 from searchengine.encoders.registry import register
 from searchengine.errors import UnknownModel
 
-_RESIZE = 256  # shorter side before the centre crop, as in ImageNet evaluation (crop 224/256)
-
-
 class BundledEncoder:
     dim = TEXT_DIM
 
     def __init__(self, head: ImageHead, device: str = "cpu", backend: str = "auto",
-                 embed_text: Callable[[Sequence[str]], np.ndarray] | None = None):
+                 embed_text: Callable[[Sequence[str]], np.ndarray] | None = None, backbone: str | None = None):
         self.head = head
         self.device = device
         self.backend = backend
+        # the image network: the head's own (a learned head records it), else Lite0
+        self.backbone = efficientnet.backbone(backbone or getattr(head, "backbone", efficientnet.DEFAULT_BACKBONE))
         self.id = f"bundled:{head.name}" + (INT8_SUFFIX if backend == ONNX_INT8 else "")
         self._embed_text = embed_text
 
@@ -46,13 +45,15 @@ class BundledEncoder:
         from PIL import Image
 
         image = image.convert("RGB")
-        scale = _RESIZE / min(image.size)
-        size = (max(_RESIZE, round(image.width * scale)), max(_RESIZE, round(image.height * scale)))
+        # the shorter side to `resize`, then the centre crop, as in ImageNet evaluation
+        resize, crop = self.backbone.resize, self.backbone.image_size
+        scale = resize / min(image.size)
+        size = (max(resize, round(image.width * scale)), max(resize, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-        left = (image.width - efficientnet.IMAGE_SIZE) // 2
-        top = (image.height - efficientnet.IMAGE_SIZE) // 2
-        image = image.crop((left, top, left + efficientnet.IMAGE_SIZE, top + efficientnet.IMAGE_SIZE))
-        # The crop stays uint8 [3, 224, 224] until the batch is formed (`pixels`): a quarter of the
+        left = (image.width - crop) // 2
+        top = (image.height - crop) // 2
+        image = image.crop((left, top, left + crop, top + crop))
+        # The crop stays uint8 [3, S, S] until the batch is formed (`pixels`): a quarter of the
         # bytes a float32 one holds while it waits in a decode queue or travels between processes.
         return np.ascontiguousarray(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
 
@@ -66,7 +67,7 @@ class BundledEncoder:
 
     def image_outputs(self, images) -> tuple[np.ndarray, np.ndarray]:
         """Classifier logits [n, 1000] and pooled features [n, 1280] for a batch."""
-        return efficientnet.image_tower(self.device, self.backend)(self.pixels(images))
+        return efficientnet.image_tower(self.device, self.backend, self.backbone.name)(self.pixels(images))
 
     def embed_images(self, images: Sequence) -> np.ndarray:
         if not images:

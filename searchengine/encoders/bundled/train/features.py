@@ -29,11 +29,16 @@ def _key(parts: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: int = 8) -> ImageFeatures:
-    """EfficientNet logits and pooled features of `folder/path` for each path, cached by path list."""
+def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: int = 8,
+                   backbone: str = "lite0", view: str = "centre") -> ImageFeatures:
+    """EfficientNet logits and pooled features of `folder/path` for each path, cached by path list.
+
+    `backbone` names the network (efficientnet.BACKBONES); `view` the part of the image it sees:
+    "centre" (what indexing uses), or another view of `views.VIEWS` (test-time view experiments)."""
     folder = Path(folder)
     key = _key([folder.resolve().as_posix(), *paths])
-    base = Path(cache) / f"images-{folder.name}-{key}"
+    tag = "" if (backbone, view) == ("lite0", "centre") else f"{backbone}-{view}-"
+    base = Path(cache) / f"images-{tag}{folder.name}-{key}"
     if base.with_suffix(".logits.npy").exists():
         return ImageFeatures(list(paths), np.load(base.with_suffix(".logits.npy")),
                              np.load(base.with_suffix(".features.npy")))
@@ -41,11 +46,14 @@ def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: 
     from searchengine.encoders.bundled.heads import LabelBridge
     from searchengine.media.images import load_image
 
-    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)))
+    from searchengine.encoders.bundled.views import VIEWS
+
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone=backbone)
+    prepare = VIEWS[view]
     logits, features = [], []
-    log.info("encoding %d images of %s", len(paths), folder)
+    log.info("encoding %d images of %s (%s, %s view)", len(paths), folder, backbone, view)
     for start in range(0, len(paths), batch_size):
-        batch = [encoder.prepare_image(load_image(folder / p)) for p in paths[start:start + batch_size]]
+        batch = [prepare(encoder, load_image(folder / p)) for p in paths[start:start + batch_size]]
         lo, fe = encoder.image_outputs(batch)
         logits.append(lo)
         features.append(fe)
