@@ -72,7 +72,12 @@ class BundledEncoder:
     def embed_images(self, images: Sequence) -> np.ndarray:
         if not images:
             return np.zeros((0, self.dim), np.float32)
-        logits, features = self.image_outputs(images)
+        pixels = self.pixels(images)
+        logits, features = efficientnet.image_tower(self.device, self.backend, self.backbone.name)(pixels)
+        if getattr(self.head, "uses_pixels", False):
+            from searchengine.encoders.bundled.attributes import evidence
+
+            return self.head(logits, features, evidence(pixels)).astype(np.float32)
         return self.head(logits, features).astype(np.float32)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:

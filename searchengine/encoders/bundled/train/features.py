@@ -76,3 +76,26 @@ def text_embeddings(texts: Sequence[str], cache: Path, tower: str,
     base.parent.mkdir(parents=True, exist_ok=True)
     np.save(base, vectors)
     return vectors
+
+
+def image_evidence(folder: Path, paths: Sequence[str], cache: Path, backbone: str = "lite0",
+                   view: str = "centre") -> np.ndarray:
+    """attributes.evidence of each image's `view` (as the tower of `backbone` sees it), cached."""
+    from searchengine.encoders.bundled.attributes import ATTRIBUTES, evidence
+
+    folder = Path(folder)
+    key = _key([folder.resolve().as_posix(), *paths, *ATTRIBUTES])
+    path = Path(cache) / f"evidence-{backbone}-{view}-{folder.name}-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    from searchengine.encoders.bundled.encoder import BundledEncoder
+    from searchengine.encoders.bundled.heads import LabelBridge
+    from searchengine.encoders.bundled.views import VIEWS
+    from searchengine.media.images import load_image
+
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone=backbone)
+    rows = [evidence(encoder.pixels([VIEWS[view](encoder, load_image(folder / p))]))[0] for p in paths]
+    out = np.asarray(rows, np.float32).reshape(len(paths), len(ATTRIBUTES))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out
