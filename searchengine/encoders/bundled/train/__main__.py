@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--setting", action="append", help="setting name(s) (default: all for sweep)")
     ap.add_argument("--match", help="sweep: only settings whose name contains this text")
     ap.add_argument("--out", type=Path, help="fit: the .npz to write")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for fitting (1: fastest here, small matrices, and no spinning under load)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
@@ -59,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     corpora: dict = {}
 
     def corpus_for(setting):
-        key = (setting.backbone, setting.views)
+        key = (setting.backbone, setting.views, setting.all_lemmas)
         if key not in corpora:
             corpora[key] = experiment.load_corpus(args.datasets, args.cache, args.tower, _embedder(args.tower),
-                                                  backbone=setting.backbone, views=setting.views)
+                                                  backbone=setting.backbone, views=setting.views,
+                                                  all_lemmas=setting.all_lemmas)
         return corpora[key]
 
     by_name = {s.name: s for s in experiment.SETTINGS}

@@ -39,6 +39,7 @@ class Setting:
     backbone: str = "lite0"  # efficientnet.BACKBONES
     views: tuple[str, ...] = ("centre",)  # test-time views pooled at evaluation (views.VIEWS)
     attributes: float = 0.0  # weight of the attribute bridge (colours, black-and-white, brightness)
+    all_lemmas: bool = False  # class sentences: templates over every lemma, not only the first
 
 
 SETTINGS = [
@@ -79,6 +80,20 @@ SETTINGS = [
     *[Setting(f"{bb}fusion 0.6 bridge(T=2) + 0.4 map(protos 50%), views centre+whole", alpha=0.6, temperature=2.0,
               proto_share=0.5, backbone=bb.rstrip(": ") or "lite0", views=("centre", "whole"))
       for bb in ("", "lite2: ")],
+    # the whole picture squeezed square instead of the centre crop (no extra cost)
+    Setting("bridge(T=2), view whole", data=(), alpha=1.0, temperature=2.0, views=("whole",)),
+    *[Setting(f"fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%), view whole", alpha=a, temperature=2.0,
+              proto_share=0.5, views=("whole",)) for a in (0.5, 0.6, 0.7)],
+    Setting("fusion 0.6 bridge(T=2) + 0.4 map(protos 50%), view whole + attributes 0.1", alpha=0.6, temperature=2.0,
+            proto_share=0.5, views=("whole",), attributes=0.1),
+    # class sentences over every lemma of a class
+    Setting("all lemmas: bridge(T=2)", data=(), alpha=1.0, temperature=2.0, all_lemmas=True),
+    *[Setting(f"all lemmas: fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%)", alpha=a, temperature=2.0,
+              proto_share=0.5, all_lemmas=True) for a in (0.5, 0.6, 0.7)],
+    *[Setting(f"all lemmas: fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%), view whole", alpha=a,
+              temperature=2.0, proto_share=0.5, all_lemmas=True, views=("whole",)) for a in (0.6,)],
+    Setting("all lemmas: lite2: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%)", alpha=0.6, temperature=2.0,
+            proto_share=0.5, all_lemmas=True, backbone="lite2"),
 ]
 
 
@@ -105,10 +120,12 @@ class Corpus:
 
 
 EVAL_SETS = ("tux-test", "photos-val", "photos-test", "photos2-test")  # evaluated with the setting's views
+# sets seen through the setting's views (openclipart renders are square: every view is the same picture)
+VIEWED_SETS = EVAL_SETS + ("tux-train",)
 
 
 def load_corpus(datasets: Path, cache: Path, tower: str, embed: Callable[[Sequence[str]], np.ndarray],
-                backbone: str = "lite0", views: Sequence[str] = ("centre",)) -> Corpus:
+                backbone: str = "lite0", views: Sequence[str] = ("centre",), all_lemmas: bool = False) -> Corpus:
     """Every set, with features of `backbone`; the evaluation sets pooled over `views` (training
     sets always see the centre view, as indexing does by default)."""
     from searchengine.encoders.bundled import efficientnet
@@ -121,10 +138,10 @@ def load_corpus(datasets: Path, cache: Path, tower: str, embed: Callable[[Sequen
         if not (datasets / folder).exists():
             continue
         sets[name] = load_pairs(datasets / folder, split, cache, tower, embed, backbone=backbone,
-                                views=views if name in EVAL_SETS else ("centre",),
+                                views=views if name in VIEWED_SETS else ("centre",),
                                 with_evidence=name in EVAL_SETS or name == "tux-train")
     classifier = efficientnet.load_efficientnet(backbone).get_classifier().weight.detach().numpy().copy()
-    sentences = class_sentences()
+    sentences = class_sentences(all_lemmas=all_lemmas)
     flat = [s for group in sentences for s in group]
     return Corpus(tower, sets, classifier, sentences, text_embeddings(flat, cache, tower, embed),
                   text_embeddings(class_prompts(), cache, tower, embed), attribute_bank(cache, tower, embed))
@@ -205,7 +222,7 @@ def build_head(corpus: Corpus, setting: Setting, caption_sets: dict[str, PairSet
         empty = LinearMap(np.zeros((d, corpus.classifier.shape[1]), np.float32), np.zeros(d, np.float32),
                           np.zeros(corpus.classifier.shape[1], np.float32))
         return FusedHead(bridge, empty, 1.0, name, setting.backbone, corpus.attribute_bank, setting.attributes), []
-    key = (corpus.tower, setting.backbone, setting.data, setting.proto_share, setting.fit,
+    key = (corpus.tower, setting.backbone, setting.all_lemmas, setting.data, setting.proto_share, repr(setting.fit),
            tuple(sorted((k, len(v.captions)) for k, v in caption_sets.items())))
     if key not in _FITTED:  # settings that differ only in how the map is used share one fit
         rows, mean = training_rows(corpus, setting, caption_sets)
