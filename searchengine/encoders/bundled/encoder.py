@@ -42,6 +42,17 @@ class BundledEncoder:
         return ("onnxruntime" if use_onnx(self.device, self.backend) else "torch") + f"-{self.device}"
 
     def prepare_image(self, image) -> np.ndarray:
+        """The tower's input for one image, uint8 [3, S, S], through the head's view (views.py):
+        the centre crop (lit-v1), or `framed` (lit-v2: drawings on a plain background whole)."""
+        from searchengine.encoders.bundled.views import VIEWS
+
+        return VIEWS[self.view](self, image)
+
+    @property
+    def view(self) -> str:
+        return getattr(self.head, "view", "centre")
+
+    def centre_crop(self, image) -> np.ndarray:
         from PIL import Image
 
         image = image.convert("RGB")

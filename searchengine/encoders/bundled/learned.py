@@ -43,6 +43,7 @@ class FusedHead:
     backbone: str = "lite0"  # the EfficientNet-Lite whose outputs it reads (efficientnet.BACKBONES)
     attribute_bank: np.ndarray | None = None  # [len(attributes.ATTRIBUTES), d] text vectors
     attribute_weight: float = 0.0  # share of the attribute bridge (0: none, pixels not needed)
+    view: str = "centre"  # how an image is framed for the network (views.VIEWS)
 
     @property
     def uses_pixels(self) -> bool:
@@ -72,6 +73,7 @@ def save_head(path: Path, head: FusedHead, **meta) -> None:
         top_k=np.int64(head.bridge.top_k),
         temperature=np.float32(head.bridge.temperature),
         backbone=np.array(head.backbone),
+        view=np.array(head.view),
         **({"attribute_bank": head.attribute_bank.astype(np.float32), "attribute_weight": np.float32(head.attribute_weight)}
            if head.uses_pixels else {}),
         **{k: np.array(v) for k, v in meta.items()},
@@ -88,7 +90,8 @@ def load_head(path: Path, name: str | None = None) -> FusedHead:
         linear = LinearMap(z["weight"], z["bias"], z["mean"])
         backbone = str(z["backbone"]) if "backbone" in z.files else "lite0"  # lit-v1 predates the field
         attributes = (z["attribute_bank"], float(z["attribute_weight"])) if "attribute_bank" in z.files else (None, 0.0)
-        return FusedHead(bridge, linear, float(z["alpha"]), name or path.stem, backbone, *attributes)
+        view = str(z["view"]) if "view" in z.files else "centre"
+        return FusedHead(bridge, linear, float(z["alpha"]), name or path.stem, backbone, *attributes, view)
 
 
 def shipped_head(name: str) -> FusedHead:

@@ -1,8 +1,10 @@
 """Views of an image for the bundled image tower: which square of the picture the network sees.
 
-`centre` is what indexing uses (shorter side resized, centre crop, as in ImageNet evaluation).
-The others exist for test-time view experiments (see train/ and MODEL_CARD.md): `whole` squeezes
-the full picture into the square (nothing cut off, aspect ratio lost); `left`/`right` are the
+`centre` is the shorter side resized and the centre crop, as in ImageNet evaluation (lit-v1).
+`framed` (lit-v2) sees a drawing on a plain background whole — padded square with its
+background colour, so nothing of a wide stamp or icon is cut off — and a photo through the
+centre crop. The others exist for test-time view experiments (see train/ and MODEL_CARD.md):
+`whole` squeezes the full picture into the square (aspect ratio lost); `left`/`right` are the
 two ends of the longer side (top/bottom for portrait pictures).
 """
 
@@ -18,7 +20,7 @@ def _to_array(image) -> np.ndarray:
 
 
 def centre(encoder, image) -> np.ndarray:
-    return encoder.prepare_image(image)
+    return encoder.centre_crop(image)
 
 
 def whole(encoder, image) -> np.ndarray:
@@ -44,4 +46,31 @@ def _end(first: bool) -> Callable:
     return crop
 
 
-VIEWS: dict[str, Callable] = {"centre": centre, "whole": whole, "left": _end(True), "right": _end(False)}
+def plain_border(image, tolerance: int = 12, share: float = 0.9):
+    """The colour of the image's border when at least `share` of its border pixels are within
+    `tolerance` of one colour (a drawing, icon or stamp on a plain background), else None."""
+    rgb = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.int16)
+    border = np.concatenate([rgb[0], rgb[-1], rgb[1:-1, 0], rgb[1:-1, -1]])
+    colour = np.median(border, axis=0)
+    close = np.abs(border - colour).max(axis=1) <= tolerance
+    return tuple(int(c) for c in colour) if close.mean() >= share else None
+
+
+def framed(encoder, image) -> np.ndarray:
+    """A drawing on a plain background is seen whole (padded square with its background colour,
+    aspect kept); anything else (a photo) through the centre crop."""
+    from PIL import Image
+
+    image = image.convert("RGB")
+    colour = plain_border(image)
+    if colour is None:
+        return encoder.centre_crop(image)
+    side = max(image.size)
+    square = Image.new("RGB", (side, side), colour)
+    square.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+    size = encoder.backbone.image_size
+    return _to_array(square.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
+
+
+VIEWS: dict[str, Callable] = {"centre": centre, "whole": whole, "framed": framed,
+                              "left": _end(True), "right": _end(False)}

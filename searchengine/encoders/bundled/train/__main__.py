@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     corpus = corpus_for(setting)
     sets = {"openclipart": corpus.sets["openclipart-train"], "tux": corpus.sets["tux-train"]}
     head, losses = experiment.build_head(corpus, setting, sets, name=args.out.stem)
-    report = {name: experiment.evaluate(head, corpus.sets[name]) for name in ("tux-test", "photos-test")}
+    report = {name: experiment.evaluate(head, corpus.sets[name]) for name in ("tux-test", "photos-test", "photos2-test")
+              if name in corpus.sets}
     save_head(args.out, head, setting=setting.name, tower=args.tower,
               recall=json.dumps(report), final_loss=losses[-1] if losses else float("nan"))
     print(json.dumps({"out": str(args.out), "setting": setting.name, "tower": args.tower, **report}))

@@ -20,7 +20,7 @@ from searchengine.encoders.bundled.learned import FusedHead, LinearMap
 from searchengine.encoders.bundled.train.data import PairSet, load_pairs
 from searchengine.encoders.bundled.train.features import text_embeddings
 from searchengine.encoders.bundled.train.fit import FitSettings, TrainRows, fit_linear
-from searchengine.encoders.bundled.train.prototypes import class_sentences
+from searchengine.encoders.bundled.train.prototypes import class_sentences, hypernym_groups, hypernym_sentences
 from searchengine.encoders.bundled.train.recall import retrieval_recall
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class Setting:
     views: tuple[str, ...] = ("centre",)  # test-time views pooled at evaluation (views.VIEWS)
     attributes: float = 0.0  # weight of the attribute bridge (colours, black-and-white, brightness)
     all_lemmas: bool = False  # class sentences: templates over every lemma, not only the first
+    hypernyms: bool = False  # also prototypes of WordNet ancestors ("bird": mean of its classes' rows)
 
 
 SETTINGS = [
@@ -94,6 +95,16 @@ SETTINGS = [
               temperature=2.0, proto_share=0.5, all_lemmas=True, views=("whole",)) for a in (0.6,)],
     Setting("all lemmas: lite2: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%)", alpha=0.6, temperature=2.0,
             proto_share=0.5, all_lemmas=True, backbone="lite2"),
+    # drawings on a plain background seen whole (padded square), photos centre-cropped
+    *[Setting(f"framed: {'all lemmas: ' if lem else ''}fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%)", alpha=a,
+              temperature=2.0, proto_share=0.5, all_lemmas=lem, views=("framed",))
+      for lem in (False, True) for a in (0.5, 0.6, 0.7)],
+    Setting("framed: all lemmas: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%) + attributes 0.1", alpha=0.6,
+            temperature=2.0, proto_share=0.5, all_lemmas=True, views=("framed",), attributes=0.1),
+    # prototypes of WordNet ancestors ("bird", "flower", "dog") in the map's training
+    *[Setting(f"hypernyms: {'framed: ' if fr else ''}fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50% + ancestors)",
+              alpha=a, temperature=2.0, proto_share=0.5, hypernyms=True, views=("framed",) if fr else ("centre",))
+      for fr in (False, True) for a in (0.5, 0.6)],
 ]
 
 
@@ -108,6 +119,9 @@ class Corpus:
     class_vectors: np.ndarray  # [sum of sentences, d] unit vectors, flattened in class order
     single_bank: np.ndarray  # [1000, d] "a photo of a {lemmas}."
     attribute_bank: np.ndarray | None = None  # [len(attributes.ATTRIBUTES), d] mean phrase vectors
+    hypernym_members: list[list[int]] | None = None  # per WordNet ancestor, its classes
+    hypernym_sentences: list[list[str]] | None = None
+    hypernym_vectors: np.ndarray | None = None  # [sum of sentences, d] flattened
 
     def bank(self, kind: str) -> np.ndarray:
         if kind == "single":
@@ -143,8 +157,12 @@ def load_corpus(datasets: Path, cache: Path, tower: str, embed: Callable[[Sequen
     classifier = efficientnet.load_efficientnet(backbone).get_classifier().weight.detach().numpy().copy()
     sentences = class_sentences(all_lemmas=all_lemmas)
     flat = [s for group in sentences for s in group]
+    groups = hypernym_groups()
+    hyper = hypernym_sentences(groups)
     return Corpus(tower, sets, classifier, sentences, text_embeddings(flat, cache, tower, embed),
-                  text_embeddings(class_prompts(), cache, tower, embed), attribute_bank(cache, tower, embed))
+                  text_embeddings(class_prompts(), cache, tower, embed), attribute_bank(cache, tower, embed),
+                  [members for _, members in groups], hyper,
+                  text_embeddings([s for group in hyper for s in group], cache, tower, embed))
 
 
 def attribute_bank(cache: Path, tower: str, embed: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
@@ -205,6 +223,19 @@ def training_rows(corpus: Corpus, setting: Setting, caption_sets: dict[str, Pair
             start += len(sentences)
         vectors.append(corpus.class_vectors)
         sources.extend(["proto"] * len(rows))
+        offset += len(corpus.class_vectors)
+        if setting.hypernyms and corpus.hypernym_members:
+            # an ancestor ("bird") stands as the mean direction of its classes' rows
+            unit = corpus.classifier / np.linalg.norm(corpus.classifier, axis=1, keepdims=True)
+            group_rows = np.stack([unit[m].mean(axis=0) for m in corpus.hypernym_members])
+            group_rows = group_rows / np.linalg.norm(group_rows, axis=1, keepdims=True) * scale + mean
+            inputs.append(group_rows)
+            start = 0
+            for sentences in corpus.hypernym_sentences:
+                texts.append([offset + start + j for j in range(len(sentences))])
+                start += len(sentences)
+            vectors.append(corpus.hypernym_vectors)
+            sources.extend(["proto"] * len(group_rows))
     weights = None
     if setting.proto_share is not None and "proto" in setting.data:
         sources_arr = np.array(sources)
@@ -221,15 +252,21 @@ def build_head(corpus: Corpus, setting: Setting, caption_sets: dict[str, PairSet
         d = corpus.single_bank.shape[1]
         empty = LinearMap(np.zeros((d, corpus.classifier.shape[1]), np.float32), np.zeros(d, np.float32),
                           np.zeros(corpus.classifier.shape[1], np.float32))
-        return FusedHead(bridge, empty, 1.0, name, setting.backbone, corpus.attribute_bank, setting.attributes), []
-    key = (corpus.tower, setting.backbone, setting.all_lemmas, setting.data, setting.proto_share, repr(setting.fit),
+        return FusedHead(bridge, empty, 1.0, name, setting.backbone, corpus.attribute_bank, setting.attributes,
+                         _view(setting)), []
+    key = (corpus.tower, setting.backbone, setting.all_lemmas, setting.hypernyms, setting.data, setting.proto_share, repr(setting.fit),
            tuple(sorted((k, len(v.captions)) for k, v in caption_sets.items())))
     if key not in _FITTED:  # settings that differ only in how the map is used share one fit
         rows, mean = training_rows(corpus, setting, caption_sets)
         _FITTED[key] = fit_linear(rows, mean, setting.fit)
     linear, losses = _FITTED[key]
     return FusedHead(bridge, linear, setting.alpha, name, setting.backbone, corpus.attribute_bank,
-                     setting.attributes), losses
+                     setting.attributes, _view(setting)), losses
+
+
+def _view(setting: Setting) -> str:
+    """The one view a shipped head uses (pooled views are an evaluation-only experiment)."""
+    return setting.views[0] if len(setting.views) == 1 else "centre"
 
 
 _FITTED: dict = {}

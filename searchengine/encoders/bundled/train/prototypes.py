@@ -105,3 +105,27 @@ def class_sentences(with_gloss: bool = True, hypernyms: int = 0, all_lemmas: boo
             texts.append(f"a photo of a {lemmas[0]}, a kind of {', '.join(chain[:hypernyms])}.")
         sentences.append(texts)
     return sentences
+
+
+# WordNet ancestors too abstract to name what a photo shows
+ABSTRACT = {"entity", "physical entity", "abstraction", "object", "whole", "artifact", "instrumentality",
+            "organism", "living thing", "matter", "solid", "substance", "covering", "structure", "device",
+            "chordate", "vertebrate", "placental", "diapsid", "invertebrate", "arthropod", "part", "thing",
+            "unit", "group", "commodity", "equipment", "implement", "container", "conveyance"}
+
+
+def hypernym_groups(min_classes: int = 2, max_classes: int = 200) -> list[tuple[str, list[int]]]:
+    """WordNet ancestors of the ImageNet classes that queries use ("bird", "flower", "dog",
+    "building"): (first lemma, the classes under it), for ancestors over `min_classes` classes
+    and not in ABSTRACT. Empty where WordNet is not installed."""
+    facts = wordnet_facts(class_synsets())
+    members: dict[str, list[int]] = {}
+    for index, (_, chain) in enumerate(facts):
+        for name in dict.fromkeys(chain):
+            members.setdefault(name, []).append(index)
+    return sorted((name, classes) for name, classes in members.items()
+                  if min_classes <= len(classes) <= max_classes and name not in ABSTRACT)
+
+
+def hypernym_sentences(groups: list[tuple[str, list[int]]]) -> list[list[str]]:
+    return [[t.format(name) for t in TEMPLATES] for name, _ in groups]
