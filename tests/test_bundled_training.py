@@ -141,8 +141,8 @@ def test_framed_view_sees_a_drawing_whole_and_a_photo_through_the_centre_crop(bu
     # a wide drawing on white: red at the far left, blue at the far right, both cut by a centre crop
     drawing = Image.new("RGB", (600, 200), "white")
     pen = ImageDraw.Draw(drawing)
-    pen.rectangle((10, 50, 90, 150), fill=(255, 0, 0))
-    pen.rectangle((510, 50, 590, 150), fill=(0, 0, 255))
+    pen.rectangle((40, 50, 120, 150), fill=(255, 0, 0))
+    pen.rectangle((480, 50, 560, 150), fill=(0, 0, 255))
     assert plain_border(drawing) == (255, 255, 255)
     seen = framed(bundled, drawing)
     assert seen.shape == (3, bundled.backbone.image_size, bundled.backbone.image_size) and seen.dtype == np.uint8

@@ -38,7 +38,7 @@ def test_a_lit_v1_index_is_extended_and_searched_with_lit_v1_and_told_once(media
     assert (manifest["model"], manifest["encoder_id"]) == ("bundled", "bundled:lit-v1")
 
     # after the upgrade: `searchengine index` with the default name embeds new files with lit-v1
-    shutil.copy2(PHOTOS / "astronaut_eileen_collins.jpg", media_folder / "photos" / "astronaut.jpg")
+    shutil.copy2(PHOTOS / "greek_coins_pompeii.jpg", media_folder / "photos" / "coins.jpg")
     summary = index_folder(media_folder, index_dir, settings)
     assert (summary.added, summary.failed, summary.model) == (1, 0, "bundled:lit-v1")
     assert len(summary.notices) == 1 and "bundled:lit-v2" in summary.notices[0] and "rebuild" in summary.notices[0]
@@ -48,8 +48,8 @@ def test_a_lit_v1_index_is_extended_and_searched_with_lit_v1_and_told_once(media
     searcher = Searcher.open(index_dir, device="cpu")
     try:
         assert searcher.encoder.id == "bundled:lit-v1"
-        top = searcher.search(Query(text="an astronaut"), Filters(kind="image", min_score=None), k=1)[0]
-        assert top.path.endswith("astronaut.jpg")
+        top = searcher.search(Query(text="old coins"), Filters(kind="image", min_score=None), k=1)[0]
+        assert top.path.endswith("coins.jpg")
         catalog = searcher.index.catalog
         stored = {catalog.segment_records([int(i)])[int(i)].path: v
                   for ids, vectors in catalog.iter_vectors(searcher.index.manifest.dim) for i, v in zip(ids, vectors)}
@@ -57,8 +57,8 @@ def test_a_lit_v1_index_is_extended_and_searched_with_lit_v1_and_told_once(media
         searcher.close()
     from PIL import Image
 
-    expected = lit_v1.embed_images([Image.open(PHOTOS / "astronaut_eileen_collins.jpg")])[0]
-    np.testing.assert_allclose(stored[str(media_folder / "photos" / "astronaut.jpg")], expected, atol=1e-4)
+    expected = lit_v1.embed_images([Image.open(PHOTOS / "greek_coins_pompeii.jpg")])[0]
+    np.testing.assert_allclose(stored[str(media_folder / "photos" / "coins.jpg")], expected, atol=1e-4)
 
 
 def test_asking_for_lit_v1_by_name_gives_no_notice(media_folder, tmp_path, lit_v1):

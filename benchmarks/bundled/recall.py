@@ -28,7 +28,7 @@ SETS = {
     "photos2": ("photos2", "test"),
     "tux-test": ("tuxpaint", "test"),
 }
-MODELS = ["bundled:lit-v1", "bundled:lit-v2", "bundled:lit-multilingual-v1", "bundled:lit-multilingual-v2"]
+MODELS = ["bundled:lit-v1", "bundled:lit-v2", "bundled:lit-multilingual-v1"]
 ENGLISH_ONLY = {"bundled:lit-v1", "bundled:lit-v2"}  # not run on the translated captions
 
 

