@@ -55,17 +55,10 @@ class BundledEncoder:
         return getattr(self.head, "view", "centre")
 
     def centre_crop(self, image) -> np.ndarray:
-        from PIL import Image
+        from searchengine.encoders.bundled.views import centre_square, scale_shorter
 
-        image = image.convert("RGB")
         # the shorter side to `resize`, then the centre crop, as in ImageNet evaluation
-        resize, crop = self.backbone.resize, self.backbone.image_size
-        scale = resize / min(image.size)
-        size = (max(resize, round(image.width * scale)), max(resize, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-        left = (image.width - crop) // 2
-        top = (image.height - crop) // 2
-        image = image.crop((left, top, left + crop, top + crop))
+        image = centre_square(scale_shorter(image.convert("RGB"), self.backbone.resize), self.backbone.image_size)
         # The crop stays uint8 [3, S, S] until the batch is formed (`pixels`): a quarter of the
         # bytes a float32 one holds while it waits in a decode queue or travels between processes.
         return np.ascontiguousarray(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))

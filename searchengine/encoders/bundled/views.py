@@ -46,10 +46,25 @@ def _end(first: bool) -> Callable:
     return crop
 
 
+def scale_shorter(image, side: int):
+    """`image` resized so its shorter side is `side` (bicubic), as ImageNet evaluation does."""
+    from PIL import Image
+
+    scale = side / min(image.size)
+    size = (max(side, round(image.width * scale)), max(side, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def centre_square(image, side: int):
+    left = (image.width - side) // 2
+    top = (image.height - side) // 2
+    return image.crop((left, top, left + side, top + side))
+
+
 def plain_border(image, tolerance: int = 12, share: float = 0.9):
     """The colour of the image's border when at least `share` of its border pixels are within
     `tolerance` of one colour (a drawing, icon or stamp on a plain background), else None."""
-    rgb = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.int16)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
     border = np.concatenate([rgb[0], rgb[-1], rgb[1:-1, 0], rgb[1:-1, -1]])
     colour = np.median(border, axis=0)
     close = np.abs(border - colour).max(axis=1) <= tolerance
@@ -58,17 +73,18 @@ def plain_border(image, tolerance: int = 12, share: float = 0.9):
 
 def framed(encoder, image) -> np.ndarray:
     """A drawing on a plain background is seen whole (padded square with its background colour,
-    aspect kept); anything else (a photo) through the centre crop."""
+    aspect kept); anything else (a photo) through the centre crop. The border is read on the
+    image already scaled for the crop, so a photo costs no more than the centre crop."""
     from PIL import Image
 
-    image = image.convert("RGB")
-    colour = plain_border(image)
-    if colour is None:
-        return encoder.centre_crop(image)
-    side = max(image.size)
-    square = Image.new("RGB", (side, side), colour)
-    square.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+    scaled = scale_shorter(image.convert("RGB"), encoder.backbone.resize)
+    colour = plain_border(scaled)
     size = encoder.backbone.image_size
+    if colour is None:
+        return _to_array(centre_square(scaled, size))
+    side = max(scaled.size)
+    square = Image.new("RGB", (side, side), colour)
+    square.paste(scaled, ((side - scaled.width) // 2, (side - scaled.height) // 2))
     return _to_array(square.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
 
 
