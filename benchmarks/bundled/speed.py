@@ -9,7 +9,7 @@ its decode workers; what is timed is `embed_images` on prepared arrays (network 
 attribute evidence where the head uses pixels). End to end: `index_folder` into a fresh index,
 models loaded (and their ONNX exports cached) beforehand; models alternate between rounds so
 they see the same machine load. Cold text query: a new `searchengine search` process per query
-against an index of each model, median wall time. Timing on a shared machine is noisy: compare
+against an index of each model, models taking turns, median wall time. Timing on a shared machine is noisy: compare
 models within one run (the JSON records the 1-minute load average).
 """
 
@@ -56,23 +56,28 @@ def index_once(name: str, folder: Path, workers: int) -> dict:
             "images_per_s": round(summary.items_per_second, 1), "load_1m": round(os.getloadavg()[0], 2)}
 
 
-def cold_queries(name: str, folder: Path, runs: int) -> dict:
-    """Median wall time of `searchengine search` in new processes against an index of `folder`."""
+def cold_queries(names: list[str], folder: Path, runs: int) -> dict:
+    """Median wall time of `searchengine search` in new processes against an index of `folder`
+    built with each model; the models take turns, so they see the same machine load."""
     from searchengine.config import IngestSettings
     from searchengine.ingest import index_folder
 
+    searchengine = str(Path(sys.executable).with_name("searchengine"))
     with tempfile.TemporaryDirectory(prefix="bundled-query-") as tmp:
-        index_dir = Path(tmp) / "index"
-        index_folder(folder, index_dir, IngestSettings(model=name, device="cpu", workers=2))
-        cmd = [str(Path(sys.executable).with_name("searchengine")), "search", "a red flower in a garden",
-               "--index", str(index_dir), "-k", "5", "--json"]
-        subprocess.run(cmd, capture_output=True, check=True)  # warm-up: OS file cache, calibration
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            subprocess.run(cmd, capture_output=True, check=True)
-            times.append(round(time.perf_counter() - start, 3))
-    return {"median_s": statistics.median(times), "runs_s": times}
+        commands = {}
+        for name in names:
+            index_dir = Path(tmp) / name.replace(":", "_")
+            index_folder(folder, index_dir, IngestSettings(model=name, device="cpu", workers=2))
+            commands[name] = [searchengine, "search", "a red flower in a garden", "--index", str(index_dir),
+                              "-k", "5", "--json"]
+            subprocess.run(commands[name], capture_output=True, check=True)  # warm-up: OS file cache, calibration
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for r in range(runs):
+            for name in (names if r % 2 == 0 else names[::-1]):
+                start = time.perf_counter()
+                subprocess.run(commands[name], capture_output=True, check=True)
+                times[name].append(round(time.perf_counter() - start, 3))
+    return {name: {"median_s": statistics.median(t), "runs_s": t} for name, t in times.items()}
 
 
 def main() -> int:
@@ -101,7 +106,7 @@ def main() -> int:
         result["end_to_end"] = {"folder": str(args.folder), "runs": runs, "median_images_per_s": {
             name: statistics.median(r["images_per_s"] for r in rs) for name, rs in runs.items()}}
         if args.queries:
-            result["cold_query"] = {name: cold_queries(name, args.folder, args.queries) for name in args.models}
+            result["cold_query"] = cold_queries(args.models, args.folder, args.queries)
     print(json.dumps(result, indent=1))
     if args.save:
         RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

