@@ -10,9 +10,13 @@ item), 20 % passages of text documents (five per item).
 Warm (one process, the encoder loaded, a few warm-up queries first): p50/p99 of
 - embed: the query text through the text encoder;
 - vector search: the vector index alone (FaissIndex.search of 64 results);
-- search: Searcher.search as `searchengine search` runs it (embed, ANN, exact re-rank, catalog
-  join, calibration, relevance cutoff, one hit per file), default filters;
-- search, no cutoff / images only: the same with min_score=None, or --type image.
+- search: Searcher.search as `searchengine search` runs it (embed, one ANN search per segment
+  group, exact re-rank, catalog join, calibration, confidence, one hit per file), default filters
+  (the k best, no cutoff);
+- search, images only / explicit cutoff: the same with --type image, or --min-score 2.8 (the
+  cutoff that used to be the default, which made searches widen to the whole index);
+- search, no good match: queries about subjects far from everything indexed ("quantum
+  chromodynamics on a lattice"), default filters.
 Cold: the wall time of `python -m searchengine search "…" --index DIR --json` in a new process,
 next to `python -m searchengine --help` (interpreter and CLI start-up alone).
 
@@ -25,6 +29,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import random
@@ -56,6 +61,8 @@ SUBJECTS = ("a red bicycle", "an old wooden violin", "a harbour at night", "a ca
             "a field of sunflowers", "a broken umbrella", "a street market", "a dog catching a ball",
             "the minutes of a budget meeting", "a recipe for bread", "a map of the mountains", "a blue teapot",
             "a train crossing a bridge", "a violin concert", "a snowy forest")
+ABSENT = ("quantum chromodynamics on a lattice", "my tax return for 2023", "the offside rule in ice hockey",
+          "a kernel panic in the network driver", "the conjugation of irregular Finnish verbs")
 PLACES = ("in the morning", "at dusk", "seen from above", "in the rain", "on a table", "by the sea", "in a museum",
           "under a tree", "in black and white", "up close")
 
@@ -108,10 +115,11 @@ def warm(folder: Path, queries: list[str], device: str) -> dict:
             "embed": lambda q, v: searcher.encoder.embed_texts([q]),
             "vector_search": lambda q, v: searcher.index.vectors.search(v[None, :], 64),
             "search": lambda q, v: searcher.search(Query(text=q), Filters(), k=10),
-            "search_no_cutoff": lambda q, v: searcher.search(Query(text=q), Filters(min_score=None), k=10),
-            "search_images_only": lambda q, v: searcher.search(Query(text=q), Filters(kind="image", min_score=None),
-                                                               k=10),
+            "search_images_only": lambda q, v: searcher.search(Query(text=q), Filters(kind="image"), k=10),
+            "search_min_score_2.8": lambda q, v: searcher.search(Query(text=q), Filters(min_score=2.8), k=10),
+            "search_no_good_match": lambda q, v: searcher.search(Query(text=next(absent)), Filters(), k=10),
         }
+        absent = itertools.cycle(ABSENT)
         times: dict[str, list[float]] = {name: [] for name in stages}
         hits: dict[str, list[int]] = {name: [] for name in stages if name.startswith("search")}
         for q in queries:

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from searchengine.config import DEFAULT_MIN_SCORE, IngestSettings, default_index_dir, default_workers
+from searchengine.config import IngestSettings, default_index_dir, default_workers
 from searchengine.encoders.registry import DEFAULT_MODEL
 
 from searchengine.errors import SearchEngineError, UsageError
@@ -139,8 +139,8 @@ def search(
     index: Optional[Path] = IndexOption,
     kind: str = typer.Option("any", "--type", help="any | image | text | audio | video."),
     k: int = typer.Option(10, "-k", min=1, help="Number of results."),
-    min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score", help="Cutoff on the calibrated score (standard deviations above chance)."),
-    no_cutoff: bool = typer.Option(False, "--no-cutoff", help="Return the k best whatever their score."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="Leave out hits whose calibrated score (standard deviations above chance) is below this. Off by default: the k best are listed, each with its confidence."),
+    no_cutoff: bool = typer.Option(False, "--no-cutoff", hidden=True, help="The default now (kept for old scripts): the k best whatever their score."),
     per_kind: Optional[int] = typer.Option(None, "--per-kind", min=1, help="At most N results of each kind."),
     path_glob: Optional[str] = typer.Option(None, "--glob", help="Only files whose path matches (e.g. '*.jpg', 'holidays/*')."),
     after: Optional[datetime] = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files modified on or after this date."),
@@ -181,7 +181,8 @@ def search(
                 hits = searcher.search(query, filters, k=k, segments=segments)
                 json_line({"query": query.describe(), "hits": [h.as_json() for h in hits]})
         else:
-            print_hits(searcher.search(batch[0], filters, k=k, segments=segments), as_json)
+            print_hits(searcher.search(batch[0], filters, k=k, segments=segments), as_json,
+                       cutoff=filters.min_score)
     finally:
         searcher.close()
         settle()

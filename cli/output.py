@@ -32,25 +32,39 @@ def snippet(hit: Hit, width: int = 90) -> str:
     return text
 
 
+WEAK_RULE = "weaker matches"
+NO_STRONG_MATCH = "no strong match: the closest are listed, none is likely what you are looking for"
+
+
 def hits_table(hits: Sequence[Hit]) -> Table:
+    """Best first; a rule marks where the low-confidence hits begin, and they are dimmed."""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("#", style="dim", justify="right")
     table.add_column("score", justify="right")
+    table.add_column("confidence")
     table.add_column("kind", style="cyan")
     table.add_column("path", style="green", overflow="fold", ratio=3)
     table.add_column("match", overflow="ellipsis", no_wrap=True, ratio=2)
-    for hit in hits:
-        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.kind, hit.path, snippet(hit))
+    weak_from = next((i for i, h in enumerate(hits) if h.confidence == "low"), None)
+    for i, hit in enumerate(hits):
+        if i == weak_from and i > 0:
+            table.add_row("", "", "", "", f"[dim]── {WEAK_RULE} ──[/dim]", "")
+        style = "dim" if hit.confidence == "low" else None
+        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.confidence, hit.kind, hit.path, snippet(hit), style=style)
     return table
 
 
-def print_hits(hits: Sequence[Hit], as_json: bool) -> None:
+def print_hits(hits: Sequence[Hit], as_json: bool, cutoff: float | None = None) -> None:
+    if hits and hits[0].confidence == "low":
+        stderr.print(NO_STRONG_MATCH, highlight=False)
     if as_json:
         json_line([h.as_json() for h in hits], indent=2)
     elif hits:
         stdout.print(hits_table(hits))
+    elif cutoff is not None:
+        stderr.print(f"no match: nothing scored {cutoff:g} or more (--min-score)", highlight=False)
     else:
-        stderr.print("no good match: nothing scored above the cutoff (--min-score, or --no-cutoff to list the closest anyway)")
+        stderr.print("no match: nothing indexed is of that kind and passes the filters", highlight=False)
 
 
 def json_line(data, indent: int | None = None) -> None:

@@ -19,6 +19,10 @@ Measured on the Tux Paint mixed collection (benchmarks/ranking.py), the per-quer
 what makes kinds interleave in proportion to their size for unrelated queries, where one global
 mean and spread per pair gave text passages a tenth of the places they earn alone.
 
+The file also lists which segments belong to which group (segment_group: images, passages,
+recordings, a video's keyframes and its speech) when the index holds more than one, so a search can
+ask the vector index for each group's best separately (query.py) without reading the catalog.
+
 Stored beside the index (calibration.npz) with the encoder id and the catalog generation it was
 computed at; recomputing it embeds nothing (the bank's vectors are kept in the file) and reads a
 sample of stored vectors, so it is redone whenever the collection changes.
@@ -41,7 +45,7 @@ from searchengine.index_folder import IndexFolder
 
 CALIBRATION = "calibration.npz"
 OLD_FILES = ("calibration.json",)  # version 2 and earlier: recomputed, never read
-CALIBRATION_VERSION = 3
+CALIBRATION_VERSION = 4  # 4: segment groups
 SAMPLE_PER_KIND = 512
 PRIOR_SAMPLE = 2000  # vectors per kind the prior is estimated on
 MIN_SAMPLES = 8
@@ -95,6 +99,9 @@ class Calibration:
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     bank: np.ndarray | None = None  # the generic queries' vectors, kept so recomputing embeds nothing
     bank_digest: str = ""
+    # segment group -> its segment ids, sorted (kept only when there are several groups)
+    groups: dict[str, np.ndarray] = field(default_factory=dict)
+    group_sizes: dict[str, int] = field(default_factory=dict)
     version: int = CALIBRATION_VERSION
 
     def lookup(self, query_kind: str, target_kind: str) -> tuple[float, float]:
@@ -138,18 +145,21 @@ class Calibration:
                     return None
                 samples = {k.removeprefix("sample_"): data[k] for k in data.files if k.startswith("sample_")}
                 bank = data["bank"] if "bank" in data.files else None
+                groups = {_group_name(k): data[k].astype(np.int64) for k in data.files if k.startswith("group_")}
         except (OSError, ValueError, KeyError):
             return None
         return cls(encoder_id=meta["encoder_id"], generation=meta["generation"], stats=meta["stats"],
-                   samples=samples, bank=bank, bank_digest=meta.get("bank_digest", ""))
+                   samples=samples, bank=bank, bank_digest=meta.get("bank_digest", ""), groups=groups,
+                   group_sizes=meta.get("group_sizes", {}))
 
     def write(self, folder: Path) -> None:
         meta = {"version": self.version, "encoder_id": self.encoder_id, "generation": self.generation,
-                "stats": self.stats, "bank_digest": self.bank_digest}
+                "stats": self.stats, "bank_digest": self.bank_digest, "group_sizes": self.group_sizes}
         arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)}
         arrays |= {f"sample_{k}": v.astype(np.float16) for k, v in self.samples.items()}
         if self.bank is not None:
             arrays["bank"] = self.bank.astype(np.float16)
+        arrays |= {f"group_{name.replace(':', '.')}": ids for name, ids in self.groups.items()}
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         tmp = folder / (CALIBRATION + ".tmp")
@@ -157,6 +167,10 @@ class Calibration:
         os.replace(tmp, folder / CALIBRATION)
         for old in OLD_FILES:
             (folder / old).unlink(missing_ok=True)
+
+
+def _group_name(key: str) -> str:
+    return key.removeprefix("group_").replace(".", ":")
 
 
 def _stats(scores: np.ndarray) -> list[float]:
@@ -243,6 +257,10 @@ def current_calibration(index: IndexFolder, encoder: Encoder, write: bool) -> Ca
     else:
         bank = query_bank(encoder)
     cal = estimate(encoder, index.catalog.sample_by_kind(encoder.dim, PRIOR_SAMPLE), generation, text_bank=bank)
+    groups = index.catalog.segment_groups()
+    cal.group_sizes = {name: len(ids) for name, ids in groups.items()}
+    if len(groups) > 1:  # one group: a plain search is already one group's
+        cal.groups = groups
     if write:
         cal.write(index.folder)
     return cal

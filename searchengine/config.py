@@ -13,10 +13,6 @@ from pathlib import Path
 from searchengine.encoders.registry import DEFAULT_MODEL
 
 HOME_ENV = "SEARCHENGINE_HOME"
-# Search cutoff on the calibrated score: standard deviations above the query's own baseline per kind
-# (calibration.py). The highest cutoff that costs at most 5 % of recall@10 on the tune half of
-# benchmarks/ranking.py (results/ranking.json).
-DEFAULT_MIN_SCORE = 2.8
 
 
 def home() -> Path:

@@ -1,10 +1,12 @@
 """Queries: embed words and/or images, search the vector index, re-rank, calibrate, filter, collapse.
 
 A query is a weighted mix of positive parts (words, an image, an indexed segment for "more like
-this") minus negative words. Candidates come from the ANN index, are re-scored exactly with the
-stored vectors when the index is approximate, turned into calibrated scores (comparable across
-kinds, see calibration.py), filtered (kind, path glob, date, cutoff) and collapsed to one hit per
-file (its best segment) unless every segment is asked for.
+this") minus negative words. Candidates come from the ANN index, one segment group at a time
+(images, passages, recordings, a video's keyframes, its speech: see `_gather`), are re-scored
+exactly with the stored vectors when the index is approximate, turned into calibrated scores
+(comparable across kinds, see calibration.py), filtered (kind, path glob, date, an explicit
+cutoff) and collapsed to one hit per file (its best segment) unless every segment is asked for.
+Every hit carries a confidence (confidence.py); the default lists the k best whatever it is.
 """
 
 from __future__ import annotations
@@ -19,20 +21,21 @@ from typing import Sequence
 
 import numpy as np
 
-from searchengine.calibration import Calibration, QueryCalibration, calibration_kind, current_calibration
-from searchengine.config import DEFAULT_MIN_SCORE
+from searchengine import confidence
+from searchengine.calibration import TOWER, Calibration, QueryCalibration, calibration_kind, current_calibration
 from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
+from searchengine.index.faiss_index import Subset
 from searchengine.index_folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
-from searchengine.store.records import SegmentRecord
+from searchengine.store.records import SegmentRecord, segment_group
 
 KINDS = ("any", "image", "text", "audio", "video")
 NEGATIVE_WEIGHT = 0.5
-# the calibration kinds a --type can return (a video's keyframes follow images, its speech recordings)
-FILTER_KINDS = {"image": ("image",), "text": ("text",), "audio": ("audio",), "video": ("image", "audio")}
+# the segment groups a --type can return (store/records.py: segment_group)
+FILTER_GROUPS = {"image": ("image",), "text": ("text",), "audio": ("audio",), "video": ("video:frame", "video:speech")}
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class Filters:
     path_glob: str | None = None
     after: datetime | None = None
     before: datetime | None = None
-    min_score: float | None = DEFAULT_MIN_SCORE  # None: no cutoff
+    min_score: float | None = None  # an explicit cutoff on the calibrated score; None: the k best
     per_kind: int | None = None
 
     def __post_init__(self):
@@ -126,9 +129,11 @@ class Hit:
     segment_id: int
     char_start: int | None = None
     char_end: int | None = None
+    confidence: str = "low"  # "high" | "medium" | "low" (confidence.py)
 
     def as_json(self) -> dict:
-        return asdict(self)
+        fields = asdict(self)
+        return {"rank": fields.pop("rank"), "score": fields.pop("score"), "confidence": fields.pop("confidence")} | fields
 
 
 @dataclass
@@ -136,6 +141,17 @@ class _Candidate:
     record: SegmentRecord
     raw: float
     score: float = field(default=0.0)
+    group: str = ""
+    near_copy: bool = False
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Segments searched together: their name (segment_group), ids (None: the whole index) and number."""
+
+    name: str
+    subset: Subset | None
+    size: int
 
 
 class Searcher:
@@ -145,6 +161,7 @@ class Searcher:
         self.index = index
         self.encoder = encoder
         self._calibration: Calibration | None = None
+        self._subsets: dict[str, Subset] | None = None  # per segment group, made on first use
 
     @classmethod
     def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None,
@@ -212,38 +229,83 @@ class Searcher:
 
     def search_vector(self, vector: np.ndarray, query_kind: str = "text", filters: Filters = Filters(),
                       k: int = 10, segments: bool = False, exclude: set[int] = frozenset()) -> list[Hit]:
+        return [hit for hit, _ in self.assessed(vector, query_kind, filters, k, segments, exclude)]
+
+    def assessed(self, vector: np.ndarray, query_kind: str = "text", filters: Filters = Filters(), k: int = 10,
+                 segments: bool = False, exclude: set[int] = frozenset()) -> list[tuple[Hit, confidence.Evidence]]:
+        """The hits, best first, each with its confidence and the evidence it was judged on.
+
+        Each segment group is searched for its own best (a FAISS search restricted to the group's
+        ids), so its k best files are exact however far down the overall raw order they lie;
+        within a group the calibrated score grows with the raw one, so the groups' best, merged
+        by calibrated score, are the k best overall."""
         if k < 1:
             raise UsageError("-k must be at least 1")
-        vectors = self.index.vectors
-        total = vectors.ntotal
-        fetch = min(total, max(4 * k, 64))
         scale = self.calibration.for_query(vector, query_kind)  # this query's baseline per kind
-        while True:
-            raw, ids = self._nearest(vector, fetch)
-            candidates = self._candidates(vector, raw, ids, scale, filters, exclude)
-            hits = self._rank(candidates, filters, k, segments)
-            if fetch >= total or self._complete(hits, raw, scale, filters, k):
-                return hits
-            fetch = min(total, fetch * 4)
+        model = confidence.for_model(self.encoder.id)
+        pools = {g.name: self._gather(vector, g, scale, filters, k, segments, exclude) for g in self._groups(filters)}
+        candidates = [c for pool in pools.values() for c in pool]
+        if query_kind == "image":
+            _promote_copies(candidates, model.near_copy)
+        by_segment = {c.record.segment_id: c for c in candidates}
+        by_group: dict[str, list[float]] = {}
+        for c in candidates:
+            by_group.setdefault(c.group, []).append(c.score)
+        references = {name: confidence.lead_reference(np.array(scores)) for name, scores in by_group.items()}
+        hits = self._rank(candidates, filters, k, segments)
+        evidence = [self._evidence(hit, by_segment[hit.segment_id], references, query_kind) for hit in hits]
+        levels = confidence.assess(evidence, model)
+        return [(replace(hit, confidence=lvl), e) for hit, lvl, e in zip(hits, levels, evidence)]
 
-    def _nearest(self, vector: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
-        raw, ids = self.index.vectors.search(vector[None, :], fetch)
+    def _evidence(self, hit: Hit, c: _Candidate, references: dict[str, float], query_kind: str) -> confidence.Evidence:
+        target = calibration_kind(c.record.kind, c.record.text is not None)
+        return confidence.Evidence(
+            z=hit.score, z_prior=float(self.calibration.z(query_kind, target, c.raw)),
+            lead=hit.score - references[c.group], cross=TOWER[target] != query_kind, near_copy=c.near_copy,
+        )
+
+    def _groups(self, filters: Filters) -> list[_Group]:
+        cal = self.calibration
+        if not cal.groups:  # a single group: the whole index
+            wanted = FILTER_GROUPS.get(filters.kind)
+            if wanted is not None and cal.group_sizes and not set(wanted) & set(cal.group_sizes):
+                return []
+            return [_Group("all", None, self.index.vectors.ntotal)]
+        wanted = FILTER_GROUPS.get(filters.kind, tuple(cal.groups))
+        if self._subsets is None:
+            self._subsets = {name: Subset(ids) for name, ids in cal.groups.items()}
+        return [_Group(name, self._subsets[name], len(cal.groups[name])) for name in wanted if name in cal.groups]
+
+    def _gather(self, vector, group: _Group, scale: QueryCalibration, filters: Filters, k: int, segments: bool,
+                exclude) -> list[_Candidate]:
+        """A group's candidates, widened until they hold its k best files that pass the filters (or
+        nothing left unfetched can clear an explicit cutoff, or the group is exhausted)."""
+        fetch = min(group.size, max(4 * k, 64))
+        while True:
+            raw, ids = self._nearest(vector, fetch, group.subset)
+            candidates = self._candidates(vector, raw, ids, scale, filters, exclude)
+            if fetch >= group.size or len(ids) < fetch or self._enough(candidates, raw, scale, filters, k, segments):
+                return candidates
+            fetch = min(group.size, fetch * 4)
+
+    def _nearest(self, vector: np.ndarray, fetch: int, subset: Subset | None = None) -> tuple[np.ndarray, np.ndarray]:
+        raw, ids = self.index.vectors.search(vector[None, :], fetch, subset=subset)
         keep = ids[0] >= 0
         return raw[0][keep], ids[0][keep]
 
     @staticmethod
-    def _complete(hits: list[Hit], raw: np.ndarray, scale: QueryCalibration, filters: Filters, k: int) -> bool:
-        """True when no segment beyond the fetched candidates can enter the results: every unfetched
-        segment scores at most the lowest raw score fetched, so at most `best_possible` calibrated
-        (kinds differ: a passage far down the raw order can still outrank the images above it)."""
-        if not len(raw):
-            return False
-        lowest = float(raw.min())
-        kinds = FILTER_KINDS.get(filters.kind, ("image", "text", "audio"))
-        best_possible = max(scale.z(kind, lowest) for kind in kinds)
-        if filters.min_score is not None and best_possible < filters.min_score:
+    def _enough(candidates: list[_Candidate], raw: np.ndarray, scale: QueryCalibration, filters: Filters, k: int,
+                segments: bool) -> bool:
+        """True when no unfetched segment of the group can enter the results: k files (or segments)
+        already pass the filters, or an explicit cutoff is out of reach of every unfetched one (each
+        scores at most the lowest raw score fetched)."""
+        found = len(candidates) if segments else len({c.record.item_id for c in candidates})
+        if found >= k:
             return True
-        return len(hits) >= k and hits[-1].score >= best_possible
+        if filters.min_score is not None and len(raw) and candidates:
+            kind = calibration_kind(candidates[0].record.kind, candidates[0].record.text is not None)
+            return float(scale.z(kind, float(raw.min()))) < filters.min_score
+        return False
 
     def _candidates(self, vector, raw, ids, scale: QueryCalibration, filters, exclude) -> list[_Candidate]:
         if not self.index.vectors.exact_scores and len(ids):  # exact re-ranking with the stored vectors
@@ -254,8 +316,9 @@ class Searcher:
             record = records.get(sid)
             if record is None or sid in exclude or not filters.admits(record):
                 continue
-            target = calibration_kind(record.kind, record.text is not None)
-            out.append(_Candidate(record, score, float(scale.z(target, score))))
+            has_text = record.text is not None
+            target = calibration_kind(record.kind, has_text)
+            out.append(_Candidate(record, score, float(scale.z(target, score)), segment_group(record.kind, has_text)))
         return out
 
     def _rank(self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool) -> list[Hit]:
@@ -282,6 +345,26 @@ class Searcher:
 
     def search_many(self, queries: Sequence[Query], filters: Filters = Filters(), k: int = 10) -> list[list[Hit]]:
         return [self.search(q, filters, k) for q in queries]
+
+
+def _promote_copies(candidates: list[_Candidate], near_copy: float) -> None:
+    """Images (and keyframes) that are copies of the query image rank first, by raw similarity.
+
+    Image-to-image scores spread widely, so even an identical photo (cosine 1.0) is only about
+    3 standard deviations above the query's baseline for images, less than a passage that merely
+    mentions the subject gets against the narrow baseline for texts. A copy is put above the best
+    other candidate instead."""
+    copies = [c for c in candidates if c.raw >= near_copy and _tower(c) == "image"]
+    if not copies:
+        return
+    floor = max((c.score for c in candidates if not (c.raw >= near_copy and _tower(c) == "image")), default=0.0) + 1.0
+    for c in copies:
+        c.score = max(c.score, floor + (c.raw - near_copy))
+        c.near_copy = True
+
+
+def _tower(c: _Candidate) -> str:
+    return TOWER[calibration_kind(c.record.kind, c.record.text is not None)]
 
 
 def _hit(rank: int, c: _Candidate) -> Hit:

@@ -76,7 +76,7 @@ def test_text_query_finds_the_right_passage_and_recording(demo_index, session_ho
 
 def test_image_to_text_and_queries_file(demo_index, session_home, tmp_path):
     index, _ = demo_index
-    hits = json.loads(run_cli("search", "--image", PHOTOS / "cat_chelsea.jpg", "--type", "text", "--no-cutoff", "--index", index,
+    hits = json.loads(run_cli("search", "--image", PHOTOS / "cat_chelsea.jpg", "--type", "text", "--index", index,
                               "--json", home=session_home).stdout)
     assert hits[0]["path"].endswith("cats_and_sleep.md")
     queries = tmp_path / "queries.txt"

@@ -1,4 +1,4 @@
-"""Cross-modal ranking: calibration, interleaving, cutoff, richer queries, filters, exact re-ranking."""
+"""Cross-modal ranking: calibration, interleaving, the explicit cutoff, richer queries, filters, exact re-ranking."""
 
 from __future__ import annotations
 
@@ -63,11 +63,12 @@ def test_any_interleaves_kinds(mixed):
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def test_cutoff_returns_nothing_for_an_absent_subject(mixed):
+def test_absent_subject_lists_the_closest_and_an_explicit_cutoff_drops_them(mixed):
     _, _, searcher = mixed
-    assert searcher.search(Query(text="a submarine under the arctic ice")) == []
-    assert searcher.search(Query(text="a submarine under the arctic ice"), NO_CUTOFF, k=3)  # the closest, on request
-    assert searcher.search(Query(text="a cat"))  # a present subject still passes the default cutoff
+    closest = searcher.search(Query(text="a submarine under the arctic ice"), k=3)
+    assert len(closest) == 3 and closest[0].confidence != "high"  # listed, never presented as a match
+    assert searcher.search(Query(text="a submarine under the arctic ice"), Filters(min_score=2.8)) == []
+    assert searcher.search(Query(text="a cat"), Filters(min_score=2.8))  # a present subject clears it
 
 
 def test_combined_and_negative_queries_move_results(mixed):

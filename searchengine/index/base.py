@@ -19,8 +19,9 @@ class VectorIndex(Protocol):
 
     def remove(self, ids: np.ndarray) -> None: ...
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores [nq, k], ids [nq, k]) best first; missing results have id -1."""
+    def search(self, queries: np.ndarray, k: int, subset=None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores [nq, k], ids [nq, k]) best first; missing results have id -1. With a subset
+        (faiss_index.Subset), only its ids are considered."""
         ...
 
     def save(self, path: Path) -> None: ...

@@ -16,7 +16,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from searchengine.config import DEFAULT_MIN_SCORE
 from searchengine.errors import DecodeError, QueryError
 from searchengine.media.images import load_image
 from searchengine.query import Filters, Hit, Query
@@ -35,6 +34,7 @@ FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": 
 class HitOut(BaseModel):
     rank: int
     score: float
+    confidence: Literal["high", "medium", "low"]
     raw_score: float
     path: str
     name: str
@@ -74,8 +74,8 @@ def thumbnails(request: Request) -> Thumbnails:
     return request.app.state.thumbnails
 
 
-def _filters(kind: str, min_score: float | None, cutoff: bool) -> Filters:
-    return Filters(kind=kind, min_score=(DEFAULT_MIN_SCORE if min_score is None else min_score) if cutoff else None)
+def _filters(kind: str, min_score: float | None) -> Filters:
+    return Filters(kind=kind, min_score=min_score)
 
 
 def _run(lib: Library, query: Query, filters: Filters, k: int) -> SearchOut:
@@ -85,8 +85,8 @@ def _run(lib: Library, query: Query, filters: Filters, k: int) -> SearchOut:
     return SearchOut(query=query.describe(), took_ms=round(took, 1), hits=[HitOut.of(h) for h in hits])
 
 
-MinScore = Param(None, description=f"Cutoff on the calibrated score [default: {DEFAULT_MIN_SCORE}].")
-Cutoff = Param(True, description="false: the k best whatever their score.")
+MinScore = Param(None, description="Leave out hits whose calibrated score is below this (off by default: the k best, "
+                                   "each with its confidence).")
 
 
 @router.get("/search", response_model=SearchOut, summary="Search with words, or more like an indexed segment")
@@ -96,12 +96,11 @@ def search(
     type: Kind = Param("any", description="Only results of this kind."),
     k: int = Param(24, ge=1, le=MAX_K, description="Number of results (one per file)."),
     min_score: Optional[float] = MinScore,
-    cutoff: bool = Cutoff,
     lib: Library = Depends(library),
 ) -> SearchOut:
     if q is None and like is None:
         raise QueryError("nothing to search for: give q=words or like=SEGMENT_ID")
-    return _run(lib, Query(text=q, like=like), _filters(type, min_score, cutoff), k)
+    return _run(lib, Query(text=q, like=like), _filters(type, min_score), k)
 
 
 @router.post("/search", response_model=SearchOut, summary="Search with an uploaded image (and optional words)")
@@ -111,10 +110,9 @@ async def search_image(
     type: Kind = Form("any"),
     k: int = Form(24, ge=1, le=MAX_K),
     min_score: Optional[float] = Form(None),
-    cutoff: bool = Form(True),
     lib: Library = Depends(library),
 ) -> SearchOut:
-    filters = _filters(type, min_score, cutoff)  # a bad option fails before the upload is copied
+    filters = _filters(type, min_score)  # a bad option fails before the upload is copied
     suffix = Path(image.filename or "").suffix.lower()[:8]
     with tempfile.NamedTemporaryFile(prefix="query-", suffix=suffix) as tmp:
         while chunk := await image.read(UPLOAD_CHUNK):

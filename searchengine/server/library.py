@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from searchengine.encoders.base import Encoder
@@ -123,12 +123,7 @@ class Library:
         searcher = self.searcher()
         vector, query_kind = self._embed(searcher, query)
         exclude = {query.like} if query.like is not None else set()
-        # The k best, then the cutoff. Handing the cutoff to search_vector makes it widen its
-        # candidates to the whole index whenever fewer than k clear it (a minute at 100k segments).
-        hits = searcher.search_vector(vector, query_kind, replace(filters, min_score=None), k, exclude=exclude)
-        if filters.min_score is not None:
-            hits = [h for h in hits if h.score >= filters.min_score]  # best first: this drops a tail
-        return hits
+        return searcher.search_vector(vector, query_kind, filters, k, exclude=exclude)
 
     def _embed(self, searcher: Searcher, query: Query):
         """The query's vector; words alone are remembered, as the page asks again on each filter change."""

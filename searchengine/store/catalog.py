@@ -17,7 +17,8 @@ from searchengine.store.migrations import migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment
 from searchengine.store.reader import damaged
 from searchengine.store.records import (  # noqa: F401 (drafts and SegmentRecord re-exported)
-    GENERATION_KEY, ItemDraft, SegmentDraft, SegmentRecord, read_generation, read_segment_records, read_vectors,
+    GENERATION_KEY, ItemDraft, SegmentDraft, SegmentRecord, read_generation, read_segment_groups, read_segment_records,
+    read_vectors,
 )
 
 
@@ -159,6 +160,9 @@ class Catalog:
 
     def vectors_of(self, ids: Sequence[int], dim: int) -> np.ndarray:
         return self._plain(read_vectors, ids, dim)
+
+    def segment_groups(self) -> dict[str, np.ndarray]:
+        return self._plain(read_segment_groups)
 
     def counts(self) -> dict:
         with self.session() as s:

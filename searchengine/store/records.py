@@ -103,6 +103,23 @@ def read_segment_records(conn, ids: Sequence[int]) -> dict[int, SegmentRecord]:
     return out
 
 
+def segment_group(kind: str, has_text: bool) -> str:
+    """Segments that are searched together: one kind of item, and for videos their keyframes
+    ("video:frame") apart from their speech ("video:speech"), as the two are embedded differently."""
+    if kind == "video":
+        return "video:speech" if has_text else "video:frame"
+    return kind
+
+
+def read_segment_groups(conn) -> dict[str, np.ndarray]:
+    """Every segment id, sorted, by segment_group."""
+    groups: dict[str, list[int]] = {}
+    for sid, kind, has_text in _rows(conn, "SELECT s.id, i.kind, s.text IS NOT NULL FROM segments s "
+                                           "JOIN items i ON s.item_id = i.id ORDER BY s.id"):
+        groups.setdefault(segment_group(kind, bool(has_text)), []).append(sid)
+    return {group: np.asarray(ids, dtype=np.int64) for group, ids in groups.items()}
+
+
 def read_vectors(conn, ids: Sequence[int], dim: int) -> np.ndarray:
     """The stored vectors of segment ids, in the order given (every id must exist)."""
     blobs: dict[int, bytes] = {}

@@ -3,7 +3,7 @@
 
 const K = 48;
 const $ = (id) => document.getElementById(id);
-const state = { q: "", kind: "any", image: null, like: null, cutoff: true };
+const state = { q: "", kind: "any", image: null, like: null };
 let inflight = null;
 
 function el(tag, attrs = {}, ...children) {
@@ -58,31 +58,37 @@ function card(hit) {
   }
   const when = hit.start !== null && hit.start !== undefined
     ? el("span", { class: "time" }, hit.end ? `${clock(hit.start)}–${clock(hit.end)}` : clock(hit.start)) : "";
-  return el("article", { class: `result kind-${hit.kind}`, "data-item": hit.item_id, "data-segment": hit.segment_id },
+  return el("article", { class: `result kind-${hit.kind} confidence-${hit.confidence}`, "data-item": hit.item_id,
+    "data-segment": hit.segment_id, "data-confidence": hit.confidence },
     ...media,
     el("div", { class: "meta" },
       el("a", { href: hit.file_url, target: "_blank", rel: "noopener", class: "name", title: hit.path }, hit.name),
       el("div", { class: "row" },
         el("span", { class: "kind" }, hit.kind),
         when,
-        el("span", { class: "score", title: `relevance: calibrated score ${hit.score} (cosine ${hit.raw_score})` }, hit.score.toFixed(1)),
+        el("span", { class: "score", title: `${hit.confidence} confidence: calibrated score ${hit.score} (cosine ${hit.raw_score})` },
+          hit.confidence === "low" ? "weak" : hit.confidence),
         el("button", { type: "button", class: "like", title: "Search for results like this one",
           onclick: () => moreLike(hit) }, "More like this"))));
 }
 
+// Best first, but low-confidence hits after the others, under a rule and dimmed: they are the
+// closest the index holds, not likely answers.
 function render(data) {
-  const results = $("results");
-  results.replaceChildren(...data.hits.map(card));
+  const strong = data.hits.filter((hit) => hit.confidence !== "low");
+  const weak = data.hits.filter((hit) => hit.confidence === "low");
+  const cards = strong.map(card);
+  if (weak.length) {
+    cards.push(el("p", { class: "weak-rule", id: "weak-rule" }, strong.length ? "Weaker matches" : "No strong match: the closest are listed"));
+    cards.push(...weak.map(card));
+  }
+  $("results").replaceChildren(...cards);
   const summary = $("summary");
-  const weaker = () => el("button", { type: "button", class: "linklike", id: "weaker",
-    onclick: () => { state.cutoff = false; search(); } }, data.hits.length ? "show weaker matches" : "Show the closest anyway");
   if (data.hits.length) {
     summary.textContent = `${data.hits.length} result${data.hits.length > 1 ? "s" : ""} in ${Math.round(data.took_ms)} ms`;
-    if (state.cutoff && data.hits.length < K) summary.append(" · ", weaker());
-  } else if (state.cutoff) {
-    summary.replaceChildren("Nothing clearly relevant. ", weaker());
+    if (!strong.length) summary.append(" · no strong match");
   } else {
-    summary.textContent = "The index is empty for this kind.";
+    summary.textContent = "Nothing of this kind is indexed.";
   }
 }
 
@@ -96,7 +102,7 @@ async function search() {
   if (!q && !state.image && !state.like) { $("results").replaceChildren(); $("summary").textContent = ""; return; }
   if (inflight) inflight.abort();
   inflight = new AbortController();
-  const params = { type: state.kind, k: K, cutoff: state.cutoff };
+  const params = { type: state.kind, k: K };
   let request;
   if (state.like) {
     request = fetch(`/api/search?${new URLSearchParams({ ...params, like: state.like.segment_id })}`, { signal: inflight.signal });
@@ -136,7 +142,6 @@ function moreLike(hit) {
   state.like = { segment_id: hit.segment_id, name: hit.name };
   $("like-name").textContent = hit.name;
   $("like-chip").hidden = false;
-  state.cutoff = true;
   window.scrollTo({ top: 0 });
   search();
 }
@@ -150,7 +155,6 @@ function useImage(file) {
   if (preview.src) URL.revokeObjectURL(preview.src);
   preview.src = URL.createObjectURL(file);
   $("image-chip").hidden = false;
-  state.cutoff = true;
   search();
 }
 
@@ -181,8 +185,7 @@ function wire() {
     state.q = $("q").value;
     state.like = null;
     $("like-chip").hidden = true;
-    state.cutoff = true;
-    search();
+      search();
   });
   $("kinds").addEventListener("click", (event) => { if (event.target.dataset.kind) setKind(event.target.dataset.kind); });
   $("file").addEventListener("change", (event) => useImage(event.target.files[0]));

@@ -1,0 +1,376 @@
+"""Relevance benchmark: does the default answer hide the right one, and does `confidence` mean something?
+
+Four collections with different caption styles, each query marked "tune" or "held-out":
+- tuxpaint: the mixed Tux Paint collection of ranking.py (stamps, a note per stamp, spoken
+  captions); queries are the captions ("A flower."); 30 % of the concepts are left out of the
+  index and their captions are the absent-subject queries. Split as ranking.py splits it.
+- photos: the real photos of datasets/photos.py alone; queries are its short captions ("a cat"),
+  absent subjects are short labels (datasets/photo_queries.py). Split: photos.py's val photos
+  are tune, its test photos held out; absent queries alternate.
+- photos-descriptive: the same index, queried with descriptive sentences written afterwards by
+  looking at each photo ("a tabby cat with green eyes staring straight at the camera") and
+  descriptive absent subjects. Never tuned on: every query is held out.
+- photos-mixed: the photos plus each of their captions as a text file and two unrelated notes, as
+  a user's folder of pictures and notes about them; queried with the descriptive sentences (right
+  answers: the photo and its two captions). Never tuned on.
+Image queries: on photos-mixed each photo itself (a byte-identical file is indexed) and a copy at
+half size re-encoded as JPEG (quality 75); on tuxpaint each stamp and a half-size copy.
+
+Every search goes through `Searcher.assessed`, as `searchengine search` runs it (default filters:
+no cutoff), so the confidence reported is the product's.
+
+    python benchmarks/datasets/tuxpaint.py indexes/datasets/tuxpaint      # once
+    python benchmarks/datasets/photos.py indexes/datasets/photos          # once
+    python benchmarks/relevance.py --work indexes/relevance [--fit] [--save] [--plot]
+
+--fit fits confidence.py's constants for the model on the tune halves of tuxpaint and photos
+(logistic regression on every top-10 hit; thresholds: "high" at the lowest probability whose
+top hits are right 80 % of the time on tune, "medium" at the probability above which half of
+the tune absent-subject queries' top hits lie) and prints them. Reported per collection and
+split: recall@10 with defaults and without a cutoff, `--type any` vs alone for images,
+confidence of the top hit (share of right top-1 answers labelled "high", share of absent
+queries without a "high" top hit, precision of "high" top hits), ROC AUC of the top hit's
+confidence probability and, for comparison, of its calibrated score, present vs absent; and
+copies of the query image ranked first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from datasets import photo_queries  # noqa: E402
+from ranking import build_collection  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTES = ("bicycle_repair_guide.md", "sourdough_bread_recipe.md")  # unrelated to any photo
+K = 10
+HIGH_PRECISION = 0.8  # "high" top hits on the tune halves must be right this often (the issue's target)
+
+
+# --- collections --------------------------------------------------------------------------------
+def photo_pairs(dataset: Path) -> tuple[list[dict], set[str]]:
+    pairs = [json.loads(line) for line in (dataset / "pairs.jsonl").read_text().splitlines() if line.strip()]
+    val = {json.loads(line)["image"] for line in (dataset / "val.jsonl").read_text().splitlines() if line.strip()}
+    return pairs, val
+
+
+def photo_name(image: str) -> str:
+    return image.replace("/", "__").removeprefix("images__")
+
+
+def build_photos(dataset: Path, folder: Path, with_captions: bool) -> None:
+    pairs, _ = photo_pairs(dataset)
+    (folder / "photos").mkdir(parents=True, exist_ok=True)
+    for pair in pairs:
+        shutil.copy2(dataset / pair["image"], folder / "photos" / photo_name(pair["image"]))
+        if with_captions:
+            (folder / "captions").mkdir(exist_ok=True)
+            stem = Path(photo_name(pair["image"])).stem
+            for i, caption in enumerate(pair["captions"]):
+                (folder / "captions" / f"{stem}-{i}.txt").write_text(caption + "\n", encoding="utf-8")
+    if with_captions:
+        for note in NOTES:
+            shutil.copy2(ROOT / "samples" / "texts" / note, folder / note)
+
+
+def index(folder: Path, index_dir: Path, model: str) -> None:
+    from searchengine.config import IngestSettings
+    from searchengine.ingest import index_folder
+
+    index_folder(folder, index_dir, IngestSettings(model=model, language="en"))  # a no-op when reused
+
+
+def half_size_copy(path: Path, out: Path, jpeg: bool) -> Path:
+    from PIL import Image
+
+    from searchengine.media.images import load_image
+
+    image = load_image(path)
+    small = image.convert("RGB").resize((max(1, image.width // 2), max(1, image.height // 2)), Image.LANCZOS)
+    target = out / (path.stem + (".jpg" if jpeg else ".png"))
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=75) if jpeg else small.save(buffer, "PNG")
+    target.write_bytes(buffer.getvalue())
+    return target
+
+
+# --- queries ----------------------------------------------------------------------------------
+def run_text(searcher, text: str, right, split: str, present: bool) -> dict:
+    """One text query, --type any and --type image, as rows of (right, kind, evidence, confidence)."""
+    from searchengine.query import Filters, Query
+
+    vector, kind = searcher.embed_query(Query(text=text))
+    row = {"query": text, "split": split, "present": present, "query_kind": kind}
+    for name, filters in (("any", Filters()), ("image", Filters(kind="image"))):
+        row[name] = [hit_row(h, e, right) for h, e in searcher.assessed(vector, kind, filters, K)]
+    cut = searcher.search_vector(vector, kind, Filters(kind="image", min_score=None), K)
+    row["image_no_cutoff"] = [bool(right(h)) for h in cut]
+    return row
+
+
+def hit_row(hit, evidence, right) -> dict:
+    return {"right": bool(right(hit)), "kind": hit.kind, "score": hit.score, "raw": hit.raw_score,
+            "confidence": hit.confidence, "features": evidence.features().round(4).tolist(),
+            "near_copy": evidence.near_copy, "path": Path(hit.path).name}
+
+
+def tux_rows(searcher, listing: dict) -> list[dict]:
+    rows = []
+    for caption, stem, split in listing["present"]:
+        rows.append(run_text(searcher, caption, lambda h, s=stem: Path(h.path).stem == s, split, True)
+                    | {"collection": "tuxpaint", "target_image": f"{stem}.png"})
+    for caption, split in listing["absent"]:
+        rows.append(run_text(searcher, caption, lambda h: False, split, False) | {"collection": "tuxpaint"})
+    return rows
+
+
+def photo_rows(searcher, dataset: Path, collection: str, style: str) -> list[dict]:
+    pairs, val = photo_pairs(dataset)
+    rows = []
+    for pair in pairs:
+        name = photo_name(pair["image"])
+        stem = Path(name).stem
+        split = "tune" if pair["image"] in val and style == "short" else "held-out"
+        right = lambda h, n=name, s=stem: Path(h.path).name == n or Path(h.path).stem.startswith(s + "-")  # noqa: E731
+        texts = pair["captions"] if style == "short" else [photo_queries.DESCRIPTIVE[pair["image"]]]
+        for text in texts:
+            rows.append(run_text(searcher, text, right, split, True) | {"collection": collection, "target_image": name})
+    absent = photo_queries.ABSENT_SHORT if style == "short" else photo_queries.ABSENT_DESCRIPTIVE
+    for i, text in enumerate(absent):
+        split = ("tune" if i % 2 == 0 else "held-out") if style == "short" else "held-out"
+        rows.append(run_text(searcher, text, lambda h: False, split, False) | {"collection": collection})
+    return rows
+
+
+def image_rows(searcher, originals: list[Path], copies: Path, collection: str, jpeg: bool) -> list[dict]:
+    """Each original (indexed: a byte-identical file) and a half-size copy of it, --type any."""
+    from searchengine.query import Query
+
+    copies.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path in originals:
+        for variant, query_path in (("identical", path), ("half-size copy", half_size_copy(path, copies, jpeg))):
+            hits = searcher.search(Query(image=query_path), k=3)
+            rows.append({"collection": collection, "variant": variant, "image": path.name,
+                         "first": bool(hits) and Path(hits[0].path).name == path.name,
+                         "first_kind": hits[0].kind if hits else None,
+                         "first_confidence": hits[0].confidence if hits else None})
+    return rows
+
+
+# --- measures ---------------------------------------------------------------------------------
+def mean(xs) -> float | None:
+    xs = list(xs)
+    return round(float(np.mean(xs)), 3) if xs else None
+
+
+def auc(positive, negative) -> float | None:
+    """ROC AUC: the chance a present query's value exceeds an absent one's (ties count half)."""
+    pos, neg = np.asarray(list(positive), float), np.asarray(list(negative), float)
+    if not len(pos) or not len(neg):
+        return None
+    greater = (pos[:, None] > neg[None, :]).mean()
+    ties = (pos[:, None] == neg[None, :]).mean()
+    return round(float(greater + 0.5 * ties), 3)
+
+
+def recall(hits: list[dict], kind: str | None = None) -> float:
+    return float(any(h["right"] and (kind is None or h["kind"] == kind) for h in hits[:K]))
+
+
+def report(rows: list[dict], model) -> dict:
+    from searchengine import confidence
+
+    present = [r for r in rows if r["present"]]
+    absent = [r for r in rows if not r["present"]]
+    out = {"queries_present": len(present), "queries_absent": len(absent)}
+    alone = mean(recall(r["image"]) for r in present)
+    out["recall@10_image"] = {
+        "default": alone, "no_cutoff": mean(float(any(r["image_no_cutoff"])) for r in present),
+        "any_images_only": mean(recall(r["any"], "image") for r in present),
+        "any_right_answer_of_any_kind": mean(recall(r["any"]) for r in present),
+    }
+    out["recall@10_image"]["default_over_no_cutoff"] = _ratio(alone, out["recall@10_image"]["no_cutoff"])
+    out["recall@10_image"]["any_over_alone"] = _ratio(out["recall@10_image"]["any_images_only"], alone)
+
+    def levels(hit):
+        return confidence.assess([_evidence(hit)], model)[0]
+
+    for view in ("any", "image"):
+        tops = [(r, r[view][0]) for r in rows if r[view]]
+        right_top = [t for r, t in tops if r["present"] and t["right"]]
+        high = [(r, t) for r, t in tops if levels(t) == "high"]
+        p = lambda t: float(confidence.probability(np.array([t["features"]]), model)[0]) if not t["near_copy"] else 1.0  # noqa: E731
+        out[f"top_hit_{view}"] = {
+            "right_top1_share": mean(float(r["present"] and t["right"]) for r, t in tops),
+            "right_top1_labelled_high": mean(levels(t) == "high" for t in right_top),
+            "absent_without_high_top": mean(levels(t) != "high" for r, t in tops if not r["present"]),
+            "absent_with_low_top": mean(levels(t) == "low" for r, t in tops if not r["present"]),
+            "high_top_hits": len(high),
+            "precision_of_high_top_hits": mean(float(t["right"]) for _, t in high),
+            "auc_present_vs_absent": {
+                "confidence": auc([p(t) for r, t in tops if r["present"]], [p(t) for r, t in tops if not r["present"]]),
+                "calibrated_score": auc([t["score"] for r, t in tops if r["present"]],
+                                        [t["score"] for r, t in tops if not r["present"]]),
+            },
+        }
+    every = [h for r in rows for h in r["any"]]
+    high_hits = [h for h in every if levels(h) == "high"]
+    out["all_hits_any"] = {"hits": len(every), "high": len(high_hits), "precision_of_high": mean(h["right"] for h in high_hits),
+                           "right_hits_labelled_high": mean(levels(h) == "high" for h in every if h["right"])}
+    return out
+
+
+def _ratio(a, b):
+    return None if a is None or not b else round(a / b, 3)
+
+
+def _evidence(hit: dict):
+    from searchengine.confidence import Evidence
+
+    z, z_prior, lead, cross = hit["features"]
+    return Evidence(z=z, z_prior=z_prior, lead=lead, cross=bool(cross), near_copy=hit["near_copy"])
+
+
+# --- fitting ----------------------------------------------------------------------------------
+def fit(rows: list[dict], near_copy: float):
+    """Logistic regression on every top-10 hit of the tune rows, thresholds chosen on their top hits."""
+    from sklearn.linear_model import LogisticRegression
+
+    from searchengine.confidence import ModelConfidence, probability
+
+    tune = [r for r in rows if r["split"] == "tune"]
+    hits = [h for r in tune for view in ("any", "image") for h in r[view] if not h["near_copy"]]
+    x = np.array([h["features"] for h in hits])
+    y = np.array([h["right"] for h in hits], dtype=int)
+    clf = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    model = ModelConfidence(bias=round(float(clf.intercept_[0]), 3), weights=tuple(round(float(w), 3) for w in clf.coef_[0]),
+                            high=1.0, medium=1.0, near_copy=near_copy)
+    tops = [(r, r[view][0]) for r in tune for view in ("any", "image") if r[view]]
+    ps = np.array([probability(np.array([t["features"]]), model)[0] for _, t in tops])
+    right = np.array([t["right"] for _, t in tops])
+    high = next((float(t) for t in np.round(np.arange(0.05, 1.0, 0.01), 2)
+                 if (ps >= t).sum() >= 5 and right[ps >= t].mean() >= HIGH_PRECISION), 0.95)
+    absent_p = np.array([p for (r, _), p in zip(tops, ps) if not r["present"]])
+    medium = round(min(float(np.median(absent_p)), high - 0.05), 2) if len(absent_p) else 0.3
+    return ModelConfidence(bias=model.bias, weights=model.weights, high=high, medium=medium, near_copy=near_copy)
+
+
+def plot(rows: list[dict], model, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from searchengine.confidence import probability
+
+    collections = sorted({r["collection"] for r in rows})
+    fig, axes = plt.subplots(2, len(collections), figsize=(4.2 * len(collections), 6.4), squeeze=False)
+    for i, name in enumerate(collections):
+        held = [r for r in rows if r["collection"] == name and r["split"] == "held-out" and r["any"]]
+        for row_axis, (label, value, bins) in enumerate((
+                ("confidence (P right)", lambda t: probability(np.array([t["features"]]), model)[0], np.linspace(0, 1, 21)),
+                ("calibrated score", lambda t: t["score"], 20))):
+            ax = axes[row_axis][i]
+            present = [value(r["any"][0]) for r in held if r["present"]]
+            absent = [value(r["any"][0]) for r in held if not r["present"]]
+            ax.hist([present, absent], bins=bins, label=["present subject", "absent subject"], color=["#2f6fdf", "#d9822b"])
+            if row_axis == 0:
+                ax.axvline(model.high, color="k", ls="--", lw=1)
+                ax.axvline(model.medium, color="grey", ls=":", lw=1)
+                ax.set_title(f"{name} (held-out)")
+            ax.set_xlabel(f"top hit's {label}")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Best hit of each query (--type any): present vs absent subjects; dashed: high, dotted: medium")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+# --- main -------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tuxpaint", type=Path, default=ROOT / "indexes" / "datasets" / "tuxpaint")
+    parser.add_argument("--photos", type=Path, default=ROOT / "indexes" / "datasets" / "photos")
+    parser.add_argument("--work", type=Path, default=ROOT / "indexes" / "relevance")
+    parser.add_argument("--model", default="bundled")
+    parser.add_argument("--fit", action="store_true", help="fit confidence constants on the tune halves and print them")
+    parser.add_argument("--save", action="store_true")
+    parser.add_argument("--plot", action="store_true")
+    args = parser.parse_args()
+
+    from searchengine import confidence
+    from searchengine.eval.measure import machine, save_result, to_json
+    from searchengine.query import Searcher
+
+    started = time.perf_counter()
+    work = args.work
+    tux = work / "tuxpaint"
+    listing_path = tux / "queries.json"
+    if not listing_path.exists():
+        present, absent = build_collection(args.tuxpaint, tux / "collection")
+        listing_path.write_text(json.dumps({"present": present, "absent": absent}))
+    listing = json.loads(listing_path.read_text())
+    index(tux / "collection", tux / "index", args.model)
+    for name, captions in (("photos", False), ("photos-mixed", True)):
+        if not (work / name / "collection").exists():
+            build_photos(args.photos, work / name / "collection", captions)
+        index(work / name / "collection", work / name / "index", args.model)
+
+    rows, image_queries = [], []
+    searcher = Searcher.open(tux / "index")
+    rows += tux_rows(searcher, listing)
+    stamps = sorted((tux / "collection" / "image").glob("*.png"))[::4]
+    image_queries += image_rows(searcher, stamps, work / "copies" / "tuxpaint", "tuxpaint", jpeg=False)
+    model_id = searcher.encoder.id
+    searcher.close()
+    searcher = Searcher.open(work / "photos" / "index")
+    rows += photo_rows(searcher, args.photos, "photos", "short")
+    rows += photo_rows(searcher, args.photos, "photos-descriptive", "descriptive")
+    searcher.close()
+    searcher = Searcher.open(work / "photos-mixed" / "index")
+    rows += photo_rows(searcher, args.photos, "photos-mixed", "descriptive")
+    photos = sorted((work / "photos-mixed" / "collection" / "photos").iterdir())
+    image_queries += image_rows(searcher, photos, work / "copies" / "photos", "photos-mixed", jpeg=True)
+    searcher.close()
+    (work / "rows.json").write_text(json.dumps(rows))
+
+    model = confidence.for_model(model_id)
+    result = {"model": model_id, "constants": model.__dict__ | {"weights": list(model.weights)},
+              "features": list(confidence.FEATURES)}
+    if args.fit:
+        fitted = fit([r for r in rows if r["collection"] in ("tuxpaint", "photos")], model.near_copy)
+        result["fitted_on_tune"] = fitted.__dict__ | {"weights": list(fitted.weights)}
+        print(f"fitted: {fitted}", file=sys.stderr)
+    result["collections"] = {}
+    for name in sorted({r["collection"] for r in rows}):
+        result["collections"][name] = {split: report([r for r in rows if r["collection"] == name and r["split"] in splits], model)
+                                       for split, splits in (("tune", ("tune",)), ("held-out", ("held-out",)))
+                                       if any(r["collection"] == name and r["split"] in splits for r in rows)}
+    held = [r for r in rows if r["split"] == "held-out"]
+    result["all_held_out"] = report(held, model)
+    result["image_queries"] = {
+        f"{c} / {v}": {"queries": len(q), "first": mean(r["first"] for r in q),
+                       "first_high": mean(r["first"] and r["first_confidence"] == "high" for r in q)}
+        for c in sorted({r["collection"] for r in image_queries}) for v in ("identical", "half-size copy")
+        if (q := [r for r in image_queries if r["collection"] == c and r["variant"] == v])}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["machine"] = machine()
+    print(to_json(result))
+    if args.save:
+        save_result(result, "relevance")
+    if args.plot:
+        plot(rows, model, ROOT / "benchmarks" / "results" / "relevance-confidence.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""How sure a hit is: "high", "medium" or "low", judged on what separates right answers from noise.
+
+A calibrated score alone (calibration.py) tells how far a hit lies above what this query gets by
+chance, but a query about something the collection does not hold still has a best hit, often at
+a calibrated score right answers also get. What tells them apart better, measured on the
+benchmark collections (benchmarks/relevance.py):
+
+- z: the calibrated score (standard deviations above this query's own baseline for the kind);
+- z_prior: the same raw score against the prior, how generic queries score against that kind: a
+  query that resembles everything of a kind has a high baseline of its own, so its hits' z says
+  less than their z_prior;
+- lead: z minus the z of the LEAD_RANK-th best segment of the hit's group: a right answer tends to
+  stand out from the rest of its kind, noise is one of a crowd;
+- cross: 1 when the hit was embedded by the other tower than the query (words against images,
+  an image against passages): the modality gap makes those scores noisier.
+
+Each is free of the encoder's own scale (standard deviations, not cosines), so the method carries
+over to another encoder; the coefficients are fitted per model on the benchmarks' tune halves
+(`python benchmarks/relevance.py --fit`) and kept here as named constants. A near copy of the
+query image (raw cosine at least the model's NEAR_COPY) is "high" whatever the rest.
+
+p = sigmoid(bias + weights · features); "high" when p >= high, "medium" when p >= medium.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LEVELS = ("high", "medium", "low")
+LEAD_RANK = 10
+FEATURES = ("z", "z_prior", "lead", "cross")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one hit's confidence is judged on (see the module docstring)."""
+
+    z: float
+    z_prior: float
+    lead: float
+    cross: bool
+    near_copy: bool = False
+
+    def features(self) -> np.ndarray:
+        return np.array([self.z, self.z_prior, self.lead, float(self.cross)], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ModelConfidence:
+    """One encoder's fitted constants."""
+
+    bias: float
+    weights: tuple[float, ...]  # in FEATURES order
+    high: float  # probability thresholds
+    medium: float
+    near_copy: float  # raw cosine from which an image is taken for a copy of the query image
+
+
+# Fitted by benchmarks/relevance.py --fit on the tune halves of Tux Paint and the short photo
+# captions (held-out results: benchmarks/README.md). near_copy: a half-size JPEG copy of a photo
+# scores 0.9 or more against the original 98 % of the time; the nearest distinct image does 1.3 %.
+LIT_V1 = ModelConfidence(bias=-5.639, weights=(0.662, 0.083, 0.626, 0.237), high=0.74, medium=0.12, near_copy=0.9)
+MODELS = {"bundled:lit-v1": LIT_V1}
+DEFAULT = LIT_V1  # another encoder until it is fitted: the method is the same, the constants a guess
+
+
+def for_model(encoder_id: str) -> ModelConfidence:
+    return MODELS.get(encoder_id, DEFAULT)
+
+
+def probability(features: np.ndarray, model: ModelConfidence) -> np.ndarray:
+    """P(right answer) of each row of features [n, len(FEATURES)]."""
+    logits = model.bias + np.asarray(features, dtype=np.float64) @ np.asarray(model.weights)
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def level(p: float, model: ModelConfidence) -> str:
+    return "high" if p >= model.high else "medium" if p >= model.medium else "low"
+
+
+def assess(evidence: list[Evidence], model: ModelConfidence) -> list[str]:
+    """The confidence level of each hit."""
+    if not evidence:
+        return []
+    ps = probability(np.stack([e.features() for e in evidence]), model)
+    return ["high" if e.near_copy else level(float(p), model) for e, p in zip(evidence, ps)]
+
+
+def lead_reference(group_scores: np.ndarray) -> float:
+    """The score a hit's lead is measured from: the LEAD_RANK-th best of its group's candidates
+    (the lowest when the group has fewer)."""
+    if not len(group_scores):
+        return 0.0
+    ordered = np.sort(np.asarray(group_scores))[::-1]
+    return float(ordered[min(LEAD_RANK, len(ordered)) - 1])

@@ -1,0 +1,159 @@
+"""Relevance by default: the k best are listed whatever their score, each with a confidence.
+
+A small real collection with known answers (sample photos and notes, the bundled encoder), plus a
+byte-identical and a half-size copy of one photo.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PHOTOS, TEXTS
+from searchengine import confidence
+from searchengine.config import IngestSettings
+from searchengine.index_folder import IndexFolder
+from searchengine.ingest import index_folder
+from searchengine.query import Filters, Query, Searcher
+
+ABSENT = "a submarine under the arctic ice"
+LEVELS = {"high", "medium", "low"}
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory, bundled):
+    base = tmp_path_factory.mktemp("relevance")
+    folder = base / "media"
+    (folder / "copies").mkdir(parents=True)
+    for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg",
+                 "yellow_flower_closeup.jpg", "storm_clouds_on_horizon.jpg", "grace_hopper_portrait.jpg",
+                 "horse_silhouette.png"):
+        shutil.copy2(PHOTOS / name, folder / name)
+    for name in ("cats_and_sleep.md", "coffee_brewing_guide.md", "household_budget_meeting.txt", "flower_gardening.md"):
+        shutil.copy2(TEXTS / name, folder / name)
+    shutil.copy2(PHOTOS / "rocket_launch_pad.jpg", folder / "copies" / "rocket_again.jpg")  # byte-identical
+    cat = Image.open(PHOTOS / "cat_chelsea.jpg")
+    cat.resize((cat.width // 2, cat.height // 2)).save(folder / "copies" / "cat_small.jpg", quality=75)
+    index_dir = base / "index"
+    index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    searcher = Searcher(IndexFolder.open(index_dir), bundled)
+    yield folder, index_dir, searcher
+    searcher.close()
+
+
+def names(hits):
+    return [h.path.rsplit("/", 1)[1] for h in hits]
+
+
+@pytest.mark.parametrize("kind, count", [("any", 14), ("image", 10), ("text", 4)])
+def test_default_lists_the_k_best_even_for_an_absent_subject(collection, kind, count):
+    _, _, searcher = collection
+    hits = searcher.search(Query(text=ABSENT), Filters(kind=kind), k=20)
+    assert len(hits) == count  # every file of that kind, best first: nothing hidden
+    assert all(h.confidence in LEVELS for h in hits)
+    assert hits[0].confidence != "high"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_a_clear_match_comes_first_with_more_confidence_than_noise(collection):
+    _, _, searcher = collection
+    cat = searcher.search(Query(text="a photo of a cat"), Filters(kind="image"), k=3)
+    assert names(cat)[:2] == ["cat_chelsea.jpg", "cat_small.jpg"] or names(cat)[:2] == ["cat_small.jpg", "cat_chelsea.jpg"]
+    order = {"low": 0, "medium": 1, "high": 2}
+    absent = searcher.search(Query(text=ABSENT), Filters(kind="image"), k=1)[0]
+    assert order[cat[0].confidence] > order[absent.confidence]
+
+
+def test_min_score_still_cuts(collection):
+    _, _, searcher = collection
+    everything = searcher.search(Query(text="a cup of coffee"), k=20)
+    assert searcher.search(Query(text="a cup of coffee"), Filters(min_score=100.0), k=20) == []
+    cut = searcher.search(Query(text="a cup of coffee"), Filters(min_score=everything[2].score), k=20)
+    assert cut == everything[: len(cut)] and 3 <= len(cut) < len(everything)
+
+
+@pytest.mark.parametrize("query, first", [
+    (PHOTOS / "rocket_launch_pad.jpg", {"rocket_launch_pad.jpg", "rocket_again.jpg"}),  # byte-identical files
+    (PHOTOS / "cat_chelsea.jpg", {"cat_chelsea.jpg", "cat_small.jpg"}),  # itself and a half-size copy
+])
+def test_copies_of_the_query_image_rank_first_among_every_kind(collection, query, first):
+    _, _, searcher = collection
+    hits = searcher.search(Query(image=query), k=5)
+    assert set(names(hits[:2])) == first, [(h.kind, h.path, h.score) for h in hits]
+    assert all(h.confidence == "high" for h in hits[:2])
+    assert hits[0].score > hits[2].score
+
+
+def test_a_half_size_copy_as_the_query_finds_the_original_first(collection, tmp_path):
+    _, _, searcher = collection
+    small = tmp_path / "coffee_small.jpg"
+    coffee = Image.open(PHOTOS / "coffee_cup.jpg")
+    coffee.resize((coffee.width // 2, coffee.height // 2)).save(small, quality=75)
+    assert names(searcher.search(Query(image=small), k=3))[0] == "coffee_cup.jpg"
+
+
+def test_each_group_is_searched_exactly(collection):
+    """The k best from per-group searches are the first k of everything ranked at once."""
+    _, _, searcher = collection
+    for text in ("a flower", ABSENT, "the household budget"):
+        everything = searcher.search(Query(text=text), k=100)
+        for k in (1, 3, 6):
+            top = searcher.search(Query(text=text), k=k)
+            assert [h.segment_id for h in top] == [h.segment_id for h in everything[:k]]
+
+
+def test_cli_json_and_queries_carry_confidence_and_warn_on_a_weak_best(collection, tmp_path, session_home):
+    _, index_dir, _ = collection
+    env = {"SEARCHENGINE_HOME": str(session_home), "PATH": "/usr/bin:/bin"}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "searchengine", "search", *map(str, args),  # noqa: E731
+                                        "--index", str(index_dir)], capture_output=True, text=True, env=env, check=True)
+    absent = run(ABSENT, "--json", "-k", "3")
+    hits = json.loads(absent.stdout)
+    assert len(hits) == 3 and all(h["confidence"] in LEVELS for h in hits)
+    assert list(hits[0])[:3] == ["rank", "score", "confidence"]
+    if hits[0]["confidence"] == "low":
+        assert "no strong match" in absent.stderr and absent.stderr.count("\n") == 1
+    assert "no strong match" not in run("a cup of coffee", "--json").stderr
+    queries = tmp_path / "queries.txt"
+    queries.write_text(f"a cup of coffee\nimage:{PHOTOS / 'cat_chelsea.jpg'}\n")
+    lines = [json.loads(line) for line in run("--queries", queries, "-k", "2").stdout.splitlines()]
+    assert [len(line["hits"]) for line in lines] == [2, 2]
+    assert all(h["confidence"] in LEVELS for line in lines for h in line["hits"])
+    assert run(ABSENT, "--min-score", "100", "--json").stdout.strip() == "[]"
+    table = run(ABSENT, "-k", "4").stdout
+    assert "confidence" in table.splitlines()[0]
+
+
+def test_server_returns_the_cli_hits_and_confidences(collection, session_home):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from searchengine.server import create_app
+
+    _, index_dir, searcher = collection
+    with TestClient(create_app(index_dir, encoder=searcher.encoder), base_url="http://127.0.0.1") as client:
+        for params in ({"q": "a flower", "k": 6}, {"q": ABSENT, "type": "image", "k": 5}):
+            served = client.get("/api/search", params=params).json()["hits"]
+            local = searcher.search(Query(text=params["q"]), Filters(kind=params.get("type", "any")), k=params["k"])
+            assert [(h["path"], h["score"], h["confidence"]) for h in served] == \
+                [(h.path, h.score, h.confidence) for h in local]
+        with open(PHOTOS / "cat_chelsea.jpg", "rb") as fh:
+            served = client.post("/api/search", files={"image": ("cat.jpg", fh, "image/jpeg")}, data={"k": "3"}).json()
+        assert {h["path"].rsplit("/", 1)[1] for h in served["hits"][:2]} == {"cat_chelsea.jpg", "cat_small.jpg"}
+
+
+def test_confidence_levels_follow_the_probability():
+    model = confidence.ModelConfidence(bias=0.0, weights=(1.0, 0.0, 0.0, 0.0), high=0.8, medium=0.4, near_copy=0.9)
+    evidence = [confidence.Evidence(z=z, z_prior=0.0, lead=0.0, cross=False) for z in (3.0, 0.0, -3.0)]
+    assert confidence.assess(evidence, model) == ["high", "medium", "low"]
+    copy = confidence.Evidence(z=-5.0, z_prior=0.0, lead=0.0, cross=False, near_copy=True)
+    assert confidence.assess([copy], model) == ["high"]
+    assert confidence.lead_reference(np.arange(20.0)) == 10.0
+    assert confidence.lead_reference(np.array([2.0, 1.0])) == 1.0
+    assert confidence.for_model("some:other-model") is confidence.DEFAULT
