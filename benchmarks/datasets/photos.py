@@ -16,6 +16,7 @@ Usage::
 
     python benchmarks/datasets/photos.py OUT_DIR               # val + test
     python benchmarks/datasets/photos.py OUT_DIR --split test  # for `bench recall`
+    python benchmarks/datasets/photos.py OUT_DIR --split test --lang zh   # captions in Chinese (es, de)
 
 Output (see ``common.py``): ``OUT/images/<source>/<file>`` (copies of the
 original files), ``pairs.jsonl`` (``"image"``, ``"captions"``, ``"source"``:
@@ -37,9 +38,11 @@ from pathlib import Path
 
 try:
     from . import common
+    from .photo_translations import LANGS, TRANSLATIONS
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import common
+    from photo_translations import LANGS, TRANSLATIONS
 
 
 def _python_package_dir(name: str, *sub: str) -> Path | None:
@@ -177,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["all", "val", "test"], default="all")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-fraction", type=float, default=0.25)
+    ap.add_argument("--lang", choices=("en",) + LANGS, default="en",
+                    help="caption language (translations exist for the test split: use with --split test)")
     args = ap.parse_args(argv)
+    if args.lang != "en" and args.split != "test":
+        raise SystemExit("error: --lang needs --split test (only the test captions are translated)")
 
     keys = [image_key(s, rel) for s, rel, _ in PHOTOS]
     if len(set(keys)) != len(keys):
@@ -192,13 +199,15 @@ def main(argv: list[str] | None = None) -> int:
         if src is None:
             missing.append(f"{source}:{rel}")
             continue
+        if args.lang != "en" and assignment[key] == "test":
+            captions = [TRANSLATIONS[c][LANGS.index(args.lang)] for c in captions]
         pair = {"image": key, "captions": captions, "source": f"{SOURCES[source][1]}: {src}"}
         if args.split in ("all", assignment[key]):
             common.copy_file(src, out / key)
             used.add(source)
         pairs.append(pair)
 
-    meta = {"builder": "photos", "seed": args.seed,
+    meta = {"builder": "photos", "seed": args.seed, "lang": args.lang,
             "method": f"random by image, val fraction {args.val_fraction}, "
                       "random.Random(seed).shuffle over sorted image paths"}
     counts = common.write_dataset(out, pairs, assignment, args.split, meta)

@@ -37,6 +37,7 @@ from searchengine.encoders.registry import load_encoder
 from searchengine.index_folder import IndexFolder, check_model
 from searchengine.ingest import Plan, Progress, RunSummary, SilentProgress, plan_changes, prepare_run, scan
 from searchengine.store.records import ItemDraft
+from searchengine.upgrades import model_to_load, upgrade_notice
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,17 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
     root, index_dir, manifest = prepare_run(folder, index_dir, settings)
     # The driver's own copy of the encoder (its id and size, the calibration) only when needed.
     encoder = None
+    model = model_to_load(settings.model, manifest)  # an existing index keeps its own encoder
     if manifest is None or settings.model not in (manifest.model, manifest.encoder_id):
-        encoder = load_encoder(settings.model, "cpu", settings.backend)
+        encoder = load_encoder(model, "cpu", settings.backend)
     progress.start("scanning", 0)
     found, skipped = scan(root, manifest, settings)
     encoder_id = encoder.id if encoder else manifest.encoder_id
     dim = encoder.dim if encoder else manifest.dim
     summary = RaySummary(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
+    notice = upgrade_notice(index_dir, manifest, settings.model)
+    if notice:
+        summary.notices.append(notice)
 
     cluster = _Cluster(ray, address)
     with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type,
@@ -90,7 +95,7 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
             index.commit(run_id, [], plan.removed)
             summary.removed = len(plan.removed)
         if plan.embed and encoder is None:
-            encoder = load_encoder(settings.model, "cpu", settings.backend)
+            encoder = load_encoder(model, "cpu", settings.backend)
             check_model(index.manifest, index.folder, encoder_id=encoder.id)
         try:
             if plan.embed:
@@ -157,6 +162,11 @@ def _worker_env() -> dict:
     return {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
 
 
+def index_model(index: IndexFolder, settings: IngestSettings) -> str:
+    """The model name workers load: the index's own encoder (upgrades.model_to_load)."""
+    return model_to_load(settings.model, index.manifest)
+
+
 def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: list, settings: IngestSettings,
                   progress: Progress, summary: RaySummary, actors: int | None) -> None:
     """Decode on Ray tasks, embed on Ray actors, commit the shards here in plan order."""
@@ -171,13 +181,13 @@ def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: l
     data = ray.data.from_items(rows, override_num_blocks=len(rows))
     data = data.map_batches(
         decode_chunk, batch_size=1, num_cpus=DECODE_CPUS, **_task_pool(ray, _decode_tasks(ray, pool, gpus)),
-        fn_kwargs={"model": settings.model, "backend": settings.backend, "asr_model": settings.asr_model,
+        fn_kwargs={"model": index_model(index, settings), "backend": settings.backend, "asr_model": settings.asr_model,
                    "language": settings.language, "cache": str(cache_dir()), "threads": settings.workers,
                    "env": _worker_env()},
     )
     data = data.map_batches(
         EmbedShards, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1, num_gpus=gpus,
-        fn_constructor_kwargs={"model": settings.model, "device": "cuda" if gpus else "cpu",
+        fn_constructor_kwargs={"model": index_model(index, settings), "device": "cuda" if gpus else "cpu",
                                "backend": settings.backend, "batch_size": settings.batch_size,
                                "shards_dir": str(shards_dir), "threads": threads, "env": _worker_env()},
     )

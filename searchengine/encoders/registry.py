@@ -16,6 +16,10 @@ DEFAULT_MODEL = "bundled"
 # family -> factory(spec, device, backend) ; spec is the text after "family:" ("" when absent)
 Factory = Callable[[str, str, str], Encoder]
 _FACTORIES: dict[str, Factory] = {}
+# encoder id -> the id of the better model that replaced it as a default (see `successor`)
+SUCCESSORS: dict[str, str] = {
+    "bundled:lit-v1": "bundled:lit-v2",
+}
 
 
 def register(family: str):
@@ -35,6 +39,14 @@ def _builtin_families() -> None:
 def families() -> list[str]:
     _builtin_families()
     return sorted(_FACTORIES)
+
+
+def successor(encoder_id: str) -> str | None:
+    """The encoder that replaced `encoder_id` as the default of its family, if one did.
+
+    Indexes built with the old one keep it (they are searched and extended with it); this only
+    lets `searchengine index` say that rebuilding would give better results."""
+    return SUCCESSORS.get(encoder_id)
 
 
 def split_name(name: str) -> tuple[str, str]:

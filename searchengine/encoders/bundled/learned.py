@@ -41,12 +41,25 @@ class FusedHead:
     map: LinearMap
     alpha: float
     name: str
+    backbone: str = "lite0"  # the EfficientNet-Lite whose outputs it reads (efficientnet.BACKBONES)
+    attribute_bank: np.ndarray | None = None  # [len(attributes.ATTRIBUTES), d] text vectors
+    attribute_weight: float = 0.0  # share of the attribute bridge (0: none, pixels not needed)
+    view: str = "centre"  # how an image is framed for the network (views.VIEWS)
 
-    def __call__(self, logits: np.ndarray, features: np.ndarray) -> np.ndarray:
+    @property
+    def uses_pixels(self) -> bool:
+        return self.attribute_weight > 0 and self.attribute_bank is not None
+
+    def __call__(self, logits: np.ndarray, features: np.ndarray, evidence: np.ndarray | None = None) -> np.ndarray:
+        """`evidence`: attributes.evidence(pixels) for the batch, needed when `uses_pixels`."""
         mapped = self.map(features)
-        if self.alpha <= 0:
-            return mapped
-        return l2_normalize(self.alpha * self.bridge(logits, features) + (1.0 - self.alpha) * mapped)
+        out = mapped if self.alpha <= 0 else l2_normalize(
+            self.alpha * self.bridge(logits, features) + (1.0 - self.alpha) * mapped)
+        if self.uses_pixels and evidence is not None:
+            from searchengine.encoders.bundled.attributes import attribute_vectors
+
+            out = l2_normalize(out + self.attribute_weight * attribute_vectors(evidence, self.attribute_bank))
+        return out
 
 
 def save_head(path: Path, head: FusedHead, **meta) -> None:
@@ -61,6 +74,10 @@ def save_head(path: Path, head: FusedHead, **meta) -> None:
             alpha=np.float32(head.alpha),
             top_k=np.int64(head.bridge.top_k),
             temperature=np.float32(head.bridge.temperature),
+            backbone=np.array(head.backbone),
+            view=np.array(head.view),
+            **({"attribute_bank": head.attribute_bank.astype(np.float32),
+                "attribute_weight": np.float32(head.attribute_weight)} if head.uses_pixels else {}),
             **{k: np.array(v) for k, v in meta.items()},
         )
 
@@ -73,7 +90,10 @@ def load_head(path: Path, name: str | None = None) -> FusedHead:
         bridge = LabelBridge(z["class_bank"], top_k=int(z["top_k"]), temperature=float(z["temperature"]),
                              name="bridge")
         linear = LinearMap(z["weight"], z["bias"], z["mean"])
-        return FusedHead(bridge, linear, float(z["alpha"]), name or path.stem)
+        backbone = str(z["backbone"]) if "backbone" in z.files else "lite0"  # lit-v1 predates the field
+        attributes = (z["attribute_bank"], float(z["attribute_weight"])) if "attribute_bank" in z.files else (None, 0.0)
+        view = str(z["view"]) if "view" in z.files else "centre"
+        return FusedHead(bridge, linear, float(z["alpha"]), name or path.stem, backbone, *attributes, view)
 
 
 def shipped_head(name: str) -> FusedHead:

@@ -117,7 +117,15 @@ def _check_tokenizer(model) -> None:
     """Our `tokenizers` set-up must give sentence-transformers' token ids exactly."""
     from searchengine.encoders.onnx_towers import ExportFailed
 
-    want = model.tokenize(_CHECK_SENTENCES)["input_ids"].numpy()
+    import logging
+
+    quiet = logging.getLogger("sentence_transformers")  # 6.x warns that `tokenize` is deprecated
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        want = model.tokenize(_CHECK_SENTENCES)["input_ids"].numpy()
+    finally:
+        quiet.setLevel(level)
     got = tokenize(_CHECK_SENTENCES)["input_ids"]
     if want.shape != got.shape or not np.array_equal(want, got):
         raise ExportFailed("the tokenizers set-up does not reproduce sentence-transformers' token ids")

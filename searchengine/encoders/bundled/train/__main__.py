@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("indexes/cache/bundled"))
     ap.add_argument("--tower", default="minilm", help="text tower: minilm (English) or e5 (multilingual)")
     ap.add_argument("--setting", action="append", help="setting name(s) (default: all for sweep)")
+    ap.add_argument("--match", help="sweep: only settings whose name contains this text")
     ap.add_argument("--out", type=Path, help="fit: the .npz to write")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for fitting (1: fastest here, small matrices, and no spinning under load)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
@@ -55,16 +57,25 @@ def main(argv: list[str] | None = None) -> int:
     from searchengine.encoders.bundled.learned import save_head
     from searchengine.encoders.bundled.train import experiment
 
-    corpus = experiment.load_corpus(args.datasets, args.cache, args.tower, _embedder(args.tower))
+    corpora: dict = {}
+
+    def corpus_for(setting):
+        key = (setting.backbone, setting.views, setting.all_lemmas)
+        if key not in corpora:
+            corpora[key] = experiment.load_corpus(args.datasets, args.cache, args.tower, _embedder(args.tower),
+                                                  backbone=setting.backbone, views=setting.views,
+                                                  all_lemmas=setting.all_lemmas)
+        return corpora[key]
+
     by_name = {s.name: s for s in experiment.SETTINGS}
-    names = args.setting or list(by_name)
+    names = args.setting or [n for n in by_name if not args.match or args.match in n]
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise SystemExit(f"unknown setting(s) {unknown}; known: {list(by_name)}")
     if args.command == "sweep":
         for name in names:
             start = time.perf_counter()
-            row = experiment.run_setting(corpus, by_name[name])
+            row = experiment.run_setting(corpus_for(by_name[name]), by_name[name])
             row["tower"] = args.tower
             row["selection_score"] = experiment.selection_score(row)
             row["seconds"] = round(time.perf_counter() - start, 1)
@@ -73,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(names) != 1 or args.out is None:
         raise SystemExit("fit needs exactly one --setting and --out")
     setting = by_name[names[0]]
+    corpus = corpus_for(setting)
     sets = {"openclipart": corpus.sets["openclipart-train"], "tux": corpus.sets["tux-train"]}
     head, losses = experiment.build_head(corpus, setting, sets, name=args.out.stem)
-    report = {name: experiment.evaluate(head, corpus.sets[name]) for name in ("tux-test", "photos-test")}
+    report = {name: experiment.evaluate(head, corpus.sets[name]) for name in ("tux-test", "photos-test", "photos2-test")
+              if name in corpus.sets}
     save_head(args.out, head, setting=setting.name, tower=args.tower,
               recall=json.dumps(report), final_loss=losses[-1] if losses else float("nan"))
     print(json.dumps({"out": str(args.out), "setting": setting.name, "tower": args.tower, **report}))

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from searchengine.encoders.bundled.train.features import image_features, text_embeddings
+from searchengine.encoders.bundled.train.features import image_evidence, image_features, text_embeddings
 
 
 @dataclass
@@ -23,6 +23,7 @@ class PairSet:
     texts: list[str]  # unique captions
     text_vectors: np.ndarray  # [len(texts), d]
     image_of_text: list[list[int]]  # for each unique caption, the images it describes
+    evidence: np.ndarray | None = None  # [n, len(attributes.ATTRIBUTES)] pixel evidence (eval sets)
 
     def caption_index(self) -> list[list[int]]:
         """For each image, the indices of its captions in `texts`."""
@@ -44,9 +45,15 @@ def read_split(folder: Path, split: str) -> list[dict]:
 
 
 def load_pairs(folder: Path, split: str, cache: Path, tower: str,
-               embed: Callable[[Sequence[str]], np.ndarray], max_captions: int = 4) -> PairSet:
+               embed: Callable[[Sequence[str]], np.ndarray], max_captions: int = 4,
+               backbone: str = "lite0", views: Sequence[str] = ("centre",), with_evidence: bool = False) -> PairSet:
+    """A split with its cached features; several `views` are pooled (mean logits and features)."""
     rows = [r for r in read_split(folder, split) if r.get("captions")]
-    feats = image_features(folder, [r["image"] for r in rows], cache)
+    per_view = [image_features(folder, [r["image"] for r in rows], cache, backbone=backbone, view=v) for v in views]
+    feats = per_view[0]
+    if len(per_view) > 1:
+        feats = type(feats)(feats.paths, np.mean([f.logits for f in per_view], axis=0),
+                            np.mean([f.features for f in per_view], axis=0))
     captions = [[c for c in r["captions"] if c.strip()][:max_captions] for r in rows]
     texts = sorted({c for caps in captions for c in caps})
     where = {t: i for i, t in enumerate(texts)}
@@ -55,5 +62,9 @@ def load_pairs(folder: Path, split: str, cache: Path, tower: str,
         for c in caps:
             image_of_text[where[c]].append(i)
     vectors = text_embeddings(texts, cache, tower, embed)
+    evidence = None
+    if with_evidence:
+        paths = [r["image"] for r in rows]
+        evidence = np.mean([image_evidence(folder, paths, cache, backbone, v) for v in views], axis=0)
     return PairSet(f"{Path(folder).name}/{split}", feats.logits, feats.features, captions, texts, vectors,
-                   image_of_text)
+                   image_of_text, evidence)

@@ -30,11 +30,16 @@ def _key(parts: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: int = 8) -> ImageFeatures:
-    """EfficientNet logits and pooled features of `folder/path` for each path, cached by path list."""
+def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: int = 8,
+                   backbone: str = "lite0", view: str = "centre") -> ImageFeatures:
+    """EfficientNet logits and pooled features of `folder/path` for each path, cached by path list.
+
+    `backbone` names the network (efficientnet.BACKBONES); `view` the part of the image it sees:
+    "centre" (what indexing uses), or another view of `views.VIEWS` (test-time view experiments)."""
     folder = Path(folder)
     key = _key([folder.resolve().as_posix(), *paths])
-    base = Path(cache) / f"images-{folder.name}-{key}"
+    tag = "" if (backbone, view) == ("lite0", "centre") else f"{backbone}-{view}-"
+    base = Path(cache) / f"images-{tag}{folder.name}-{key}"
     if base.with_suffix(".logits.npy").exists():
         return ImageFeatures(list(paths), np.load(base.with_suffix(".logits.npy")),
                              np.load(base.with_suffix(".features.npy")))
@@ -42,11 +47,14 @@ def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: 
     from searchengine.encoders.bundled.heads import LabelBridge
     from searchengine.media.images import load_image
 
-    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)))
+    from searchengine.encoders.bundled.views import VIEWS
+
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone=backbone)
+    prepare = VIEWS[view]
     logits, features = [], []
-    log.info("encoding %d images of %s", len(paths), folder)
+    log.info("encoding %d images of %s (%s, %s view)", len(paths), folder, backbone, view)
     for start in range(0, len(paths), batch_size):
-        batch = [encoder.prepare_image(load_image(folder / p)) for p in paths[start:start + batch_size]]
+        batch = [prepare(encoder, load_image(folder / p)) for p in paths[start:start + batch_size]]
         lo, fe = encoder.image_outputs(batch)
         logits.append(lo)
         features.append(fe)
@@ -69,3 +77,26 @@ def text_embeddings(texts: Sequence[str], cache: Path, tower: str,
     with atomic_path(base) as tmp, open(tmp, "wb") as fh:
         np.save(fh, vectors)
     return vectors
+
+
+def image_evidence(folder: Path, paths: Sequence[str], cache: Path, backbone: str = "lite0",
+                   view: str = "centre") -> np.ndarray:
+    """attributes.evidence of each image's `view` (as the tower of `backbone` sees it), cached."""
+    from searchengine.encoders.bundled.attributes import ATTRIBUTES, evidence
+
+    folder = Path(folder)
+    key = _key([folder.resolve().as_posix(), *paths, *ATTRIBUTES])
+    path = Path(cache) / f"evidence-{backbone}-{view}-{folder.name}-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    from searchengine.encoders.bundled.encoder import BundledEncoder
+    from searchengine.encoders.bundled.heads import LabelBridge
+    from searchengine.encoders.bundled.views import VIEWS
+    from searchengine.media.images import load_image
+
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone=backbone)
+    rows = [evidence(encoder.pixels([VIEWS[view](encoder, load_image(folder / p))]))[0] for p in paths]
+    out = np.asarray(rows, np.float32).reshape(len(paths), len(ATTRIBUTES))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out

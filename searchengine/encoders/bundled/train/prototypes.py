@@ -86,16 +86,18 @@ def wordnet_glosses(synsets: list[str], path: Path = WORDNET_NOUNS) -> list[str]
     return [gloss for gloss, _ in wordnet_facts(synsets, path)]
 
 
-def class_sentences(with_gloss: bool = True, hypernyms: int = 0) -> list[list[str]]:
-    """For each class, sentences describing it: templates × first lemma, all lemmas, gloss, and
-    with `hypernyms` > 0 one sentence naming that many WordNet ancestors ("a tabby, a kind of
-    domestic cat, cat"; measured: no gain on the validation sets, so off by default)."""
+def class_sentences(with_gloss: bool = True, hypernyms: int = 0, all_lemmas: bool = False) -> list[list[str]]:
+    """For each class, sentences describing it: templates × first lemma (× every lemma with
+    `all_lemmas`: ImageNet's first lemma is often the rare one, "Madagascar cat" for the
+    ring-tailed lemur), all lemmas, gloss, and with `hypernyms` > 0 one sentence naming that many
+    WordNet ancestors ("a tabby, a kind of domestic cat, cat"; measured: no gain on the
+    validation sets, so off by default)."""
     descriptions = class_descriptions()
     facts = wordnet_facts(class_synsets()) if with_gloss or hypernyms else [("", [])] * len(descriptions)
     sentences = []
     for desc, (gloss, chain) in zip(descriptions, facts):
         lemmas = [x.strip() for x in desc.split(",") if x.strip()]
-        texts = [t.format(lemmas[0]) for t in TEMPLATES]
+        texts = [t.format(lemma) for lemma in (lemmas if all_lemmas else lemmas[:1]) for t in TEMPLATES]
         texts.append(f"a photo of a {desc}.")
         if gloss and with_gloss:
             texts.append(f"{lemmas[0]}: {gloss}")
@@ -103,3 +105,27 @@ def class_sentences(with_gloss: bool = True, hypernyms: int = 0) -> list[list[st
             texts.append(f"a photo of a {lemmas[0]}, a kind of {', '.join(chain[:hypernyms])}.")
         sentences.append(texts)
     return sentences
+
+
+# WordNet ancestors too abstract to name what a photo shows
+ABSTRACT = {"entity", "physical entity", "abstraction", "object", "whole", "artifact", "instrumentality",
+            "organism", "living thing", "matter", "solid", "substance", "covering", "structure", "device",
+            "chordate", "vertebrate", "placental", "diapsid", "invertebrate", "arthropod", "part", "thing",
+            "unit", "group", "commodity", "equipment", "implement", "container", "conveyance"}
+
+
+def hypernym_groups(min_classes: int = 2, max_classes: int = 200) -> list[tuple[str, list[int]]]:
+    """WordNet ancestors of the ImageNet classes that queries use ("bird", "flower", "dog",
+    "building"): (first lemma, the classes under it), for ancestors over `min_classes` classes
+    and not in ABSTRACT. Empty where WordNet is not installed."""
+    facts = wordnet_facts(class_synsets())
+    members: dict[str, list[int]] = {}
+    for index, (_, chain) in enumerate(facts):
+        for name in dict.fromkeys(chain):
+            members.setdefault(name, []).append(index)
+    return sorted((name, classes) for name, classes in members.items()
+                  if min_classes <= len(classes) <= max_classes and name not in ABSTRACT)
+
+
+def hypernym_sentences(groups: list[tuple[str, list[int]]]) -> list[list[str]]:
+    return [[t.format(name) for t in TEMPLATES] for name, _ in groups]
