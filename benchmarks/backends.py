@@ -45,12 +45,13 @@ def _timed(fn, repeat: int = 1) -> float:
 
 
 def measure(model: str, runtime: str, images: int, reference: dict | None) -> dict:
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
     from searchengine.media.images import load_image
 
     suffix, backend = RUNTIMES[runtime]
     start = time.perf_counter()
-    encoder = load_encoder(model + suffix, "cpu", backend)
+    encoder = load_encoder(model + suffix, "cpu", backend, cache_dir=cache_dir())
     encoder.embed_texts(["warm-up"])
     prepared = [encoder.prepare_image(load_image(p)) for p in _photos(8)]
     encoder.embed_images(prepared[:2])

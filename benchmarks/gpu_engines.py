@@ -66,7 +66,7 @@ def stage_ray_stages(out: dict, deadline: Deadline, ctx: Context) -> None:
     shards.mkdir()
     started = time.perf_counter()
     actor = EmbedShards(model=settings.model, device=ctx.device, backend=settings.backend, batch_size=settings.batch_size,
-                        shards_dir=str(shards), threads=ctx.cores, env={})
+                        shards_dir=str(shards), cache=str(cache_dir()), threads=ctx.cores, env={})
     out["actor_load_s"] = round(time.perf_counter() - started, 2)
     out["actor_device"] = actor.encoder.device
     started = time.perf_counter()

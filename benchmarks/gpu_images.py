@@ -179,11 +179,12 @@ def simplejpeg_load(path: Path, draft_size: int, eighths: bool = False):
 
 def stage_decode(out: dict, deadline: Deadline, ctx: Context) -> None:
     """Decode alone: what one core and all cores turn into images a second."""
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
     from searchengine.media.images import draft_side, load_image
 
     files = spread(ctx.distinct, ctx.scale.decode_sample)
-    side = draft_side(load_encoder("bundled", "cpu", ctx.backend))  # both models crop 224 px: 384
+    side = draft_side(load_encoder("bundled", "cpu", ctx.backend, cache_dir=cache_dir()))  # both models crop 224 px: 384
     out["files"] = len(files)
     out["draft_side_px"] = side
     decoders: dict[str, Callable] = {

@@ -31,6 +31,7 @@ def stage_model(kind: str) -> Callable:
 
 def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None:
     from searchengine.config import IngestSettings, default_workers
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
     from searchengine.media.images import draft_side, load_image
 
@@ -40,7 +41,7 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
     ctx.models[kind] = name
     out["model"] = name
     started = time.perf_counter()
-    encoder = load_encoder(name, ctx.device, ctx.backend)
+    encoder = load_encoder(name, ctx.device, ctx.backend, cache_dir=cache_dir())
     ctx.sync()
     out["load_s"] = round(time.perf_counter() - started, 2)
     ctx.encoders[kind] = encoder

@@ -160,10 +160,11 @@ def cosines(a: np.ndarray, b: np.ndarray) -> dict:
 
 def cpu_encoder(kind: str, name: str, ctx: Context):
     """The reference: the same model in PyTorch on the CPU, float32 (loaded once)."""
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
 
     if kind not in ctx.cpu_encoders:
-        ctx.cpu_encoders[kind] = load_encoder(name, "cpu", "torch")
+        ctx.cpu_encoders[kind] = load_encoder(name, "cpu", "torch", cache_dir=cache_dir())
     return ctx.cpu_encoders[kind]
 
 

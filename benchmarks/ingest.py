@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from searchengine.config import IngestSettings  # noqa: E402
+from searchengine.config import cache_dir
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder  # noqa: E402
 from searchengine.eval.measure import machine, rss_bytes, save_result, to_json  # noqa: E402
 from searchengine.ingest import index_folder  # noqa: E402
@@ -191,7 +192,7 @@ def main(argv=None) -> None:
 
     started = time.perf_counter()
     result = {"benchmark": "ingest", "machine": machine(), "model": args.model}
-    encoder = load_encoder(args.model, args.device)
+    encoder = load_encoder(args.model, args.device, cache_dir=cache_dir())
     result["encoder_id"] = encoder.id
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         if args.repeat and args.rounds:

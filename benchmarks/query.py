@@ -45,6 +45,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from searchengine.calibration import current_calibration  # noqa: E402
+from searchengine.config import cache_dir
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder  # noqa: E402
 from searchengine.eval.measure import machine, save_result, summarize_ms, to_json  # noqa: E402
 from searchengine.index_folder import IndexFolder, exists  # noqa: E402
@@ -97,7 +98,7 @@ def build(folder: Path, model: str, encoder, n_segments: int, anchors: int, nois
         committed = time.perf_counter()
         index.save()
         saved = time.perf_counter()
-        current_calibration(index, encoder, write=True)
+        current_calibration(index, encoder, write=True, cache_dir=cache_dir())
         index.catalog.finish_run(run_id, {"added": len(items)})
         kind, params = index.manifest.index_type, index.manifest.index_params
     return {"segments": n_images + n_docs * PASSAGES, "items": len(items), "index_type": kind, "params": params,
@@ -107,7 +108,7 @@ def build(folder: Path, model: str, encoder, n_segments: int, anchors: int, nois
 
 def warm(folder: Path, queries: list[str], device: str) -> dict:
     """Each query runs every stage in turn, so all stages see the same machine load."""
-    searcher = Searcher.open(folder, device=device)
+    searcher = Searcher.open(folder, device=device, cache_dir=cache_dir())
     try:
         for q in queries[:5]:
             searcher.search(Query(text=q))
@@ -175,7 +176,7 @@ def main(argv=None) -> None:
     result = {"benchmark": "query", "machine": machine(), "model": args.model}
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
         folder = (args.index or Path(tmp) / "index").expanduser().resolve()
-        encoder = load_encoder(args.model, args.device)
+        encoder = load_encoder(args.model, args.device, cache_dir=cache_dir())
         result["encoder_id"] = encoder.id
         if exists(folder):
             with IndexFolder.open(folder) as index:

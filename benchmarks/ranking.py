@@ -126,9 +126,10 @@ def main() -> None:
     parser.add_argument("--save", action="store_true")
     args = parser.parse_args()
 
-    from searchengine.calibration import calibration_kind
+    from searchengine.kinds import calibration_kind
     from searchengine.config import IngestSettings
     from searchengine.ingest import index_folder
+    from searchengine.config import cache_dir
     from searchengine.query import Filters, Query, Searcher
 
     started = time.perf_counter()
@@ -144,7 +145,7 @@ def main() -> None:
             listing.write_text(json.dumps(queries))
         index_folder(folder, index_dir, IngestSettings(model=args.model, language="en"))  # a no-op when reused
         indexed_at = time.perf_counter()
-        searcher = Searcher.open(index_dir)
+        searcher = Searcher.open(index_dir, cache_dir=cache_dir())
         present_words = set().union(*(content_words(c) for c, _, _ in queries["present"]))
         stem = lambda hit: Path(hit.path).stem  # noqa: E731
         prior = lambda h: float(searcher.calibration.z("text", calibration_kind(h.kind, h.text is not None), h.raw_score))  # noqa: E731

@@ -310,6 +310,7 @@ def main() -> None:
 
     from searchengine import confidence
     from searchengine.eval.measure import machine, save_result, to_json
+    from searchengine.config import cache_dir
     from searchengine.query import Searcher
 
     started = time.perf_counter()
@@ -327,17 +328,17 @@ def main() -> None:
         index(work / name / "collection", work / name / "index", args.model)
 
     rows, image_queries = [], []
-    searcher = Searcher.open(tux / "index")
+    searcher = Searcher.open(tux / "index", cache_dir=cache_dir())
     rows += tux_rows(searcher, listing)
     stamps = sorted((tux / "collection" / "image").glob("*.png"))[::4]
     image_queries += image_rows(searcher, stamps, work / "copies" / "tuxpaint", "tuxpaint", jpeg=False)
     model_id = searcher.encoder.id
     searcher.close()
-    searcher = Searcher.open(work / "photos" / "index")
+    searcher = Searcher.open(work / "photos" / "index", cache_dir=cache_dir())
     rows += photo_rows(searcher, args.photos, "photos", "short")
     rows += photo_rows(searcher, args.photos, "photos-descriptive", "descriptive")
     searcher.close()
-    searcher = Searcher.open(work / "photos-mixed" / "index")
+    searcher = Searcher.open(work / "photos-mixed" / "index", cache_dir=cache_dir())
     rows += photo_rows(searcher, args.photos, "photos-mixed", "descriptive")
     photos = sorted((work / "photos-mixed" / "collection" / "photos").iterdir())
     image_queries += image_rows(searcher, photos, work / "copies" / "photos", "photos-mixed", jpeg=True)

@@ -158,9 +158,10 @@ def _catalog(index_dir: Path) -> tuple[list, list]:
 
 
 def _hits(index_dir: Path, args) -> list:
+    from searchengine.config import cache_dir
     from searchengine.query import Filters, Query, Searcher
 
-    searcher = Searcher.open(index_dir, device="cpu")
+    searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     try:
         queries = [Query(text=t) for t in ("a cat", "a rocket on the launch pad", "a red flower", "coins")]
         return [[(h.path, h.segment_id, h.raw_score) for h in searcher.search(q, Filters(min_score=None), k=10)]

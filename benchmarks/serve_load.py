@@ -54,12 +54,13 @@ def anchors(encoder) -> np.ndarray:
 def synthesize(index_dir: Path, segments: int, seed: int = 0) -> dict:
     """Write an index of `segments` synthetic segments (see the module docstring)."""
     from searchengine.calibration import current_calibration
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
     from searchengine.index_folder import IndexFolder
     from searchengine.store.catalog import ItemDraft, SegmentDraft
 
     started = time.perf_counter()
-    encoder = load_encoder(DEFAULT_MODEL, "cpu")
+    encoder = load_encoder(DEFAULT_MODEL, "cpu", cache_dir=cache_dir())
     centres = anchors(encoder)
     rng = np.random.default_rng(seed)
     n_images = segments // 5
@@ -84,7 +85,7 @@ def synthesize(index_dir: Path, segments: int, seed: int = 0) -> dict:
                 index.commit(run_id, batch)
                 batch = []
         index.save()
-        current_calibration(index, encoder, write=True)
+        current_calibration(index, encoder, write=True, cache_dir=cache_dir())
         index.catalog.finish_run(run_id, {"added": drafts_total})
         counts = index.manifest.counts
     return {"synthesized_in_s": round(time.perf_counter() - started, 1), **counts}

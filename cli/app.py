@@ -10,10 +10,12 @@ from typing import Optional
 
 import typer
 
-from searchengine.config import IngestSettings, default_index_dir, default_workers
+from searchengine.config import IngestSettings, cache_dir, default_index_dir, default_workers
 from searchengine.encoders.registry import DEFAULT_MODEL
 
 from searchengine.errors import SearchEngineError, UsageError
+
+from .wording import CLI
 
 app = typer.Typer(
     name="searchengine",
@@ -45,7 +47,7 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except SearchEngineError as exc:
-            _fail(str(exc), exc.exit_code)
+            _fail(exc.render(CLI), exc.exit_code)
         except OSError as exc:  # disk full, permission denied: nothing committed is lost
             where = f" ({exc.filename})" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}: the index keeps its last committed state; "
@@ -102,7 +104,7 @@ def index(
                               max_memory=None if max_memory is None else parse_size(max_memory),
                               follow_outside_links=follow_outside_links)
     if engine not in ENGINES:
-        raise UsageError(f"unknown --engine {engine!r}: use one of {', '.join(ENGINES)}")
+        raise UsageError("unknown {-engine=$engine}: use one of {choices}", engine=engine, choices=", ".join(ENGINES))
     if address is not None and engine != "ray":
         raise UsageError("--address names a Ray cluster: use it with --engine ray")
     with BarProgress(quiet=quiet) as progress:
@@ -113,9 +115,9 @@ def index(
         else:
             summary = index_folder(folder, _index_dir(index), settings, progress)
     for notice in summary.notices:
-        stderr.print(f"note: {notice}", highlight=False, markup=False)
+        stderr.print(f"note: {notice.render(CLI)}", highlight=False, markup=False)
     if as_json:
-        json_line(summary.as_dict())
+        json_line(summary.as_dict(CLI))
         return
     stderr.print(
         f"{summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
@@ -176,7 +178,8 @@ def search(
         else:
             batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
         refused = _validate(batch, one_by_one=queries is not None)  # bad input, before waiting for any model
-        searcher = Searcher.open(_index_dir(index), device=device, backend=backend, loading=loading)
+        searcher = Searcher.open(_index_dir(index), device=device, backend=backend, loading=loading,
+                                 cache_dir=cache_dir())
     except BaseException:
         settle()  # never exit while a loader thread is inside native code (it aborts)
         raise
@@ -189,7 +192,7 @@ def search(
                     hits = searcher.search(query, filters, k=k, segments=segments)
                 except UsageError as exc:
                     refused[query] = exc
-                    json_line({"query": query.describe(), "error": str(exc), "hits": []})
+                    json_line({"query": query.describe(), "error": exc.render(CLI), "hits": []})
                     continue
                 json_line({"query": query.describe(), "hits": [h.as_json() for h in hits]})
             if refused:
@@ -302,7 +305,7 @@ def tags(
     if not file.is_file():
         raise QueryError(f"{file} does not exist")
     try:
-        labels = image_tags(file, k=k, device=device)
+        labels = image_tags(file, cache_dir(), k=k, device=device)
     except DecodeError as exc:
         raise QueryError(f"not a readable image: {exc}") from exc
     if as_json:

@@ -42,6 +42,7 @@ import numpy as np
 from searchengine.atomic import atomic_path, atomic_write
 from searchengine.encoders.base import Encoder
 from searchengine.index_folder import IndexFolder
+from searchengine.kinds import KINDS, tower
 
 CALIBRATION = "calibration.npz"
 OLD_FILES = ("calibration.json",)  # version 2 and earlier: recomputed, never read
@@ -51,18 +52,7 @@ PRIOR_SAMPLE = 2000  # vectors per kind the prior is estimated on
 MIN_SAMPLES = 8
 TRIM = 0.01  # share of a query's highest sample scores left out of its statistics (at least one)
 PRIOR_WEIGHT = 4  # the prior counts as this many samples (chosen on the benchmark's tune half)
-# Which tower embeds each kind: kinds with too few samples borrow the statistics of a kind
-# embedded the same way.
-TOWER = {"image": "image", "video": "image", "text": "text", "audio": "text"}
 DEFAULT_STATS = (0.0, 0.1)
-TARGET_KINDS = ("image", "text", "audio")
-
-
-def calibration_kind(kind: str, has_text: bool) -> str:
-    """The kind whose statistics a segment follows: a video's keyframes are images, its speech a recording."""
-    if kind == "video":
-        return "audio" if has_text else "image"
-    return kind
 
 
 def generic_queries() -> list[str]:
@@ -81,12 +71,13 @@ class QueryCalibration:
     stats: dict[str, tuple[float, float]]
 
     def z(self, target_kind: str, raw: float | np.ndarray) -> float | np.ndarray:
+        # a kind with too few samples borrows the statistics of a kind embedded by the same tower
         mean, std = self.stats.get(target_kind) or self.stats.get(_same_tower(target_kind, self.stats)) or DEFAULT_STATS
         return (raw - mean) / std
 
 
 def _same_tower(kind: str, available) -> str | None:
-    return next((k for k, tower in TOWER.items() if tower == TOWER.get(kind) and k in available), None)
+    return next((k for k in KINDS if tower(k) == tower(kind) and k in available), None)
 
 
 @dataclass
@@ -109,8 +100,8 @@ class Calibration:
         key = f"{query_kind}>{target_kind}"
         if key in self.stats:
             return tuple(self.stats[key])
-        for kind, tower in TOWER.items():  # a kind embedded by the same tower
-            if tower == TOWER.get(target_kind) and f"{query_kind}>{kind}" in self.stats:
+        for kind in KINDS:  # a kind embedded by the same tower
+            if tower(kind) == tower(target_kind) and f"{query_kind}>{kind}" in self.stats:
                 return tuple(self.stats[f"{query_kind}>{kind}"])
         return DEFAULT_STATS
 
@@ -189,7 +180,7 @@ def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]]
     bank = np.asarray(bank, np.float32)
     dim = bank.shape[1]
     empty = (np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
-    text_items = [samples[k] for k in samples if TOWER.get(k) == "text"]
+    text_items = [samples[k] for k in samples if tower(k) == "text"]
     own_items = np.concatenate([i for i, _ in text_items])[:pseudo_queries] if text_items else empty[0]
     own_vectors = np.concatenate([v for _, v in text_items])[:pseudo_queries] if text_items else empty[1]
     query_sets = {
@@ -211,17 +202,18 @@ def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]]
     return cal
 
 
-def query_bank(encoder: Encoder) -> np.ndarray:
+def query_bank(encoder: Encoder, cache_dir: Path | None) -> np.ndarray:
     """The generic queries' vectors in `encoder`'s space. They depend on nothing but the encoder and
     the list, so they are kept in the model cache: the first index made with a model on this
-    machine embeds them (ViT-B-32-256's text tower: 3.6 s on 2 cores), later ones read them."""
+    machine embeds them (ViT-B-32-256's text tower: 3.6 s on 2 cores), later ones read them.
+    Without a cache_dir they are embedded every time."""
     import re
 
-    from searchengine.config import cache_dir
-
     queries = generic_queries()
+    if cache_dir is None:
+        return np.asarray(encoder.embed_texts(queries), np.float32)
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.id).strip("_")
-    path = cache_dir() / "calibration" / f"{name}-{bank_digest(queries)}.npy"
+    path = Path(cache_dir) / "calibration" / f"{name}-{bank_digest(queries)}.npy"
     try:
         bank = np.load(path, allow_pickle=False)
         if bank.shape == (len(queries), encoder.dim):
@@ -237,7 +229,7 @@ def query_bank(encoder: Encoder) -> np.ndarray:
     return bank
 
 
-def current_calibration(index: IndexFolder, encoder: Encoder, write: bool) -> Calibration:
+def current_calibration(index: IndexFolder, encoder: Encoder, write: bool, cache_dir: Path | None) -> Calibration:
     """The index's calibration, recomputed when it is missing or older than the catalog.
 
     Recomputing reads a sample of stored vectors and reuses the bank's vectors from the previous
@@ -251,7 +243,7 @@ def current_calibration(index: IndexFolder, encoder: Encoder, write: bool) -> Ca
             and cal.bank_digest == bank_digest(generic_queries()):
         bank = cal.bank.astype(np.float32)
     else:
-        bank = query_bank(encoder)
+        bank = query_bank(encoder, cache_dir)
     cal = estimate(encoder, index.catalog.sample_by_kind(encoder.dim, PRIOR_SAMPLE), generation, text_bank=bank)
     groups = index.catalog.segment_groups()
     cal.group_sizes = {name: len(ids) for name, ids in groups.items()}

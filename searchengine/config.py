@@ -1,7 +1,9 @@
-"""Where searchengine keeps its state, and the settings a run uses.
+"""Where searchengine keeps its state, and the settings a run uses: what the environment says.
 
-One environment variable, SEARCHENGINE_HOME, moves everything: indexes (unless --index says
-otherwise) and the model cache. It defaults to the user data folder (platformdirs).
+One environment variable, SEARCHENGINE_HOME, moves everything: indexes (unless another folder is
+given) and the model cache. It defaults to the user data folder (platformdirs). SEARCHENGINE_BACKEND
+chooses the encoders' runtime. Only the outermost layers (searchengine.Index, the command line,
+the server) read these; everything below is handed the folders and choices it needs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from searchengine.encoders.registry import DEFAULT_MODEL
 
 HOME_ENV = "SEARCHENGINE_HOME"
+BACKEND_ENV = "SEARCHENGINE_BACKEND"
 
 
 def home() -> Path:
@@ -31,6 +34,11 @@ def default_index_dir() -> Path:
 def cache_dir() -> Path:
     """Derived files that can always be rebuilt (class text banks, assembled model folders)."""
     return home() / "cache"
+
+
+def default_backend() -> str:
+    """The encoders' runtime unless asked otherwise: $SEARCHENGINE_BACKEND, else auto."""
+    return os.environ.get(BACKEND_ENV) or "auto"
 
 
 def default_workers() -> int:
@@ -58,7 +66,7 @@ class IngestSettings:
 
     model: str = DEFAULT_MODEL
     device: str = "auto"
-    backend: str | None = None  # auto | onnx | torch; None: $SEARCHENGINE_BACKEND, else auto
+    backend: str | None = None  # auto | onnx | torch; None: auto
     workers: int = field(default_factory=default_workers)
     index_type: str = "auto"
     batch_size: int = 8

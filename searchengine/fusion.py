@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
+from searchengine.kinds import VIDEO
+
 if TYPE_CHECKING:
     from searchengine.query import Hit
 
@@ -24,7 +26,7 @@ PARTNER_MIN = 2.0  # calibrated score both segments need to be joined
 
 def is_keyframe(hit: "Hit") -> bool:
     """A video hit on a keyframe (image) rather than on a transcript segment."""
-    return hit.kind == "video" and hit.text is None
+    return hit.kind == VIDEO and hit.text is None
 
 
 def fuse_moments(hits: Sequence["Hit"], *, bonus: float = BONUS, slack: float = SLACK,
@@ -43,7 +45,7 @@ def fuse_moments(hits: Sequence["Hit"], *, bonus: float = BONUS, slack: float = 
     out: list[Hit] = []
     by_video: dict[int, list[Hit]] = {}
     for hit in hits:
-        if hit.kind == "video" and hit.start is not None:
+        if hit.kind == VIDEO and hit.start is not None:
             by_video.setdefault(hit.item_id, []).append(hit)
         else:
             out.append(hit)

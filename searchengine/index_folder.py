@@ -12,7 +12,7 @@ the vector file read-only; IVF-PQ re-ranks its candidates with the catalog's exa
 The manifest records the vector file's size and checksum as written: a file of another size (or,
 where it is read whole, another checksum) is damaged, and is rebuilt from the catalog like a
 missing one. A folder with half an index (a manifest without catalog or a catalog without
-manifest) is never guessed at: readers and writers refuse it, naming `searchengine repair`.
+manifest) is never guessed at: readers and writers refuse it, naming repair.
 """
 
 from __future__ import annotations
@@ -69,9 +69,8 @@ def existing_manifest(folder: Path) -> Manifest | None:
         finally:
             catalog.close()
         if runs:
-            raise ManifestMissing(
-                f"{printable(str(folder / MANIFEST))} is missing (the catalog was built with {runs[0][1]}): "
-                "run `searchengine repair` to rewrite it from the catalog")
+            raise ManifestMissing("{path} is missing (the catalog was built with {model}): {@repair} to rewrite it from "
+                                  "the catalog", path=printable(str(folder / MANIFEST)), model=runs[0][1])
     return None
 
 
@@ -99,8 +98,7 @@ class IndexFolder:
         folder = Path(folder).expanduser().resolve()
         manifest = existing_manifest(folder)
         if manifest is None:
-            raise IndexNotFound(f"no index at {printable(str(folder))}: build one with "
-                                f"`searchengine index FOLDER --index {printable(str(folder))}`")
+            raise IndexNotFound("no index at {folder}: {@index}", folder=printable(str(folder)))
         return cls(folder, manifest, CatalogReader(folder / CATALOG), writable=False, map_vectors=map_vectors)
 
     @classmethod
@@ -177,7 +175,7 @@ class IndexFolder:
                                     mmap=self.map_vectors)
             except IndexFormatError as exc:
                 log.warning("%s: rebuilding it from the catalog%s", exc,
-                            "" if self.writable else " for this run (`searchengine repair` saves it)")
+                            "" if self.writable else " for this run (repairing the index saves it)")
             else:
                 loaded.rerank_with(self._stored_vectors)
                 return loaded
@@ -317,10 +315,9 @@ def check_model(manifest: Manifest, folder: Path, model: str | None = None, enco
         same = model is None or model.partition(":")[0] == manifest.model.partition(":")[0]
     if not same:
         asked = encoder_id or model
-        raise ModelMismatch(
-            f"index {folder} was built with {manifest.encoder_id}, not {asked}: "
-            f"use --model {encoder_name(manifest)} or a new --index folder"
-        )
+        raise ModelMismatch("index {folder} was built with {built_with}, not {asked}: use {-model=$model} or a new "
+                            "{-index} folder", folder=printable(str(folder)), built_with=manifest.encoder_id, asked=asked,
+                            model=encoder_name(manifest))
 
 
 def file_checksum(path: Path) -> str:
@@ -335,11 +332,11 @@ def writable_index_folder(folder: Path) -> Path:
     """The index folder, made if needed, that a writer may use: not a file, not read-only."""
     folder = Path(folder).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{printable(str(folder))} is a file, not an index folder: give a folder for the index")
+        raise UsageError("{folder} is a file, not an index folder: give a folder for the index", folder=printable(str(folder)))
     folder.mkdir(parents=True, exist_ok=True)
     if not writable_folder(folder):
-        raise IndexReadOnly(f"index {printable(str(folder))} is read-only: searching it works, but this command "
-                            "writes to it; make the folder writable first")
+        raise IndexReadOnly("index {folder} is read-only: searching it works, but this writes to it; make the folder "
+                            "writable first", folder=printable(str(folder)))
     return folder
 
 
@@ -349,5 +346,6 @@ def _acquire_lock(folder: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise IndexLocked(f"another `searchengine index` is writing to {folder}: wait for it to finish") from None
+        raise IndexLocked("another process is indexing into {folder}: wait for it to finish",
+                          folder=printable(str(folder))) from None
     return fd

@@ -16,15 +16,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
-from searchengine.config import IngestSettings
+from searchengine.config import IngestSettings, cache_dir
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import load_encoder
+from searchengine.errors import LIBRARY, Message, Wording
 from searchengine.index_folder import IndexFolder, check_model, existing_manifest, writable_index_folder
 from searchengine.manifest import Manifest
 from searchengine.media.discover import FoundFile, check_folder, discover
 from searchengine.paths import printable
 from searchengine.media.hashing import content_hash
-from searchengine.config import cache_dir
 from searchengine.media.segments import DecodeContext
 from searchengine.calibration import current_calibration
 from searchengine.pipeline import DecodedFile, decode_file, embed_decoded
@@ -87,7 +87,7 @@ class RunSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # indexed in part, and why
-    notices: list[str] = field(default_factory=list)  # one-time notes for the user (see upgrades.py)
+    notices: list[Message] = field(default_factory=list)  # one-time notes for the user (see upgrades.py)
 
     @property
     def embedded(self) -> int:
@@ -111,8 +111,9 @@ class RunSummary:
             self.notes.append((draft.path, draft.note))
         self.segments += len(draft.segments)
 
-    def as_dict(self) -> dict:
+    def as_dict(self, wording: Wording = LIBRARY) -> dict:
         data = asdict(self)
+        data["notices"] = [notice.render(wording) for notice in self.notices]
         data["items_per_second"] = round(self.items_per_second, 2)
         for key, name in (("errors", "reason"), ("skipped_files", "reason"), ("notes", "note")):
             data[key] = [{"path": printable(p), name: printable(r)} for p, r in getattr(self, key)]
@@ -245,13 +246,13 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
     # an existing index is extended with its own encoder, even after the default changed
     model = model_to_load(settings.model, manifest)
     if encoder is None and (manifest is None or settings.model not in (manifest.model, manifest.encoder_id)):
-        encoder = load_encoder(model, settings.device, settings.backend)
+        encoder = load_encoder(model, settings.device, settings.backend, cache_dir=cache_dir())
     progress.start("scanning", 0)
     found, skipped = scan(root, manifest, settings)
     encoder_id = encoder.id if encoder else manifest.encoder_id
     dim = encoder.dim if encoder else manifest.dim
     summary = RunSummary(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
-    notice = upgrade_notice(index_dir, manifest, settings.model)
+    notice = upgrade_notice(index_dir, manifest, settings.model, cache_dir())
     if notice:
         summary.notices.append(notice)
 
@@ -268,14 +269,14 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
             summary.removed = len(plan.removed)
         if plan.embed:
             if encoder is None:
-                encoder = load_encoder(model, settings.device, settings.backend)
+                encoder = load_encoder(model, settings.device, settings.backend, cache_dir=cache_dir())
                 check_model(index.manifest, index.folder, encoder_id=encoder.id)
             _embed_files(index, run_id, plan, encoder, settings, progress, summary)
         if str(root) not in index.manifest.roots:
             index.manifest.roots.append(str(root))
         index.save()
         if encoder is not None:
-            current_calibration(index, encoder, write=True)
+            current_calibration(index, encoder, write=True, cache_dir=cache_dir())
         summary.seconds = time.perf_counter() - started
         catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
     return summary

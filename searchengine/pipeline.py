@@ -15,6 +15,7 @@ import numpy as np
 
 from searchengine.encoders.base import Encoder
 from searchengine.errors import DecodeError, SearchEngineError
+from searchengine.kinds import IMAGE, TEXT
 from searchengine.media.discover import FoundFile
 from searchengine.media.images import capture_time
 from searchengine.media.kinds import content_kind
@@ -48,7 +49,7 @@ def decode_file(file: FoundFile, digest: str | None, ctx: DecodeContext) -> Deco
         if digest is None:
             raise DecodeError(f"{file.path}: cannot read file")
         kind = content_kind(file.path, file.kind)
-        note = cut_note(file.size) if kind == "text" else None
+        note = cut_note(file.size) if kind == TEXT else None
         return DecodedFile(file, digest, DECODERS[kind](file.path, digest, ctx), kind=kind, note=note)
     except SearchEngineError as exc:
         return DecodedFile(file, digest, error=one_line(str(exc)))
@@ -76,7 +77,7 @@ def embed_decoded(encoder: Encoder, decoded: list[DecodedFile], batch_size: int)
     for d in decoded:
         draft = ItemDraft(str(d.file.path), d.kind or d.file.kind, d.file.size, d.file.mtime_ns, d.digest,
                           error=d.error, note=d.note if d.error is None else None)
-        if d.file.kind == "image" and d.error is None:
+        if d.file.kind == IMAGE and d.error is None:
             draft.taken_at = capture_time(d.file.path)
         for s in d.inputs if d.error is None else []:
             draft.segments.append(SegmentDraft(

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from searchengine import confidence
-from searchengine.calibration import TOWER, Calibration, QueryCalibration, calibration_kind, current_calibration
+from searchengine.calibration import Calibration, QueryCalibration, current_calibration
 from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
@@ -31,12 +31,10 @@ from searchengine.index.faiss_index import Subset
 from searchengine.index_folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
 from searchengine.paths import json_path
-from searchengine.store.records import SegmentRecord, segment_group
+from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
+from searchengine.store.records import SegmentRecord
 
-KINDS = ("any", "image", "text", "audio", "video")
 NEGATIVE_WEIGHT = 0.5
-# the segment groups a --type can return (store/records.py: segment_group)
-FILTER_GROUPS = {"image": ("image",), "text": ("text",), "audio": ("audio",), "video": ("video:frame", "video:speech")}
 
 
 @dataclass(frozen=True)
@@ -63,12 +61,12 @@ class Query:
     def validate(self) -> None:
         """Refuse an empty or unreadable query before any model is loaded."""
         if self.text is None and self.image is None and self.like is None:
-            raise QueryError('nothing to search for: give "words", --image FILE or --like ID')
+            raise QueryError("nothing to search for: give words, {-image} or {-like}")
         if self.text is not None and not self.text.strip():
-            raise QueryError("empty query: give some words to search for, or --image FILE")
+            raise QueryError("empty query: give some words to search for, or {-image}")
         if self.image is not None:
             if not self.image.is_file():
-                raise QueryError(f"query image {self.image} does not exist")
+                raise QueryError("query image {image} does not exist", image=self.image)
             try:
                 load_image(self.image)
             except DecodeError as exc:
@@ -85,7 +83,7 @@ class Query:
 
 @dataclass(frozen=True)
 class Filters:
-    kind: str = "any"
+    kind: str = ANY
     path_glob: str | None = None
     after: datetime | None = None
     before: datetime | None = None
@@ -93,13 +91,13 @@ class Filters:
     per_kind: int | None = None
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise UsageError(f"unknown --type {self.kind!r}: use one of {', '.join(KINDS)}")
+        if self.kind not in FILTERS:
+            raise UsageError("unknown {-kind=$kind}: use one of {choices}", kind=self.kind, choices=", ".join(FILTERS))
         if self.per_kind is not None and self.per_kind < 1:
-            raise UsageError("--per-kind must be at least 1")
+            raise UsageError("{-per_kind} must be at least 1")
 
     def admits(self, record: SegmentRecord) -> bool:
-        if self.kind != "any" and record.kind != self.kind:
+        if self.kind != ANY and record.kind != self.kind:
             return False
         if self.path_glob and not _glob_match(record.path, self.path_glob):
             return False
@@ -159,28 +157,30 @@ class _Group:
 class Searcher:
     """An open index and the encoder that built it, ready for many queries."""
 
-    def __init__(self, index: IndexFolder, encoder: Encoder):
+    def __init__(self, index: IndexFolder, encoder: Encoder, cache_dir: Path | None = None):
         self.index = index
         self.encoder = encoder
+        self.cache_dir = cache_dir  # the model cache, where the calibration's query bank is kept (None: not kept)
         self._calibration: Calibration | None = None
         self._subsets: dict[str, Subset] | None = None  # per segment group, made on first use
 
     @classmethod
-    def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None,
-             encoder: Encoder | None = None, loading: Future | None = None) -> "Searcher":
+    def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None, encoder: Encoder | None = None,
+             loading: Future | None = None, cache_dir: Path | None = None) -> "Searcher":
         """The index and its encoder: `encoder` when already loaded, the result of `loading` when
-        it is loading in another thread (warmup.py), else loaded here."""
+        it is loading in another thread (warmup.py), else loaded here (with the model cache
+        `cache_dir`, which the calibration's query bank uses too)."""
         index = IndexFolder.open(index_dir)
         try:
             if loading is not None:
                 index.vectors  # FAISS and the vector file load while the encoder still does
                 encoder = loading.result()
-            encoder = encoder or load_encoder(encoder_name(index.manifest), device, backend)
+            encoder = encoder or load_encoder(encoder_name(index.manifest), device, backend, cache_dir=cache_dir)
             check_model(index.manifest, index.folder, encoder_id=encoder.id)
         except BaseException:
             index.close()
             raise
-        return cls(index, encoder)
+        return cls(index, encoder, cache_dir)
 
     def close(self) -> None:
         self.index.close()
@@ -194,9 +194,9 @@ class Searcher:
             # atomically and carries its generation, so a concurrent `index` run cannot be misled.
             writable = os.access(self.index.folder, os.W_OK)
             try:
-                self._calibration = current_calibration(self.index, self.encoder, write=writable)
+                self._calibration = current_calibration(self.index, self.encoder, writable, self.cache_dir)
             except OSError:  # a read-only place after all
-                self._calibration = current_calibration(self.index, self.encoder, write=False)
+                self._calibration = current_calibration(self.index, self.encoder, False, self.cache_dir)
         return self._calibration
 
     # --- query vectors -------------------------------------------------------------------------
@@ -213,10 +213,10 @@ class Searcher:
         if query.like is not None:
             record = self.index.catalog.segment_records([query.like]).get(query.like)
             if record is None:
-                raise QueryError(f"no segment {query.like} in this index: use a segment_id from search --json")
+                raise QueryError("no segment {like} in this index: use a segment_id from a search result", like=query.like)
             parts.append(self.index.catalog.vectors_of([query.like], self.encoder.dim)[0])
             if query.text is None and query.image is None:
-                kind = "image" if record.kind in ("image", "video") and record.text is None else "text"
+                kind = "image" if record.kind in (IMAGE, VIDEO) and record.text is None else "text"
         vector = np.sum(parts, axis=0)
         negatives = [n for n in query.negative if n.strip()]
         if negatives:
@@ -242,7 +242,7 @@ class Searcher:
         within a group the calibrated score grows with the raw one, so the groups' best, merged
         by calibrated score, are the k best overall."""
         if k < 1:
-            raise UsageError("-k must be at least 1")
+            raise UsageError("{-k} must be at least 1")
         scale = self.calibration.for_query(vector, query_kind)  # this query's baseline per kind
         model = confidence.for_model(self.encoder.id)
         pools = {g.name: self._gather(vector, g, scale, filters, k, segments, exclude) for g in self._groups(filters)}
@@ -263,7 +263,7 @@ class Searcher:
         target = calibration_kind(c.record.kind, c.record.text is not None)
         return confidence.Evidence(
             z=hit.score, z_prior=float(self.calibration.z(query_kind, target, c.raw)),
-            lead=hit.score - references[c.group], cross=TOWER[target] != query_kind, near_copy=c.near_copy,
+            lead=hit.score - references[c.group], cross=tower(target) != query_kind, near_copy=c.near_copy,
         )
 
     def _groups(self, filters: Filters) -> list[_Group]:
@@ -325,7 +325,7 @@ class Searcher:
 
     def _rank(self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool) -> list[Hit]:
         ranked = [_hit(0, c) for c in candidates]
-        if any(h.kind == "video" for h in ranked):  # what a moment shows and what is said in it, together
+        if any(h.kind == VIDEO for h in ranked):  # what a moment shows and what is said in it, together
             ranked = fuse_moments(ranked)
         ranked.sort(key=lambda h: h.score, reverse=True)
         hits: list[Hit] = []
@@ -366,7 +366,7 @@ def _promote_copies(candidates: list[_Candidate], near_copy: float) -> None:
 
 
 def _tower(c: _Candidate) -> str:
-    return TOWER[calibration_kind(c.record.kind, c.record.text is not None)]
+    return tower(calibration_kind(c.record.kind, c.record.text is not None))
 
 
 def _hit(rank: int, c: _Candidate) -> Hit:

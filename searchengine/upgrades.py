@@ -12,8 +12,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from searchengine.config import cache_dir
 from searchengine.encoders.registry import successor
+from searchengine.errors import Message
 from searchengine.manifest import Manifest, encoder_name
 
 NOTICES = "notices"
@@ -27,22 +27,23 @@ def model_to_load(requested: str, manifest: Manifest | None) -> str:
     return requested
 
 
-def upgrade_notice(index_dir: Path, manifest: Manifest | None, requested: str) -> str | None:
+def upgrade_notice(index_dir: Path, manifest: Manifest | None, requested: str, cache_dir: Path) -> Message | None:
     """A one-line note, the first time only for this index, when it was built with an encoder a
-    better default has replaced; None otherwise (also when the user asked for the old id by name)."""
+    better default has replaced; None otherwise (also when the user asked for the old id by name).
+    That it was given is remembered in `cache_dir`."""
     if manifest is None or requested == manifest.encoder_id:
         return None
     newer = successor(manifest.encoder_id)
     if newer is None:
         return None
     key = hashlib.sha256(f"{Path(index_dir).resolve()}\n{manifest.encoder_id}".encode()).hexdigest()[:20]
-    marker = cache_dir() / NOTICES / f"{key}-{newer.replace(':', '_')}"
+    marker = Path(cache_dir) / NOTICES / f"{key}-{newer.replace(':', '_')}"
     if marker.exists():
         return None
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
     tmp.write_text(f"{index_dir}\n")
     tmp.replace(marker)
-    return (f"this index was built with {manifest.encoder_id} and keeps using it; a better default, {newer}, "
-            f"is available: rebuild with `searchengine index FOLDER --index NEW_FOLDER` (or delete {index_dir} "
-            f"and index again) to use it")
+    return Message("this index was built with {built_with} and keeps using it; a better default, {newer}, is "
+                   "available: {@rebuild} (or delete {index} and index again) to use it",
+                   built_with=manifest.encoder_id, newer=newer, index=str(index_dir))

@@ -256,14 +256,14 @@ def _rebuild_from_sources(folder: Path, manifest: Manifest | None, before: Repor
     from searchengine.ingest import index_folder
 
     if manifest is None:
-        raise IndexFormatError(f"index {printable(str(folder))} has neither a usable catalog nor a manifest: "
-                               "re-index into a new --index folder")
+        raise IndexFormatError("index {folder} has neither a usable catalog nor a manifest: re-index into a new "
+                               "{-index} folder", folder=printable(str(folder)))
     roots = [Path(r) for r in _roots(manifest)[0]]
     if not roots:
         raise IndexFormatError(
-            f"catalog {printable(str(folder / CATALOG))} is lost and none of the indexed folders "
-            f"({', '.join(map(printable, manifest.roots)) or 'none recorded'}) can be reached: "
-            "re-index into a new --index folder")
+            "catalog {catalog} is lost and none of the indexed folders ({roots}) can be reached: re-index into a new "
+            "{-index} folder", catalog=printable(str(folder / CATALOG)),
+            roots=", ".join(map(printable, manifest.roots)) or "none recorded")
     if (folder / CATALOG).is_file():
         os.replace(folder / CATALOG, folder / (CATALOG + ".damaged"))
         done.append(f"kept the unusable catalog as {CATALOG}.damaged")
@@ -291,8 +291,8 @@ def _manifest_from_catalog(folder: Path) -> Manifest:
         catalog.close()
     models = [model for _, model in runs]
     if not models or dim is None:
-        raise IndexFormatError(f"the catalog of {printable(str(folder))} records no run with vectors: "
-                               "re-index into a new --index folder")
+        raise IndexFormatError("the catalog of {folder} records no run with vectors: re-index into a new {-index} folder",
+                               folder=printable(str(folder)))
     roots = list(dict.fromkeys(root for root, _ in reversed(runs) if Path(root) != folder))
     return Manifest(model=models[0], encoder_id=models[0], dim=dim, index_type="flat", roots=roots)
 

@@ -36,12 +36,13 @@ def _key(index_dir: Path, device: str, backend: str | None) -> tuple:
     return Path(index_dir).expanduser().resolve(), device, backend
 
 
-def _load(manifest, device: str, backend: str | None, texts: bool, future: Future) -> None:
+def _load(manifest, device: str, backend: str | None, texts: bool, future: Future, quick_start: bool = False) -> None:
     try:
+        from searchengine.config import cache_dir
         from searchengine.encoders.registry import load_encoder
         from searchengine.manifest import encoder_name
 
-        encoder = load_encoder(encoder_name(manifest), device, backend)
+        encoder = load_encoder(encoder_name(manifest), device, backend, cache_dir=cache_dir(), quick_start=quick_start)
         if texts:
             prepare = getattr(encoder, "prepare_texts", None)
             prepare() if prepare else encoder.embed_texts(["warm-up"])  # builds the text runtime session
@@ -80,10 +81,6 @@ def preload(index: str | None, device: str, backend: str | None, texts: bool, on
     def find_and_load() -> None:
         global _early
         try:
-            if one_query:
-                from searchengine.encoders.onnx_towers import start_fast
-
-                start_fast()
             from searchengine.config import default_index_dir
 
             index_dir = Path(index).expanduser() if index else default_index_dir()
@@ -97,7 +94,7 @@ def preload(index: str | None, device: str, backend: str | None, texts: bool, on
         finally:
             _early_ready.set()
         if manifest is not None:
-            _load(manifest, device, backend, texts, future)
+            _load(manifest, device, backend, texts, future, quick_start=one_query)
 
     _preloading = True
     threading.Thread(target=find_and_load, name="encoder-preload", daemon=True).start()

@@ -33,9 +33,10 @@ def isolated_home(session_home, monkeypatch) -> Path:
 def bundled(session_home):
     """The bundled encoder, loaded once."""
     os.environ["SEARCHENGINE_HOME"] = str(session_home)
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
 
-    return load_encoder("bundled", "cpu")
+    return load_encoder("bundled", "cpu", cache_dir=cache_dir())
 
 
 @pytest.fixture

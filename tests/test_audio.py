@@ -186,7 +186,7 @@ def test_missing_file_raises_decode_error(transcriber, tmp_path):
 def test_missing_model_folder_raises_model_unavailable(speech_wav, tmp_path):
     transcriber = Transcriber(str(tmp_path / "no-such-model"), cache_dir=tmp_path)
 
-    with pytest.raises(ModelUnavailable, match="--asr-model"):
+    with pytest.raises(ModelUnavailable, match="asr_model"):
         transcriber.transcribe(speech_wav)
 
 
@@ -196,7 +196,7 @@ def test_folder_without_model_raises_model_unavailable(speech_wav, tmp_path):
     transcriber = Transcriber(str(folder), cache_dir=tmp_path)
 
     assert transcriber.model_id == f"whisper:{folder.resolve()}"
-    with pytest.raises(ModelUnavailable, match="--asr-model") as caught:
+    with pytest.raises(ModelUnavailable, match="asr_model") as caught:
         transcriber.transcribe(speech_wav)
     assert "\n" not in str(caught.value)
 

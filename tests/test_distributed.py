@@ -120,7 +120,7 @@ def test_interrupted_run_commits_its_shards_instead_of_embedding_again(local_ray
     first = plan.embed[: SETTINGS.commit_every]
     decoded = decode_chunk({"position": [0], "files": [pickle.dumps(first)]}, "bundled", None, None, None,
                            str(cache_dir()))
-    EmbedShards("bundled", "cpu", None, SETTINGS.batch_size, str(index_dir / "shards"))(decoded)
+    EmbedShards("bundled", "cpu", None, SETTINGS.batch_size, str(index_dir / "shards"), str(cache_dir()))(decoded)
     assert len(list((index_dir / "shards").glob("*.parquet"))) == 1
 
     resumed = index_folder_ray(photos_and_texts, index_dir, SETTINGS)

@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 
 from conftest import PHOTOS
+from searchengine.config import cache_dir
+from searchengine.encoders.onnx_towers import TowerCache
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import ModelUnavailable, UnknownModel
 
@@ -51,19 +53,19 @@ def test_bundled_ranks_the_right_caption_first(bundled, photo, caption):
 
 def test_unknown_model_names():
     with pytest.raises(UnknownModel, match="unknown model"):
-        load_encoder("nonsense", "cpu")
+        load_encoder("nonsense", "cpu", cache_dir=cache_dir())
     with pytest.raises(UnknownModel, match="bundled variant"):
-        load_encoder("bundled:nope", "cpu")
+        load_encoder("bundled:nope", "cpu", cache_dir=cache_dir())
     with pytest.raises(UnknownModel, match="names no weights"):
-        load_encoder("clip:ViT-B-32", "cpu")
+        load_encoder("clip:ViT-B-32", "cpu", cache_dir=cache_dir())
 
 
 def test_open_clip_local_dir(tiny_clip_dir):
-    encoder = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu")
+    encoder = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", cache_dir=cache_dir())
     assert encoder.dim == 32
     _assert_unit_rows(encoder.embed_images([Image.open(PHOTOS / "cat_chelsea.jpg")] * 3), 3, 32)
     _assert_unit_rows(encoder.embed_texts(["a cat", "a dog"]), 2, 32)
-    again = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu")
+    again = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", cache_dir=cache_dir())
     assert again.id == encoder.id  # the id follows the weights, not the object
     np.testing.assert_allclose(again.embed_texts(["a cat"]), encoder.embed_texts(["a cat"]), atol=1e-5)
 
@@ -77,16 +79,16 @@ def test_open_clip_weights_file(tiny_clip_dir, tmp_path):
 
     weights = tmp_path / "rn50-random.pt"
     torch.save(model.state_dict(), weights)
-    encoder = load_encoder(f"clip:RN50@{weights}", "cpu")
+    encoder = load_encoder(f"clip:RN50@{weights}", "cpu", cache_dir=cache_dir())
     assert encoder.id.startswith("clip:RN50@")
     _assert_unit_rows(encoder.embed_texts(["hello"]), 1, encoder.dim)
 
 
 def test_open_clip_missing_weights_say_what_to_do(tmp_path):
     with pytest.raises(ModelUnavailable, match="weights not found"):
-        load_encoder(f"clip:ViT-B-32@{tmp_path / 'missing.pt'}", "cpu")
+        load_encoder(f"clip:ViT-B-32@{tmp_path / 'missing.pt'}", "cpu", cache_dir=cache_dir())
     with pytest.raises(ModelUnavailable, match="clip:ARCH@/path/to/weights.pt"):
-        load_encoder("clip:ViT-B-32/laion2b_s34b_b79k", "cpu")
+        load_encoder("clip:ViT-B-32/laion2b_s34b_b79k", "cpu", cache_dir=cache_dir())
 
 
 def test_bundled_tower_scales_uint8_crops_as_the_host_does(bundled):
@@ -100,7 +102,7 @@ def test_bundled_tower_scales_uint8_crops_as_the_host_does(bundled):
     assert pixels.dtype == np.float32 and pixels.min() >= -1.0 and pixels.max() <= 1.0
     np.testing.assert_array_equal(pixels, bundled.pixels(list(crops)))
     for backend in ("torch", "auto"):
-        tower = efficientnet.image_tower("cpu", backend)
+        tower = efficientnet.image_tower(TowerCache(cache_dir()), "cpu", backend)
         for from_crops, from_pixels in zip(tower(crops), tower(pixels)):
             np.testing.assert_array_equal(from_crops, from_pixels)
 

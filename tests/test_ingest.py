@@ -11,6 +11,7 @@ from searchengine.config import IngestSettings
 from searchengine.errors import FolderNotFound, IndexNotFound, ModelMismatch
 from searchengine.index_folder import IndexFolder
 from searchengine.ingest import index_folder
+from searchengine.config import cache_dir
 from searchengine.query import Filters, Query, Searcher
 
 SETTINGS = IngestSettings(device="cpu", workers=2)
@@ -49,7 +50,7 @@ def test_incremental_runs(media_folder, tmp_path, bundled):
         assert moved.id == cat_before.id  # same item: its vectors were kept, not re-embedded
         assert index.vectors.ntotal == index.catalog.segment_count()
 
-    searcher = Searcher.open(index_dir, device="cpu")
+    searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     top = searcher.search(Query(text="a photo of a cat"), Filters(kind="image", min_score=None), k=1)[0]
     assert top.path.endswith("my cat.jpg")
     top_text = searcher.search(Query(text="bicycle gears"), Filters(kind="text", min_score=None), k=1)[0]
@@ -80,7 +81,7 @@ def test_stale_vector_file_is_rebuilt_from_the_catalog(media_folder, tmp_path, b
     index_dir = tmp_path / "index"
     _run(media_folder, index_dir, bundled)
     (index_dir / "vectors.faiss").unlink()
-    searcher = Searcher.open(index_dir, device="cpu")
+    searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     assert searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0].path.endswith("cat_chelsea.jpg")
     searcher.close()
 
@@ -98,8 +99,8 @@ def test_hidden_and_ignored_files_are_skipped(media_folder, tmp_path, bundled):
 def test_errors_for_bad_folders_and_indexes(tmp_path, bundled, media_folder):
     with pytest.raises(FolderNotFound, match="does not exist"):
         _run(tmp_path / "nope", tmp_path / "index", bundled)
-    with pytest.raises(IndexNotFound, match="searchengine index"):
-        Searcher.open(tmp_path / "no-index")
+    with pytest.raises(IndexNotFound, match="no index at"):
+        Searcher.open(tmp_path / "no-index", cache_dir=cache_dir())
     empty = tmp_path / "empty"
     empty.mkdir()
     assert _run(empty, tmp_path / "index", bundled).added == 0
@@ -109,7 +110,7 @@ def test_model_mismatch_is_refused(media_folder, tmp_path, bundled):
     index_dir = tmp_path / "index"
     _run(media_folder, index_dir, bundled)
     before = (index_dir / "catalog.sqlite").read_bytes()
-    with pytest.raises(ModelMismatch, match="--model"):
+    with pytest.raises(ModelMismatch, match="model=.bundled"):
         index_folder(media_folder, index_dir, IngestSettings(model="clip:ViT-B-32/laion2b_s34b_b79k"))
     with IndexFolder.open(index_dir) as index:
         assert index.catalog.counts()["items"] == 7

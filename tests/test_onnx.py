@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from conftest import PHOTOS, SAMPLES, TEXTS
-from searchengine.encoders.onnx_towers import ExportFailed, ensure_exported, export_tower, read_info, tower_path
+from searchengine.config import cache_dir
+from searchengine.encoders.onnx_towers import ExportFailed, TowerCache, export_tower, read_info
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import UsageError
 
@@ -19,12 +20,12 @@ SAMPLE_PHOTOS = sorted(PHOTOS.glob("*.jpg"))[:8]
 
 
 def test_tiny_open_clip_export_round_trip(tiny_clip_dir):
-    onnx = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx")
-    torch_ = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "torch")
+    onnx = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx", cache_dir=cache_dir())
+    torch_ = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "torch", cache_dir=cache_dir())
     assert (onnx.runtime, torch_.runtime) == ("onnxruntime-cpu", "torch-cpu")
     assert onnx.id == torch_.id and onnx.dim == torch_.dim == 32
     for tower in ("image", "text"):
-        info = read_info(tower_path(onnx.id, tower))
+        info = read_info(TowerCache(cache_dir()).path(onnx.id, tower))
         assert info is not None and info["max_abs_diff"] < 1e-3, info
 
     images = [Image.open(p) for p in SAMPLE_PHOTOS[:3]]
@@ -32,7 +33,7 @@ def test_tiny_open_clip_export_round_trip(tiny_clip_dir):
     np.testing.assert_allclose(onnx.embed_images(images), torch_.embed_images(images), atol=1e-4)
     np.testing.assert_allclose(onnx.embed_texts(texts), torch_.embed_texts(texts), atol=1e-4)
 
-    again = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx")  # from the cache: no PyTorch model
+    again = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx", cache_dir=cache_dir())  # from the cache: no PyTorch model
     assert again._torch is None
     np.testing.assert_allclose(again.embed_texts(texts), onnx.embed_texts(texts), atol=1e-6)
 
@@ -43,8 +44,9 @@ def test_the_plain_python_clip_tokenizer_is_the_exported_one(tiny_clip_dir):
     from searchengine.encoders.clip_bpe import ClipBpe
     from searchengine.encoders.onnx_clip import ClipTokens
 
-    encoder = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx")
-    saved = tower_path(encoder.id, "text").with_name(read_info(tower_path(encoder.id, "text"))["tokenizer"])
+    encoder = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx", cache_dir=cache_dir())
+    text_path = TowerCache(cache_dir()).path(encoder.id, "text")
+    saved = text_path.with_name(read_info(text_path)["tokenizer"])
     tokens = ClipTokens(saved)  # checks the port and saves it beside tokenizer.json
     assert isinstance(tokens._tok, ClipBpe) and saved.with_suffix(".bpe").is_file()
     rng = np.random.default_rng(0)
@@ -71,19 +73,20 @@ def test_an_export_that_does_not_match_pytorch_is_refused(tmp_path):
     def export(target):
         return export_tower(Noisy(), sample, ["y"], {"x": {0: "n"}}, target)
 
-    assert ensure_exported("test:noisy", "tower", export) is None  # the caller falls back to PyTorch
-    assert read_info(tower_path("test:noisy", "tower")) is None
+    towers = TowerCache(tmp_path / "cache")
+    assert towers.ensure_exported("test:noisy", "tower", export) is None  # the caller falls back to PyTorch
+    assert read_info(towers.path("test:noisy", "tower")) is None
 
 
 def test_backend_choice_is_checked():
     with pytest.raises(UsageError, match="unknown backend"):
-        load_encoder("bundled", "cpu", "tensorrt")
+        load_encoder("bundled", "cpu", "tensorrt", cache_dir=cache_dir())
     with pytest.raises(UsageError, match="ONNX Runtime on the CPU"):
-        load_encoder("bundled+int8", "cpu", "torch")
+        load_encoder("bundled+int8", "cpu", "torch", cache_dir=cache_dir())
 
 
 def test_int8_is_a_model_of_its_own_close_to_fp32(bundled, tiny_clip_dir):
-    int8 = load_encoder("bundled+int8", "cpu")
+    int8 = load_encoder("bundled+int8", "cpu", cache_dir=cache_dir())
     assert int8.id == bundled.id + "+int8"
     texts = ["a cat sleeping on a sofa", "the household budget", "a rocket on a launch pad"]
     images = [Image.open(p) for p in SAMPLE_PHOTOS[:3]]
@@ -92,13 +95,13 @@ def test_int8_is_a_model_of_its_own_close_to_fp32(bundled, tiny_clip_dir):
         np.testing.assert_allclose(np.linalg.norm(int8_vectors, axis=1), 1.0, atol=1e-4)
         assert ((fp32_vectors * int8_vectors).sum(1) > 0.9).all()
     assert np.abs(bundled.embed_texts(texts) - int8.embed_texts(texts)).max() > 1e-3  # really quantised
-    tiny = load_encoder(f"clip:local-dir:{tiny_clip_dir}+int8", "cpu")
+    tiny = load_encoder(f"clip:local-dir:{tiny_clip_dir}+int8", "cpu", cache_dir=cache_dir())
     assert tiny.id.endswith("+int8") and tiny.embed_texts(["a cat"]).shape == (1, 32)
 
 
 @pytest.fixture(scope="module")
 def bundled_torch():
-    return load_encoder("bundled", "cpu", "torch")
+    return load_encoder("bundled", "cpu", "torch", cache_dir=cache_dir())
 
 
 def test_bundled_onnx_and_torch_agree_and_rank_alike(bundled, bundled_torch):

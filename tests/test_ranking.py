@@ -46,7 +46,7 @@ def test_calibration_round_trips_and_follows_changes(mixed, bundled):
     assert not (index_dir / "calibration.json").exists()  # the version-2 file is not written any more
     with IndexFolder.open(index_dir) as index:
         assert saved.generation == index.catalog.generation()
-        again = current_calibration(index, bundled, write=False)
+        again = current_calibration(index, bundled, write=False, cache_dir=None)
     assert again.stats == saved.stats  # up to date: read, not recomputed
     # the modality gap: unrelated texts score higher against texts than against images, per unit of spread
     text_mean, _ = saved.lookup("text", "text")

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import PHOTOS, REPO, TEXTS
-from searchengine.config import IngestSettings
+from searchengine.config import IngestSettings, cache_dir
 from searchengine.errors import IndexLocked
 from searchengine.index_folder import IndexFolder
 from searchengine.ingest import index_folder
@@ -124,7 +124,7 @@ def test_verify_and_repair(tmp_path, bundled, media_folder):
     assert not broken.ok and "damaged" in broken.problems[0]
     restored = repair(index_dir)
     assert restored.ok
-    searcher = Searcher.open(index_dir, device="cpu")
+    searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     assert searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0].path.endswith("cat_chelsea.jpg")
     searcher.close()
 
@@ -307,14 +307,15 @@ def test_images_of_extreme_proportions_are_cut_or_refused_in_one_line(tmp_path, 
 
 def test_a_lost_manifest_cannot_relabel_another_models_vectors(tmp_path, media_folder, bundled):
     """Item 9: without manifest.json, `index` with the default model relabelled bundled:bridge vectors."""
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
     from searchengine.errors import ManifestMissing, ModelMismatch
 
-    bridge = load_encoder("bundled:bridge", "cpu")
+    bridge = load_encoder("bundled:bridge", "cpu", cache_dir=cache_dir())
     index_dir = tmp_path / "index"
     index_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2), encoder=bridge)
     (index_dir / "manifest.json").unlink()
-    with pytest.raises(ManifestMissing, match=f"{bridge.id}.*searchengine repair"):
+    with pytest.raises(ManifestMissing, match=f"{bridge.id}.*repair the index"):
         index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
     fixed = repair(index_dir)
     assert fixed.ok and json.loads((index_dir / "manifest.json").read_text())["encoder_id"] == bridge.id

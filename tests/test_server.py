@@ -83,7 +83,7 @@ def _commit(index_dir: Path, root: Path, encoder, path: Path, kind: str, segment
         if str(root) not in index.manifest.roots:
             index.manifest.roots.append(str(root))
         index.save()
-        current_calibration(index, encoder, write=True)
+        current_calibration(index, encoder, write=True, cache_dir=None)
         index.catalog.finish_run(run_id, {"added": 1})
 
 

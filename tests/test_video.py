@@ -24,6 +24,7 @@ from searchengine.fusion import fuse_moments
 from searchengine.ingest import SilentProgress, index_folder
 from searchengine.media.kinds import content_kind
 from searchengine.media.video import extract_keyframes, keyframe_image
+from searchengine.config import cache_dir
 from searchengine.query import Filters, Hit, Query, Searcher
 
 av = pytest.importorskip("av")
@@ -152,7 +153,7 @@ def indexed(video_folder, tmp_path_factory, bundled):
     index_dir = tmp_path_factory.mktemp("video-index")
     progress = RecordingProgress()
     summary = index_folder(video_folder, index_dir, IngestSettings(device="cpu", workers=2), progress, bundled)
-    searcher = Searcher.open(index_dir, device="cpu")
+    searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     yield summary, searcher, progress
     searcher.close()
 

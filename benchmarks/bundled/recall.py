@@ -40,6 +40,7 @@ def main() -> int:
     ap.add_argument("--save", action="store_true")
     args = ap.parse_args()
 
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
     from searchengine.errors import SearchEngineError
     from searchengine.eval.recall import run_recall
@@ -47,7 +48,7 @@ def main() -> int:
     out: dict = {"benchmark": "bundled-recall", "cpus": os.cpu_count(), "results": {}}
     for model in args.models:
         try:
-            encoder = load_encoder(model, "cpu")
+            encoder = load_encoder(model, "cpu", cache_dir=cache_dir())
         except SearchEngineError as exc:
             out["results"][model] = {"error": str(exc)}
             continue

@@ -30,10 +30,11 @@ RESULTS = REPO / "benchmarks" / "results" / "bundled-speed.json"
 
 
 def forward(name: str, photos: list[Path], images: int, batch: int) -> dict:
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
     from searchengine.media.images import load_image
 
-    encoder = load_encoder(name, "cpu")
+    encoder = load_encoder(name, "cpu", cache_dir=cache_dir())
     prepared = [encoder.prepare_image(load_image(p)) for p in photos]
     batches = [[prepared[(i + j) % len(prepared)] for j in range(batch)] for i in range(0, images, batch)]
     encoder.embed_images(batches[0])  # warm-up: model load, first-call allocations

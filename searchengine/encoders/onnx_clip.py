@@ -174,10 +174,9 @@ def _tokens(path: str) -> ClipTokens:
     return ClipTokens(Path(path))
 
 
-def tokenizer(model_id: str, info: dict) -> ClipTokens:
-    from searchengine.encoders.onnx_towers import tower_path
-
-    return _tokens(str(tower_path(model_id, "text").with_name(info["tokenizer"])))
+def tokenizer(towers, model_id: str, info: dict) -> ClipTokens:
+    """The text tower's tokenizer, saved beside its export in `towers` (an onnx_towers.TowerCache)."""
+    return _tokens(str(towers.path(model_id, "text").with_name(info["tokenizer"])))
 
 
 def _save_tokenizer(torch_clip, path: Path) -> str:

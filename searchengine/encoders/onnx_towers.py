@@ -1,7 +1,7 @@
 """PyTorch towers exported once to ONNX, verified, cached, and run in ONNX Runtime.
 
-An exported tower is a `.onnx` file plus a `.json` sidecar in the model cache
-(`<cache>/onnx/<model id>/<tower>-<key>.onnx`). The key covers the model id, the tower, this
+An exported tower is a `.onnx` file plus a `.json` sidecar in the model cache the caller names
+(`TowerCache`: `<cache>/onnx/<model id>/<tower>-<key>.onnx`). The key covers the model id, the tower, this
 module's export format and the versions of torch, onnx and onnxruntime, so upgrading any of them
 exports again instead of trusting a stale graph. An export is kept only if ONNX Runtime's outputs
 match PyTorch's on sample inputs (the largest absolute difference is stored in the sidecar);
@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from searchengine.atomic import atomic_path, atomic_write
-from searchengine.errors import SearchEngineError
+from searchengine.errors import ModelUnavailable, SearchEngineError
 
 log = logging.getLogger(__name__)
 
@@ -49,31 +49,14 @@ def runtime_versions() -> dict[str, str]:
     return {name: _version(name) for name in ("torch", "onnx", "onnxruntime")}
 
 
-def tower_path(model_id: str, tower: str, variant: str = FP32) -> Path:
-    from searchengine.config import cache_dir
-
-    facts = json.dumps([model_id, tower, variant, EXPORT_FORMAT, runtime_versions()], sort_keys=True)
-    key = hashlib.sha256(facts.encode()).hexdigest()[:12]
-    folder = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_") or "model"
-    return cache_dir() / "onnx" / folder / f"{tower}-{variant}-{key}.onnx"
-
-
-_prepack = True
-
-
-def start_fast() -> None:
-    """Sessions made from now on in this process skip pre-packing their weights: four times faster
-    to make (ViT-B-32-256 text tower: 0.08 s instead of 0.32 s), a quarter slower per call (75 vs
-    55 ms). For a process that runs a graph once or twice, such as a one-query CLI search."""
-    global _prepack
-    _prepack = False
-
-
-def session(path: Path, threads: int | None = None, save_optimized: Path | None = None):
+def session(path: Path, threads: int | None = None, save_optimized: Path | None = None, prepack: bool = True):
     """An ONNX Runtime CPU session with full graph optimisation and one intra-op pool.
 
     With `save_optimized`, the graph after ONNX Runtime's hardware-independent rewrites is also
-    written there, its weights in a file beside it (see optimized_session).
+    written there, its weights in a file beside it (see optimized_session). prepack=False skips
+    pre-packing the weights: a session four times faster to make (ViT-B-32-256 text tower: 0.08 s
+    instead of 0.32 s) and a quarter slower per call (75 vs 55 ms), for a process that runs a graph
+    once or twice, such as a one-query search.
     """
     import onnxruntime as ort
 
@@ -91,13 +74,13 @@ def session(path: Path, threads: int | None = None, save_optimized: Path | None 
     options.inter_op_num_threads = 1
     # Idle pool threads sleep instead of spinning: while indexing, decode workers need those cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if not _prepack:
+    if not prepack:
         options.add_session_config_entry("session.disable_prepacking", "1")
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def optimized_session(path: Path, threads: int | None = None):
+def optimized_session(path: Path, threads: int | None = None, prepack: bool = True):
     """A session for the exported graph at `path`, from its optimised copy (made on first use).
 
     The copy keeps its weights in a separate file, which ONNX Runtime memory-maps instead of
@@ -107,7 +90,7 @@ def optimized_session(path: Path, threads: int | None = None):
     """
     optimized = path.with_name(f"{path.stem}.optimized.onnx")
     if optimized.exists():
-        return session(optimized, threads)
+        return session(optimized, threads, prepack=prepack)
     path.with_suffix(".opt.onnx").unlink(missing_ok=True)  # the previous layout, weights inline
     tmp = path.with_name(f"{path.stem}.optimized.{os.getpid()}.onnx")
     try:
@@ -116,10 +99,10 @@ def optimized_session(path: Path, threads: int | None = None):
         log.info("could not save an optimised copy of %s (%s)", path.name, exc)
         tmp.unlink(missing_ok=True)
         tmp.with_suffix(".weights").unlink(missing_ok=True)
-        return session(path, threads)
+        return session(path, threads, prepack=prepack)
     if tmp.exists():
         tmp.replace(optimized)
-    return session(optimized, threads) if optimized.exists() else runner
+    return session(optimized, threads, prepack=prepack) if optimized.exists() else runner
 
 
 @dataclass
@@ -129,9 +112,10 @@ class OnnxTower:
     path: Path
     info: dict
     threads: int | None = None
+    prepack: bool = True
 
     def __post_init__(self):
-        self._session = optimized_session(self.path, self.threads)
+        self._session = optimized_session(self.path, self.threads, self.prepack)
         self.output_names = [o.name for o in self._session.get_outputs()]
 
     def __call__(self, **inputs: np.ndarray) -> list[np.ndarray]:
@@ -208,78 +192,91 @@ def _max_difference(module, onnx_path: Path, batches: Sequence[dict[str, np.ndar
     return worst
 
 
-def ensure_exported(model_id: str, tower: str, export: Callable[[Path], dict]) -> dict | None:
-    """The tower's sidecar facts, exporting it first when absent; None (with a note) when export fails.
+@dataclass(frozen=True)
+class TowerCache:
+    """Where exported towers are kept (`root`, the model cache the caller passes in) and how their
+    sessions start: prepack=False for a process that runs a graph once or twice (see session)."""
 
-    `export(path)` builds the PyTorch module and calls `export_tower`; it runs only on a cache miss.
-    """
-    path = tower_path(model_id, tower)
-    info = read_info(path)
-    if info is not None:
-        return info
-    try:
-        log.info("exporting the %s tower of %s to ONNX (once; cached in %s)", tower, model_id, path.parent)
-        info = export(path)
-    except SearchEngineError:
-        raise  # the model itself cannot be had: no runtime can help
-    except Exception as exc:  # ExportFailed, or anything a model's own code raises while exporting
-        log.warning("ONNX export of the %s tower of %s failed (%s): running it in PyTorch", tower, model_id, exc)
-        return None
-    log.info("%s tower exported; largest difference from PyTorch %.1e", tower, info["max_abs_diff"])
-    return info
+    root: Path
+    prepack: bool = True
 
+    def path(self, model_id: str, tower: str, variant: str = FP32) -> Path:
+        facts = json.dumps([model_id, tower, variant, EXPORT_FORMAT, runtime_versions()], sort_keys=True)
+        key = hashlib.sha256(facts.encode()).hexdigest()[:12]
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_") or "model"
+        return self.root / "onnx" / folder / f"{tower}-{variant}-{key}.onnx"
 
-def quantized_copy(model_id: str, tower: str, info: dict) -> dict:
-    """An int8 copy of an exported tower (dynamic quantisation of MatMul/Gemm weights), made once.
+    def ensure_exported(self, model_id: str, tower: str, export: Callable[[Path], dict]) -> dict | None:
+        """The tower's sidecar facts, exporting it first when absent; None (with a note) when export fails.
 
-    Its vectors differ slightly from the fp32 tower's, which is why an int8 encoder has an id
-    of its own ("+int8"): the recall it costs is measured in benchmarks/backends.py.
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    source, target = tower_path(model_id, tower), tower_path(model_id, tower, INT8)
-    existing = read_info(target)
-    if existing is not None:
-        return existing
-    log.info("quantising the %s tower of %s to int8 (once)", tower, model_id)
-    root = logging.getLogger()
-    level = root.level
-    with atomic_path(target, suffix=".onnx") as tmp:
+        `export(path)` builds the PyTorch module and calls `export_tower`; it runs only on a cache miss.
+        """
+        path = self.path(model_id, tower)
+        info = read_info(path)
+        if info is not None:
+            return info
         try:
-            root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process is not for our users
-            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["MatMul", "Gemm"])
-        except Exception as exc:  # the quantiser raises whatever its graph passes raise
-            raise ExportFailed(f"int8 quantisation failed: {type(exc).__name__}: {exc}") from exc
-        finally:
-            root.setLevel(level)
-        quantized = {**info, "quantization": "dynamic int8 weights (MatMul, Gemm)"}
-        atomic_write(target.with_suffix(".json"), json.dumps(quantized, indent=1))
-    return quantized
+            log.info("exporting the %s tower of %s to ONNX (once; cached in %s)", tower, model_id, path.parent)
+            info = export(path)
+        except SearchEngineError:
+            raise  # the model itself cannot be had: no runtime can help
+        except Exception as exc:  # ExportFailed, or anything a model's own code raises while exporting
+            log.warning("ONNX export of the %s tower of %s failed (%s): running it in PyTorch", tower, model_id, exc)
+            return None
+        log.info("%s tower exported; largest difference from PyTorch %.1e", tower, info["max_abs_diff"])
+        return info
 
+    def quantized_copy(self, model_id: str, tower: str, info: dict) -> dict:
+        """An int8 copy of an exported tower (dynamic quantisation of MatMul/Gemm weights), made once.
 
-def cached_tower(
-    model_id: str, tower: str, export: Callable[[Path], dict], threads: int | None = None, variant: str = FP32
-) -> OnnxTower | None:
-    """The tower in an ONNX Runtime session (exported first when absent); None when export fails.
+        Its vectors differ slightly from the fp32 tower's, which is why an int8 encoder has an id
+        of its own ("+int8"): the recall it costs is measured in benchmarks/backends.py.
+        """
+        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    `variant` "int8" runs the dynamically quantised copy (made from the fp32 export).
-    """
-    info = ensure_exported(model_id, tower, export)
-    if variant == INT8:
-        info = int8_info(model_id, tower, info)
-    if info is None:
-        return None
-    return OnnxTower(tower_path(model_id, tower, variant), info, threads)
+        source, target = self.path(model_id, tower), self.path(model_id, tower, INT8)
+        existing = read_info(target)
+        if existing is not None:
+            return existing
+        log.info("quantising the %s tower of %s to int8 (once)", tower, model_id)
+        root = logging.getLogger()
+        level = root.level
+        with atomic_path(target, suffix=".onnx") as tmp:
+            try:
+                root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process is not for our users
+                quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,
+                                 op_types_to_quantize=["MatMul", "Gemm"])
+            except Exception as exc:  # the quantiser raises whatever its graph passes raise
+                raise ExportFailed(f"int8 quantisation failed: {type(exc).__name__}: {exc}") from exc
+            finally:
+                root.setLevel(level)
+            quantized = {**info, "quantization": "dynamic int8 weights (MatMul, Gemm)"}
+            atomic_write(target.with_suffix(".json"), json.dumps(quantized, indent=1))
+        return quantized
 
+    def int8_info(self, model_id: str, tower: str, info: dict | None) -> dict:
+        """The int8 copy's facts; an int8 model has no PyTorch fallback, so failing here is an error."""
+        try:
+            if info is None:
+                raise ExportFailed("the fp32 export failed")
+            return self.quantized_copy(model_id, tower, info)
+        except ExportFailed as exc:
+            raise ModelUnavailable("no int8 {tower} tower for {model_id} ({reason}): use the model without +int8",
+                                   tower=tower, model_id=model_id, reason=exc) from exc
 
-def int8_info(model_id: str, tower: str, info: dict | None) -> dict:
-    """The int8 copy's facts; an int8 model has no PyTorch fallback, so failing here is an error."""
-    from searchengine.errors import ModelUnavailable
+    def load(self, model_id: str, tower: str, info: dict, variant: str = FP32, threads: int | None = None) -> OnnxTower:
+        """The exported tower (facts `info`) in an ONNX Runtime session."""
+        return OnnxTower(self.path(model_id, tower, variant), info, threads, self.prepack)
 
-    try:
+    def tower(self, model_id: str, tower: str, export: Callable[[Path], dict], threads: int | None = None,
+              variant: str = FP32) -> OnnxTower | None:
+        """The tower in an ONNX Runtime session (exported first when absent); None when export fails.
+
+        `variant` "int8" runs the dynamically quantised copy (made from the fp32 export).
+        """
+        info = self.ensure_exported(model_id, tower, export)
+        if variant == INT8:
+            info = self.int8_info(model_id, tower, info)
         if info is None:
-            raise ExportFailed("the fp32 export failed")
-        return quantized_copy(model_id, tower, info)
-    except ExportFailed as exc:
-        raise ModelUnavailable(f"no int8 {tower} tower for {model_id} ({exc}): use the model without +int8") from exc
+            return None
+        return self.load(model_id, tower, info, variant, threads)

@@ -18,10 +18,9 @@ import numpy as np
 
 from searchengine.encoders import onnx_clip
 from searchengine.encoders.backend import INT8_SUFFIX, ONNX_INT8, use_onnx
-from searchengine.encoders.base import l2_normalize, stack_prepared
+from searchengine.encoders.base import Runtime, l2_normalize, stack_prepared
 from searchengine.encoders.device import configure_torch, resolve_device
-from searchengine.encoders.onnx_towers import FP32, INT8
-from searchengine.encoders.registry import register
+from searchengine.encoders.onnx_towers import FP32, INT8, TowerCache
 from searchengine.errors import ModelUnavailable, UnknownModel
 
 log = logging.getLogger(__name__)
@@ -47,9 +46,8 @@ class ClipSpec:
             arch, tag = spec.split("/", 1)
             return cls(arch, tag)
         raise UnknownModel(
-            f"model 'clip:{spec}' names no weights: use clip:ARCH/PRETRAINED (e.g. clip:ViT-B-32/laion2b_s34b_b79k), "
-            "clip:ARCH@/path/to/weights.pt or clip:local-dir:/folder"
-        )
+            "model 'clip:{spec}' names no weights: use clip:ARCH/PRETRAINED (e.g. clip:ViT-B-32/laion2b_s34b_b79k), "
+            "clip:ARCH@/path/to/weights.pt or clip:local-dir:/folder", spec=spec)
 
     @property
     def local_path(self) -> Path | None:
@@ -106,13 +104,14 @@ class OpenClipEncoder:
     text graph and a `tokenizers` tokenizer, never torch, open_clip or the image graph.
     """
 
-    def __init__(self, spec: ClipSpec, device: str, backend: str = "auto"):
+    def __init__(self, spec: ClipSpec, device: str, backend: str, towers: TowerCache):
         self.spec = spec
         self.device = device
         self.backend = backend
+        self.towers = towers
         local = spec.local_path
         if local is not None and not local.exists():
-            raise ModelUnavailable(f"weights not found at {local}: give the path of an open_clip checkpoint")
+            raise ModelUnavailable("weights not found at {path}: give the path of an open_clip checkpoint", path=local)
         if local is not None:
             self.id = f"clip:{spec.arch.split(':')[0] if spec.arch.startswith('local-dir:') else spec.arch}@{_fingerprint(local)}"
         else:
@@ -145,12 +144,10 @@ class OpenClipEncoder:
 
     def _export_towers(self) -> bool:
         """Make sure both towers are exported (from the PyTorch model, once); False: stay on PyTorch."""
-        from searchengine.encoders.onnx_towers import ensure_exported, int8_info
-
         for name, export in (("image", onnx_clip.export_image), ("text", onnx_clip.export_text)):
-            info = ensure_exported(self._fp32_id, name, lambda path, export=export: export(self.torch, path))
+            info = self.towers.ensure_exported(self._fp32_id, name, lambda path, export=export: export(self.torch, path))
             if self._variant == INT8:
-                info = int8_info(self._fp32_id, name, info)
+                info = self.towers.int8_info(self._fp32_id, name, info)
             if info is None:
                 return False
             self._onnx_info[name] = info
@@ -159,10 +156,7 @@ class OpenClipEncoder:
     def _tower(self, name: str):
         tower = self._onnx.get(name)
         if tower is None:
-            from searchengine.encoders.onnx_towers import OnnxTower, tower_path
-
-            path = tower_path(self._fp32_id, name, self._variant)
-            tower = self._onnx[name] = OnnxTower(path, self._onnx_info[name])
+            tower = self._onnx[name] = self.towers.load(self._fp32_id, name, self._onnx_info[name], self._variant)
         return tower
 
     def prepare_image(self, image) -> np.ndarray:
@@ -187,7 +181,7 @@ class OpenClipEncoder:
         graph = threading.Thread(target=self._tower, args=("text",), name="text-graph-load")
         graph.start()
         try:
-            onnx_clip.tokenizer(self._fp32_id, self._onnx_info["text"])
+            onnx_clip.tokenizer(self.towers, self._fp32_id, self._onnx_info["text"])
         finally:
             graph.join()
         self._tower("text")  # raises here what the thread could not
@@ -196,7 +190,7 @@ class OpenClipEncoder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         if self._onnx_info:
-            tokens = onnx_clip.tokenizer(self._fp32_id, self._onnx_info["text"]).encode(list(texts))
+            tokens = onnx_clip.tokenizer(self.towers, self._fp32_id, self._onnx_info["text"]).encode(list(texts))
             return l2_normalize(self._tower("text")(tokens=tokens)[0])
         return self.torch.embed_texts(list(texts))
 
@@ -227,9 +221,9 @@ class TorchClip:
         except Exception as exc:  # open_clip raises RuntimeError/ValueError/FileNotFoundError/HF errors
             where = "offline, and they are not in the local cache" if offline else str(exc).splitlines()[0]
             raise ModelUnavailable(
-                f"cannot load open_clip weights for {self.spec.arch}/{self.spec.pretrained or ''} ({where}): "
-                "run once where huggingface.co is reachable to cache them, or pass clip:ARCH@/path/to/weights.pt"
-            ) from exc
+                "cannot load open_clip weights for {arch}/{pretrained} ({where}): run once where huggingface.co is "
+                "reachable to cache them, or pass clip:ARCH@/path/to/weights.pt",
+                arch=self.spec.arch, pretrained=self.spec.pretrained or "", where=where) from exc
         self.model = model.eval()
         self.preprocess = preprocess
         self.tokenizer = open_clip.get_tokenizer(self.spec.arch)
@@ -267,6 +261,6 @@ class TorchClip:
         return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.precision, torch.float32)
 
 
-@register("clip")
-def load_clip(spec: str, device: str, backend: str = "auto") -> OpenClipEncoder:
-    return OpenClipEncoder(ClipSpec.parse(spec), resolve_device(device), backend)
+def load_clip(spec: str, runtime: Runtime) -> OpenClipEncoder:
+    towers = TowerCache(runtime.cache_dir, prepack=not runtime.quick_start)
+    return OpenClipEncoder(ClipSpec.parse(spec), resolve_device(runtime.device), runtime.backend, towers)

@@ -1,44 +1,44 @@
 """Encoders by name: "bundled", "clip:ARCH/PRETRAINED", "clip:ARCH@/path/to/weights", …
 
-A family registers a prefix and a factory; `load_encoder(name)` finds the family by the part
-before the first ':' (or the whole name) and passes it the rest.
+A family is a prefix and a factory; `load_encoder(name)` finds the family by the part before the
+first ':' (or the whole name) and passes it the rest. The built-in families are listed here (their
+modules import torch only when a model loads); `register` adds another (a plugin, a test model).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
-from searchengine.encoders.base import Encoder
+from searchengine.encoders.base import Encoder, Runtime
 from searchengine.errors import UnknownModel
 
 DEFAULT_MODEL = "bundled"
 
-# family -> factory(spec, device, backend) ; spec is the text after "family:" ("" when absent)
-Factory = Callable[[str, str, str], Encoder]
-_FACTORIES: dict[str, Factory] = {}
+# family -> factory(spec, runtime); spec is the text after "family:" ("" when absent)
+Factory = Callable[[str, Runtime], Encoder]
+_REGISTERED: dict[str, Factory] = {}
 # encoder id -> the id of the better model that replaced it as a default (see `successor`)
 SUCCESSORS: dict[str, str] = {
     "bundled:lit-v1": "bundled:lit-v2",
 }
 
 
-def register(family: str):
-    def decorator(factory: Factory) -> Factory:
-        _FACTORIES[family] = factory
-        return factory
-
-    return decorator
+def register(family: str, factory: Factory) -> None:
+    """Make `family:SPEC` names load through `factory(spec, runtime)`."""
+    _REGISTERED[family] = factory
 
 
-def _builtin_families() -> None:
-    # Importing a family's module registers it; the modules themselves import torch lazily.
-    from searchengine.encoders import openclip  # noqa: F401
-    from searchengine.encoders.bundled import encoder  # noqa: F401
+def _factories() -> dict[str, Factory]:
+    from searchengine.encoders.bundled.encoder import load_bundled, load_bundled_multilingual
+    from searchengine.encoders.openclip import load_clip
+
+    return {"bundled": load_bundled, "bundled-multilingual": load_bundled_multilingual, "clip": load_clip,
+            **_REGISTERED}
 
 
 def families() -> list[str]:
-    _builtin_families()
-    return sorted(_FACTORIES)
+    return sorted(_factories())
 
 
 def successor(encoder_id: str) -> str | None:
@@ -54,24 +54,25 @@ def split_name(name: str) -> tuple[str, str]:
     return family, spec
 
 
-def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto", backend: str | None = None) -> Encoder:
-    """The encoder `name` on `device`; `backend` (auto|onnx|torch, default $SEARCHENGINE_BACKEND or auto)
-    chooses the runtime of its towers (see backend.py). A name ending in "+int8" is that model with
-    int8 towers (ONNX Runtime, CPU), an encoder of its own id."""
-    from searchengine.encoders.backend import check_backend, default_backend, int8_backend, split_int8
+def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto", backend: str | None = None, *,
+                 cache_dir: Path, quick_start: bool = False) -> Encoder:
+    """The encoder `name` on `device`; `backend` (auto|onnx|torch; None: auto) chooses the runtime
+    of its towers (see backend.py); `cache_dir` keeps what is derived from its weights (exports,
+    text banks). A name ending in "+int8" is that model with int8 towers (ONNX Runtime, CPU), an
+    encoder of its own id. quick_start: see base.Runtime."""
+    from searchengine.encoders.backend import check_backend, int8_backend, split_int8
 
-    backend = check_backend(backend or default_backend())
+    backend = check_backend(backend or "auto")
     base, int8 = split_int8(name.strip())
     if int8:  # "MODEL+int8": the model with dynamically quantised int8 towers, on ONNX Runtime
         from searchengine.encoders.device import resolve_device
 
         device = resolve_device(device)
         backend = int8_backend(backend, device)
-    _builtin_families()
+    factories = _factories()
     family, spec = split_name(base)
-    factory = _FACTORIES.get(family)
+    factory = factories.get(family)
     if factory is None:
-        raise UnknownModel(
-            f"unknown model {name!r}: use 'bundled' or 'clip:ARCH/PRETRAINED' (families: {', '.join(sorted(_FACTORIES))})"
-        )
-    return factory(spec, device, backend)
+        raise UnknownModel("unknown model {name}: use 'bundled' or 'clip:ARCH/PRETRAINED' (families: {families})",
+                           name=repr(name), families=", ".join(sorted(factories)))
+    return factory(spec, Runtime(Path(cache_dir), device, backend, quick_start))

@@ -87,7 +87,7 @@ def run_recall(dataset: Path, model: str = DEFAULT_MODEL, device: str = "auto", 
     started = time.perf_counter()
     progress = progress or SilentProgress()
     pairs = load_pairs(dataset, split)
-    encoder = encoder or load_encoder(model, device)
+    encoder = encoder or load_encoder(model, device, cache_dir=cache_dir())
     with tempfile.TemporaryDirectory(prefix="searchengine-recall-") as tmp:
         gallery = write_gallery(pairs, Path(tmp) / "gallery")
         # the gallery is symlinks to the dataset's own images, outside it: followed on purpose

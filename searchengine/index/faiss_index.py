@@ -263,7 +263,7 @@ def _ivf(dim: int, ids: np.ndarray, vectors: np.ndarray, is_text, params: dict) 
     quantizer = faiss.IndexFlatIP(dim)
     inner = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     if n == 0:
-        raise UsageError("an IVF index needs vectors to train on: index some files first, or use --index-type flat")
+        raise UsageError("an IVF index needs vectors to train on: index some files first, or use {-index_type=flat}")
     rows = ivfpq.sample_rows(n, is_text, 256 * nlist)
     inner.train(np.ascontiguousarray(vectors[rows], dtype=np.float32))
     nprobe = max(1, min(nlist, max(8, nlist // 16)))
@@ -282,7 +282,7 @@ def train_ivfpq(dim: int, n: int, fetch_rows: Callable[[np.ndarray], np.ndarray]
     fetch_rows(row numbers) → their vectors (rows of an array, or of the catalog's id order);
     is_text marks the text rows. With params['ondisk'], the lists go to `data_file`."""
     if n < 39:
-        raise UsageError("an IVF-PQ index needs vectors to train on: index some files first, or use --index-type flat")
+        raise UsageError("an IVF-PQ index needs vectors to train on: index some files first, or use {-index_type=flat}")
     params = ivfpq.make_params(n, dim, params)
     rows = ivfpq.sample_rows(n, is_text, ivfpq.train_size(params["nlist"], n))
     index = ivfpq.train(dim, fetch_rows(rows), params)
@@ -322,7 +322,7 @@ def build_index(kind: str, dim: int, ids: np.ndarray, vectors: np.ndarray, *, is
         kind, params = choice.kind, {**choice.params, **params}
     builder = _BUILDERS.get(kind)
     if builder is None:
-        raise UsageError(f"unknown index type {kind!r}: use one of {', '.join(INDEX_TYPES)}")
+        raise UsageError("unknown {-index_type=$kind}: use one of {choices}", kind=kind, choices=", ".join(INDEX_TYPES))
     if kind == "ivfpq":
         data_file = ivfpq.new_data_file(Path(data_dir) / "vectors.faiss") if data_dir is not None else None
         index = train_ivfpq(dim, len(vectors), lambda rows: vectors[rows], is_text, params, data_file)
@@ -361,7 +361,8 @@ def load_index(path: Path, kind: str, dim: int, params: dict, mmap: bool = False
         with ivfpq.quiet_stdout():
             raw = faiss.read_index(str(path), flags)
     except RuntimeError as exc:
-        raise IndexFormatError(f"vector file {path} is unreadable ({exc}); run `searchengine index` again to rebuild it") from exc
+        raise IndexFormatError("vector file {path} is unreadable ({reason}): {@repair} to rebuild it from the catalog",
+                               path=path, reason=exc) from exc
     if raw.d != dim:
         raise IndexFormatError(f"vector file {path} holds {raw.d}-d vectors, the manifest says {dim}")
     return FaissIndex(kind, dim, raw, params)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from searchengine.errors import FolderNotFound
-from searchengine.media.kinds import kind_of
+from searchengine.kinds import kind_of
 
 
 @dataclass(frozen=True)

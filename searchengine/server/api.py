@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from searchengine.errors import DecodeError, QueryError
+from searchengine.kinds import FILTERS, IMAGE, TEXT, VIDEO
 from searchengine.media.images import load_image
 from searchengine.paths import printable
 from searchengine.query import Filters, Hit, Query
@@ -26,7 +27,7 @@ from searchengine.server.thumbnails import Thumbnails
 
 router = APIRouter(prefix="/api")
 
-Kind = Literal["any", "image", "text", "audio", "video"]
+Kind = Literal[FILTERS]
 MAX_K = 200
 UPLOAD_CHUNK = 1 << 20
 # Indexed files are shown, never run: no scripts, no sniffing a text file into HTML.
@@ -55,9 +56,9 @@ class HitOut(BaseModel):
     def of(cls, hit: Hit) -> "HitOut":
         base = f"/api/items/{hit.item_id}"
         thumbnail = None
-        if hit.kind == "image":
+        if hit.kind == IMAGE:
             thumbnail = f"{base}/thumbnail"
-        elif hit.kind == "video":
+        elif hit.kind == VIDEO:
             thumbnail = f"{base}/thumbnail?t={hit.start or 0:g}"
         shown = hit.as_json()  # its path as it can be shown (U+FFFD for bytes that are not UTF-8)
         return cls(**shown, name=os.path.basename(shown["path"]), file_url=f"{base}/file", thumbnail_url=thumbnail)
@@ -166,7 +167,7 @@ async def thumbnail(
             summary="The indexed file itself (HTTP Range requests supported, so audio and video can seek)")
 def item_file(item_id: int = ItemId, lib: Library = Depends(library)) -> FileResponse:
     served = lib.file(item_id)
-    if served.kind == "text":
+    if served.kind == TEXT:
         media_type = "text/plain"
     else:
         media_type = mimetypes.guess_type(served.path.name)[0] or "application/octet-stream"

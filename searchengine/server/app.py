@@ -15,7 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from searchengine import __version__
 from searchengine.encoders.base import Encoder
-from searchengine.errors import IndexFormatError, IndexNotFound, SearchEngineError, UsageError
+from searchengine.errors import IndexFormatError, IndexNotFound, SearchEngineError, UsageError, Wording
 from searchengine.paths import REPLACE_ERRORS
 from searchengine.server.api import router
 from searchengine.server.library import FileRefused, ItemNotFound, Library
@@ -27,6 +27,20 @@ STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes in one request body (the query image and its form fields)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
+
+# request parameters by their names in the API; what the server was started with, as `searchengine serve` flags
+API_PARAMETERS = {"kind": "type", "text": "q", "image": "image", "like": "like", "k": "k", "min_score": "min_score"}
+
+
+def _parameter(name: str, value) -> str:
+    if name in API_PARAMETERS:
+        return API_PARAMETERS[name] if value is None else f"{API_PARAMETERS[name]}={value}"
+    flag = "--" + name.replace("_", "-")
+    return flag if value is None else f"{flag} {value}"
+
+
+WORDING = Wording(option=_parameter, actions={"repair": "run `searchengine repair` on the index",
+                                              "reindex": "run `searchengine index` on its folder again"})
 
 _STATUS = [  # most specific first
     (UsageError, 400), (ItemNotFound, 404), (NoThumbnail, 404), (FileRefused, 403),
@@ -103,7 +117,7 @@ def create_app(index_dir: Path, device: str = "auto", encoder: Encoder | None = 
         status = next(code for cls, code in _STATUS if isinstance(exc, cls))
         if status >= 500:
             log.error("%s", exc)
-        return PrintableJSON({"detail": str(exc)}, status_code=status)
+        return PrintableJSON({"detail": exc.render(WORDING)}, status_code=status)
 
     app.add_middleware(BodyLimit, max_bytes=max_upload)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))

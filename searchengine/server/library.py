@@ -73,7 +73,9 @@ class Library:
     def open(cls, index_dir: Path, device: str = "auto", encoder: Encoder | None = None) -> "Library":
         """Open the index; load its encoder unless one is given (it must be the one that built it)."""
         if encoder is None:
-            searcher = Searcher.open(index_dir, device)
+            from searchengine.config import cache_dir
+
+            searcher = Searcher.open(index_dir, device, cache_dir=cache_dir())
             encoder = searcher.encoder
             searcher.close()
         return cls(index_dir, encoder)
@@ -154,7 +156,7 @@ class Library:
         if not any(real.is_relative_to(root) for root in self._roots):
             raise FileRefused(f"item {item_id} leads outside the indexed folders: not served")
         if not real.is_file():
-            raise ItemNotFound(f"item {item_id} is gone from disk: run `searchengine index` again")
+            raise ItemNotFound("item {item_id} is gone from disk: {@reindex}", item_id=item_id)
         return ServedFile(item_id, real, kind, size, mtime_ns, content_hash)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from searchengine.atomic import atomic_path
 from searchengine.config import cache_dir
 from searchengine.errors import DecodeError, SearchEngineError
+from searchengine.kinds import IMAGE, VIDEO
 from searchengine.media.images import load_image
 from searchengine.server.library import ServedFile
 
@@ -50,11 +51,11 @@ class Thumbnails:
 
     async def get(self, file: ServedFile, seconds: float | None = None) -> Path:
         """The cached thumbnail's path, rendering it first if needed (NoThumbnail when there is none)."""
-        if file.kind not in ("image", "video"):
+        if file.kind not in (IMAGE, VIDEO):
             raise NoThumbnail(f"item {file.item_id} is {'a' if file.kind == 'text' else 'an'} {file.kind} file: no thumbnail")
         identity = file.content_hash or hashlib.sha1(os.fsencode(file.path)).hexdigest()[:20]
         key = f"{identity}-{file.mtime_ns}-{file.size}"
-        if file.kind == "video":
+        if file.kind == VIDEO:
             key += f"-{round(max(seconds or 0.0, 0.0) * 10)}"
         target = self.folder / f"{key}.jpg"
         if target.is_file():
@@ -101,7 +102,7 @@ def _made(entry: os.DirEntry) -> int:
 
 
 def _picture(file: ServedFile, seconds: float):
-    if file.kind == "video":
+    if file.kind == VIDEO:
         try:
             from searchengine.media.video import keyframe_image
         except ImportError as exc:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
 from searchengine.errors import IndexFormatError, IndexWriteFailed
+from searchengine.kinds import calibration_kind
 from searchengine.paths import one_line, printable
 from searchengine.store.migrations import check_version, migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment, Skipped
@@ -157,8 +158,6 @@ class Catalog:
 
     def sample_by_kind(self, dim: int, per_kind: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Up to `per_kind` (item ids, vectors) of each calibration kind's segments, a seeded random sample."""
-        from searchengine.calibration import calibration_kind
-
         rng = np.random.default_rng(seed)
         out = {}
         with self.session() as s:

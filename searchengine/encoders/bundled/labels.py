@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import Path
-
 import numpy as np
 
 from searchengine.atomic import atomic_path, atomic_write
 from searchengine.encoders.bundled.text import TEXT_MODEL_ID, embed_sentences
+from searchengine.encoders.onnx_towers import TowerCache
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +27,16 @@ def class_prompts() -> list[str]:
     return [PROMPT.format(desc) for desc in class_descriptions()]
 
 
-def class_text_bank(cache_dir: Path, device: str = "cpu", backend: str = "auto") -> np.ndarray:
-    """[1000, 384] unit vectors, one per class prompt; computed once and cached by content.
+def class_text_bank(towers: TowerCache, device: str = "cpu", backend: str = "auto") -> np.ndarray:
+    """[1000, 384] unit vectors, one per class prompt; computed once and cached by content (in the
+    model cache, beside the towers' exports).
 
     The cache is found by the prompts' source (timm's version) without importing timm, which
     would import torch: a cold query with `bundled:bridge` needs only the cached bank.
     """
     from importlib.metadata import version
 
+    cache_dir = towers.root
     index_path = cache_dir / "bundled" / f"class-text-index-{_digest(PROMPT + TEXT_MODEL_ID + version('timm'))}.txt"
     if index_path.exists():
         path = cache_dir / "bundled" / index_path.read_text().strip()
@@ -48,7 +49,7 @@ def class_text_bank(cache_dir: Path, device: str = "cpu", backend: str = "auto")
         atomic_write(index_path, path.name)
         return np.load(path)
     log.info("embedding %d class prompts once (cached in %s)", len(prompts), path)
-    bank = embed_sentences(prompts, device=device, backend=backend)
+    bank = embed_sentences(prompts, towers, device=device, backend=backend)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, bank)
     atomic_write(index_path, path.name)

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from searchengine.encoders.onnx_towers import TowerCache
 from searchengine.errors import ModelUnavailable
 
 TEXT_MODEL_ID = "all-MiniLM-L6-v2"
@@ -131,12 +132,10 @@ def _check_tokenizer(model) -> None:
         raise ExportFailed("the tokenizers set-up does not reproduce sentence-transformers' token ids")
 
 
-def _onnx_tower(variant: str) -> TextTower | None:
-    from searchengine.encoders.onnx_towers import cached_tower
-
+def _onnx_tower(towers: TowerCache, variant: str) -> TextTower | None:
     from importlib.metadata import version
 
-    tower = cached_tower(f"bundled-text:{TEXT_MODEL_ID}@{version(WEIGHTS_PACKAGE)}", "text", _export_minilm, variant=variant)
+    tower = towers.tower(f"bundled-text:{TEXT_MODEL_ID}@{version(WEIGHTS_PACKAGE)}", "text", _export_minilm, variant=variant)
     if tower is None:
         return None
 
@@ -153,13 +152,14 @@ def _onnx_tower(variant: str) -> TextTower | None:
 
 
 @lru_cache(maxsize=4)
-def text_tower(device: str = "cpu", backend: str = "auto") -> TextTower:
-    """MiniLM as a function texts -> [n, 384] unit vectors, in the runtime `backend` picks."""
+def text_tower(towers: TowerCache, device: str = "cpu", backend: str = "auto") -> TextTower:
+    """MiniLM as a function texts -> [n, 384] unit vectors, in the runtime `backend` picks (its
+    ONNX export kept in `towers`)."""
     from searchengine.encoders.backend import pick_runtime
 
     model_path()  # fail early, with an install hint, when the wheel is missing
-    return pick_runtime(device, backend, _onnx_tower, _torch_tower)
+    return pick_runtime(device, backend, lambda variant: _onnx_tower(towers, variant), _torch_tower)
 
 
-def embed_sentences(texts: Sequence[str], device: str = "cpu", backend: str = "auto") -> np.ndarray:
-    return text_tower(device, backend)(texts)
+def embed_sentences(texts: Sequence[str], towers: TowerCache, device: str = "cpu", backend: str = "auto") -> np.ndarray:
+    return text_tower(towers, device, backend)(texts)

@@ -25,9 +25,12 @@ from pathlib import Path
 
 def _embedder(tower: str):
     if tower == "minilm":
+        from searchengine.config import cache_dir
         from searchengine.encoders.bundled.text import embed_sentences
+        from searchengine.encoders.onnx_towers import TowerCache
 
-        return embed_sentences
+        towers = TowerCache(cache_dir())
+        return lambda texts: embed_sentences(texts, towers)
     if tower == "e5":
         from searchengine.encoders.bundled.multilingual import embed_e5_queries
 

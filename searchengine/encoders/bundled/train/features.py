@@ -49,7 +49,7 @@ def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: 
 
     from searchengine.encoders.bundled.views import VIEWS
 
-    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone=backbone)
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), _towers(), backbone=backbone)
     prepare = VIEWS[view]
     logits, features = [], []
     log.info("encoding %d images of %s (%s, %s view)", len(paths), folder, backbone, view)
@@ -94,9 +94,17 @@ def image_evidence(folder: Path, paths: Sequence[str], cache: Path, backbone: st
     from searchengine.encoders.bundled.views import VIEWS
     from searchengine.media.images import load_image
 
-    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), backbone=backbone)
+    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), _towers(), backbone=backbone)
     rows = [evidence(encoder.pixels([VIEWS[view](encoder, load_image(folder / p))]))[0] for p in paths]
     out = np.asarray(rows, np.float32).reshape(len(paths), len(ATTRIBUTES))
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, out)
     return out
+
+
+def _towers():
+    """The bundled towers' exports, in the model cache the product uses ($SEARCHENGINE_HOME/cache)."""
+    from searchengine.config import cache_dir
+    from searchengine.encoders.onnx_towers import TowerCache
+
+    return TowerCache(cache_dir())
