@@ -3,7 +3,7 @@
 For every collection size: recall@10 against exact search (ties tolerated), p50/p99 latency of
 one query at a time, build time and resident memory, for numpy brute force over all vectors (what
 rclip does: the peer), FAISS Flat, HNSW (M × efSearch), IVF-Flat (nlist × nprobe), and the
-library's own `auto` choice (searchengine.index.faiss_index.build_index("auto"), searched
+library's own `auto` choice (searchengine.vectors.factory.build_index("auto"), searched
 through FaissIndex.search as a query does). Then checks the target: at 1M × 512, p50 ≤ 1 ms with
 recall@10 ≥ 0.97 and ≥ 50× faster than numpy, with `auto` landing on such a setting.
 
@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from searchengine.eval.measure import latency_ms, machine, rss_bytes, save_result, to_json  # noqa: E402
 from searchengine.eval.metrics import knn_recall  # noqa: E402
-from searchengine.index.faiss_index import FLAT_MAX, HNSW_MAX, build_index, choose_kind  # noqa: E402
+from searchengine.vectors.choice import FLAT_MAX, HNSW_MAX, choose_kind  # noqa: E402
+from searchengine.vectors.factory import build_index  # noqa: E402
 
 log = logging.getLogger("bench.ann")
 
@@ -97,7 +98,7 @@ def synthetic(n: int, n_queries: int, args) -> dict:
 
 
 def real(index_dir: Path, n_queries: int, seed: int) -> dict:
-    from searchengine.index_folder import IndexFolder
+    from searchengine.store.folder import IndexFolder
 
     with IndexFolder.open(index_dir) as index:
         chunks = list(index.catalog.iter_vectors(index.manifest.dim))
@@ -277,7 +278,7 @@ def library_ivf_nlist(n: int) -> int:
 
 
 def run_collection(data: dict, args) -> dict:
-    from searchengine.index.faiss_index import faiss_inner
+    from searchengine.vectors.base import faiss_inner
 
     n = len(data["base"])
     bench = Bench(data, args.slow_queries)

@@ -48,9 +48,9 @@ from searchengine.calibration import current_calibration  # noqa: E402
 from searchengine.config import cache_dir
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder  # noqa: E402
 from searchengine.eval.measure import machine, save_result, summarize_ms, to_json  # noqa: E402
-from searchengine.index_folder import IndexFolder, exists  # noqa: E402
+from searchengine.store.folder import IndexFolder, exists  # noqa: E402
 from searchengine.query import Filters, Query, Searcher  # noqa: E402
-from searchengine.store.catalog import ItemDraft, SegmentDraft  # noqa: E402
+from searchengine.store.records import ItemDraft, SegmentDraft  # noqa: E402
 
 log = logging.getLogger("bench.query")
 ROOT = Path(__file__).resolve().parents[1]

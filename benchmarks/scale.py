@@ -212,8 +212,9 @@ def exact_top(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray
 def index_part(args, work: Path) -> dict:
     import faiss
 
-    from searchengine.index.choice import estimate_bytes, ivfpq_choice
-    from searchengine.index.faiss_index import add_chunks, train_ivfpq
+    from searchengine.vectors.choice import estimate_bytes, ivfpq_choice
+    from searchengine.vectors.factory import add_chunks
+    from searchengine.vectors.ivfpq import IvfPqIndex
 
     faiss.omp_set_num_threads(args.threads)
     n, dim = args.n, args.dim
@@ -235,7 +236,7 @@ def index_part(args, work: Path) -> dict:
     rss_before = rss_bytes()
     data_file = work / "vectors.ondisk.ivfdata" if choice.params.get("ondisk") else None
     started = time.perf_counter()
-    index = train_ivfpq(dim, n, lambda rows: np.ascontiguousarray(base[rows]), is_text, dict(choice.params), data_file)
+    index = IvfPqIndex.train(dim, n, lambda rows: np.ascontiguousarray(base[rows]), is_text, dict(choice.params), data_file)
     train_s = time.perf_counter() - started
     log.info("trained %s in %.0f s", index.params(), train_s)
     started = time.perf_counter()
@@ -318,7 +319,7 @@ def main(argv=None) -> None:
     args.nprobe = [float(x) for x in args.nprobe.split(",") if x]
     args.candidates = [int(x) for x in args.candidates.split(",") if x]
     if args.max_memory is not None:
-        from searchengine.index.choice import parse_size
+        from searchengine.vectors.choice import parse_size
 
         args.max_memory = parse_size(args.max_memory)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)

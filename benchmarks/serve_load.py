@@ -56,8 +56,8 @@ def synthesize(index_dir: Path, segments: int, seed: int = 0) -> dict:
     from searchengine.calibration import current_calibration
     from searchengine.config import cache_dir
     from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
-    from searchengine.index_folder import IndexFolder
-    from searchengine.store.catalog import ItemDraft, SegmentDraft
+    from searchengine.store.folder import IndexFolder
+    from searchengine.store.records import ItemDraft, SegmentDraft
 
     started = time.perf_counter()
     encoder = load_encoder(DEFAULT_MODEL, "cpu", cache_dir=cache_dir())
@@ -180,7 +180,7 @@ def main() -> None:
     parser.add_argument("--type", dest="kind", default="any", help="any | image | text.")
     args = parser.parse_args()
 
-    from searchengine.index_folder import exists
+    from searchengine.store.folder import exists
 
     index_dir = (args.index or REPO / "indexes" / f"serve-load-{args.segments}").resolve()
     built = None

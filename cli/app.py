@@ -97,7 +97,7 @@ def index(
     from .output import json_line, stderr
     from .progress import BarProgress
 
-    from searchengine.index.choice import parse_size
+    from searchengine.vectors.choice import parse_size
 
     settings = IngestSettings(model=model, device=device, backend=backend, workers=workers, index_type=index_type,
                               asr_model=asr_model, language=language, exclude=tuple(exclude),
@@ -272,14 +272,14 @@ def transcript(
     fmt: str = typer.Option("text", "--format", help="text | srt | vtt."),
 ) -> None:
     """Print the stored transcript of an indexed recording, with timestamps."""
-    from searchengine.index_folder import IndexFolder
+    from searchengine.store.folder import IndexFolder
 
     from .subtitles import FORMATS, render
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
     path = file.expanduser().absolute()
-    with IndexFolder.open(_index_dir(index)) as opened:
+    with IndexFolder.open(_index_dir(index), upgrade=True) as opened:
         segments = opened.catalog.segments_of(str(path))
     if segments is None:
         raise UsageError(f"{path} is not in the index: run `searchengine index` on its folder first")

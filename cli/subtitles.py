@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from searchengine.store.catalog import SegmentRecord
+from searchengine.store.records import SegmentRecord
 
 FORMATS = ("text", "srt", "vtt")
 

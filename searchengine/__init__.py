@@ -1,3 +1,5 @@
 """searchengine: local, offline, cross-modal semantic search."""
 
-__version__ = "0.1.0"
+from searchengine.version import __version__
+
+__all__ = ["__version__"]

@@ -41,7 +41,7 @@ import numpy as np
 
 from searchengine.atomic import atomic_path, atomic_write
 from searchengine.encoders.base import Encoder
-from searchengine.index_folder import IndexFolder
+from searchengine.store.folder import IndexFolder
 from searchengine.kinds import KINDS, tower
 
 CALIBRATION = "calibration.npz"

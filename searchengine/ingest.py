@@ -20,15 +20,16 @@ from searchengine.config import IngestSettings, cache_dir
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import LIBRARY, Message, Wording
-from searchengine.index_folder import IndexFolder, check_model, existing_manifest, writable_index_folder
-from searchengine.manifest import Manifest
+from searchengine.store.folder import IndexFolder, check_model, existing_manifest, writable_index_folder
+from searchengine.store.manifest import Manifest
 from searchengine.media.discover import FoundFile, check_folder, discover
 from searchengine.paths import printable
 from searchengine.media.hashing import content_hash
 from searchengine.media.segments import DecodeContext
 from searchengine.calibration import current_calibration
 from searchengine.pipeline import DecodedFile, decode_file, embed_decoded
-from searchengine.store.catalog import Catalog, ItemDraft, KnownFile
+from searchengine.store.catalog import Catalog
+from searchengine.store.records import ItemDraft, KnownFile
 from searchengine.upgrades import model_to_load, upgrade_notice
 
 log = logging.getLogger(__name__)

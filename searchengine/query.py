@@ -27,8 +27,8 @@ from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
-from searchengine.index.faiss_index import Subset
-from searchengine.index_folder import IndexFolder, check_model, encoder_name
+from searchengine.vectors.base import Subset
+from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
 from searchengine.paths import json_path
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
@@ -170,7 +170,7 @@ class Searcher:
         """The index and its encoder: `encoder` when already loaded, the result of `loading` when
         it is loading in another thread (warmup.py), else loaded here (with the model cache
         `cache_dir`, which the calibration's query bank uses too)."""
-        index = IndexFolder.open(index_dir)
+        index = IndexFolder.open(index_dir, upgrade=True)
         try:
             if loading is not None:
                 index.vectors  # FAISS and the vector file load while the encoder still does

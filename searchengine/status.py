@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from searchengine.index_folder import IndexFolder
+from searchengine.store.folder import IndexFolder
 from searchengine.paths import printable
 
 
 def index_status(index_dir: Path, with_errors: bool = False) -> dict:
-    with IndexFolder.open(index_dir) as index:
+    with IndexFolder.open(index_dir, upgrade=True) as index:
         m = index.manifest
         run = index.catalog.last_run()
         info = {

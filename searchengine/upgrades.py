@@ -14,7 +14,7 @@ from pathlib import Path
 
 from searchengine.encoders.registry import successor
 from searchengine.errors import Message
-from searchengine.manifest import Manifest, encoder_name
+from searchengine.store.manifest import Manifest, encoder_name
 
 NOTICES = "notices"
 

@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from searchengine.calibration import CALIBRATION, Calibration
-from sqlalchemy.exc import DatabaseError
-
+from searchengine.calibration import CALIBRATION, OLD_FILES, Calibration
 from searchengine.errors import IndexFormatError, IndexNotFound, ManifestMissing, SearchEngineError
-from searchengine.index_folder import CATALOG, MANIFEST, VECTORS, IndexFolder, exists, writable_index_folder
-from searchengine.manifest import Manifest, encoder_name
 from searchengine.paths import printable
-from searchengine.store.reader import CatalogReader, connect, missing
+from searchengine.store.folder import CATALOG, MANIFEST, VECTORS, IndexFolder, exists, writable_index_folder
+from searchengine.store.manifest import Manifest, encoder_name
+from searchengine.store.reader import CatalogOutdated, CatalogReader, connect, missing
+from searchengine.vectors.factory import load_index
 
 TABLES = ("meta", "items", "runs", "errors", "skipped", "segments")  # parents before children
 
@@ -73,8 +72,6 @@ def verify(index_dir: Path) -> Report:
         _check_catalog(catalog, manifest, folder, report)
     except (IndexFormatError, sqlite3.DatabaseError) as exc:
         report.problems.append(f"catalog: {exc}")
-    except DatabaseError as exc:  # through SQLAlchemy: the catalog failed while being read
-        report.problems.append(f"catalog {printable(str(folder / CATALOG))} is damaged ({exc.orig})")
     finally:
         catalog.close()
     return report
@@ -114,8 +111,6 @@ def _check_catalog(catalog, manifest: Manifest | None, folder: Path, report: Rep
 
 
 def _check_vectors(index: IndexFolder, report: Report) -> None:
-    from searchengine.index.faiss_index import load_index
-
     manifest, path = index.manifest, index.folder / VECTORS
     generation = index.catalog.generation()
     if not path.is_file():
@@ -167,8 +162,9 @@ def repair(index_dir: Path, encoder=None) -> Report:
     """Make the index consistent again; returns what was found and done (verify's report after it).
     `encoder` (the index's) is used when files must be embedded again; loaded when needed otherwise."""
     folder = writable_index_folder(index_dir)
-    before = verify(folder)
     done: list[str] = []
+    _upgrade_schema(folder, done)
+    before = verify(folder)
     if not (folder / CATALOG).is_file():
         return _rebuild_from_sources(folder, _manifest_or_none(folder), before, done, encoder)
     if _catalog_damaged(before):
@@ -188,6 +184,17 @@ def repair(index_dir: Path, encoder=None) -> Report:
     after = verify(folder)
     after.repaired = done
     return after
+
+
+def _upgrade_schema(folder: Path, done: list[str]) -> None:
+    """A catalog of an older schema is migrated first (anything else wrong with it, verify reports)."""
+    try:
+        CatalogReader(folder / CATALOG).close()
+    except CatalogOutdated as exc:
+        IndexFolder.upgrade(folder)
+        done.append(f"upgraded the catalog from schema version {exc.version}")
+    except IndexFormatError:
+        pass
 
 
 def _manifest_or_none(folder: Path) -> Manifest | None:
@@ -220,7 +227,7 @@ def _fix_catalog_and_vectors(folder: Path, manifest: Manifest, done: list[str]) 
                 changed.append(path)
         damaged = index.catalog.bad_vector_items(manifest.dim)
         dropped = sorted(set(damaged) | set(gone))
-        index._vectors = index._rebuild(manifest.index_type)  # from the catalog, whatever the file said
+        index.rebuild_vectors()  # from the catalog, whatever the file said
         if dropped:
             index.commit(run_id, [], dropped)
             done.append(f"dropped {len(gone)} files gone from disk and {len(damaged)} with damaged vectors")
@@ -267,7 +274,7 @@ def _rebuild_from_sources(folder: Path, manifest: Manifest | None, before: Repor
     if (folder / CATALOG).is_file():
         os.replace(folder / CATALOG, folder / (CATALOG + ".damaged"))
         done.append(f"kept the unusable catalog as {CATALOG}.damaged")
-    for name in (CATALOG + "-wal", CATALOG + "-shm", VECTORS, CALIBRATION, "calibration.json", MANIFEST):
+    for name in (CATALOG + "-wal", CATALOG + "-shm", VECTORS, CALIBRATION, *OLD_FILES, MANIFEST):
         (folder / name).unlink(missing_ok=True)  # the manifest is written anew by the first run below
     settings = IngestSettings(model=encoder_name(manifest), index_type=manifest.index_type_requested,
                               max_memory=manifest.max_memory)
@@ -455,8 +462,6 @@ def _drop_incomplete_items(con, held_ids: np.ndarray | None) -> int:
 
 def _vector_file_ids(folder: Path) -> np.ndarray | None:
     """The segment ids the old vector file holds, if it can be read (to tell which files lost rows)."""
-    from searchengine.index.faiss_index import load_index
-
     try:
         manifest = Manifest.read(folder)
         return load_index(folder / VECTORS, manifest.index_type, manifest.dim, manifest.index_params).ids()

@@ -24,7 +24,7 @@ _preloading = False
 
 
 def _manifest(index_dir: Path):
-    from searchengine.manifest import Manifest
+    from searchengine.store.manifest import Manifest
 
     try:
         return Manifest.read(index_dir)
@@ -40,7 +40,7 @@ def _load(manifest, device: str, backend: str | None, texts: bool, future: Futur
     try:
         from searchengine.config import cache_dir
         from searchengine.encoders.registry import load_encoder
-        from searchengine.manifest import encoder_name
+        from searchengine.store.manifest import encoder_name
 
         encoder = load_encoder(encoder_name(manifest), device, backend, cache_dir=cache_dir(), quick_start=quick_start)
         if texts:

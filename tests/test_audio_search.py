@@ -10,7 +10,7 @@ import pytest
 
 from searchengine.config import IngestSettings, cache_dir
 from searchengine.eval.wer import wer, word_errors
-from searchengine.index_folder import IndexFolder
+from searchengine.store.folder import IndexFolder
 from searchengine.ingest import index_folder
 from searchengine.query import Filters, Query, Searcher
 

@@ -77,7 +77,7 @@ def _catalog(index_dir: Path) -> tuple[list, list]:
 
 
 def _hits(index_dir: Path, encoder) -> list:
-    from searchengine.index_folder import IndexFolder
+    from searchengine.store.folder import IndexFolder
     from searchengine.query import Filters, Query, Searcher
 
     searcher = Searcher(IndexFolder.open(index_dir), encoder)
@@ -178,16 +178,17 @@ def _committed(index_dir: Path) -> int:
 
 def test_ivfpq_shards_encoded_on_ray_tasks(local_ray):
     from searchengine.distributed.engine import ray_map
-    from searchengine.index.faiss_index import add_chunks, train_ivfpq
+    from searchengine.vectors.factory import add_chunks
+    from searchengine.vectors.ivfpq import IvfPqIndex
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(3_000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(3_000, dtype=np.int64)
     chunks = [(ids[i : i + 1_000], vectors[i : i + 1_000]) for i in range(0, 3_000, 1_000)]
-    local = train_ivfpq(32, 3_000, lambda rows: vectors[rows], None, {"opq": False})
+    local = IvfPqIndex.train(32, 3_000, lambda rows: vectors[rows], None, {"opq": False})
     add_chunks(local, chunks)
-    on_ray = train_ivfpq(32, 3_000, lambda rows: vectors[rows], None, {"opq": False})
+    on_ray = IvfPqIndex.train(32, 3_000, lambda rows: vectors[rows], None, {"opq": False})
     add_chunks(on_ray, chunks, map_shards=ray_map)
     np.testing.assert_array_equal(on_ray.ids(), ids)
     np.testing.assert_array_equal(on_ray.search(vectors[:20], 5)[1], local.search(vectors[:20], 5)[1])

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from conftest import PHOTOS, REPO, SAMPLES, TEXTS
-from searchengine.index_folder import IndexFolder
+from searchengine.store.folder import IndexFolder
 
 SEED = 19
 EXTENSIONS = {"image": [".jpg", ".png", ".gif", ".webp", ".bmp", ".tiff"], "text": [".txt", ".md"],

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from searchengine.index.choice import choose, estimate_bytes, nlist_for, parse_size
-from searchengine.index.faiss_index import build_index, choose_kind, load_index
-from searchengine.index.ivfpq import sample_rows
+from searchengine.vectors.choice import choose, estimate_bytes, nlist_for, parse_size
+from searchengine.vectors.choice import choose_kind
+from searchengine.vectors.factory import build_index, load_index
+from searchengine.vectors.pq import sample_rows
 
 DIM = 32
 
@@ -177,8 +178,8 @@ def test_mapped_load_searches_like_a_read(tmp_path):
 def test_index_folder_keeps_an_ivfpq_on_disk_within_its_budget(tmp_path):
     """An index folder asked for ivfpq under a tiny --max-memory: lists on disk, searched mapped and
     re-ranked from the catalog, changed copy-on-write, one data file left after saving."""
-    from searchengine.index_folder import IndexFolder
-    from searchengine.store.catalog import ItemDraft, SegmentDraft
+    from searchengine.store.folder import IndexFolder
+    from searchengine.store.records import ItemDraft, SegmentDraft
 
     vectors, is_text = _two_modalities(2_000)
     folder = tmp_path / "index"
@@ -208,16 +209,17 @@ def test_index_folder_keeps_an_ivfpq_on_disk_within_its_budget(tmp_path):
 def test_ivfpq_shards_encoded_apart_and_merged_hold_the_same_index(ondisk, tmp_path):
     """What the Ray engine does with a large IVF-PQ: chunks encoded from the trained index
     elsewhere (here: by a plain map), merged into the index (in memory, or its on-disk lists)."""
-    from searchengine.index.faiss_index import add_chunks, train_ivfpq
+    from searchengine.vectors.factory import add_chunks
+    from searchengine.vectors.ivfpq import IvfPqIndex
 
     vectors, is_text = _two_modalities(4_000)
     ids = np.arange(4_000, dtype=np.int64) * 7
     chunks = [(ids[i : i + 1_000], vectors[i : i + 1_000]) for i in range(0, 4_000, 1_000)]
     params = {"opq": False, "ondisk": ondisk}
-    whole = train_ivfpq(64, 4_000, lambda rows: vectors[rows], is_text, params,
+    whole = IvfPqIndex.train(64, 4_000, lambda rows: vectors[rows], is_text, params,
                         tmp_path / "a.x.ivfdata" if ondisk else None)
     add_chunks(whole, chunks)
-    sharded = train_ivfpq(64, 4_000, lambda rows: vectors[rows], is_text, params,
+    sharded = IvfPqIndex.train(64, 4_000, lambda rows: vectors[rows], is_text, params,
                           tmp_path / "b.x.ivfdata" if ondisk else None)
     add_chunks(sharded, chunks, map_shards=lambda fn, args: (fn(*a) for a in args))
     assert sharded.ntotal == whole.ntotal == 4_000

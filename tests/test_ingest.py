@@ -9,7 +9,7 @@ import pytest
 from conftest import PHOTOS
 from searchengine.config import IngestSettings
 from searchengine.errors import FolderNotFound, IndexNotFound, ModelMismatch
-from searchengine.index_folder import IndexFolder
+from searchengine.store.folder import IndexFolder
 from searchengine.ingest import index_folder
 from searchengine.config import cache_dir
 from searchengine.query import Filters, Query, Searcher

@@ -11,7 +11,7 @@ import pytest
 from conftest import PHOTOS, TEXTS
 from searchengine.calibration import Calibration, current_calibration
 from searchengine.config import IngestSettings
-from searchengine.index_folder import IndexFolder
+from searchengine.store.folder import IndexFolder
 from searchengine.ingest import index_folder
 from searchengine.query import Filters, Query, Searcher
 

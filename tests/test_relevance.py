@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import PHOTOS, TEXTS
 from searchengine import confidence
 from searchengine.config import IngestSettings
-from searchengine.index_folder import IndexFolder
+from searchengine.store.folder import IndexFolder
 from searchengine.ingest import index_folder
 from searchengine.query import Filters, Query, Searcher
 

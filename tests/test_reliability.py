@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import PHOTOS, REPO, TEXTS
 from searchengine.config import IngestSettings, cache_dir
 from searchengine.errors import IndexLocked
-from searchengine.index_folder import IndexFolder
+from searchengine.store.folder import IndexFolder
 from searchengine.ingest import index_folder
 from searchengine.query import Filters, Query, Searcher
 from searchengine.verify import repair, verify

@@ -57,7 +57,7 @@ def library(tmp_path_factory, bundled):
 
 def _add_recording(index_dir: Path, root: Path, encoder) -> None:
     """A real recording with a known transcript, committed as the pipeline would after transcribing it."""
-    from searchengine.store.catalog import SegmentDraft
+    from searchengine.store.records import SegmentDraft
 
     path = root / "household_budget_meeting.ogg"
     shutil.copy2(SAMPLES / "audio" / path.name, path)
@@ -71,8 +71,8 @@ def _add_recording(index_dir: Path, root: Path, encoder) -> None:
 def _commit(index_dir: Path, root: Path, encoder, path: Path, kind: str, segments) -> None:
     """Add one file's segments to the index as an `index` run over `root` would."""
     from searchengine.calibration import current_calibration
-    from searchengine.index_folder import IndexFolder
-    from searchengine.store.catalog import ItemDraft
+    from searchengine.store.folder import IndexFolder
+    from searchengine.store.records import ItemDraft
 
     st = path.stat()
     draft = ItemDraft(path=str(path), kind=kind, size=st.st_size, mtime_ns=st.st_mtime_ns, content_hash=None,
@@ -221,7 +221,7 @@ def test_video_thumbnail_is_the_frame_at_t(client, library, bundled):
     import numpy as np
     from PIL import Image
 
-    from searchengine.store.catalog import SegmentDraft
+    from searchengine.store.records import SegmentDraft
 
     index_dir, _, recordings, _ = library
     path = recordings / "red_then_blue.mp4"

@@ -34,7 +34,7 @@ from searchengine.distributed import require_ray
 from searchengine.distributed.shards import SHARDS, read_shard
 from searchengine.distributed.stages import EmbedShards, decode_chunk
 from searchengine.encoders.registry import load_encoder
-from searchengine.index_folder import IndexFolder, check_model
+from searchengine.store.folder import IndexFolder, check_model
 from searchengine.ingest import Plan, Progress, RunSummary, SilentProgress, plan_changes, prepare_run, scan
 from searchengine.store.records import ItemDraft
 from searchengine.upgrades import model_to_load, upgrade_notice
@@ -106,10 +106,8 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
                     _embed_on_ray(ray, index, run_id, plan, remaining, settings, progress, summary, actors)
             if str(root) not in index.manifest.roots:
                 index.manifest.roots.append(str(root))
-            index.map_shards = cluster.map  # a large IVF-PQ is encoded in shards on Ray tasks
-            index.save()
+            index.save(map_shards=cluster.map)  # a large IVF-PQ is encoded in shards on Ray tasks
         finally:
-            index.map_shards = None
             cluster.close()
         if encoder is not None:
             current_calibration(index, encoder, write=True, cache_dir=cache_dir())

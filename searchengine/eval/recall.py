@@ -31,8 +31,8 @@ from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
 from searchengine.errors import DecodeError
 from searchengine.eval.dataset import Pair, load_pairs
 from searchengine.eval.metrics import KS, chance_recall, pessimistic_ranks, recall_at
-from searchengine.index.base import VectorIndex
-from searchengine.index_folder import IndexFolder
+from searchengine.vectors.base import VectorIndex
+from searchengine.store.folder import IndexFolder
 from searchengine.ingest import Progress, SilentProgress, index_folder
 
 log = logging.getLogger(__name__)

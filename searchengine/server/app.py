@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from searchengine import __version__
+from searchengine.version import __version__
 from searchengine.encoders.base import Encoder
 from searchengine.errors import IndexFormatError, IndexNotFound, SearchEngineError, UsageError, Wording
 from searchengine.paths import REPLACE_ERRORS

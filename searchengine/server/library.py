@@ -18,8 +18,8 @@ from pathlib import Path
 
 from searchengine.encoders.base import Encoder
 from searchengine.errors import SearchEngineError
-from searchengine.index_folder import IndexFolder, check_model
-from searchengine.manifest import MANIFEST
+from searchengine.store.folder import IndexFolder, check_model
+from searchengine.store.manifest import MANIFEST
 from searchengine.query import Filters, Hit, Query, Searcher
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Library:
         self._searcher.close()
 
     def _open(self) -> Searcher:
-        index = IndexFolder.open(self.index_dir, map_vectors=False)  # read whole: safe from damage under it
+        index = IndexFolder.open(self.index_dir, map_vectors=False, upgrade=True)  # read whole: safe from damage under it
         try:
             check_model(index.manifest, index.folder, encoder_id=self.encoder.id)
             searcher = Searcher(index, self.encoder)

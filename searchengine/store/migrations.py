@@ -12,6 +12,7 @@ from sqlalchemy import Connection, text
 
 from searchengine.paths import ESCAPE
 from searchengine.store.models import Base, Skipped
+from searchengine.store.reader import too_new
 from searchengine.store.records import SCHEMA_VERSION
 
 
@@ -65,8 +66,6 @@ def check_version(engine, path) -> int:
     with engine.connect() as conn:
         version = current_version(conn)
     if version > SCHEMA_VERSION:
-        from searchengine.store.reader import too_new
-
         raise too_new(path, version)
     return version
 

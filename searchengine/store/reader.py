@@ -1,14 +1,13 @@
-"""The catalog opened for searching, on the standard library's sqlite3.
+"""Reading the catalog: every read, in plain SQL on the standard library's sqlite3.
 
-A search reads three things from the catalog: its generation, the records of the hits and, for
-approximate indexes or --like, exact vectors. Importing SQLAlchemy costs more than all of a cold
-query's own work (0.4-0.6 s here), so those reads go through sqlite3 with the same SQL as the full
-Catalog (records.py). Anything else asked of a reader (status counts, calibration samples) opens
-the full Catalog, read-only, on first use and is served by it.
+`CatalogReader` is the catalog opened for reading, and the one place that reads it: the writer
+(catalog.py) inherits these reads and runs them on its own connection. Importing SQLAlchemy costs
+more than all of a cold query's own work (0.4-0.6 s here), so nothing here needs it.
 
 A reader never writes: the file is opened read-only (a missing catalog is an error, never a new
-empty one), and in a folder nobody can write to, immutable (no locks, no -shm file to create).
-Only a catalog of an older schema is upgraded once, where the folder can be written.
+empty one), in a folder nobody can write to immutable (no locks, no -shm file to create), and a
+catalog of another schema version is refused (an older one with `CatalogOutdated`: the writer
+upgrades it, see folder.IndexFolder.upgrade).
 """
 
 from __future__ import annotations
@@ -16,17 +15,29 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 from urllib.parse import quote
 
 import numpy as np
 
 from searchengine.errors import CatalogMissing, IndexFormatError
-from searchengine.paths import printable
+from searchengine.kinds import calibration_kind, segment_group
+from searchengine.paths import from_catalog, printable, to_catalog
 from searchengine.store.records import (
-    SCHEMA_VERSION, SegmentRecord, read_generation, read_segment_records, read_vectors,
+    GENERATION_KEY, SCHEMA_VERSION, KnownFile, RunRecord, SegmentRecord, valid_id,
 )
+
+CHUNK = 500  # ids per IN (...) list
+_KNOWN = "SELECT id, path, size, mtime_ns, content_hash, status FROM items"
+_RECORD = ("SELECT s.id, s.item_id, i.path, i.kind, s.ordinal, s.text, s.char_start, s.char_end, s.t_start, s.t_end, "
+           "i.mtime_ns, i.taken_at FROM segments s JOIN items i ON s.item_id = i.id")
+
+
+class CatalogOutdated(IndexFormatError):
+    """The catalog has an older schema: only a writer may upgrade it (`path`, `version`, `writable`)."""
 
 
 def damaged(path: Path, reason) -> IndexFormatError:
@@ -37,6 +48,19 @@ def damaged(path: Path, reason) -> IndexFormatError:
 def missing(path: Path) -> CatalogMissing:
     return CatalogMissing("catalog {path} is missing: {@repair} to re-index the folders this index was built from",
                           path=printable(str(path)))
+
+
+def too_new(path: Path, version: int) -> IndexFormatError:
+    return IndexFormatError("catalog {path} has schema version {version}, newer than this searchengine understands "
+                            "({known}): upgrade searchengine (pip install -U searchengine)",
+                            path=printable(str(path)), version=version, known=SCHEMA_VERSION)
+
+
+def outdated(path: Path, version: int) -> CatalogOutdated:
+    writable = writable_folder(path.parent)
+    where = "" if writable else ", and its folder is read-only: open it once where it can be written, to upgrade it"
+    return CatalogOutdated("catalog {path} has schema version {version}, older than this searchengine's ({known})"
+                           + where, path=printable(str(path)), version=version, known=SCHEMA_VERSION, writable=writable)
 
 
 def writable_folder(folder: Path) -> bool:
@@ -55,92 +79,242 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
 
-def too_new(path: Path, version: int) -> IndexFormatError:
-    return IndexFormatError(
-        f"catalog {printable(str(path))} has schema version {version}, newer than this searchengine understands "
-        f"({SCHEMA_VERSION}): upgrade searchengine (pip install -U searchengine)"
-    )
+def path_prefix(root: Path) -> str:
+    """The stored form of every path under `root` starts with this."""
+    return to_catalog(str(root).rstrip(os.sep) + os.sep)
+
+
+def _marks(ids: Sequence[int]) -> Iterator[tuple[list[int], str]]:
+    ids = [int(i) for i in ids if valid_id(i)]
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        yield part, ",".join("?" * len(part))
+
+
+def _when(value) -> datetime | None:
+    """A DateTime column as SQLAlchemy writes it (ISO text) read back."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
 
 class CatalogReader:
-    """Read-only catalog: search reads on sqlite3, everything else through the full Catalog."""
+    """The catalog, read-only: one sqlite3 connection, shared by a server's threads."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self._full = None
-        self._lock = threading.Lock()  # one connection, shared by a server's threads
-        if not path.is_file():
-            raise missing(path)
-        conn, version = self._connect()
-        if version != SCHEMA_VERSION:
-            conn.close()
-            if version > SCHEMA_VERSION:
-                raise too_new(path, version)
-            self._upgrade(version)
-            conn, _ = self._connect()
-        self._conn: sqlite3.Connection | None = conn
-
-    def _connect(self) -> tuple[sqlite3.Connection, int]:
-        """A read-only connection and the schema version (reading it tells a damaged file)."""
+    def __init__(self, path: Path, any_schema: bool = False):
+        """any_schema: open a catalog of an older or newer schema too, for reads that every schema
+        answers alike (recorded_runs, stored_dim, integrity_problems)."""
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        if not self.path.is_file():
+            raise missing(self.path)
+        self._conn: sqlite3.Connection | None = None
         try:
             conn = connect(self.path, read_only=True)
             conn.isolation_level = None
             conn.execute("PRAGMA busy_timeout=10000")
-            return conn, conn.execute("PRAGMA user_version").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # reading it tells a damaged file
         except sqlite3.DatabaseError as exc:
             raise damaged(self.path, exc) from exc
-
-    def _upgrade(self, version: int) -> None:
-        """An older catalog is migrated once by the full Catalog, which needs to write."""
-        if not writable_folder(self.path.parent):
-            raise IndexFormatError(
-                f"catalog {printable(str(self.path))} has schema version {version}, older than this searchengine's "
-                f"({SCHEMA_VERSION}), and its folder is read-only: run `searchengine status` on it once where it "
-                "can be written, to upgrade it")
-        from searchengine.store.catalog import Catalog
-
-        Catalog(self.path).close()
-
-    def _open_full(self):
-        if self._full is None:
-            from searchengine.store.catalog import Catalog
-
-            self._full = Catalog(self.path, read_only=True)
-        return self._full
-
-    def _read(self, fn, *args):
-        with self._lock:
-            try:
-                return fn(self._conn, *args)
-            except sqlite3.DatabaseError as exc:
-                raise damaged(self.path, exc) from exc
-
-    def generation(self) -> int:
-        if self._conn is None:
-            return self._open_full().generation()
-        return self._read(read_generation)
-
-    def segment_records(self, ids: Sequence[int]) -> dict[int, SegmentRecord]:
-        if self._conn is None:
-            return self._open_full().segment_records(ids)
-        return self._read(read_segment_records, ids)
-
-    def vectors_of(self, ids: Sequence[int], dim: int) -> np.ndarray:
-        if self._conn is None:
-            return self._open_full().vectors_of(ids, dim)
-        return self._read(read_vectors, ids, dim)
-
-    def __getattr__(self, name: str):
-        # Not a search read: the full Catalog answers (opened once, then kept; it reports a
-        # damaged file with the same one-line error as the search reads).
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._open_full(), name)
+        if version != SCHEMA_VERSION and not any_schema:
+            conn.close()
+            raise too_new(self.path, version) if version > SCHEMA_VERSION else outdated(self.path, version)
+        self._conn = conn
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        if self._full is not None:
-            self._full.close()
-            self._full = None
+
+    # --- how a read runs -------------------------------------------------------------------------
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._conn
+
+    def _failed(self, exc: sqlite3.DatabaseError) -> Exception:
+        """The library's error for a read that SQLite failed."""
+        return damaged(self.path, exc)
+
+    def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        try:
+            with self._connection() as conn:
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(sql, tuple(params))
+                    return cursor.fetchall()
+                finally:
+                    cursor.close()
+        except sqlite3.DatabaseError as exc:
+            raise self._failed(exc) from exc
+
+    def _scalar(self, sql: str, params: Sequence = ()):
+        rows = self._rows(sql, params)
+        return rows[0][0] if rows else None
+
+    # --- reads -------------------------------------------------------------------------------------
+    def generation(self) -> int:
+        value = self._scalar("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,))
+        return int(value) if value is not None else 0
+
+    def segment_records(self, ids: Sequence[int]) -> dict[int, SegmentRecord]:
+        """The records of segment ids (unknown ids are left out); no vector blobs are read."""
+        out: dict[int, SegmentRecord] = {}
+        for part, marks in _marks(ids):
+            for row in self._rows(f"{_RECORD} WHERE s.id IN ({marks})", part):
+                out[row[0]] = SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], _when(row[11]))
+        return out
+
+    def segments_of(self, path: str) -> list[SegmentRecord] | None:
+        """The segments of one file in order, or None when the file is not in the catalog."""
+        if self._scalar("SELECT id FROM items WHERE path = ?", (to_catalog(path),)) is None:
+            return None
+        rows = self._rows(f"{_RECORD} WHERE i.path = ? ORDER BY s.ordinal", (to_catalog(path),))
+        return [SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], _when(row[11])) for row in rows]
+
+    def vectors_of(self, ids: Sequence[int], dim: int) -> np.ndarray:
+        """The stored vectors of segment ids, in the order given (every id must exist)."""
+        blobs: dict[int, bytes] = {}
+        for part, marks in _marks(ids):
+            blobs.update(self._rows(f"SELECT id, vector FROM segments WHERE id IN ({marks})", part))
+        if not blobs:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.stack([np.frombuffer(blobs[int(i)], dtype=np.float32, count=dim) for i in ids])
+
+    def iter_vectors(self, dim: int, chunk: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All stored (segment ids, vectors), in chunks, ordered by id."""
+        last = 0
+        while True:
+            rows = self._rows("SELECT id, vector FROM segments WHERE id > ? ORDER BY id LIMIT ?", (last, chunk))
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ids, _vectors([r[1] for r in rows], dim)
+            last = int(ids[-1])
+
+    def segment_ids(self) -> np.ndarray:
+        return np.asarray([r[0] for r in self._rows("SELECT id FROM segments ORDER BY id")], dtype=np.int64)
+
+    def text_segment_ids(self) -> np.ndarray:
+        """Segment ids of text vectors (passages, transcripts)."""
+        rows = self._rows("SELECT id FROM segments WHERE text IS NOT NULL ORDER BY id")
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def segment_groups(self) -> dict[str, np.ndarray]:
+        """Every segment id, sorted, by kinds.segment_group."""
+        groups: dict[str, list[int]] = {}
+        for sid, kind, has_text in self._rows("SELECT s.id, i.kind, s.text IS NOT NULL FROM segments s "
+                                              "JOIN items i ON s.item_id = i.id ORDER BY s.id"):
+            groups.setdefault(segment_group(kind, bool(has_text)), []).append(sid)
+        return {group: np.asarray(ids, dtype=np.int64) for group, ids in groups.items()}
+
+    def sample_by_kind(self, dim: int, per_kind: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Up to `per_kind` (item ids, vectors) of each calibration kind's segments, a seeded random sample."""
+        rng = np.random.default_rng(seed)
+        by_kind: dict[str, list[int]] = {}
+        for kind, sid, has_text in self._rows("SELECT i.kind, s.id, s.text IS NOT NULL FROM items i "
+                                              "JOIN segments s ON i.id = s.item_id ORDER BY s.id"):
+            by_kind.setdefault(calibration_kind(kind, bool(has_text)), []).append(sid)
+        out = {}
+        for kind, ids in by_kind.items():
+            chosen = sorted(rng.choice(ids, size=min(per_kind, len(ids)), replace=False).tolist())
+            picked = [row for part, marks in _marks(chosen)
+                      for row in self._rows(f"SELECT id, item_id, vector FROM segments WHERE id IN ({marks}) "
+                                            "ORDER BY id", part)]
+            out[kind] = (np.array([r[1] for r in picked], dtype=np.int64), _vectors([r[2] for r in picked], dim))
+        return out
+
+    def files_under(self, root: Path) -> dict[str, KnownFile]:
+        prefix = path_prefix(root)
+        rows = self._rows(f"{_KNOWN} WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
+        return {file.path: file for file in map(_known, rows)}
+
+    def all_files(self) -> dict[str, KnownFile]:
+        return {file.path: file for file in map(_known, self._rows(_KNOWN))}
+
+    def files_with_hashes(self, hashes: Iterable[str]) -> dict[str, list[KnownFile]]:
+        found: dict[str, list[KnownFile]] = {}
+        hashes = sorted(set(hashes))
+        for start in range(0, len(hashes), CHUNK):
+            part = hashes[start : start + CHUNK]
+            for row in self._rows(f"{_KNOWN} WHERE content_hash IN ({','.join('?' * len(part))}) AND status = 'ok'",
+                                  part):
+                found.setdefault(row[4], []).append(_known(row))
+        return found
+
+    def item(self, item_id: int) -> tuple[str, str, int, int, str | None] | None:
+        """(path, kind, size, mtime_ns, content hash) of one indexed file, or None when no item has that id."""
+        if not valid_id(item_id):
+            return None
+        rows = self._rows("SELECT path, kind, size, mtime_ns, content_hash FROM items WHERE id = ? AND status = 'ok'",
+                          (int(item_id),))
+        return None if not rows else (from_catalog(rows[0][0]), *rows[0][1:])
+
+    def counts(self) -> dict:
+        by_kind = dict(self._rows("SELECT kind, count(*) FROM items WHERE status = 'ok' GROUP BY kind"))
+        segments = dict(self._rows("SELECT i.kind, count(s.id) FROM items i JOIN segments s ON i.id = s.item_id "
+                                   "GROUP BY i.kind"))
+        return {
+            "items": sum(by_kind.values()),
+            "segments": sum(segments.values()),
+            "failed": self._scalar("SELECT count(*) FROM items WHERE status = 'failed'") or 0,
+            "skipped": self._scalar("SELECT count(*) FROM skipped") or 0,
+            "indexed_in_part": self._scalar("SELECT count(*) FROM items WHERE note IS NOT NULL") or 0,
+            "by_kind": {k: {"items": by_kind.get(k, 0), "segments": segments.get(k, 0)} for k in sorted(by_kind)},
+        }
+
+    def segment_count(self) -> int:
+        return self._scalar("SELECT count(*) FROM segments") or 0
+
+    def stored_dim(self) -> int | None:
+        """The dimension of the stored vectors (None when there are none)."""
+        size = self._scalar("SELECT length(vector) FROM segments LIMIT 1")
+        return None if size is None else size // 4
+
+    def bad_vector_items(self, dim: int) -> list[str]:
+        """Paths of files with a stored vector of the wrong size (re-embedding fixes them)."""
+        rows = self._rows("SELECT DISTINCT i.path FROM items i JOIN segments s ON i.id = s.item_id "
+                          "WHERE length(s.vector) != ?", (dim * 4,))
+        return [from_catalog(r[0]) for r in rows]
+
+    def failed_files(self) -> list[tuple[str, str]]:
+        rows = self._rows("SELECT path, error FROM items WHERE status = 'failed' ORDER BY path")
+        return [(from_catalog(p), e or "") for p, e in rows]
+
+    def skipped_files(self) -> list[tuple[str, str]]:
+        """(path, reason) of entries the last runs left out on purpose."""
+        return [(from_catalog(p), r) for p, r in self._rows("SELECT path, reason FROM skipped ORDER BY path")]
+
+    def noted_files(self) -> list[tuple[str, str]]:
+        """(path, note) of files indexed with a caveat (in part)."""
+        rows = self._rows("SELECT path, note FROM items WHERE note IS NOT NULL ORDER BY path")
+        return [(from_catalog(p), n) for p, n in rows]
+
+    def recorded_runs(self) -> list[tuple[str, str]]:
+        """(root, model) of every run, newest first: what built this catalog, should the manifest be lost."""
+        return [(from_catalog(r), m) for r, m in self._rows("SELECT root, model FROM runs ORDER BY id DESC")]
+
+    def last_run(self) -> RunRecord | None:
+        rows = self._rows("SELECT root, model, started_at, finished_at, added, updated, unchanged, renamed, removed, "
+                          "failed FROM runs ORDER BY id DESC LIMIT 1")
+        if not rows:
+            return None
+        root, model, started, finished, *counts = rows[0]
+        return RunRecord(from_catalog(root), model, _when(started), _when(finished), *counts)
+
+    def integrity_problems(self) -> list[str]:
+        """SQLite's own consistency check: [] when the database file is sound (a file too damaged
+        for the check to run is one problem, said in SQLite's words)."""
+        try:
+            rows = [r[0] for r in self._rows("PRAGMA integrity_check")]
+        except IndexFormatError as exc:
+            return [str(exc.__cause__ or exc)]
+        return [] if rows == ["ok"] else rows
+
+
+def _known(row: tuple) -> KnownFile:
+    return KnownFile(row[0], from_catalog(row[1]), *row[2:])

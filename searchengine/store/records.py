@@ -1,19 +1,11 @@
-"""What the catalog takes in (drafts) and hands back to searches, and the plain SQL that reads it.
-
-These reads run on a DB-API sqlite3 connection, so the read-only catalog (reader.py) answers them
-without importing SQLAlchemy, and the full Catalog shares the very same statements.
-"""
+"""What the catalog takes in (drafts) and hands back (records)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
 
 import numpy as np
-
-from searchengine.kinds import segment_group
-from searchengine.paths import from_catalog
 
 
 @dataclass
@@ -46,7 +38,49 @@ class ItemDraft:
 
 SCHEMA_VERSION = 4  # PRAGMA user_version of a current catalog; migrations.py holds the steps
 GENERATION_KEY = "generation"
-CHUNK = 500  # ids per IN (...) list
+MAX_ID = 2**63 - 1  # SQLite's largest integer: ids beyond it cannot name a row
+
+
+def valid_id(value: int) -> bool:
+    return 0 < int(value) <= MAX_ID
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """What the catalog remembers of a file, enough to tell whether it changed."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One recorded run (an index or repair) and what it changed."""
+
+    root: str
+    model: str
+    started_at: datetime
+    finished_at: datetime | None
+    added: int
+    updated: int
+    unchanged: int
+    renamed: int
+    removed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one committed batch changed in the catalog, for the vector index to follow."""
+
+    added_ids: np.ndarray  # segment ids whose vectors must be added to the index
+    added_vectors: np.ndarray
+    removed_ids: np.ndarray  # segment ids whose vectors must leave the index
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -70,64 +104,3 @@ class SegmentRecord:
     def date(self) -> datetime:
         """The item's date for filters: when a photo was taken, else the file's modification time (local)."""
         return self.taken_at or datetime.fromtimestamp(self.mtime_ns / 1e9)
-
-
-def _rows(conn, sql: str, params: Sequence = ()) -> list[tuple]:
-    cursor = conn.cursor()
-    try:
-        cursor.execute(sql, tuple(params))
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-def read_generation(conn) -> int:
-    rows = _rows(conn, "SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,))
-    return int(rows[0][0]) if rows else 0
-
-
-MAX_ID = 2**63 - 1  # SQLite's largest integer: ids beyond it cannot name a row
-
-
-def valid_id(value: int) -> bool:
-    return 0 < int(value) <= MAX_ID
-
-
-def _chunks(ids: Sequence[int]):
-    ids = [int(i) for i in ids if valid_id(i)]
-    for start in range(0, len(ids), CHUNK):
-        part = ids[start : start + CHUNK]
-        yield part, ",".join("?" * len(part))
-
-
-def read_segment_records(conn, ids: Sequence[int]) -> dict[int, SegmentRecord]:
-    """The records of segment ids (unknown ids are left out); no vector blobs are read."""
-    out: dict[int, SegmentRecord] = {}
-    for part, marks in _chunks(ids):
-        for row in _rows(conn, "SELECT s.id, s.item_id, i.path, i.kind, s.ordinal, s.text, s.char_start, s.char_end, "
-                               "s.t_start, s.t_end, i.mtime_ns, i.taken_at FROM segments s JOIN items i "
-                               f"ON s.item_id = i.id WHERE s.id IN ({marks})", part):
-            taken = row[11]
-            if isinstance(taken, str):  # SQLAlchemy's DateTime column: ISO text
-                taken = datetime.fromisoformat(taken)
-            out[row[0]] = SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], taken)
-    return out
-
-
-def read_segment_groups(conn) -> dict[str, np.ndarray]:
-    """Every segment id, sorted, by segment_group."""
-    groups: dict[str, list[int]] = {}
-    for sid, kind, has_text in _rows(conn, "SELECT s.id, i.kind, s.text IS NOT NULL FROM segments s "
-                                           "JOIN items i ON s.item_id = i.id ORDER BY s.id"):
-        groups.setdefault(segment_group(kind, bool(has_text)), []).append(sid)
-    return {group: np.asarray(ids, dtype=np.int64) for group, ids in groups.items()}
-
-
-def read_vectors(conn, ids: Sequence[int], dim: int) -> np.ndarray:
-    """The stored vectors of segment ids, in the order given (every id must exist)."""
-    blobs: dict[int, bytes] = {}
-    for part, marks in _chunks(ids):
-        blobs.update(_rows(conn, f"SELECT id, vector FROM segments WHERE id IN ({marks})", part))
-    if not blobs:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.stack([np.frombuffer(blobs[int(i)], dtype=np.float32, count=dim) for i in ids])

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from searchengine import __version__
+from searchengine.version import __version__
 from searchengine.atomic import atomic_write
 from searchengine.errors import IndexFormatError, ManifestMissing
 

@@ -1,4 +1,5 @@
-"""IVF with product quantisation: training, shards built apart and merged, inverted lists on disk.
+"""IVF with product quantisation (the ivfpq kind, ivfpq.py): training, shards built apart and merged,
+inverted lists on disk.
 
 - Training uses a sample that holds both modalities (image and text vectors sit in different
   regions of a CLIP-like space; a sample of one would leave the other's queries in few, crowded
@@ -25,7 +26,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from searchengine.index.choice import default_pq_m, nbits_for, nlist_for
+from searchengine.vectors.choice import default_pq_m, nbits_for, nlist_for
 
 log = logging.getLogger(__name__)
 

@@ -29,15 +29,18 @@ import numpy as np
 from searchengine.errors import (
     IndexFormatError, IndexLocked, IndexNotFound, IndexReadOnly, ManifestMissing, ModelMismatch, UsageError,
 )
-from searchengine.index import ivfpq
-from searchengine.index.choice import IndexChoice, choose, ivfpq_choice
-from searchengine.index.faiss_index import FaissIndex, add_chunks, build_index, load_index, train_ivfpq
-from searchengine.manifest import MANIFEST, Manifest, encoder_name  # noqa: F401 (re-exported)
 from searchengine.paths import printable
-from searchengine.store.reader import CatalogReader, missing, writable_folder
+from searchengine.store.manifest import MANIFEST, Manifest, encoder_name
+from searchengine.store.reader import CatalogOutdated, CatalogReader, missing, writable_folder
+from searchengine.store.records import BatchResult, ItemDraft
+from searchengine.vectors import pq
+from searchengine.vectors.base import VectorIndex
+from searchengine.vectors.choice import IndexChoice, choose, ivfpq_choice
+from searchengine.vectors.factory import add_chunks, build_index, load_index
+from searchengine.vectors.ivfpq import IvfPqIndex
 
-if TYPE_CHECKING:  # the full catalog (SQLAlchemy) is imported only by writers: searches read with sqlite3
-    from searchengine.store.catalog import BatchResult, Catalog, ItemDraft
+if TYPE_CHECKING:  # the catalog's writer (SQLAlchemy) is imported only by writers: searches read with sqlite3
+    from searchengine.store.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ def existing_manifest(folder: Path) -> Manifest | None:
             raise missing(folder / CATALOG)
         return Manifest.read(folder)
     if (folder / CATALOG).is_file():
-        catalog = CatalogReader(folder / CATALOG)
+        catalog = CatalogReader(folder / CATALOG, any_schema=True)  # runs are recorded alike in every schema
         try:
             runs = catalog.recorded_runs()
         finally:
@@ -82,24 +85,43 @@ class IndexFolder:
         self.catalog = catalog
         self.writable = writable
         self.map_vectors = map_vectors and not writable  # searchers map the vector file; see open()
-        self._vectors: FaissIndex | None = None
+        self._vectors: VectorIndex | None = None
         self._lock_fd: int | None = None
-        # How IVF-PQ shards are encoded when the index is (re)built: None in process; the Ray
-        # engine passes a map over Ray tasks (see ivfpq.add_in_shards).
-        self.map_shards: Callable | None = None
 
     # --- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, folder: Path, map_vectors: bool = True) -> "IndexFolder":
+    def open(cls, folder: Path, map_vectors: bool = True, upgrade: bool = False) -> "IndexFolder":
         """Open an existing index for searching (no lock, nothing written; sees the last committed
         state). map_vectors=False reads the vector file into memory instead of mapping it: a
         long-running server then survives the file being damaged in place under it (a mapped file
-        cut short kills the process that touches it with SIGBUS)."""
+        cut short kills the process that touches it with SIGBUS). upgrade: a catalog of an older
+        schema is first brought up to date by a writer (see `upgrade`), where the folder can be
+        written; otherwise it is refused with CatalogOutdated."""
         folder = Path(folder).expanduser().resolve()
         manifest = existing_manifest(folder)
         if manifest is None:
             raise IndexNotFound("no index at {folder}: {@index}", folder=printable(str(folder)))
-        return cls(folder, manifest, CatalogReader(folder / CATALOG), writable=False, map_vectors=map_vectors)
+        try:
+            catalog = CatalogReader(folder / CATALOG)
+        except CatalogOutdated as exc:
+            if not (upgrade and exc.writable):
+                raise
+            cls.upgrade(folder)
+            catalog = CatalogReader(folder / CATALOG)
+        return cls(folder, manifest, catalog, writable=False, map_vectors=map_vectors)
+
+    @classmethod
+    def upgrade(cls, folder: Path) -> None:
+        """Migrate the catalog of the index at `folder` to the current schema, as a writer (holding
+        the writer lock while it does)."""
+        from searchengine.store.catalog import Catalog
+
+        folder = writable_index_folder(folder)
+        lock_fd = _acquire_lock(folder)
+        try:
+            Catalog(folder / CATALOG).close()
+        finally:
+            os.close(lock_fd)
 
     @classmethod
     def open_for_writing(cls, folder: Path, model: str, encoder_id: str, dim: int, index_type: str,
@@ -160,12 +182,12 @@ class IndexFolder:
 
     # --- vectors ---------------------------------------------------------------------------
     @property
-    def vectors(self) -> FaissIndex:
+    def vectors(self) -> VectorIndex:
         if self._vectors is None:
             self._vectors = self._load_vectors()
         return self._vectors
 
-    def _load_vectors(self) -> FaissIndex:
+    def _load_vectors(self) -> VectorIndex:
         path = self.folder / VECTORS
         generation = self.catalog.generation()
         if path.is_file() and self.manifest.vectors_generation == generation:
@@ -187,15 +209,20 @@ class IndexFolder:
             self.save()
         return index
 
-    def _rebuild(self, kind: str, params: dict | None = None) -> FaissIndex:
-        """A new vector index of `kind` from the catalog's vectors (IVF-PQ: streamed, never all in memory)."""
+    def rebuild_vectors(self) -> None:
+        """Build the vector index anew from the catalog, whatever the vector file holds (repair)."""
+        self._vectors = self._rebuild(self.manifest.index_type)
+
+    def _rebuild(self, kind: str, params: dict | None = None, map_shards: Callable | None = None) -> VectorIndex:
+        """A new vector index of `kind` from the catalog's vectors (IVF-PQ: streamed, never all in
+        memory; its shards encoded by map_shards, see pq.add_in_shards)."""
         if params is None and kind == self.manifest.index_type:
             params = self.manifest.index_params
         n = self.catalog.segment_count()
         if (kind == "ivf" and not n) or (kind == "ivfpq" and n < MIN_PQ_VECTORS):
             kind = "flat"
         if kind == "ivfpq":
-            index = self._build_ivfpq(n, params or {})
+            index = self._build_ivfpq(n, params or {}, map_shards)
         else:
             chunks = list(self.catalog.iter_vectors(self.manifest.dim))
             ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
@@ -205,17 +232,17 @@ class IndexFolder:
         index.rerank_with(self._stored_vectors)
         return index
 
-    def _build_ivfpq(self, n: int, params: dict) -> FaissIndex:
+    def _build_ivfpq(self, n: int, params: dict, map_shards: Callable | None) -> VectorIndex:
         ids = self.catalog.segment_ids()
         is_text = np.isin(ids, self._text_ids())
         build = {k: params[k] for k in ("m", "nbits", "nlist", "ondisk", "fastscan", "opq", "nprobe", "rerank")
                  if k in params}
         if "nlist" in build and params.get("trained_on") != n:  # sized for another collection: size it anew
             del build["nlist"]
-        data_file = ivfpq.new_data_file(self.folder / VECTORS) if build.get("ondisk") else None
-        index = train_ivfpq(self.manifest.dim, n, lambda rows: self._stored_vectors(ids[rows]), is_text, build,
-                            data_file)
-        add_chunks(index, self.catalog.iter_vectors(self.manifest.dim, chunk=50_000), self.map_shards)
+        data_file = pq.new_data_file(self.folder / VECTORS) if build.get("ondisk") else None
+        index = IvfPqIndex.train(self.manifest.dim, n, lambda rows: self._stored_vectors(ids[rows]), is_text, build,
+                                 data_file)
+        add_chunks(index, self.catalog.iter_vectors(self.manifest.dim, chunk=50_000), map_shards)
         return index
 
     def _stored_vectors(self, ids: np.ndarray) -> np.ndarray:
@@ -227,12 +254,7 @@ class IndexFolder:
 
     def _text_ids(self) -> np.ndarray:
         """Segment ids of text vectors (passages, transcripts): IVF training samples both modalities."""
-        from sqlalchemy import select
-
-        from searchengine.store.models import Segment
-
-        with self.catalog.session() as s:
-            return np.asarray(s.scalars(select(Segment.id).where(Segment.text.is_not(None))).all(), dtype=np.int64)
+        return self.catalog.text_segment_ids()
 
     def commit(self, run_id: int, drafts: Sequence[ItemDraft], removed_paths: Sequence[str] = ()) -> BatchResult:
         """Commit files to the catalog (one transaction), then bring the vector index level with it."""
@@ -256,16 +278,18 @@ class IndexFolder:
             raise IndexFormatError(f"vector file {printable(str(path))} is damaged (its checksum differs from "
                                    "the one written)")
 
-    def save(self) -> None:
+    def save(self, map_shards: Callable | None = None) -> None:
         """Write vectors (switching index type when 'auto' asks for another) and the manifest. A run
-        that changed nothing still replaces a vector file that is missing, stale or damaged."""
+        that changed nothing still replaces a vector file that is missing, stale or damaged.
+        map_shards: how IVF-PQ shards are encoded should the index be rebuilt (None: in process;
+        the Ray executor passes a map over Ray tasks, see pq.add_in_shards)."""
         if self._vectors is None and not self._vector_file_sound():
             self._vectors = self._load_vectors()
         if self._vectors is not None:
             wanted = self._wanted_index(self._vectors.ntotal)
             if self._needs_rebuild(wanted):
                 log.info("switching vector index from %s to %s", self._vectors.kind, wanted.kind)
-                self._vectors = self._rebuild(wanted.kind, wanted.params)
+                self._vectors = self._rebuild(wanted.kind, wanted.params, map_shards)
             self._vectors.save(self.folder / VECTORS)
             self.manifest.index_type = self._vectors.kind
             self.manifest.index_params = self._vectors.params()
