@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from searchengine.calibration import current_calibration  # noqa: E402
+from searchengine.calibrate import refresh_calibration  # noqa: E402
 from searchengine.config import cache_dir
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder  # noqa: E402
 from searchengine.eval.measure import machine, save_result, summarize_ms, to_json  # noqa: E402
@@ -98,7 +98,7 @@ def build(folder: Path, model: str, encoder, n_segments: int, anchors: int, nois
         committed = time.perf_counter()
         index.save()
         saved = time.perf_counter()
-        current_calibration(index, encoder, write=True, cache_dir=cache_dir())
+        refresh_calibration(index, encoder, cache_dir())
         index.catalog.finish_run(run_id, {"added": len(items)})
         kind, params = index.manifest.index_type, index.manifest.index_params
     return {"segments": n_images + n_docs * PASSAGES, "items": len(items), "index_type": kind, "params": params,

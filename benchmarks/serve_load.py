@@ -53,7 +53,7 @@ def anchors(encoder) -> np.ndarray:
 
 def synthesize(index_dir: Path, segments: int, seed: int = 0) -> dict:
     """Write an index of `segments` synthetic segments (see the module docstring)."""
-    from searchengine.calibration import current_calibration
+    from searchengine.calibrate import refresh_calibration
     from searchengine.config import cache_dir
     from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
     from searchengine.store.folder import IndexFolder
@@ -85,7 +85,7 @@ def synthesize(index_dir: Path, segments: int, seed: int = 0) -> dict:
                 index.commit(run_id, batch)
                 batch = []
         index.save()
-        current_calibration(index, encoder, write=True, cache_dir=cache_dir())
+        refresh_calibration(index, encoder, cache_dir())
         index.catalog.finish_run(run_id, {"added": drafts_total})
         counts = index.manifest.counts
     return {"synthesized_in_s": round(time.perf_counter() - started, 1), **counts}

@@ -26,6 +26,8 @@ ask the vector index for each group's best separately (query.py) without reading
 Stored beside the index (calibration.npz) with the encoder id and the catalog generation it was
 computed at; recomputing it embeds nothing (the bank's vectors are kept in the file) and reads a
 sample of stored vectors, so it is redone whenever the collection changes.
+
+This module is arrays in, arrays out (and its file format); calibrate.py reads an index to make one.
 """
 
 from __future__ import annotations
@@ -39,9 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchengine.atomic import atomic_path, atomic_write
-from searchengine.encoders.base import Encoder
-from searchengine.store.folder import IndexFolder
+from searchengine.atomic import atomic_write
 from searchengine.kinds import KINDS, tower
 
 CALIBRATION = "calibration.npz"
@@ -127,10 +127,28 @@ class Calibration:
             out[kind] = (mean, max(float(np.sqrt(var)), 1e-3))
         return QueryCalibration(out)
 
+    def is_current(self, encoder_id: str, generation: int) -> bool:
+        """Made for this encoder from the catalog as it is now (its generation)."""
+        return self.encoder_id == encoder_id and self.generation == generation
+
+    def reusable_bank(self, encoder_id: str) -> np.ndarray | None:
+        """The generic queries' vectors it holds, when they are this encoder's for today's list."""
+        if self.encoder_id == encoder_id and self.bank is not None and self.bank_digest == bank_digest(generic_queries()):
+            return self.bank.astype(np.float32)
+        return None
+
     @classmethod
     def read(cls, folder: Path) -> "Calibration | None":
+        """The calibration kept in an index folder; None when it is missing, damaged or of an older version."""
         try:
-            with np.load(folder / CALIBRATION, allow_pickle=False) as data:
+            return cls.from_bytes((folder / CALIBRATION).read_bytes())
+        except OSError:
+            return None
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> "Calibration | None":
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode("utf-8"))
                 if meta.get("version") != CALIBRATION_VERSION:
                     return None
@@ -144,6 +162,11 @@ class Calibration:
                    group_sizes=meta.get("group_sizes", {}))
 
     def write(self, folder: Path) -> None:
+        atomic_write(folder / CALIBRATION, self.to_bytes())
+        for old in OLD_FILES:
+            (folder / old).unlink(missing_ok=True)
+
+    def to_bytes(self) -> bytes:
         meta = {"version": self.version, "encoder_id": self.encoder_id, "generation": self.generation,
                 "stats": self.stats, "bank_digest": self.bank_digest, "group_sizes": self.group_sizes}
         arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)}
@@ -153,9 +176,7 @@ class Calibration:
         arrays |= {f"group_{name.replace(':', '.')}": ids for name, ids in self.groups.items()}
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        atomic_write(folder / CALIBRATION, buffer.getvalue())
-        for old in OLD_FILES:
-            (folder / old).unlink(missing_ok=True)
+        return buffer.getvalue()
 
 
 def _group_name(key: str) -> str:
@@ -166,17 +187,16 @@ def _stats(scores: np.ndarray) -> list[float]:
     return [float(scores.mean()), float(max(scores.std(), 1e-3))]
 
 
-def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]], generation: int,
-             text_bank: np.ndarray | None = None, pseudo_queries: int = 300) -> Calibration:
-    """Calibration from per-kind samples {kind: (item ids, vectors)} of the collection.
+def estimate(encoder_id: str, samples: dict[str, tuple[np.ndarray, np.ndarray]], generation: int, bank: np.ndarray,
+             groups: dict[str, np.ndarray] | None = None, pseudo_queries: int = 300) -> Calibration:
+    """Calibration from per-kind samples {kind: (item ids, vectors)} of the collection, the generic
+    queries' vectors (`bank`, in generic_queries() order) and its segment groups {group: ids}.
 
     The prior for text queries: the generic bank plus a sample of the collection's own text-tower
     segments (passages, transcripts), so similarity the collection shares with itself
     (boilerplate, templates) counts as chance. For image queries: the collection's own images.
     Pairs from the same item are left out (a photo matches itself).
     """
-    queries = generic_queries()
-    bank = text_bank if text_bank is not None else encoder.embed_texts(queries)
     bank = np.asarray(bank, np.float32)
     dim = bank.shape[1]
     empty = (np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
@@ -187,7 +207,11 @@ def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]]
         "text": (np.concatenate([np.full(len(bank), -1, np.int64), own_items]), np.concatenate([bank, own_vectors])),
         "image": tuple(a[:500] for a in samples.get("image", empty)),
     }
-    cal = Calibration(encoder_id=encoder.id, generation=generation, bank=bank, bank_digest=bank_digest(queries))
+    cal = Calibration(encoder_id=encoder_id, generation=generation, bank=bank, bank_digest=bank_digest(generic_queries()))
+    groups = groups or {}
+    cal.group_sizes = {name: len(ids) for name, ids in groups.items()}
+    if len(groups) > 1:  # one group: a plain search is already one group's
+        cal.groups = groups
     for kind, (items, vectors) in samples.items():
         if len(vectors) < MIN_SAMPLES:
             continue
@@ -199,56 +223,4 @@ def estimate(encoder: Encoder, samples: dict[str, tuple[np.ndarray, np.ndarray]]
             unrelated = query_items[:, None] != items[None, :]
             if unrelated.sum() >= MIN_SAMPLES:
                 cal.stats[f"{query_kind}>{kind}"] = _stats((qvectors @ vectors.T)[unrelated])
-    return cal
-
-
-def query_bank(encoder: Encoder, cache_dir: Path | None) -> np.ndarray:
-    """The generic queries' vectors in `encoder`'s space. They depend on nothing but the encoder and
-    the list, so they are kept in the model cache: the first index made with a model on this
-    machine embeds them (ViT-B-32-256's text tower: 3.6 s on 2 cores), later ones read them.
-    Without a cache_dir they are embedded every time."""
-    import re
-
-    queries = generic_queries()
-    if cache_dir is None:
-        return np.asarray(encoder.embed_texts(queries), np.float32)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.id).strip("_")
-    path = Path(cache_dir) / "calibration" / f"{name}-{bank_digest(queries)}.npy"
-    try:
-        bank = np.load(path, allow_pickle=False)
-        if bank.shape == (len(queries), encoder.dim):
-            return bank
-    except (OSError, ValueError):
-        pass
-    bank = np.asarray(encoder.embed_texts(queries), np.float32)
-    try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, bank)
-    except OSError:
-        pass  # a read-only cache: embedded again next time
-    return bank
-
-
-def current_calibration(index: IndexFolder, encoder: Encoder, write: bool, cache_dir: Path | None) -> Calibration:
-    """The index's calibration, recomputed when it is missing or older than the catalog.
-
-    Recomputing reads a sample of stored vectors and reuses the bank's vectors from the previous
-    file when the encoder and the bank are the same, so it embeds nothing.
-    """
-    generation = index.catalog.generation()
-    cal = Calibration.read(index.folder)
-    if cal is not None and cal.encoder_id == encoder.id and cal.generation == generation:
-        return cal
-    if cal is not None and cal.encoder_id == encoder.id and cal.bank is not None \
-            and cal.bank_digest == bank_digest(generic_queries()):
-        bank = cal.bank.astype(np.float32)
-    else:
-        bank = query_bank(encoder, cache_dir)
-    cal = estimate(encoder, index.catalog.sample_by_kind(encoder.dim, PRIOR_SAMPLE), generation, text_bank=bank)
-    groups = index.catalog.segment_groups()
-    cal.group_sizes = {name: len(ids) for name, ids in groups.items()}
-    if len(groups) > 1:  # one group: a plain search is already one group's
-        cal.groups = groups
-    if write:
-        cal.write(index.folder)
     return cal

@@ -26,7 +26,7 @@ from searchengine.media.discover import FoundFile, check_folder, discover
 from searchengine.paths import printable
 from searchengine.media.hashing import content_hash
 from searchengine.media.segments import DecodeContext
-from searchengine.calibration import current_calibration
+from searchengine.calibrate import refresh_calibration
 from searchengine.pipeline import DecodedFile, decode_file, embed_decoded
 from searchengine.store.catalog import Catalog
 from searchengine.store.records import ItemDraft, KnownFile
@@ -277,7 +277,7 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
             index.manifest.roots.append(str(root))
         index.save()
         if encoder is not None:
-            current_calibration(index, encoder, write=True, cache_dir=cache_dir())
+            refresh_calibration(index, encoder, cache_dir())
         summary.seconds = time.perf_counter() - started
         catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
     return summary

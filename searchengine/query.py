@@ -22,7 +22,8 @@ from typing import Sequence
 import numpy as np
 
 from searchengine import confidence
-from searchengine.calibration import Calibration, QueryCalibration, current_calibration
+from searchengine.calibrate import current_calibration
+from searchengine.calibration import Calibration, QueryCalibration
 from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
@@ -162,6 +163,7 @@ class Searcher:
         self.encoder = encoder
         self.cache_dir = cache_dir  # the model cache, where the calibration's query bank is kept (None: not kept)
         self._calibration: Calibration | None = None
+        self.calibration_computed = False
         self._subsets: dict[str, Subset] | None = None  # per segment group, made on first use
 
     @classmethod
@@ -188,15 +190,10 @@ class Searcher:
     # --- calibration ---------------------------------------------------------------------------
     @property
     def calibration(self) -> Calibration:
+        """The index's calibration; computed here (and not written: `calibration_computed` tells
+        whoever owns the index that it could keep it) when the kept one is missing or stale."""
         if self._calibration is None:
-            # A stale calibration (older format, or made before the last change) is saved once it
-            # is recomputed, so the next cold query does not pay for it again. The file is replaced
-            # atomically and carries its generation, so a concurrent `index` run cannot be misled.
-            writable = os.access(self.index.folder, os.W_OK)
-            try:
-                self._calibration = current_calibration(self.index, self.encoder, writable, self.cache_dir)
-            except OSError:  # a read-only place after all
-                self._calibration = current_calibration(self.index, self.encoder, False, self.cache_dir)
+            self._calibration, self.calibration_computed = current_calibration(self.index, self.encoder, self.cache_dir)
         return self._calibration
 
     # --- query vectors -------------------------------------------------------------------------

@@ -205,7 +205,7 @@ def test_damaged_calibration_is_recomputed(index, bundled, how):
         assert not verify(index).ok
         assert repair(index, encoder=bundled).ok
     assert _search(index, bundled)[0].path.endswith("cat_chelsea.jpg")
-    assert verify(index).ok  # the search wrote a good one again (the folder is writable)
+    assert verify(index).ok
 
 
 # --- damage under a running server -------------------------------------------------------------------

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from conftest import PHOTOS, TEXTS
-from searchengine.calibration import Calibration, current_calibration
+from searchengine.calibrate import current_calibration
+from searchengine.calibration import Calibration
 from searchengine.config import IngestSettings
 from searchengine.store.folder import IndexFolder
 from searchengine.ingest import index_folder
@@ -46,8 +47,8 @@ def test_calibration_round_trips_and_follows_changes(mixed, bundled):
     assert not (index_dir / "calibration.json").exists()  # the version-2 file is not written any more
     with IndexFolder.open(index_dir) as index:
         assert saved.generation == index.catalog.generation()
-        again = current_calibration(index, bundled, write=False, cache_dir=None)
-    assert again.stats == saved.stats  # up to date: read, not recomputed
+        again, computed = current_calibration(index, bundled, cache_dir=None)
+    assert again.stats == saved.stats and not computed  # up to date: read, not recomputed
     # the modality gap: unrelated texts score higher against texts than against images, per unit of spread
     text_mean, _ = saved.lookup("text", "text")
     image_mean, _ = saved.lookup("text", "image")

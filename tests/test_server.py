@@ -70,7 +70,7 @@ def _add_recording(index_dir: Path, root: Path, encoder) -> None:
 
 def _commit(index_dir: Path, root: Path, encoder, path: Path, kind: str, segments) -> None:
     """Add one file's segments to the index as an `index` run over `root` would."""
-    from searchengine.calibration import current_calibration
+    from searchengine.calibrate import refresh_calibration
     from searchengine.store.folder import IndexFolder
     from searchengine.store.records import ItemDraft
 
@@ -83,7 +83,7 @@ def _commit(index_dir: Path, root: Path, encoder, path: Path, kind: str, segment
         if str(root) not in index.manifest.roots:
             index.manifest.roots.append(str(root))
         index.save()
-        current_calibration(index, encoder, write=True, cache_dir=None)
+        refresh_calibration(index, encoder, cache_dir=None)
         index.catalog.finish_run(run_id, {"added": 1})
 
 

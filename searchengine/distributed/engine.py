@@ -62,7 +62,7 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
                      actors: int | None = None) -> RaySummary:
     """Bring the index at `index_dir` up to date with `folder`, embedding on Ray. Like
     `ingest.index_folder`, and the catalog it leaves is the same."""
-    from searchengine.calibration import current_calibration
+    from searchengine.calibrate import refresh_calibration
 
     ray = require_ray()
     progress = progress or SilentProgress()
@@ -110,7 +110,7 @@ def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = I
         finally:
             cluster.close()
         if encoder is not None:
-            current_calibration(index, encoder, write=True, cache_dir=cache_dir())
+            refresh_calibration(index, encoder, cache_dir())
         summary.seconds = time.perf_counter() - started
         catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
     return summary
