@@ -274,15 +274,16 @@ def prepare_cache() -> dict:
     (all-MiniLM-L6-v2, 83 MB) needs to index images with `bundled`: the calibration's generic
     queries in its space. Made by indexing three sample photos through the product, so whatever
     the pipeline caches is there; PyTorch on the CPU, so no ONNX exports land in the cache."""
-    from searchengine.config import IngestSettings, cache_dir
-    from searchengine.ingest import index_folder
+    from searchengine.config import cache_dir
+    from searchengine.ingest.run import sync_folder
+    from searchengine.ingest.settings import IngestSettings
 
     with tempfile.TemporaryDirectory(prefix="gpu-prepare-") as tmp:
         folder = Path(tmp) / "photos"
         folder.mkdir()
         for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg"):
             shutil.copy2(gpu_images.PHOTOS / name, folder / name)
-        index_folder(folder, Path(tmp) / "index", IngestSettings(model="bundled", device="cpu", backend="torch"))
+        sync_folder(folder, Path(tmp) / "index", IngestSettings(model="bundled", device="cpu", backend="torch"), cache_dir=cache_dir())
     files = sorted(p for p in cache_dir().rglob("*") if p.is_file())
     return {"cache": str(cache_dir()), "files": {str(p.relative_to(cache_dir())): p.stat().st_size for p in files},
             "bytes": sum(p.stat().st_size for p in files)}

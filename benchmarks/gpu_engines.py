@@ -29,7 +29,7 @@ WHISPER_NOT_HERE = ("ctranslate2 is not installed here, and cannot travel to the
 
 def _ray_folder(ctx: Context) -> tuple[Path, Path, object]:
     """The first ray_files files of the folder, and their in-process index on the device (made once)."""
-    from searchengine.config import IngestSettings
+    from searchengine.ingest.settings import IngestSettings
 
     if ctx.ray_folder is None:
         kind = "bundled"
@@ -89,12 +89,14 @@ def stage_ray_stages(out: dict, deadline: Deadline, ctx: Context) -> None:
 
 
 def stage_ray(out: dict, deadline: Deadline, ctx: Context) -> None:
-    """`--engine ray` (index_folder_ray) with GPU actors on the same files as the in-process run."""
+    """`--engine ray` (the Ray executor) with GPU actors on the same files as the in-process run."""
     try:
         import ray
     except ImportError:
         raise NotRun(RAY_NOT_HERE) from None
-    from searchengine.distributed.engine import index_folder_ray
+    from searchengine.config import cache_dir
+    from searchengine.distributed.executor import RayExecutor
+    from searchengine.ingest.run import sync_folder
 
     folder, local, settings = _ray_folder(ctx)
     out["ray"] = ray.__version__
@@ -106,7 +108,7 @@ def stage_ray(out: dict, deadline: Deadline, ctx: Context) -> None:
         out["cluster"] = {"CPU": resources.get("CPU"), "GPU": resources.get("GPU", 0)}
         index_dir = ctx.work / "ray-index"
         shutil.rmtree(index_dir, ignore_errors=True)
-        summary = index_folder_ray(folder, index_dir, settings)
+        summary = sync_folder(folder, index_dir, settings, cache_dir=cache_dir(), executor=RayExecutor())
         out.update({"files": summary.embedded, "failed": summary.failed, "seconds": round(summary.seconds, 2),
                     "images_per_s": round(summary.items_per_second, 1), "chunks": summary.chunks,
                     "actors": summary.actors, "gpu_actors": bool(out["cluster"]["GPU"]) and ctx.device == "cuda"})

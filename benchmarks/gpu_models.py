@@ -30,7 +30,7 @@ def stage_model(kind: str) -> Callable:
 
 
 def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None:
-    from searchengine.config import IngestSettings, default_workers
+    from searchengine.ingest.settings import IngestSettings, default_workers
     from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
     from searchengine.media.images import draft_side, load_image

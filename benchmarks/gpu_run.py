@@ -169,10 +169,11 @@ def cpu_encoder(kind: str, name: str, ctx: Context):
 
 
 def run_pipeline(encoder, folder: Path, index_dir: Path, settings) -> dict:
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.run import sync_folder
+    from searchengine.config import cache_dir
 
     shutil.rmtree(index_dir, ignore_errors=True)
-    summary = index_folder(folder, index_dir, settings, encoder=encoder)
+    summary = sync_folder(folder, index_dir, settings, encoder=encoder, cache_dir=cache_dir())
     return {"batch_size": settings.batch_size, "workers": settings.workers, "commit_every": settings.commit_every,
             "files": summary.embedded, "failed": summary.failed, "seconds": round(summary.seconds, 2),
             "images_per_s": round(summary.items_per_second, 1),

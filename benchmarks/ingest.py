@@ -33,11 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from searchengine.config import IngestSettings  # noqa: E402
+from searchengine.ingest.settings import IngestSettings  # noqa: E402
 from searchengine.config import cache_dir
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder  # noqa: E402
 from searchengine.eval.measure import machine, rss_bytes, save_result, to_json  # noqa: E402
-from searchengine.ingest import index_folder  # noqa: E402
+from searchengine.ingest.run import sync_folder  # noqa: E402
 from searchengine.media.images import load_image  # noqa: E402
 from searchengine.media.kinds import IMAGE_EXTENSIONS  # noqa: E402
 
@@ -95,7 +95,7 @@ def forward_throughput(encoder, files: list[Path], batch_size: int) -> float:
 
 def pipeline_throughput(encoder, folder: Path, settings: IngestSettings, work: Path) -> tuple[float, dict]:
     index_dir = work / f"index-{time.monotonic_ns()}"
-    summary = index_folder(folder, index_dir, settings, encoder=encoder)
+    summary = sync_folder(folder, index_dir, settings, encoder=encoder, cache_dir=cache_dir())
     shutil.rmtree(index_dir)
     return summary.embedded / summary.seconds, {"files": summary.embedded, "seconds": round(summary.seconds, 2),
                                                 "failed": summary.failed}
@@ -140,11 +140,11 @@ def rerun(args, encoder, work: Path) -> dict:
     text_folder(args.files, folder, args.seed)
     settings = IngestSettings(model=args.model, device=args.device, workers=args.workers)
     memory = MemorySampler()
-    first = index_folder(folder, index_dir, settings, progress=memory, encoder=encoder)
+    first = sync_folder(folder, index_dir, settings, progress=memory, encoder=encoder, cache_dir=cache_dir())
     log.info("indexed %d text files in %.1f s", first.embedded, first.seconds)
     in_process = []
     for _ in range(args.rerun_repeat):
-        again = index_folder(folder, index_dir, settings, encoder=encoder)
+        again = sync_folder(folder, index_dir, settings, encoder=encoder, cache_dir=cache_dir())
         assert again.unchanged == args.files and again.embedded == 0, again
         in_process.append(round(again.seconds, 2))
     cli = []

@@ -127,8 +127,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from searchengine.kinds import calibration_kind
-    from searchengine.config import IngestSettings
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.settings import IngestSettings
+    from searchengine.ingest.run import sync_folder
+    from searchengine.config import cache_dir
     from searchengine.config import cache_dir
     from searchengine.query import Filters, Query, Searcher
 
@@ -143,7 +144,7 @@ def main() -> None:
             present, absent = build_collection(args.dataset, folder)
             queries = {"present": present, "absent": absent}
             listing.write_text(json.dumps(queries))
-        index_folder(folder, index_dir, IngestSettings(model=args.model, language="en"))  # a no-op when reused
+        sync_folder(folder, index_dir, IngestSettings(model=args.model, language="en"), cache_dir=cache_dir())  # a no-op when reused
         indexed_at = time.perf_counter()
         searcher = Searcher.open(index_dir, cache_dir=cache_dir())
         present_words = set().union(*(content_words(c) for c, _, _ in queries["present"]))

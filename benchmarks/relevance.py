@@ -84,10 +84,11 @@ def build_photos(dataset: Path, folder: Path, with_captions: bool) -> None:
 
 
 def index(folder: Path, index_dir: Path, model: str) -> None:
-    from searchengine.config import IngestSettings
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.settings import IngestSettings
+    from searchengine.ingest.run import sync_folder
+    from searchengine.config import cache_dir
 
-    index_folder(folder, index_dir, IngestSettings(model=model, language="en"))  # a no-op when reused
+    sync_folder(folder, index_dir, IngestSettings(model=model, language="en"), cache_dir=cache_dir())  # a no-op when reused
 
 
 def half_size_copy(path: Path, out: Path, jpeg: bool) -> Path:

@@ -59,9 +59,10 @@ TARGETS = {"ray_vs_local": 0.85, "recall@10": 0.95, "p50_ms": 5.0}
 def ingest_part(args, work: Path) -> dict:
     import ray
 
-    from searchengine.config import IngestSettings
-    from searchengine.distributed.engine import index_folder_ray
-    from searchengine.ingest import index_folder
+    from searchengine.config import cache_dir
+    from searchengine.distributed.executor import RayExecutor
+    from searchengine.ingest.run import sync_folder
+    from searchengine.ingest.settings import IngestSettings
 
     from ingest import image_folder  # benchmarks/ingest.py
 
@@ -75,11 +76,12 @@ def ingest_part(args, work: Path) -> dict:
     try:
         for r in range(args.rounds):
             row = {}
-            engines = (("local", index_folder), ("ray", index_folder_ray))
-            for engine, run in engines if r % 2 == 0 else engines[::-1]:  # alternate: drift cancels out
+            engines = (("local", None), ("ray", RayExecutor))
+            for engine, executor in engines if r % 2 == 0 else engines[::-1]:  # alternate: drift cancels out
                 index_dir = work / f"{engine}-{r}"
                 commits = CommitTimes()
-                summary = run(work / "images", index_dir, settings, commits)
+                summary = sync_folder(work / "images", index_dir, settings, commits, cache_dir=cache_dir(),
+                                      executor=executor() if executor else None)
                 row[engine] = {"files": summary.embedded, "seconds": round(summary.seconds, 2),
                                "files_per_s": round(summary.items_per_second, 3), **commits.steady()}
                 last[engine] = index_dir

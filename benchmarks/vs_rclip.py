@@ -283,7 +283,7 @@ def _batches(items: list, size: int) -> list:
 def searchengine_forward(model: str, files: list[Path], batch: int, rounds: int) -> dict:
     from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
-    from searchengine.media.segments import DecodeContext, decode_image
+    from searchengine.ingest.decoders import DecodeContext, decode_image
 
     started = time.perf_counter()
     encoder = load_encoder(model, "cpu", cache_dir=cache_dir())

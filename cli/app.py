@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from searchengine.config import IngestSettings, cache_dir, default_index_dir, default_workers
+from searchengine.config import cache_dir, default_index_dir
+from searchengine.ingest.settings import IngestSettings, default_workers
 from searchengine.encoders.registry import DEFAULT_MODEL
 
 from searchengine.errors import SearchEngineError, UsageError
@@ -92,7 +93,7 @@ def index(
 ) -> None:
     """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped."""
     from searchengine.distributed import ENGINES
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.run import sync_folder
 
     from .output import json_line, stderr
     from .progress import BarProgress
@@ -108,12 +109,12 @@ def index(
     if address is not None and engine != "ray":
         raise UsageError("--address names a Ray cluster: use it with --engine ray")
     with BarProgress(quiet=quiet) as progress:
+        executor = None
         if engine == "ray":
-            from searchengine.distributed.engine import index_folder_ray
+            from searchengine.distributed.executor import RayExecutor
 
-            summary = index_folder_ray(folder, _index_dir(index), settings, progress, address=address)
-        else:
-            summary = index_folder(folder, _index_dir(index), settings, progress)
+            executor = RayExecutor(address)
+        summary = sync_folder(folder, _index_dir(index), settings, progress, cache_dir=cache_dir(), executor=executor)
     for notice in summary.notices:
         stderr.print(f"note: {notice.render(CLI)}", highlight=False, markup=False)
     if as_json:
@@ -336,7 +337,7 @@ def repair(
     """Fix what verify finds: salvage the catalog, rewrite the manifest, rebuild vectors, re-index what was lost."""
     from searchengine.verify import repair as run_repair
 
-    _print_report(run_repair(_index_dir(index)), as_json)
+    _print_report(run_repair(_index_dir(index), cache_dir=cache_dir()), as_json)
 
 
 def _print_report(report, as_json: bool) -> None:

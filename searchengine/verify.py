@@ -22,7 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from searchengine.calibration import CALIBRATION, OLD_FILES, Calibration
+from searchengine.encoders.base import Encoder
 from searchengine.errors import IndexFormatError, IndexNotFound, ManifestMissing, SearchEngineError
+from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.paths import printable
 from searchengine.store.folder import CATALOG, MANIFEST, VECTORS, IndexFolder, exists, writable_index_folder
 from searchengine.store.manifest import Manifest, encoder_name
@@ -158,21 +161,22 @@ def _under(path: str, root: str) -> bool:
 
 
 # --- repair -------------------------------------------------------------------------------------------
-def repair(index_dir: Path, encoder=None) -> Report:
+def repair(index_dir: Path, encoder: Encoder | None = None, *, cache_dir: Path) -> Report:
     """Make the index consistent again; returns what was found and done (verify's report after it).
-    `encoder` (the index's) is used when files must be embedded again; loaded when needed otherwise."""
+    `encoder` (the index's) is used when files must be embedded again; loaded when needed otherwise
+    (`cache_dir`: the model cache)."""
     folder = writable_index_folder(index_dir)
     done: list[str] = []
     _upgrade_schema(folder, done)
     before = verify(folder)
     if not (folder / CATALOG).is_file():
-        return _rebuild_from_sources(folder, _manifest_or_none(folder), before, done, encoder)
+        return _rebuild_from_sources(folder, _manifest_or_none(folder), done, encoder, cache_dir)
     if _catalog_damaged(before):
         try:
             _salvage_catalog(folder, done)
         except IndexFormatError as exc:
             done.append(str(exc))
-            return _rebuild_from_sources(folder, _manifest_or_none(folder), before, done, encoder)
+            return _rebuild_from_sources(folder, _manifest_or_none(folder), done, encoder, cache_dir)
     manifest = _manifest_or_none(folder)
     if manifest is None:
         manifest = _manifest_from_catalog(folder)
@@ -180,7 +184,7 @@ def repair(index_dir: Path, encoder=None) -> Report:
     changed = _fix_catalog_and_vectors(folder, manifest, done)
     salvaged = any(line.startswith("salvaged") for line in done)
     if changed or salvaged:
-        _reindex(folder, manifest, done, encoder)
+        _reindex(folder, manifest, done, encoder, cache_dir)
     after = verify(folder)
     after.repaired = done
     return after
@@ -242,26 +246,20 @@ def _fix_catalog_and_vectors(folder: Path, manifest: Manifest, done: list[str]) 
     return changed + damaged
 
 
-def _reindex(folder: Path, manifest: Manifest, done: list[str], encoder=None) -> None:
+def _reindex(folder: Path, manifest: Manifest, done: list[str], encoder: Encoder | None, cache_dir: Path) -> None:
     """Embed again what the catalog lost or what changed, from the folders the index records."""
-    from searchengine.config import IngestSettings
-    from searchengine.ingest import index_folder
-
     reachable, _ = _roots(manifest)
     settings = IngestSettings(model=encoder_name(manifest), index_type=manifest.index_type_requested,
                               max_memory=manifest.max_memory)
     for root in reachable:
-        summary = index_folder(Path(root), folder, settings, encoder=encoder)
+        summary = sync_folder(Path(root), folder, settings, encoder=encoder, cache_dir=cache_dir)
         done.append(f"re-indexed {printable(root)}: {summary.added} added, {summary.updated} updated, "
                     f"{summary.failed} failed")
 
 
-def _rebuild_from_sources(folder: Path, manifest: Manifest | None, before: Report, done: list[str],
-                          encoder=None) -> Report:
+def _rebuild_from_sources(folder: Path, manifest: Manifest | None, done: list[str], encoder: Encoder | None,
+                          cache_dir: Path) -> Report:
     """No usable catalog: set it aside and re-index the folders the manifest lists."""
-    from searchengine.config import IngestSettings
-    from searchengine.ingest import index_folder
-
     if manifest is None:
         raise IndexFormatError("index {folder} has neither a usable catalog nor a manifest: re-index into a new "
                                "{-index} folder", folder=printable(str(folder)))
@@ -279,7 +277,7 @@ def _rebuild_from_sources(folder: Path, manifest: Manifest | None, before: Repor
     settings = IngestSettings(model=encoder_name(manifest), index_type=manifest.index_type_requested,
                               max_memory=manifest.max_memory)
     for root in roots:
-        summary = index_folder(root, folder, settings, encoder=encoder)
+        summary = sync_folder(root, folder, settings, encoder=encoder, cache_dir=cache_dir)
         done.append(f"catalog was lost: re-indexed {printable(str(root))} ({summary.added} files, "
                     f"{summary.failed} failed)")
     after = verify(folder)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from searchengine.config import IngestSettings, cache_dir
+from searchengine.config import cache_dir
+from searchengine.ingest.settings import IngestSettings
 from searchengine.eval.wer import wer, word_errors
 from searchengine.store.folder import IndexFolder
-from searchengine.ingest import index_folder
+from searchengine.ingest.run import sync_folder
 from searchengine.query import Filters, Query, Searcher
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -33,7 +34,7 @@ def librivox_index(tmp_path_factory, bundled):
                  "sense_and_sensibility_01_austen_64kb-0870.wav"):
         shutil.copy2(LIBRIVOX / name, folder / name)
     index_dir = folder.parent / "index"
-    summary = index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2, language="en"), encoder=bundled)
+    summary = sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2, language="en"), encoder=bundled, cache_dir=cache_dir())
     assert summary.failed == 0
     return folder, index_dir
 

@@ -31,12 +31,14 @@ from typer.testing import CliRunner
 
 from conftest import PHOTOS, REPO, TEXTS
 from searchengine.cli.app import app as cli
-from searchengine.config import IngestSettings
+from searchengine.ingest.settings import IngestSettings
 from searchengine.errors import CatalogMissing, IndexFormatError, ManifestMissing
-from searchengine.ingest import index_folder
+from searchengine.ingest.run import sync_folder
+from searchengine.config import cache_dir
 from searchengine.query import Filters, Query, Searcher
 from searchengine.status import index_status
 from searchengine.verify import repair, verify
+from searchengine.config import cache_dir
 
 SETTINGS = IngestSettings(device="cpu", workers=2)
 PHOTO_NAMES = ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg")
@@ -55,7 +57,7 @@ def clean(tmp_path_factory, bundled):
     for name in TEXT_NAMES:
         shutil.copy2(TEXTS / name, media / name)
     index_dir = base / "clean"
-    index_folder(media, index_dir, SETTINGS, encoder=bundled)
+    sync_folder(media, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     return media, index_dir
 
 
@@ -124,7 +126,7 @@ def test_damaged_catalog(index, bundled, how):
     assert len(result.output.strip().splitlines()) == 1
     result = _cli("verify", "--index", index)
     assert result.exit_code == 1 and "NOT ok" in result.output and "Traceback" not in result.output
-    fixed = repair(index, encoder=bundled)
+    fixed = repair(index, encoder=bundled, cache_dir=cache_dir())
     assert fixed.ok and fixed.repaired, fixed
     _all_back(index, bundled)
 
@@ -160,7 +162,7 @@ def test_damaged_vectors_are_rebuilt_from_the_catalog(index, bundled, how, caplo
     report = verify(index)
     assert not report.ok and "vector file" in " ".join(report.problems)
     assert _cli("verify", "--index", index).exit_code == 1
-    fixed = repair(index, encoder=bundled)
+    fixed = repair(index, encoder=bundled, cache_dir=cache_dir())
     assert fixed.ok, fixed
     _all_back(index, bundled)
 
@@ -168,7 +170,7 @@ def test_damaged_vectors_are_rebuilt_from_the_catalog(index, bundled, how, caplo
 def test_an_index_run_replaces_a_truncated_vector_file(index, clean, bundled):
     """Item 8: it said "run index again", which then found everything unchanged and kept the bad file."""
     _damage_vectors(index, "truncated")
-    summary = index_folder(clean[0], index, SETTINGS, encoder=bundled)
+    summary = sync_folder(clean[0], index, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     assert summary.unchanged == FILES
     assert verify(index).ok
 
@@ -188,7 +190,7 @@ def test_damaged_manifest_is_rewritten_from_the_catalog(index, bundled, how):
     result = _cli("status", "--index", index)
     assert result.exit_code == 1 and "searchengine repair" in result.output
     assert _cli("verify", "--index", index).exit_code == 1
-    fixed = repair(index, encoder=bundled)
+    fixed = repair(index, encoder=bundled, cache_dir=cache_dir())
     assert fixed.ok and any("rewrote manifest.json" in line for line in fixed.repaired), fixed
     assert json.loads(manifest.read_text())["encoder_id"] == bundled.id
     _all_back(index, bundled)
@@ -203,7 +205,7 @@ def test_damaged_calibration_is_recomputed(index, bundled, how):
     else:
         _garble(calibration, at=0.3, size=5000)
         assert not verify(index).ok
-        assert repair(index, encoder=bundled).ok
+        assert repair(index, encoder=bundled, cache_dir=cache_dir()).ok
     assert _search(index, bundled)[0].path.endswith("cat_chelsea.jpg")
     assert verify(index).ok
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import PHOTOS, REPO
 from searchengine.media.images import draft_side, load_image
-from searchengine.media.segments import DecodeContext, decode_image
+from searchengine.ingest.decoders import DecodeContext, decode_image
 
 # Real photos: the samples (mostly 512 px, decoded whole) and, when it has been built
 # (benchmarks/datasets/photos.py), the photo set of packaged wallpapers and scientific photos,

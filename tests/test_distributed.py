@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchengine.config import IngestSettings
+from searchengine.config import cache_dir
+from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.errors import UsageError
 
 from conftest import PHOTOS, REPO, TEXTS
@@ -89,44 +91,45 @@ def _hits(index_dir: Path, encoder) -> list:
 
 
 def test_ray_run_gives_the_catalog_and_results_of_the_in_process_pipeline(local_ray, photos_and_texts, tmp_path, bundled):
-    from searchengine.distributed.engine import index_folder_ray
-    from searchengine.ingest import index_folder
+    from searchengine.distributed.executor import RayExecutor
+    from searchengine.ingest.run import sync_folder
 
-    local = index_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled)
-    distributed = index_folder_ray(photos_and_texts, tmp_path / "ray", SETTINGS)
+    local = sync_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled, cache_dir=cache_dir())
+    distributed = sync_folder(photos_and_texts, tmp_path / "ray", SETTINGS, cache_dir=cache_dir(), executor=RayExecutor())
     assert distributed.chunks > 1 and distributed.resumed == 0
     assert (distributed.added, distributed.segments, distributed.failed) == (local.added, local.segments, local.failed)
     assert _catalog(tmp_path / "ray") == _catalog(tmp_path / "local")  # ids, records and vector bytes
     assert _hits(tmp_path / "ray", bundled) == _hits(tmp_path / "local", bundled)
     assert not list((tmp_path / "ray" / "shards").glob("*"))  # committed shards are gone
 
-    again = index_folder_ray(photos_and_texts, tmp_path / "ray", SETTINGS)  # nothing changed: Ray not needed
+    again = sync_folder(photos_and_texts, tmp_path / "ray", SETTINGS, cache_dir=cache_dir(), executor=RayExecutor())  # nothing changed: Ray not needed
     assert again.unchanged == local.added and again.chunks == 0
 
 
 def test_interrupted_run_commits_its_shards_instead_of_embedding_again(local_ray, photos_and_texts, tmp_path, bundled):
     """What a killed run leaves: the shard an actor wrote for the first chunk, not yet committed."""
     from searchengine.config import cache_dir
-    from searchengine.distributed.engine import index_folder_ray
+    from searchengine.distributed.executor import RayExecutor
     from searchengine.distributed.stages import EmbedShards, decode_chunk
-    from searchengine.ingest import index_folder, plan_changes
+    from searchengine.ingest.plan import plan_folder
+    from searchengine.ingest.run import sync_folder
     from searchengine.media.discover import discover
     from searchengine.store.catalog import Catalog
 
     index_dir = tmp_path / "ray"
     index_dir.mkdir()
     root = photos_and_texts.resolve()
-    plan = plan_changes(Catalog(tmp_path / "scratch.sqlite"), root, list(discover(root)), 2)
+    plan = plan_folder(Catalog(tmp_path / "scratch.sqlite"), root, list(discover(root)), 2)
     first = plan.embed[: SETTINGS.commit_every]
     decoded = decode_chunk({"position": [0], "files": [pickle.dumps(first)]}, "bundled", None, None, None,
                            str(cache_dir()))
     EmbedShards("bundled", "cpu", None, SETTINGS.batch_size, str(index_dir / "shards"), str(cache_dir()))(decoded)
     assert len(list((index_dir / "shards").glob("*.parquet"))) == 1
 
-    resumed = index_folder_ray(photos_and_texts, index_dir, SETTINGS)
+    resumed = sync_folder(photos_and_texts, index_dir, SETTINGS, cache_dir=cache_dir(), executor=RayExecutor())
     assert resumed.resumed == len(first)  # committed from the shard, not embedded again
     assert resumed.added == len(plan.embed)
-    index_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled)
+    sync_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled, cache_dir=cache_dir())
     assert _catalog(index_dir) == _catalog(tmp_path / "local")
 
 
@@ -136,10 +139,12 @@ def test_killed_ray_run_resumes_without_embedding_twice(photos_and_texts, tmp_pa
     index_dir = tmp_path / "index"
     script = (
         "import sys; from pathlib import Path\n"
-        "from searchengine.config import IngestSettings\n"
-        "from searchengine.distributed.engine import index_folder_ray\n"
-        "index_folder_ray(Path(sys.argv[1]), Path(sys.argv[2]), "
-        "IngestSettings(model='bundled', device='cpu', workers=2, commit_every=2))\n"
+        "from searchengine.config import cache_dir\n"
+        "from searchengine.distributed.executor import RayExecutor\n"
+        "from searchengine.ingest.run import sync_folder\n"
+        "from searchengine.ingest.settings import IngestSettings\n"
+        "sync_folder(Path(sys.argv[1]), Path(sys.argv[2]), "
+        "IngestSettings(model='bundled', device='cpu', workers=2, commit_every=2), cache_dir=cache_dir(), executor=RayExecutor())\n"
     )
     child = subprocess.Popen([sys.executable, "-c", script, str(photos_and_texts), str(index_dir)], cwd=REPO,
                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -156,11 +161,11 @@ def test_killed_ray_run_resumes_without_embedding_twice(photos_and_texts, tmp_pa
     committed, left = _committed(index_dir), len(list((index_dir / "shards").glob("*.parquet")))
     assert committed + left > 0
 
-    from searchengine.distributed.engine import index_folder_ray
+    from searchengine.distributed.executor import RayExecutor
 
     total = len(list(photos_and_texts.rglob("*.*")))
     settings = IngestSettings(model="bundled", device="cpu", workers=2, commit_every=2)
-    resumed = index_folder_ray(photos_and_texts, index_dir, settings)
+    resumed = sync_folder(photos_and_texts, index_dir, settings, cache_dir=cache_dir(), executor=RayExecutor())
     embedded_now = resumed.added - resumed.resumed
     assert resumed.unchanged == committed and resumed.resumed >= 0
     assert embedded_now == total - committed - resumed.resumed < total  # nothing embedded twice
@@ -177,7 +182,7 @@ def _committed(index_dir: Path) -> int:
 
 
 def test_ivfpq_shards_encoded_on_ray_tasks(local_ray):
-    from searchengine.distributed.engine import ray_map
+    from searchengine.distributed.executor import ray_map
     from searchengine.vectors.factory import add_chunks
     from searchengine.vectors.ivfpq import IvfPqIndex
 

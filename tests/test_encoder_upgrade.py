@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import PHOTOS
-from searchengine.config import IngestSettings, cache_dir
-from searchengine.ingest import index_folder
+from searchengine.config import cache_dir
+from searchengine.ingest.settings import IngestSettings
+from searchengine.ingest.run import sync_folder
 from searchengine.query import Filters, Query, Searcher
 
 
@@ -34,16 +35,16 @@ def test_a_lit_v1_index_is_extended_and_searched_with_lit_v1_and_told_once(media
     settings = IngestSettings(model="bundled", device="cpu", workers=2)
     index_dir = tmp_path / "index"
     # what the release before lit-v2 wrote: asked for "bundled", recorded the exact id lit-v1
-    index_folder(media_folder, index_dir, settings, encoder=lit_v1)
+    sync_folder(media_folder, index_dir, settings, encoder=lit_v1, cache_dir=cache_dir())
     manifest = json.loads((index_dir / "manifest.json").read_text())
     assert (manifest["model"], manifest["encoder_id"]) == ("bundled", "bundled:lit-v1")
 
     # after the upgrade: `searchengine index` with the default name embeds new files with lit-v1
     shutil.copy2(PHOTOS / "greek_coins_pompeii.jpg", media_folder / "photos" / "coins.jpg")
-    summary = index_folder(media_folder, index_dir, settings)
+    summary = sync_folder(media_folder, index_dir, settings, cache_dir=cache_dir())
     assert (summary.added, summary.failed, summary.model) == (1, 0, "bundled:lit-v1")
     assert len(summary.notices) == 1 and "bundled:lit-v2" in str(summary.notices[0]) and "build a new index" in str(summary.notices[0])
-    again = index_folder(media_folder, index_dir, settings)
+    again = sync_folder(media_folder, index_dir, settings, cache_dir=cache_dir())
     assert again.notices == []  # once per index
 
     searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
@@ -64,5 +65,5 @@ def test_a_lit_v1_index_is_extended_and_searched_with_lit_v1_and_told_once(media
 
 def test_asking_for_lit_v1_by_name_gives_no_notice(media_folder, tmp_path, lit_v1):
     settings = IngestSettings(model="bundled:lit-v1", device="cpu", workers=2)
-    summary = index_folder(media_folder, tmp_path / "index", settings, encoder=lit_v1)
-    assert summary.notices == [] and index_folder(media_folder, tmp_path / "index", settings).notices == []
+    summary = sync_folder(media_folder, tmp_path / "index", settings, encoder=lit_v1, cache_dir=cache_dir())
+    assert summary.notices == [] and sync_folder(media_folder, tmp_path / "index", settings, cache_dir=cache_dir()).notices == []

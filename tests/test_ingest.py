@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from conftest import PHOTOS
-from searchengine.config import IngestSettings
+from searchengine.ingest.settings import IngestSettings
 from searchengine.errors import FolderNotFound, IndexNotFound, ModelMismatch
 from searchengine.store.folder import IndexFolder
-from searchengine.ingest import index_folder
+from searchengine.ingest.run import sync_folder
 from searchengine.config import cache_dir
 from searchengine.query import Filters, Query, Searcher
 
@@ -18,7 +18,7 @@ SETTINGS = IngestSettings(device="cpu", workers=2)
 
 
 def _run(folder, index_dir, bundled):
-    return index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    return sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
 
 
 
@@ -111,7 +111,7 @@ def test_model_mismatch_is_refused(media_folder, tmp_path, bundled):
     _run(media_folder, index_dir, bundled)
     before = (index_dir / "catalog.sqlite").read_bytes()
     with pytest.raises(ModelMismatch, match="model=.bundled"):
-        index_folder(media_folder, index_dir, IngestSettings(model="clip:ViT-B-32/laion2b_s34b_b79k"))
+        sync_folder(media_folder, index_dir, IngestSettings(model="clip:ViT-B-32/laion2b_s34b_b79k"), cache_dir=cache_dir())
     with IndexFolder.open(index_dir) as index:
         assert index.catalog.counts()["items"] == 7
     assert (index_dir / "catalog.sqlite").read_bytes() == before

@@ -121,11 +121,11 @@ def test_bundled_onnx_and_torch_agree_and_rank_alike(bundled, bundled_torch):
 
 
 def test_a_cold_text_query_does_not_import_torch(bundled, media_folder, tmp_path, session_home):
-    from searchengine.config import IngestSettings
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.settings import IngestSettings
+    from searchengine.ingest.run import sync_folder
 
     index_dir = tmp_path / "index"
-    index_folder(media_folder, index_dir, IngestSettings(model="bundled", device="cpu"))
+    sync_folder(media_folder, index_dir, IngestSettings(model="bundled", device="cpu"), cache_dir=cache_dir())
     env = {"SEARCHENGINE_HOME": str(session_home), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
     # -X importtime lists every module the real command imports (it ends with os._exit: no hook runs)
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "searchengine", "search", "a cup of coffee",

@@ -11,9 +11,10 @@ import pytest
 from conftest import PHOTOS, TEXTS
 from searchengine.calibrate import current_calibration
 from searchengine.calibration import Calibration
-from searchengine.config import IngestSettings
+from searchengine.ingest.settings import IngestSettings
 from searchengine.store.folder import IndexFolder
-from searchengine.ingest import index_folder
+from searchengine.ingest.run import sync_folder
+from searchengine.config import cache_dir
 from searchengine.query import Filters, Query, Searcher
 
 NO_CUTOFF = Filters(min_score=None)
@@ -32,7 +33,7 @@ def mixed(tmp_path_factory, bundled):
                  "bicycle_repair_guide.md", "household_budget_meeting.txt", "coin_collecting.txt"):
         shutil.copy2(TEXTS / name, folder / name)
     index_dir = folder.parent / "index"
-    index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir())
     searcher = Searcher(IndexFolder.open(index_dir), bundled)
     yield folder, index_dir, searcher
     searcher.close()
@@ -114,7 +115,7 @@ def test_exact_reranking_matches_flat_order(tmp_path, bundled, media_folder):
     orders = {}
     for kind in ("flat", "hnsw"):
         index_dir = tmp_path / kind
-        index_folder(media_folder, index_dir, IngestSettings(device="cpu", workers=2, index_type=kind), encoder=bundled)
+        sync_folder(media_folder, index_dir, IngestSettings(device="cpu", workers=2, index_type=kind), encoder=bundled, cache_dir=cache_dir())
         searcher = Searcher(IndexFolder.open(index_dir), bundled)
         assert searcher.index.vectors.kind == kind
         hits = searcher.search(Query(text="coffee and bicycles"), Filters(min_score=None), k=10, segments=True)
@@ -144,7 +145,7 @@ def test_date_filters_use_the_exif_capture_date(tmp_path, bundled):
     shutil.copy2(PHOTOS / "coffee_cup.jpg", folder / "coffee.jpg")  # no EXIF date: its file time counts
     assert capture_time(folder / "old_cat.jpg") == datetime(2009, 7, 14, 18, 30, 5)
     assert capture_time(folder / "coffee.jpg") is None
-    index_folder(folder, tmp_path / "index", IngestSettings(device="cpu", workers=2), encoder=bundled)
+    sync_folder(folder, tmp_path / "index", IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir())
     searcher = Searcher(IndexFolder.open(tmp_path / "index"), bundled)
     try:
         names = lambda f: sorted(h.path.rsplit("/", 1)[1] for h in searcher.search(Query(text="a cat"), f, k=5))  # noqa: E731
@@ -185,11 +186,11 @@ def test_calibration_follows_changes_and_keeps_the_bank(tmp_path, bundled):
     for name in ("cats_and_sleep.md", "coffee_brewing_guide.md", "rocket_launches.txt"):
         shutil.copy2(TEXTS / name, folder / name)
     index_dir = tmp_path / "index"
-    index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir())
     before = Calibration.read(index_dir)
     for photo in photos[8:11]:
         shutil.copy2(photo, folder / photo.name)
-    index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir())
     after = Calibration.read(index_dir)
     assert after.generation > before.generation
     assert len(before.samples["image"]) == 8 and len(after.samples["image"]) == 11

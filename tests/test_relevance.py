@@ -17,9 +17,10 @@ from PIL import Image
 
 from conftest import PHOTOS, TEXTS
 from searchengine import confidence
-from searchengine.config import IngestSettings
+from searchengine.ingest.settings import IngestSettings
 from searchengine.store.folder import IndexFolder
-from searchengine.ingest import index_folder
+from searchengine.ingest.run import sync_folder
+from searchengine.config import cache_dir
 from searchengine.query import Filters, Query, Searcher
 
 ABSENT = "a submarine under the arctic ice"
@@ -41,7 +42,7 @@ def collection(tmp_path_factory, bundled):
     cat = Image.open(PHOTOS / "cat_chelsea.jpg")
     cat.resize((cat.width // 2, cat.height // 2)).save(folder / "copies" / "cat_small.jpg", quality=75)
     index_dir = base / "index"
-    index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled)
+    sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir())
     searcher = Searcher(IndexFolder.open(index_dir), bundled)
     yield folder, index_dir, searcher
     searcher.close()

@@ -15,10 +15,11 @@ import pytest
 from PIL import Image
 
 from conftest import PHOTOS, REPO, TEXTS
-from searchengine.config import IngestSettings, cache_dir
+from searchengine.config import cache_dir
+from searchengine.ingest.settings import IngestSettings
 from searchengine.errors import IndexLocked
 from searchengine.store.folder import IndexFolder
-from searchengine.ingest import index_folder
+from searchengine.ingest.run import sync_folder
 from searchengine.query import Filters, Query, Searcher
 from searchengine.verify import repair, verify
 
@@ -76,7 +77,7 @@ def test_bad_files_never_stop_a_run(tmp_path, bundled):
     folder.mkdir()
     good, bad = _bad_corpus(folder)
     index_dir = tmp_path / "index"
-    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    summary = sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     failed = {os.path.relpath(path, folder) for path, _ in summary.errors}
     assert failed == set(bad), summary.errors
     assert all(reason.strip() and "\n" not in reason for _, reason in summary.errors)
@@ -94,17 +95,17 @@ def test_bad_files_never_stop_a_run(tmp_path, bundled):
 
 def test_one_writer_at_a_time(tmp_path, bundled, media_folder):
     index_dir = tmp_path / "index"
-    index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     with IndexFolder.open_for_writing(index_dir, "bundled", bundled.id, bundled.dim, "auto"):
         with pytest.raises(IndexLocked, match="wait for it"):
-            index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+            sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     # released when the writer ends (also when it dies: the lock is the kernel's)
-    assert index_folder(media_folder, index_dir, SETTINGS, encoder=bundled).unchanged == 7
+    assert sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir()).unchanged == 7
 
 
 def test_verify_and_repair(tmp_path, bundled, media_folder):
     index_dir = tmp_path / "index"
-    index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     assert verify(index_dir).ok
 
     (index_dir / "vectors.faiss").unlink()
@@ -113,7 +114,7 @@ def test_verify_and_repair(tmp_path, bundled, media_folder):
     (media_folder / "photos" / "coffee_cup.jpg").unlink()
     report = verify(index_dir)
     assert report.missing_files == [str(media_folder / "photos" / "coffee_cup.jpg")]
-    fixed = repair(index_dir)
+    fixed = repair(index_dir, cache_dir=cache_dir())
     assert fixed.ok and not fixed.missing_files and fixed.repaired
 
     catalog = index_dir / "catalog.sqlite"
@@ -122,7 +123,7 @@ def test_verify_and_repair(tmp_path, bundled, media_folder):
     os.truncate(catalog, catalog.stat().st_size // 2)
     broken = verify(index_dir)
     assert not broken.ok and "damaged" in broken.problems[0]
-    restored = repair(index_dir)
+    restored = repair(index_dir, cache_dir=cache_dir())
     assert restored.ok
     searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     assert searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0].path.endswith("cat_chelsea.jpg")
@@ -131,7 +132,7 @@ def test_verify_and_repair(tmp_path, bundled, media_folder):
 
 def test_searches_keep_working_while_indexing(tmp_path, bundled, media_folder):
     index_dir = tmp_path / "index"
-    index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     extra = media_folder / "extra"
     extra.mkdir()
     for i in range(40):
@@ -154,7 +155,7 @@ def test_searches_keep_working_while_indexing(tmp_path, bundled, media_folder):
 
     thread = threading.Thread(target=search_loop)
     thread.start()
-    index_folder(media_folder, index_dir, IngestSettings(device="cpu", workers=2, commit_every=4), encoder=bundled)
+    sync_folder(media_folder, index_dir, IngestSettings(device="cpu", workers=2, commit_every=4), encoder=bundled, cache_dir=cache_dir())
     done.set()
     thread.join()
     assert not errors
@@ -226,9 +227,9 @@ def test_file_names_that_are_not_utf8_are_indexed_and_shown(tmp_path, bundled, s
     shutil.copy2(PHOTOS / "cat_chelsea.jpg", raw)
     (folder / "notes.txt").write_text("A note about sourdough bread.")
     index_dir = tmp_path / "index"
-    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    summary = sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     assert (summary.added, summary.failed) == (2, 0)
-    assert index_folder(folder, index_dir, SETTINGS, encoder=bundled).unchanged == 2  # found again, exactly
+    assert sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir()).unchanged == 2  # found again, exactly
 
     out = _cli_json("search", "a cat", "--index", index_dir, "--type", "image", "--json",
                     home=session_home).stdout
@@ -246,7 +247,7 @@ def test_file_names_that_are_not_utf8_are_indexed_and_shown(tmp_path, bundled, s
         assert served.status_code == 200 and served.content == (PHOTOS / "cat_chelsea.jpg").read_bytes()
         assert client.get(found["thumbnail_url"]).status_code == 200
     os.remove(raw)
-    assert index_folder(folder, index_dir, SETTINGS, encoder=bundled).removed == 1
+    assert sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir()).removed == 1
 
 
 def test_symlinks_leading_outside_are_skipped_unless_asked(tmp_path, bundled):
@@ -261,7 +262,7 @@ def test_symlinks_leading_outside_are_skipped_unless_asked(tmp_path, bundled):
     (folder / "inside.txt").symlink_to(folder / "real.txt")  # within the folder: fine
     (folder / "real.txt").write_text("A note about coins.")
     index_dir = tmp_path / "index"
-    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    summary = sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     assert summary.added == 2 and summary.skipped == 2
     reasons = dict(summary.skipped_files)
     assert "outside the indexed folders" in reasons[str(folder / "passwd.txt")]
@@ -272,8 +273,8 @@ def test_symlinks_leading_outside_are_skipped_unless_asked(tmp_path, bundled):
     searcher.close()
     with IndexFolder.open(index_dir) as index:
         assert {p for p, _ in index.catalog.skipped_files()} == {str(folder / "passwd.txt"), str(folder / "elsewhere")}
-    opted = index_folder(folder, index_dir, IngestSettings(device="cpu", workers=2, follow_outside_links=True),
-                         encoder=bundled)
+    opted = sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2, follow_outside_links=True),
+                         encoder=bundled, cache_dir=cache_dir())
     assert opted.added == 2 and opted.skipped == 0
 
 
@@ -291,7 +292,7 @@ def test_images_of_extreme_proportions_are_cut_or_refused_in_one_line(tmp_path, 
     Image.new("RGBA", (9400, 9400), (0, 0, 0, 0)).save(folder / "huge-alpha.png", optimize=True)
     Image.open(PHOTOS / "dune_grass_by_the_sea.jpg").resize((2000, 80)).save(folder / "banner.png")  # 25:1
     index_dir = tmp_path / "index"
-    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    summary = sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     reasons = {os.path.basename(p): r for p, r in summary.errors}
     assert set(reasons) == {"tall.png", "wide.png", "line.png", "huge-alpha.png"} and summary.added == 1
     assert "proportions beyond 100:1" in reasons["tall.png"] and "MB to decode" in reasons["huge-alpha.png"]
@@ -313,16 +314,16 @@ def test_a_lost_manifest_cannot_relabel_another_models_vectors(tmp_path, media_f
 
     bridge = load_encoder("bundled:bridge", "cpu", cache_dir=cache_dir())
     index_dir = tmp_path / "index"
-    index_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2), encoder=bridge)
+    sync_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2), encoder=bridge, cache_dir=cache_dir())
     (index_dir / "manifest.json").unlink()
     with pytest.raises(ManifestMissing, match=f"{bridge.id}.*repair the index"):
-        index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
-    fixed = repair(index_dir)
+        sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
+    fixed = repair(index_dir, cache_dir=cache_dir())
     assert fixed.ok and json.loads((index_dir / "manifest.json").read_text())["encoder_id"] == bridge.id
     with pytest.raises(ModelMismatch, match=bridge.id):
-        index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
-    assert index_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2),
-                        encoder=bridge).unchanged == 7
+        sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
+    assert sync_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2),
+                        encoder=bridge, cache_dir=cache_dir()).unchanged == 7
 
 
 def test_thumbnail_of_a_reused_item_id_shows_the_new_file(tmp_path, bundled):
@@ -342,7 +343,7 @@ def test_thumbnail_of_a_reused_item_id_shows_the_new_file(tmp_path, bundled):
     red.write_bytes(data[0] + b"\0" * (width - len(data[0])))  # the same size (JPEG readers stop at its end)
     os.utime(red, ns=(10**18, 10**18))
     index_dir = tmp_path / "index"
-    index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
 
     def thumbnail_colour(client) -> tuple:
         hit = client.get("/api/search", params={"q": "a colour", "type": "image"}).json()["hits"][0]
@@ -357,7 +358,7 @@ def test_thumbnail_of_a_reused_item_id_shows_the_new_file(tmp_path, bundled):
         replacement = folder / "z-blue.jpg"
         replacement.write_bytes(data[1] + b"\0" * (width - len(data[1])))
         os.utime(replacement, ns=(10**18, 10**18))
-        index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+        sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
         second_id, colour = thumbnail_colour(client)
         assert second_id == first_id  # SQLite gave the new file the freed id
         assert colour[2] > colour[0]
@@ -370,7 +371,7 @@ def test_edge_values_are_refused_not_500s(tmp_path, media_folder, bundled, sessi
     from searchengine.server import create_app
 
     index_dir = tmp_path / "index"
-    index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     with TestClient(create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"),
                     base_url="http://127.0.0.1") as client:
         for path in (f"/api/items/{2**63}/file", f"/api/items/{2**64}/thumbnail", f"/api/search?like={2**63}",
@@ -413,11 +414,11 @@ def test_verify_exits_1_when_indexed_files_are_gone(tmp_path, media_folder, bund
     from searchengine.cli.app import app as cli
 
     index_dir = tmp_path / "index"
-    index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     (media_folder / "photos" / "coffee_cup.jpg").unlink()
     result = CliRunner().invoke(cli, ["verify", "--index", str(index_dir)])
     assert result.exit_code == 1 and "1 indexed files are gone" in result.output and "NOT ok" in result.output
-    assert repair(index_dir).ok
+    assert repair(index_dir, cache_dir=cache_dir()).ok
     assert CliRunner().invoke(cli, ["verify", "--index", str(index_dir)]).exit_code == 0
 
 
@@ -439,7 +440,7 @@ def test_skipped_entries_are_listed_with_their_reasons(tmp_path, bundled):
         (folder / "locked").chmod(0)
         expected["locked"] = "cannot list"
     index_dir = tmp_path / "index"
-    summary = index_folder(folder, index_dir, SETTINGS, encoder=bundled)
+    summary = sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     assert summary.added == 1 and summary.skipped == len(expected)
     result = CliRunner().invoke(cli, ["status", "--index", str(index_dir), "--errors", "--json"])
     info = json.loads(result.output)
@@ -464,7 +465,7 @@ def test_smaller_things(tmp_path, media_folder, bundled, session_home):
     # 50 MiB: one paragraph then blank lines, to keep the test quick (the first MiB is one passage)
     (media_folder / "texts" / "long.txt").write_text("A long note about tomatoes. " * 20 + "\n" * (50 << 20))
     index_dir = tmp_path / "index"
-    summary = index_folder(media_folder, index_dir, SETTINGS, encoder=bundled)
+    summary = sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     assert summary.notes == [(str(media_folder / "texts" / "long.txt"), "indexed in part: the first 1 MiB of 50.0 MiB")]
     info = json.loads(_cli_json("status", "--index", index_dir, "--errors", "--json", home=session_home).stdout)
     assert info["counts"]["indexed_in_part"] == 1 and info["notes"][0]["note"].startswith("indexed in part")

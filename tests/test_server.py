@@ -25,7 +25,7 @@ pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import PHOTOS, REPO, SAMPLES, TEXTS  # noqa: E402
-from searchengine.config import IngestSettings  # noqa: E402
+from searchengine.ingest.settings import IngestSettings  # noqa: E402
 from searchengine.server import create_app  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,7 +37,8 @@ LINKS_FOLLOWED = IngestSettings(device="cpu", workers=2, follow_outside_links=Tr
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, bundled):
     """(index dir, media root, recordings root, secret file outside both) with everything indexed."""
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.run import sync_folder
+    from searchengine.config import cache_dir
 
     base = tmp_path_factory.mktemp("server")
     media, recordings, outside = base / "media", base / "recordings", base / "outside"
@@ -50,7 +51,7 @@ def library(tmp_path_factory, bundled):
     shutil.copy2(PHOTOS / "ladybird_on_grass.jpg", outside / "secret.jpg")
     (media / "photos" / "escape.jpg").symlink_to(outside / "secret.jpg")  # indexed, but leads outside
     index_dir = base / "index"
-    index_folder(media, index_dir, LINKS_FOLLOWED, encoder=bundled)
+    sync_folder(media, index_dir, LINKS_FOLLOWED, encoder=bundled, cache_dir=cache_dir())
     _add_recording(index_dir, recordings, bundled)
     return index_dir, media, recordings, outside / "secret.jpg"
 
@@ -393,12 +394,13 @@ def test_browser_search_drop_and_play(live, client):
 
 # --- following the index while another process writes it ---------------------------------------
 def test_server_follows_a_new_index_run(client, library, bundled):
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.run import sync_folder
+    from searchengine.config import cache_dir
 
     index_dir, media, _, _ = library
     before = client.get("/api/status").json()["counts"]["items"]
     shutil.copy2(PHOTOS / "hubble_deep_field_galaxies.jpg", media / "photos" / "galaxies.jpg")
-    index_folder(media, index_dir, LINKS_FOLLOWED, encoder=bundled)
+    sync_folder(media, index_dir, LINKS_FOLLOWED, encoder=bundled, cache_dir=cache_dir())
     hits = client.get("/api/search", params={"q": "galaxies in deep space", "type": "image"}).json()["hits"]
     assert "galaxies.jpg" in [h["name"] for h in hits]
     assert client.get("/api/status").json()["counts"]["items"] == before + 1

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 from conftest import PHOTOS
-from searchengine.config import IngestSettings
+from searchengine.ingest.settings import IngestSettings
 from searchengine.errors import DecodeError
 from searchengine.fusion import fuse_moments
-from searchengine.ingest import SilentProgress, index_folder
+from searchengine.ingest.progress import SilentProgress
+from searchengine.ingest.run import sync_folder
 from searchengine.media.kinds import content_kind
 from searchengine.media.video import extract_keyframes, keyframe_image
 from searchengine.config import cache_dir
@@ -152,7 +153,7 @@ def video_folder(tmp_path_factory) -> Path:
 def indexed(video_folder, tmp_path_factory, bundled):
     index_dir = tmp_path_factory.mktemp("video-index")
     progress = RecordingProgress()
-    summary = index_folder(video_folder, index_dir, IngestSettings(device="cpu", workers=2), progress, bundled)
+    summary = sync_folder(video_folder, index_dir, IngestSettings(device="cpu", workers=2), progress, bundled, cache_dir=cache_dir())
     searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     yield summary, searcher, progress
     searcher.close()
@@ -276,10 +277,10 @@ def test_decoding_ahead_holds_a_bounded_number_of_keyframes(monkeypatch):
     prepared keyframes, plus the videos its workers are decoding, plus one chunk."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from searchengine import ingest
-    from searchengine.media import segments
+    from searchengine.ingest import decoders
+    from searchengine.ingest.decoders import SegmentInput
+    from searchengine.ingest.executor import chunks, decode_ahead
     from searchengine.media.discover import FoundFile
-    from searchengine.media.segments import SegmentInput
 
     keyframe = np.zeros((3, 224, 224), np.uint8)  # as the bundled encoder prepares one
     per_video, workers = 10, 2
@@ -290,12 +291,12 @@ def test_decoding_ahead_holds_a_bounded_number_of_keyframes(monkeypatch):
         decoded.append(path)
         return [SegmentInput(i, image=keyframe.copy()) for i in range(per_video)]
 
-    monkeypatch.setitem(segments.DECODERS, "video", long_video)
+    monkeypatch.setitem(decoders.DECODERS, "video", long_video)
     files = [(FoundFile(Path(f"/videos/{i}.mp4"), "video", 1, 1), "digest") for i in range(40)]
     released, most = 0, 0
     with ThreadPoolExecutor(workers) as pool:
-        ahead = ingest._decode_ahead(pool, files, None, window=64, max_bytes=budget, max_videos=workers)
-        for chunk in ingest._chunks(ahead, 64, max_bytes=budget):
+        ahead = decode_ahead(pool, files, None, window=64, max_bytes=budget, max_videos=workers)
+        for chunk in chunks(ahead, 64, max_bytes=budget):
             most = max(most, len(decoded) - released)
             time.sleep(0.05)  # embedding is slow
             released += len(chunk)

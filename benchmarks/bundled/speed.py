@@ -48,11 +48,12 @@ def forward(name: str, photos: list[Path], images: int, batch: int) -> dict:
 
 
 def index_once(name: str, folder: Path, workers: int) -> dict:
-    from searchengine.config import IngestSettings
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.settings import IngestSettings
+    from searchengine.ingest.run import sync_folder
+    from searchengine.config import cache_dir
 
     with tempfile.TemporaryDirectory(prefix="bundled-speed-") as tmp:
-        summary = index_folder(folder, Path(tmp) / "index", IngestSettings(model=name, device="cpu", workers=workers))
+        summary = sync_folder(folder, Path(tmp) / "index", IngestSettings(model=name, device="cpu", workers=workers), cache_dir=cache_dir())
     return {"images": summary.added, "failed": summary.failed, "seconds": round(summary.seconds, 2),
             "images_per_s": round(summary.items_per_second, 1), "load_1m": round(os.getloadavg()[0], 2)}
 
@@ -60,15 +61,16 @@ def index_once(name: str, folder: Path, workers: int) -> dict:
 def cold_queries(names: list[str], folder: Path, runs: int) -> dict:
     """Median wall time of `searchengine search` in new processes against an index of `folder`
     built with each model; the models take turns, so they see the same machine load."""
-    from searchengine.config import IngestSettings
-    from searchengine.ingest import index_folder
+    from searchengine.ingest.settings import IngestSettings
+    from searchengine.ingest.run import sync_folder
+    from searchengine.config import cache_dir
 
     searchengine = str(Path(sys.executable).with_name("searchengine"))
     with tempfile.TemporaryDirectory(prefix="bundled-query-") as tmp:
         commands = {}
         for name in names:
             index_dir = Path(tmp) / name.replace(":", "_")
-            index_folder(folder, index_dir, IngestSettings(model=name, device="cpu", workers=2))
+            sync_folder(folder, index_dir, IngestSettings(model=name, device="cpu", workers=2), cache_dir=cache_dir())
             commands[name] = [searchengine, "search", "a red flower in a garden", "--index", str(index_dir),
                               "-k", "5", "--json"]
             subprocess.run(commands[name], capture_output=True, check=True)  # warm-up: OS file cache, calibration

@@ -1,10 +1,10 @@
 """The pipeline's own functions as Ray Data stages, one dataset row per chunk of files.
 
-- `decode_chunk` (CPU tasks): each file of a chunk through `pipeline.decode_file`, exactly as the
+- `decode_chunk` (CPU tasks): each file of a chunk through `ingest.decode.decode_file`, exactly as the
   in-process decode workers run it (images prepared for the encoder, texts split into passages,
   recordings transcribed).
 - `EmbedShards` (an actor pool): holds the encoder once per actor, embeds a chunk with
-  `pipeline.embed_decoded` (the same image and text batches as the in-process pipeline, so the
+  `ingest.embed.embed_decoded` (the same image and text batches as the in-process pipeline, so the
   vectors are the same) and writes the result as a shard file.
 
 A row is a whole chunk so that every stage sees the chunks the in-process pipeline commits: same
@@ -22,6 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from searchengine.distributed.shards import shard_name, write_shard
+from searchengine.encoders.registry import load_encoder
+from searchengine.ingest.decode import decode_file
+from searchengine.ingest.decoders import DecodeContext
+from searchengine.ingest.embed import embed_decoded
 
 # One decode context (and so one encoder for prepare_image) per worker process, reused by every
 # task that process runs.
@@ -31,9 +35,6 @@ _CONTEXTS: dict[tuple, object] = {}
 def _context(model: str, backend: str | None, asr_model: str | None, language: str | None, cache: str):
     key = (model, backend, asr_model, language, cache)
     if key not in _CONTEXTS:
-        from searchengine.encoders.registry import load_encoder
-        from searchengine.media.segments import DecodeContext
-
         encoder = load_encoder(model, "cpu", backend, cache_dir=Path(cache))  # decoding uses only its CPU-side preprocessing
         _CONTEXTS[key] = DecodeContext(encoder, asr_model=asr_model, language=language, device="cpu",
                                        cache_dir=Path(cache))
@@ -46,8 +47,6 @@ def decode_chunk(batch: dict, model: str, backend: str | None, asr_model: str | 
     The files of a chunk are decoded by `threads` threads, as the in-process decode workers do;
     env: the driver's settings (SEARCHENGINE_HOME, …), applied before anything loads."""
     os.environ.update(env or {})
-    from searchengine.pipeline import decode_file
-
     ctx = _context(model, backend, asr_model, language, cache)
     decoded = []
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="decode") as pool:
@@ -81,15 +80,11 @@ class EmbedShards:
         os.environ.update(env or {})
         if threads:
             _use_threads(threads)
-        from searchengine.encoders.registry import load_encoder
-
         self.encoder = load_encoder(model, device, backend, cache_dir=Path(cache))
         self.batch_size = batch_size
         self.shards_dir = Path(shards_dir)
 
     def __call__(self, batch: dict) -> dict:
-        from searchengine.pipeline import embed_decoded
-
         names, counts = [], []
         for position, blob in zip(batch["position"], batch["decoded"]):
             decoded = pickle.loads(blob)

@@ -2,7 +2,7 @@
 
 The dataset's images and captions go into a temporary index exactly as a user's files would:
 each image is linked into a gallery folder and each caption written as a text file, and
-`index_folder` decodes and embeds them all. Captions are then embedded as text queries (what
+`ingest.run.sync_folder` decodes and embeds them all. Captions are then embedded as text queries (what
 `Searcher.embed_query` computes for words), and images query with their stored vectors (what an
 image query computes). Recall is measured twice over the same vectors: exactly (every score,
 ties counted against the query), and among the results the index folder's own vector index
@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from searchengine.config import IngestSettings, cache_dir
+from searchengine.config import cache_dir
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
 from searchengine.errors import DecodeError
@@ -33,7 +33,9 @@ from searchengine.eval.dataset import Pair, load_pairs
 from searchengine.eval.metrics import KS, chance_recall, pessimistic_ranks, recall_at
 from searchengine.vectors.base import VectorIndex
 from searchengine.store.folder import IndexFolder
-from searchengine.ingest import Progress, SilentProgress, index_folder
+from searchengine.ingest.progress import Progress, SilentProgress
+from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ def run_recall(dataset: Path, model: str = DEFAULT_MODEL, device: str = "auto", 
         gallery = write_gallery(pairs, Path(tmp) / "gallery")
         # the gallery is symlinks to the dataset's own images, outside it: followed on purpose
         settings = IngestSettings(model=model, device=device, index_type=index_type, follow_outside_links=True)
-        summary = index_folder(gallery.root, Path(tmp) / "index", settings, progress, encoder)
+        summary = sync_folder(gallery.root, Path(tmp) / "index", settings, progress, encoder, cache_dir=cache_dir())
         if summary.failed:
             raise DecodeError(f"{summary.failed} dataset files could not be indexed (first: {summary.errors[0][1]}); "
                               "fix or drop them from the dataset")

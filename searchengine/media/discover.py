@@ -127,3 +127,38 @@ def _entry(entry: os.DirEntry, path: Path, root: Path, spec, inside: list[str], 
     if not stat.S_ISREG(st.st_mode):
         return f"not a regular file ({SPECIAL.get(stat.S_IFMT(st.st_mode), 'a special file')})"
     return FoundFile(path, kind, st.st_size, st.st_mtime_ns)
+
+
+def find_files(paths: Iterable[Path | str], skipped: list[tuple[str, str]] | None = None) -> Iterator[FoundFile]:
+    """The given files, and every indexable file under the given folders (as `discover` walks them),
+    each once. A path that is missing, not a kind of file searchengine indexes, or not a regular
+    file is appended to `skipped` with its reason. Symlinks given are followed wherever they lead:
+    they were chosen by name."""
+    skipped = [] if skipped is None else skipped
+    seen: set[str] = set()
+    for given in paths:
+        path = Path(given).expanduser().absolute()
+        if path.is_dir():
+            found: Iterable[FoundFile] = discover(path, skipped=skipped, follow_outside_links=True)
+        else:
+            found = [_found_file(path, skipped)]
+        for file in found:
+            if file is not None and str(file.path) not in seen:
+                seen.add(str(file.path))
+                yield file
+
+
+def _found_file(path: Path, skipped: list[tuple[str, str]]) -> FoundFile | None:
+    kind = kind_of(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        skipped.append((str(path), f"{path}: cannot read ({exc.strerror or exc})"))
+        return None
+    if kind is None:
+        skipped.append((str(path), f"{path}: not a kind of file searchengine indexes"))
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        skipped.append((str(path), f"{path}: not a regular file ({SPECIAL.get(stat.S_IFMT(st.st_mode), 'a special file')})"))
+        return None
+    return FoundFile(path, kind, st.st_size, st.st_mtime_ns)

@@ -1,4 +1,5 @@
-"""Videos: keyframes chosen by scene change, and the speech of the audio track, as segments of one item.
+"""Videos: keyframes chosen by scene change (what the audio track says: audio/; both become the
+segments of one item in ingest/decoders.py).
 
 Keyframes come from one streaming pass over the video packets (PyAV, no ffmpeg binary):
 - A GOP (a key frame and the frames that depend on it) that spans at most KEY_ONLY_GOP seconds is
@@ -28,7 +29,6 @@ import numpy as np
 
 from searchengine.errors import DecodeError
 from searchengine.media.images import MAX_ASPECT, within_aspect
-from searchengine.media.segments import DecodeContext, SegmentInput, transcript_of
 
 if TYPE_CHECKING:
     import av
@@ -97,50 +97,6 @@ def sound_only(path: Path) -> bool:
             return video_stream(container) is None and bool(container.streams.audio)
     except DecodeError:
         return False
-
-
-def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
-    """Keyframe segments (for the image tower) then transcript segments (text tower) of a video.
-
-    A file without a video stream is read as a recording; one with no stream at all, or whose
-    video cannot be decoded, raises DecodeError.
-    """
-    with open_media(path) as container:
-        stream = video_stream(container)
-        has_audio = bool(container.streams.audio)
-        if stream is None and not has_audio:
-            raise DecodeError(f"{path}: no video or audio stream in it; check that it is a complete video file")
-        audio_offset = _stream_start(container, container.streams.audio[0]) if has_audio else 0.0
-        keyframes = Keyframes()
-        if stream is not None:
-            with ctx.media_progress(path, "video") as report:
-                keyframes = extract_keyframes(path, ctx.encoder.prepare_image, container=container,
-                                              on_progress=report)
-    segments = [
-        SegmentInput(i, image=image, t_start=start, t_end=end)
-        for i, (image, start, end) in enumerate(zip(keyframes.images, keyframes.starts, keyframes.ends))
-    ]
-    if has_audio:
-        segments += _speech(path, content_hash, ctx, first=len(segments), offset=audio_offset,
-                            required=stream is None)
-    return segments
-
-
-def _speech(path: Path, content_hash: str, ctx: DecodeContext, first: int, offset: float,
-            required: bool) -> list[SegmentInput]:
-    """Transcript segments numbered from `first`, shifted to file time; a broken sound track of a
-    video that shows something is logged and left out (required=False)."""
-    try:
-        transcript = transcript_of(path, content_hash, ctx)
-    except DecodeError as exc:
-        if required:
-            raise
-        log.warning("%s: keeping the keyframes without speech: %s", path, exc)
-        return []
-    return [
-        SegmentInput(first + i, text=s.text, t_start=s.start + offset, t_end=s.end + offset)
-        for i, s in enumerate(transcript.segments)
-    ]
 
 
 def extract_keyframes(
@@ -444,7 +400,7 @@ def _file_start(container, stream) -> float:
     return 0.0
 
 
-def _stream_start(container, stream) -> float:
+def stream_start(container, stream) -> float:
     """Seconds from the start of the file to the first sample of a stream."""
     if stream.start_time is None:
         return 0.0

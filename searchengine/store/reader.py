@@ -233,6 +233,16 @@ class CatalogReader:
         rows = self._rows(f"{_KNOWN} WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
         return {file.path: file for file in map(_known, rows)}
 
+    def files_at(self, paths: Sequence[str]) -> dict[str, KnownFile]:
+        """What the catalog has at these paths (paths it does not know are left out)."""
+        stored = sorted({to_catalog(p) for p in paths})
+        out: dict[str, KnownFile] = {}
+        for start in range(0, len(stored), CHUNK):
+            part = stored[start : start + CHUNK]
+            out.update((f.path, f) for f in map(_known, self._rows(f"{_KNOWN} WHERE path IN ({','.join('?' * len(part))})",
+                                                                   part)))
+        return out
+
     def all_files(self) -> dict[str, KnownFile]:
         return {file.path: file for file in map(_known, self._rows(_KNOWN))}
 
@@ -295,7 +305,10 @@ class CatalogReader:
         return [(from_catalog(p), n) for p, n in rows]
 
     def recorded_runs(self) -> list[tuple[str, str]]:
-        """(root, model) of every run, newest first: what built this catalog, should the manifest be lost."""
+        """(root, model) of every run, newest first: what built this catalog, should the manifest be
+        lost (none in a catalog not made yet: an empty file)."""
+        if not self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"):
+            return []
         return [(from_catalog(r), m) for r, m in self._rows("SELECT root, model FROM runs ORDER BY id DESC")]
 
     def last_run(self) -> RunRecord | None:

@@ -1,7 +1,8 @@
-"""`searchengine index FOLDER --engine ray`: the indexing pipeline as a Ray Data job.
+"""The Ray executor (`searchengine index FOLDER --engine ray`): an indexing run's decoding and
+embedding as a Ray Data job.
 
-The driver (this process) does what only it can do: walk the folder, compare it with the
-catalog (`ingest.plan_changes`), and commit. Ray runs the rest on any number of machines:
+The driver (ingest/run.py, in this process) does what only it can do: walk the folder, compare it
+with the catalog, and commit. Ray runs the rest on any number of machines:
 decoding as CPU tasks, embedding in a pool of actors that each hold the model once (one GPU per
 actor where the cluster has GPUs), every chunk of files written as a shard file (vectors +
 segment records, Parquet) in `<index>/shards/`. The driver commits the shards to the catalog and
@@ -24,20 +25,15 @@ import contextlib
 import logging
 import os
 import pickle
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from searchengine.config import IngestSettings, cache_dir
 from searchengine.distributed import require_ray
 from searchengine.distributed.shards import SHARDS, read_shard
 from searchengine.distributed.stages import EmbedShards, decode_chunk
-from searchengine.encoders.registry import load_encoder
-from searchengine.store.folder import IndexFolder, check_model
-from searchengine.ingest import Plan, Progress, RunSummary, SilentProgress, plan_changes, prepare_run, scan
+from searchengine.ingest.executor import Work
+from searchengine.ingest.summary import RunSummary
 from searchengine.store.records import ItemDraft
-from searchengine.upgrades import model_to_load, upgrade_notice
 
 log = logging.getLogger(__name__)
 
@@ -57,63 +53,37 @@ class RaySummary(RunSummary):
     actors: int = 0
 
 
-def index_folder_ray(folder: Path, index_dir: Path, settings: IngestSettings = IngestSettings(),
-                     progress: Progress | None = None, address: str | None = None,
-                     actors: int | None = None) -> RaySummary:
-    """Bring the index at `index_dir` up to date with `folder`, embedding on Ray. Like
-    `ingest.index_folder`, and the catalog it leaves is the same."""
-    from searchengine.calibrate import refresh_calibration
+class RayExecutor:
+    """Decode on Ray tasks, embed on Ray actors (shards in the index folder), hand the drafts back in
+    plan order; a run killed half-way leaves shards the next one commits instead of embedding again.
+    `address`: the cluster (None: $RAY_ADDRESS, else Ray started here); `actors`: embedding actors
+    (None: one a GPU, else one per THREADS_PER_ACTOR cores)."""
 
-    ray = require_ray()
-    progress = progress or SilentProgress()
-    started = time.perf_counter()
-    root, index_dir, manifest = prepare_run(folder, index_dir, settings)
-    # The driver's own copy of the encoder (its id and size, the calibration) only when needed.
-    encoder = None
-    model = model_to_load(settings.model, manifest)  # an existing index keeps its own encoder
-    if manifest is None or settings.model not in (manifest.model, manifest.encoder_id):
-        encoder = load_encoder(model, "cpu", settings.backend, cache_dir=cache_dir())
-    progress.start("scanning", 0)
-    found, skipped = scan(root, manifest, settings)
-    encoder_id = encoder.id if encoder else manifest.encoder_id
-    dim = encoder.dim if encoder else manifest.dim
-    summary = RaySummary(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
-    notice = upgrade_notice(index_dir, manifest, settings.model, cache_dir())
-    if notice:
-        summary.notices.append(notice)
+    summary_type = RaySummary
 
-    cluster = _Cluster(ray, address)
-    with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type,
-                                      settings.max_memory) as index:
-        catalog = index.catalog
-        plan = plan_changes(catalog, root, found, settings.workers)
-        run_id = catalog.start_run(root, encoder_id)
-        catalog.record_skipped(root, skipped)
-        catalog.record_moves(plan.moves)
-        summary.unchanged, summary.renamed = plan.unchanged, plan.renamed
-        if plan.removed:
-            index.commit(run_id, [], plan.removed)
-            summary.removed = len(plan.removed)
-        if plan.embed and encoder is None:
-            encoder = load_encoder(model, "cpu", settings.backend, cache_dir=cache_dir())
-            check_model(index.manifest, index.folder, encoder_id=encoder.id)
-        try:
-            if plan.embed:
-                progress.start("indexing", len(plan.embed))
-                remaining = _resume(index, run_id, plan, encoder_id, settings, progress, summary)
-                if remaining:
-                    cluster.connect()
-                    _embed_on_ray(ray, index, run_id, plan, remaining, settings, progress, summary, actors)
-            if str(root) not in index.manifest.roots:
-                index.manifest.roots.append(str(root))
-            index.save(map_shards=cluster.map)  # a large IVF-PQ is encoded in shards on Ray tasks
-        finally:
-            cluster.close()
-        if encoder is not None:
-            refresh_calibration(index, encoder, cache_dir())
-        summary.seconds = time.perf_counter() - started
-        catalog.finish_run(run_id, {k: getattr(summary, k) for k in ("added", "updated", "unchanged", "renamed", "removed", "failed")})
-    return summary
+    def __init__(self, address: str | None = None, actors: int | None = None):
+        self.ray = require_ray()
+        self.cluster = _Cluster(self.ray, address)
+        self.actors = actors
+
+    def driver_device(self, device: str) -> str:
+        return "cpu"  # the driver's encoder gives its id, size and calibration; the actors embed
+
+    @property
+    def map_shards(self) -> Callable:
+        return self.cluster.map  # a large IVF-PQ is encoded in shards on Ray tasks
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cluster.close()
+
+    def drafts(self, work: Work) -> Iterator[list[ItemDraft]]:
+        remaining = yield from _resume(work)
+        if remaining:
+            self.cluster.connect()
+            yield from _embed_on_ray(self.ray, work, remaining, self.actors)
 
 
 class _Cluster:
@@ -160,18 +130,13 @@ def _worker_env() -> dict:
     return {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
 
 
-def index_model(index: IndexFolder, settings: IngestSettings) -> str:
-    """The model name workers load: the index's own encoder (upgrades.model_to_load)."""
-    return model_to_load(settings.model, index.manifest)
-
-
-def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: list, settings: IngestSettings,
-                  progress: Progress, summary: RaySummary, actors: int | None) -> None:
-    """Decode on Ray tasks, embed on Ray actors, commit the shards here in plan order."""
+def _embed_on_ray(ray, work: Work, remaining: list, actors: int | None) -> Iterator[list[ItemDraft]]:
+    """Decode on Ray tasks, embed on Ray actors, hand the shards' drafts back in plan order."""
     import ray.data
 
     _quiet_ray_data()
-    shards_dir = index.folder / SHARDS
+    settings, summary = work.settings, work.summary
+    shards_dir = work.index.folder / SHARDS
     chunks = [remaining[i : i + settings.commit_every] for i in range(0, len(remaining), settings.commit_every)]
     pool, threads, gpus = _actor_pool(ray, settings.device, actors)
     summary.chunks, summary.actors = len(chunks), pool
@@ -179,25 +144,25 @@ def _embed_on_ray(ray, index: IndexFolder, run_id: int, plan: Plan, remaining: l
     data = ray.data.from_items(rows, override_num_blocks=len(rows))
     data = data.map_batches(
         decode_chunk, batch_size=1, num_cpus=DECODE_CPUS, **_task_pool(ray, _decode_tasks(ray, pool, gpus)),
-        fn_kwargs={"model": index_model(index, settings), "backend": settings.backend, "asr_model": settings.asr_model,
-                   "language": settings.language, "cache": str(cache_dir()), "threads": settings.workers,
+        fn_kwargs={"model": work.model, "backend": settings.backend, "asr_model": settings.asr_model,
+                   "language": settings.language, "cache": str(work.cache_dir), "threads": settings.workers,
                    "env": _worker_env()},
     )
     data = data.map_batches(
         EmbedShards, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1, num_gpus=gpus,
-        fn_constructor_kwargs={"model": index_model(index, settings), "device": "cuda" if gpus else "cpu",
+        fn_constructor_kwargs={"model": work.model, "device": "cuda" if gpus else "cpu",
                                "backend": settings.backend, "batch_size": settings.batch_size,
-                               "shards_dir": str(shards_dir), "cache": str(cache_dir()), "threads": threads,
+                               "shards_dir": str(shards_dir), "cache": str(work.cache_dir), "threads": threads,
                                "env": _worker_env()},
     )
     waiting: dict[int, str] = {}
     next_position = 0
     for position, shard_name in _finished_shards(data):
         waiting[position] = shard_name
-        while next_position in waiting:  # commit in plan order: the in-process pipeline's segment ids
+        while next_position in waiting:  # in plan order: the in-process pipeline's segment ids
             shard = shards_dir / waiting.pop(next_position)
             _, drafts = read_shard(shard)
-            _commit(index, run_id, drafts, plan, summary, progress)
+            yield drafts  # committed by the driver before the next is asked for
             shard.unlink()
             next_position += 1
     with contextlib.suppress(OSError):
@@ -242,17 +207,18 @@ def _actor_pool(ray, device: str, actors: int | None) -> tuple[int, int, float]:
     return pool, max(1, min(largest_node, cpus // pool)), 0.0
 
 
-def _resume(index: IndexFolder, run_id: int, plan: Plan, encoder_id: str, settings: IngestSettings,
-            progress: Progress, summary: RaySummary) -> list:
-    """Commit what an interrupted run left in shards and still holds; the plan entries left to embed."""
-    shards_dir = index.folder / SHARDS
+def _resume(work: Work) -> Iterator[list[ItemDraft]]:
+    """The drafts an interrupted run left in shards that still hold (chunks, in plan order); returns
+    the plan entries left to embed."""
+    settings, summary = work.settings, work.summary
+    shards_dir = work.index.folder / SHARDS
     files = sorted(shards_dir.glob("*.parquet")) if shards_dir.is_dir() else []
     for tmp in shards_dir.glob(".*.tmp") if shards_dir.is_dir() else []:
         tmp.unlink(missing_ok=True)  # a shard an actor was writing when the run stopped
     if not files:
-        return list(plan.embed)
-    order = {str(f.path): i for i, (f, _) in enumerate(plan.embed)}
-    wanted = {str(f.path): (f.size, f.mtime_ns, digest) for f, digest in plan.embed}
+        return list(work.files)
+    order = {str(f.path): i for i, (f, _) in enumerate(work.files)}
+    wanted = {str(f.path): (f.size, f.mtime_ns, digest) for f, digest in work.files}
     usable: dict[str, ItemDraft] = {}
     for shard in files:
         try:
@@ -260,28 +226,20 @@ def _resume(index: IndexFolder, run_id: int, plan: Plan, encoder_id: str, settin
         except Exception as exc:  # a damaged shard is only lost work: embed its files again
             log.warning("ignoring unreadable shard %s: %s", shard.name, exc)
             continue
-        if shard_encoder != encoder_id:
+        if shard_encoder != work.encoder.id:
             continue
         for draft in drafts:
             if wanted.get(draft.path) == (draft.size, draft.mtime_ns, draft.content_hash):
                 usable[draft.path] = draft
     resumed = sorted(usable.values(), key=lambda d: order[d.path])
     for start in range(0, len(resumed), settings.commit_every):
-        _commit(index, run_id, resumed[start : start + settings.commit_every], plan, summary, progress)
+        yield resumed[start : start + settings.commit_every]
     summary.resumed = len(resumed)
     for shard in files:  # committed, or stale (their files changed or are indexed already)
         shard.unlink(missing_ok=True)
     if resumed:
         log.info("resumed %d files from %d shards of an interrupted run", len(resumed), len(files))
-    return [(f, digest) for f, digest in plan.embed if str(f.path) not in usable]
-
-
-def _commit(index: IndexFolder, run_id: int, drafts: list[ItemDraft], plan: Plan, summary: RunSummary,
-            progress: Progress) -> None:
-    index.commit(run_id, drafts)
-    for draft in drafts:
-        summary.count(draft, plan.known_paths, progress)
-    progress.advance(len(drafts))
+    return [(f, digest) for f, digest in work.files if str(f.path) not in usable]
 
 
 def ray_map(fn: Callable, args: Iterable[tuple], in_flight: int | None = None) -> Iterator:
