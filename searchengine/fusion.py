@@ -12,25 +12,23 @@ that have nothing to do with the query never label a keyframe hit, nor the rever
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
+from searchengine.hits import Hit
 from searchengine.kinds import VIDEO
-
-if TYPE_CHECKING:
-    from searchengine.query import Hit
 
 BONUS = 0.5  # share of the weaker score added to the stronger one
 SLACK = 1.0  # seconds: a keyframe and a transcript segment this close still count as one moment
 PARTNER_MIN = 2.0  # calibrated score both segments need to be joined
 
 
-def is_keyframe(hit: "Hit") -> bool:
+def is_keyframe(hit: Hit) -> bool:
     """A video hit on a keyframe (image) rather than on a transcript segment."""
     return hit.kind == VIDEO and hit.text is None
 
 
-def fuse_moments(hits: Sequence["Hit"], *, bonus: float = BONUS, slack: float = SLACK,
-                 partner_min: float = PARTNER_MIN) -> list["Hit"]:
+def fuse_moments(hits: Sequence[Hit], *, bonus: float = BONUS, slack: float = SLACK,
+                 partner_min: float = PARTNER_MIN) -> list[Hit]:
     """Segment hits (as from search with segments=True) with each video's overlapping keyframe and
     transcript hits joined, best first, ranks renumbered.
 
@@ -55,7 +53,7 @@ def fuse_moments(hits: Sequence["Hit"], *, bonus: float = BONUS, slack: float = 
     return [replace(h, rank=i + 1) for i, h in enumerate(out)]
 
 
-def _fuse_video(hits: list["Hit"], bonus: float, slack: float, partner_min: float) -> list["Hit"]:
+def _fuse_video(hits: list[Hit], bonus: float, slack: float, partner_min: float) -> list[Hit]:
     frames = [h for h in hits if is_keyframe(h)]
     spoken = [h for h in hits if not is_keyframe(h)]
     pairs = sorted(
@@ -77,19 +75,19 @@ def _fuse_video(hits: list["Hit"], bonus: float, slack: float, partner_min: floa
     return joined + alone
 
 
-def _joined_score(a: "Hit", b: "Hit", bonus: float) -> float:
+def _joined_score(a: Hit, b: Hit, bonus: float) -> float:
     return max(a.score, b.score) + bonus * min(a.score, b.score)
 
 
-def _end(hit: "Hit") -> float:
+def _end(hit: Hit) -> float:
     return hit.end if hit.end is not None else hit.start
 
 
-def _overlap(a: "Hit", b: "Hit", slack: float) -> bool:
+def _overlap(a: Hit, b: Hit, slack: float) -> bool:
     return a.start <= _end(b) + slack and b.start <= _end(a) + slack
 
 
-def _join(frame: "Hit", spoken: "Hit", score: float) -> "Hit":
+def _join(frame: Hit, spoken: Hit, score: float) -> Hit:
     start, end = max(frame.start, spoken.start), min(_end(frame), _end(spoken))
     if start > end:  # they only come close: the words say where the moment is
         start, end = spoken.start, _end(spoken)

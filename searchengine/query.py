@@ -28,10 +28,10 @@ from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
+from searchengine.hits import Hit
 from searchengine.vectors.base import Subset
 from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
-from searchengine.paths import json_path
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
 from searchengine.store.records import SegmentRecord
 
@@ -113,28 +113,6 @@ def _glob_match(path: str, pattern: str) -> bool:
     if "/" not in pattern:
         return fnmatch.fnmatch(Path(path).name, pattern)
     return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, f"*/{pattern.lstrip('/')}")
-
-
-@dataclass(frozen=True)
-class Hit:
-    rank: int
-    score: float  # calibrated: comparable across kinds; ranks the results
-    raw_score: float  # cosine similarity in the encoder's space
-    path: str
-    kind: str
-    start: float | None
-    end: float | None
-    text: str | None
-    item_id: int
-    segment_id: int
-    char_start: int | None = None
-    char_end: int | None = None
-    confidence: str = "low"  # "high" | "medium" | "low" (confidence.py)
-
-    def as_json(self) -> dict:
-        fields = asdict(self)
-        shown = {"rank": fields.pop("rank"), "score": fields.pop("score"), "confidence": fields.pop("confidence")} | fields
-        return shown | json_path(self.path)  # a name that is not UTF-8: shown, plus its bytes
 
 
 @dataclass

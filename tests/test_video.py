@@ -26,7 +26,8 @@ from searchengine.ingest.run import sync_folder
 from searchengine.media.kinds import content_kind
 from searchengine.media.video import extract_keyframes, keyframe_image
 from searchengine.config import cache_dir
-from searchengine.query import Filters, Hit, Query, Searcher
+from searchengine.hits import Hit
+from searchengine.query import Filters, Query, Searcher
 
 av = pytest.importorskip("av")
 

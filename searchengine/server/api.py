@@ -20,7 +20,8 @@ from searchengine.errors import DecodeError, QueryError
 from searchengine.kinds import FILTERS, IMAGE, TEXT, VIDEO
 from searchengine.media.images import load_image
 from searchengine.paths import printable
-from searchengine.query import Filters, Hit, Query
+from searchengine.hits import Hit
+from searchengine.query import Filters, Query
 from searchengine.server.library import Library
 from searchengine.store.records import MAX_ID
 from searchengine.server.thumbnails import Thumbnails
@@ -44,6 +45,7 @@ class HitOut(BaseModel):
     kind: str
     start: Optional[float]
     end: Optional[float]
+    page: Optional[int]
     text: Optional[str]
     item_id: int
     segment_id: int

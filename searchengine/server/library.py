@@ -20,7 +20,8 @@ from searchengine.encoders.base import Encoder
 from searchengine.errors import SearchEngineError
 from searchengine.store.folder import IndexFolder, check_model
 from searchengine.store.manifest import MANIFEST
-from searchengine.query import Filters, Hit, Query, Searcher
+from searchengine.hits import Hit
+from searchengine.query import Filters, Query, Searcher
 
 log = logging.getLogger(__name__)
 
