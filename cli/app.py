@@ -92,29 +92,28 @@ def index(
     as_json: bool = JsonOption,
 ) -> None:
     """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped."""
+    from searchengine.api import Index
     from searchengine.distributed import ENGINES
-    from searchengine.ingest.run import sync_folder
 
     from .output import json_line, stderr
     from .progress import BarProgress
 
     from searchengine.vectors.choice import parse_size
 
-    settings = IngestSettings(model=model, device=device, backend=backend, workers=workers, index_type=index_type,
-                              asr_model=asr_model, language=language, exclude=tuple(exclude),
-                              max_memory=None if max_memory is None else parse_size(max_memory),
-                              follow_outside_links=follow_outside_links)
+    options = dict(workers=workers, index_type=index_type, asr_model=asr_model, language=language,
+                   max_memory=None if max_memory is None else parse_size(max_memory))
     if engine not in ENGINES:
         raise UsageError("unknown {-engine=$engine}: use one of {choices}", engine=engine, choices=", ".join(ENGINES))
     if address is not None and engine != "ray":
         raise UsageError("--address names a Ray cluster: use it with --engine ray")
-    with BarProgress(quiet=quiet) as progress:
+    with BarProgress(quiet=quiet) as progress, Index.open(_index_dir(index), model, device=device, backend=backend) as ix:
         executor = None
         if engine == "ray":
             from searchengine.distributed.executor import RayExecutor
 
             executor = RayExecutor(address)
-        summary = sync_folder(folder, _index_dir(index), settings, progress, cache_dir=cache_dir(), executor=executor)
+        summary = ix.sync(folder, progress, exclude=exclude, follow_outside_links=follow_outside_links,
+                          executor=executor, **options)
     for notice in summary.notices:
         stderr.print(f"note: {notice.render(CLI)}", highlight=False, markup=False)
     if as_json:
@@ -164,23 +163,22 @@ def search(
     plausible = bool((text and text.strip()) or image or like is not None or queries)
     loading = load_encoder_in_background(_index_dir(index), device, backend, texts=bool(text)) if plausible else None
     try:
-        from searchengine.query import Filters, Query, Searcher
+        from searchengine.api import Index
+        from searchengine.query import Filters, Query
 
         from .output import json_line, print_hits
 
         if queries is not None and (text is not None or image is not None or like is not None):
             raise UsageError("--queries runs the queries in its file: give no other query with it")
-        if like is not None and not 0 < like < 2**63:
-            raise UsageError(f"--like {like} is not a segment_id: use one from search --json")
-        filters = Filters(kind=kind, path_glob=path_glob, after=after, before=before,
-                          min_score=None if no_cutoff else min_score, per_kind=per_kind)
+        options = dict(kind=kind, glob=path_glob, after=after, before=before, per_kind=per_kind,
+                       min_score=None if no_cutoff else min_score, k=k, segments=segments)
+        Filters(kind=kind, per_kind=per_kind)  # bad options, before any query runs
         if queries is not None:
             batch = _read_queries(queries)
         else:
             batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
         refused = _validate(batch, one_by_one=queries is not None)  # bad input, before waiting for any model
-        searcher = Searcher.open(_index_dir(index), device=device, backend=backend, loading=loading,
-                                 cache_dir=cache_dir())
+        ix = Index.open(_index_dir(index), create=False, device=device, backend=backend, encoder=loading)
     except BaseException:
         settle()  # never exit while a loader thread is inside native code (it aborts)
         raise
@@ -190,7 +188,7 @@ def search(
                 try:
                     if query in refused:
                         raise refused[query]
-                    hits = searcher.search(query, filters, k=k, segments=segments)
+                    hits = ix.search(query, **options)
                 except UsageError as exc:
                     refused[query] = exc
                     json_line({"query": query.describe(), "error": exc.render(CLI), "hits": []})
@@ -199,10 +197,9 @@ def search(
             if refused:
                 raise UsageError(f"{len(refused)} of the {len(batch)} queries in {queries} failed: see their \"error\"")
         else:
-            print_hits(searcher.search(batch[0], filters, k=k, segments=segments), as_json,
-                       cutoff=filters.min_score)
+            print_hits(ix.search(batch[0], **options), as_json, cutoff=options["min_score"])
     finally:
-        searcher.close()
+        ix.close()
         settle()
 
 
@@ -237,11 +234,12 @@ def status(
     as_json: bool = JsonOption,
 ) -> None:
     """What an index holds: counts by kind, model, index type, size on disk."""
-    from searchengine.status import index_status
+    from searchengine.api import Index
 
     from .output import human_bytes, json_line, stdout
 
-    info = index_status(_index_dir(index), with_errors=errors)
+    with Index.open(_index_dir(index), create=False) as ix:
+        info = ix.status(errors=errors)
     if as_json:
         json_line(info, indent=2)
         return
@@ -273,15 +271,15 @@ def transcript(
     fmt: str = typer.Option("text", "--format", help="text | srt | vtt."),
 ) -> None:
     """Print the stored transcript of an indexed recording, with timestamps."""
-    from searchengine.store.folder import IndexFolder
+    from searchengine.api import Index
 
     from .subtitles import FORMATS, render
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
     path = file.expanduser().absolute()
-    with IndexFolder.open(_index_dir(index), upgrade=True) as opened:
-        segments = opened.catalog.segments_of(str(path))
+    with Index.open(_index_dir(index), create=False) as ix:
+        segments = ix.segments_of(path)
     if segments is None:
         raise UsageError(f"{path} is not in the index: run `searchengine index` on its folder first")
     if segments and segments[0].kind not in ("audio", "video"):
@@ -323,9 +321,10 @@ def verify(
     as_json: bool = JsonOption,
 ) -> None:
     """Check that the catalog, the vector index and the files on disk agree. Exit 1 if they do not."""
-    from searchengine.verify import verify as run_verify
+    from searchengine.api import Index
 
-    _print_report(run_verify(_index_dir(index)), as_json)
+    with Index.open(_index_dir(index), create=False) as ix:
+        _print_report(ix.verify(), as_json)
 
 
 @app.command()
@@ -335,9 +334,10 @@ def repair(
     as_json: bool = JsonOption,
 ) -> None:
     """Fix what verify finds: salvage the catalog, rewrite the manifest, rebuild vectors, re-index what was lost."""
-    from searchengine.verify import repair as run_repair
+    from searchengine.api import Index
 
-    _print_report(run_repair(_index_dir(index), cache_dir=cache_dir()), as_json)
+    with Index.open(_index_dir(index), create=False) as ix:
+        _print_report(ix.repair(), as_json)
 
 
 def _print_report(report, as_json: bool) -> None:

@@ -33,7 +33,7 @@ from searchengine.vectors.base import Subset
 from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.media.images import load_image
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
-from searchengine.store.records import SegmentRecord
+from searchengine.store.records import SegmentRecord, valid_id
 
 NEGATIVE_WEIGHT = 0.5
 
@@ -63,6 +63,8 @@ class Query:
         """Refuse an empty or unreadable query before any model is loaded."""
         if self.text is None and self.image is None and self.like is None:
             raise QueryError("nothing to search for: give words, {-image} or {-like}")
+        if self.like is not None and not valid_id(self.like):
+            raise QueryError("{-like=$like} is not a segment_id: use one from a search result", like=self.like)
         if self.text is not None and not self.text.strip():
             raise QueryError("empty query: give some words to search for, or {-image}")
         if self.image is not None:

@@ -8,8 +8,9 @@ from searchengine.store.folder import IndexFolder
 from searchengine.paths import printable
 
 
-def index_status(index_dir: Path, with_errors: bool = False) -> dict:
-    with IndexFolder.open(index_dir, upgrade=True) as index:
+def index_status(index_dir: Path, with_errors: bool = False, upgrade: bool = False) -> dict:
+    """upgrade: a catalog of an older schema is upgraded first (see IndexFolder.open)."""
+    with IndexFolder.open(index_dir, upgrade=upgrade) as index:
         m = index.manifest
         run = index.catalog.last_run()
         info = {
@@ -35,3 +36,14 @@ def index_status(index_dir: Path, with_errors: bool = False) -> dict:
             info["skipped"] = [{"path": printable(p), "reason": r} for p, r in index.catalog.skipped_files()]
             info["notes"] = [{"path": printable(p), "note": n} for p, n in index.catalog.noted_files()]
         return info
+
+
+def empty_status(index_dir: Path, model: str, with_errors: bool = False) -> dict:
+    """The status of an index that is not made yet (the first sync makes it)."""
+    info = {"index": printable(str(index_dir)), "model": model, "encoder_id": None, "dim": None, "index_type": None,
+            "index_params": {}, "format_version": None, "vectors": 0,
+            "counts": {"items": 0, "segments": 0, "failed": 0, "skipped": 0, "indexed_in_part": 0, "by_kind": {}},
+            "size_bytes": 0, "last_run": None}
+    if with_errors:
+        info |= {"errors": [], "skipped": [], "notes": []}
+    return info

@@ -33,13 +33,17 @@ from searchengine.upgrades import model_to_load, upgrade_notice
 Found = tuple[list[FoundFile], list[tuple[str, str]]]  # files, and (path, reason) of entries skipped
 
 
+Loader = Callable[[str, str], Encoder]  # (model name, device) -> the encoder, loaded
+
+
 def sync_folder(folder: Path, index_dir: Path, settings: IngestSettings = IngestSettings(),
                 progress: Progress | None = None, encoder: Encoder | None = None, *, cache_dir: Path,
-                executor: Executor | None = None) -> RunSummary:
+                executor: Executor | None = None, loader: Loader | None = None) -> RunSummary:
     """Bring the index at `index_dir` up to date with `folder`. Returns what changed.
 
-    cache_dir: the model cache; encoder: the index's encoder when already loaded; executor: how
-    files are decoded and embedded (default: threads in this process)."""
+    cache_dir: the model cache; encoder: the index's encoder when already loaded, else `loader`
+    loads it when something must be embedded (default: the registry, with the settings' backend);
+    executor: how files are decoded and embedded (default: threads in this process)."""
     root = check_folder(folder)
 
     def find(manifest: Manifest | None) -> Found:
@@ -50,12 +54,12 @@ def sync_folder(folder: Path, index_dir: Path, settings: IngestSettings = Ingest
         return found, skipped
 
     return _run(index_dir, settings, find, lambda catalog, found: plan_folder(catalog, root, found, settings.workers),
-                progress, encoder, cache_dir, executor, root=root)
+                progress, encoder, cache_dir, executor, loader, root=root)
 
 
 def add_files(paths: Iterable[Path | str], index_dir: Path, settings: IngestSettings = IngestSettings(),
               progress: Progress | None = None, encoder: Encoder | None = None, *, cache_dir: Path,
-              executor: Executor | None = None) -> RunSummary:
+              executor: Executor | None = None, loader: Loader | None = None) -> RunSummary:
     """Add the given files (and the files under given folders) to the index, or update them where
     they changed; nothing else in the index is touched. Their folders are not recorded as the
     index's own (a later sync of them, or a repair, does not follow from this)."""
@@ -66,7 +70,7 @@ def add_files(paths: Iterable[Path | str], index_dir: Path, settings: IngestSett
         return list(find_files(paths, skipped)), skipped
 
     return _run(index_dir, settings, find, lambda catalog, found: plan_files(catalog, found, settings.workers),
-                progress, encoder, cache_dir, executor, root=None)
+                progress, encoder, cache_dir, executor, loader, root=None)
 
 
 def remove_files(paths: Iterable[Path | str], index_dir: Path) -> RunSummary:
@@ -111,7 +115,7 @@ def prepare_index(index_dir: Path, settings: IngestSettings) -> tuple[Path, Mani
 
 def _run(index_dir: Path, settings: IngestSettings, find: Callable[[Manifest | None], Found],
          make_plan: Callable[[CatalogReader, list[FoundFile]], Plan], progress: Progress | None, encoder: Encoder | None,
-         cache_dir: Path, executor: Executor | None, root: Path | None) -> RunSummary:
+         cache_dir: Path, executor: Executor | None, loader: Loader | None, root: Path | None) -> RunSummary:
     executor = executor or LocalExecutor()
     progress = progress or SilentProgress()
     started = time.perf_counter()
@@ -120,7 +124,10 @@ def _run(index_dir: Path, settings: IngestSettings, find: Callable[[Manifest | N
     model = model_to_load(settings.model, manifest)
 
     def load() -> Encoder:
-        return load_encoder(model, executor.driver_device(settings.device), settings.backend, cache_dir=cache_dir)
+        device = executor.driver_device(settings.device)
+        if loader is not None:
+            return loader(model, device)
+        return load_encoder(model, device, settings.backend, cache_dir=cache_dir)
 
     if encoder is None and (manifest is None or settings.model not in (manifest.model, manifest.encoder_id)):
         encoder = load()

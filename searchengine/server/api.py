@@ -21,7 +21,7 @@ from searchengine.kinds import FILTERS, IMAGE, TEXT, VIDEO
 from searchengine.media.images import load_image
 from searchengine.paths import printable
 from searchengine.hits import Hit
-from searchengine.query import Filters, Query
+from searchengine.query import Query
 from searchengine.server.library import Library
 from searchengine.store.records import MAX_ID
 from searchengine.server.thumbnails import Thumbnails
@@ -80,13 +80,9 @@ def thumbnails(request: Request) -> Thumbnails:
     return request.app.state.thumbnails
 
 
-def _filters(kind: str, min_score: float | None) -> Filters:
-    return Filters(kind=kind, min_score=min_score)
-
-
-def _run(lib: Library, query: Query, filters: Filters, k: int) -> SearchOut:
+def _run(lib: Library, query: Query, kind: str, min_score: float | None, k: int) -> SearchOut:
     started = time.perf_counter()
-    hits = lib.search(query, filters, k)
+    hits = lib.index.search(query, kind=kind, k=k, min_score=min_score)
     took = (time.perf_counter() - started) * 1000
     return SearchOut(query=query.describe(), took_ms=round(took, 1), hits=[HitOut.of(h) for h in hits])
 
@@ -106,7 +102,7 @@ def search(
 ) -> SearchOut:
     if q is None and like is None:
         raise QueryError("nothing to search for: give q=words or like=SEGMENT_ID")
-    return _run(lib, Query(text=q, like=like), _filters(type, min_score), k)
+    return _run(lib, Query(text=q, like=like), type, min_score, k)
 
 
 @router.post("/search", response_model=SearchOut, summary="Search with an uploaded image (and optional words)")
@@ -118,7 +114,6 @@ async def search_image(
     min_score: Optional[float] = Form(None),
     lib: Library = Depends(library),
 ) -> SearchOut:
-    filters = _filters(type, min_score)  # a bad option fails before the upload is copied
     suffix = Path(image.filename or "").suffix.lower()[:8]
     with tempfile.NamedTemporaryFile(prefix="query-", suffix=suffix) as tmp:
         while chunk := await image.read(UPLOAD_CHUNK):
@@ -127,7 +122,7 @@ async def search_image(
         path = Path(tmp.name)
         await run_in_threadpool(_check_image, path)
         query = Query(text=q if q and q.strip() else None, image=path)
-        out = await run_in_threadpool(_run, lib, query, filters, k)
+        out = await run_in_threadpool(_run, lib, query, type, min_score, k)
     out.query = query.describe().replace(f"image:{path}", f"image:{image.filename or 'upload'}")
     return out
 
@@ -142,10 +137,7 @@ def _check_image(path: Path) -> None:
 
 @router.get("/status", summary="What the index holds")
 def status(lib: Library = Depends(library)) -> dict:
-    from searchengine.status import index_status
-
-    lib.searcher()  # follow an index run that finished since the last request
-    return index_status(lib.index_dir)
+    return lib.index.status()
 
 
 ItemId = PathParam(..., ge=1, le=MAX_ID, description="A catalog item id (item_id in a search result).")

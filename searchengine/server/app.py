@@ -93,7 +93,7 @@ def create_app(index_dir: Path, device: str = "auto", encoder: Encoder | None = 
     `encoder` is the one that built the index, if already loaded; otherwise it is loaded on `device`.
     """
     library = Library.open(index_dir, device, encoder)
-    thumbs = Thumbnails(thumbnail_dir or default_folder(library.index_dir))
+    thumbs = Thumbnails(thumbnail_dir or default_folder(library.index))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from searchengine.atomic import atomic_path
-from searchengine.config import cache_dir
+from searchengine.api import Index
 from searchengine.errors import DecodeError, SearchEngineError
 from searchengine.kinds import IMAGE, VIDEO
 from searchengine.media.images import load_image
@@ -34,10 +34,10 @@ class NoThumbnail(SearchEngineError):
     """This file has no picture to show (a text, a recording) or it cannot be decoded."""
 
 
-def default_folder(index_dir: Path) -> Path:
-    """$SEARCHENGINE_HOME/cache/thumbnails/<index>: derived files, safe to delete."""
-    tag = hashlib.sha1(str(index_dir).encode()).hexdigest()[:12]
-    return cache_dir() / "thumbnails" / f"{index_dir.name}-{tag}"
+def default_folder(index: Index) -> Path:
+    """<model cache>/thumbnails/<index>: derived files, safe to delete."""
+    tag = hashlib.sha1(str(index.path).encode()).hexdigest()[:12]
+    return index.cache_dir / "thumbnails" / f"{index.path.name}-{tag}"
 
 
 class Thumbnails:
