@@ -136,6 +136,7 @@ def index(
 @app.command()
 @reports_errors
 def search(
+    ctx: typer.Context,
     text: Optional[str] = typer.Argument(None, help="What to look for, in words."),
     image: Optional[Path] = typer.Option(None, "--image", help="Search with an image (combined with the words if both are given)."),
     like: Optional[int] = typer.Option(None, "--like", help="More like this: a segment_id from an earlier search --json."),
@@ -157,11 +158,21 @@ def search(
     as_json: bool = JsonOption,
 ) -> None:
     """Search the index with words, an image, both, or a file of queries."""
-    from searchengine.warmup import load_encoder_in_background, settle
+    from .coldstart import Preload
 
-    # The model loads in a thread while the modules below are imported (a cold query's two costs).
-    plausible = bool((text and text.strip()) or image or like is not None or queries)
-    loading = load_encoder_in_background(_index_dir(index), device, backend, texts=bool(text)) if plausible else None
+    # The model loads in a thread while the modules below are imported (a cold query's two costs):
+    # the load the launcher started (launch.py), or one of our own.
+    preload = ctx.obj if isinstance(ctx.obj, Preload) else None
+    loading = preload.claim(_index_dir(index), device, backend) if preload else None
+    own = None
+    if loading is None and ((text and text.strip()) or image or like is not None or queries):
+        own = Preload(_index_dir(index), device, backend, texts=bool(text), quick_start=queries is None)
+        loading = own.future
+
+    def settle() -> None:  # never exit while a loader thread is inside native code (it aborts)
+        if own is not None:
+            own.settle()
+
     try:
         from searchengine.api import Index
         from searchengine.query import Filters, Query
@@ -180,7 +191,7 @@ def search(
         refused = _validate(batch, one_by_one=queries is not None)  # bad input, before waiting for any model
         ix = Index.open(_index_dir(index), create=False, device=device, backend=backend, encoder=loading)
     except BaseException:
-        settle()  # never exit while a loader thread is inside native code (it aborts)
+        settle()
         raise
     try:
         if queries is not None:
@@ -421,5 +432,6 @@ def serve(
     uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
-def main() -> None:
-    app()
+def main(preload=None) -> None:
+    """Run the command line; `preload`: the launcher's early encoder load (launch.Preload)."""
+    app(obj=preload)

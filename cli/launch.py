@@ -1,59 +1,22 @@
-"""The `searchengine` command's entry point.
-
-For `search`, the index's model starts loading before the CLI library is imported: Typer and the
-pydantic models it builds for each option take ~0.45 s of a cold query here, and the model's load
-(mostly outside the GIL) fits beside them. The arguments are only peeked at; Typer still parses
-them, and a search whose index, device or backend differ from the peek loads its own.
-"""
+"""The `searchengine` command's entry point: a `search` starts loading its model before anything
+else is imported, and ends without tearing the interpreter down (coldstart.py says why)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
-
-def _peek(args: list[str]) -> dict | None:
-    """index, device, backend and texts of a `search` command line; None for anything else."""
-    while args and args[0] in ("-v", "--verbose"):  # the command's own options come first
-        args = args[1:]
-    if not args or args[0] != "search" or "--help" in args:
-        return None
-    values = {"--index": None, "--device": "auto", "--backend": os.environ.get("SEARCHENGINE_BACKEND") or "auto"}
-    rest = iter(args[1:])
-    for arg in rest:
-        name, eq, value = arg.partition("=")
-        if name in values:
-            values[name] = value if eq else next(rest, None)
-    return {"index": values["--index"], "device": values["--device"], "backend": values["--backend"],
-            "texts": "--image" not in args and "--like" not in args, "one_query": "--queries" not in args}
+from searchengine.cli.coldstart import Preload, exit_now, peek
 
 
 def main() -> None:
-    peeked = _peek(sys.argv[1:])
-    if peeked is not None:
-        from searchengine.warmup import preload
-
-        preload(**peeked)
+    peeked = peek(sys.argv[1:])
+    preload = Preload(**peeked) if peeked is not None else None
     from searchengine.cli.app import main as run
 
     try:
-        run()
+        run(preload)
     except SystemExit as done:
-        if peeked is not None and (done.code is None or isinstance(done.code, int)):
-            _exit_now(done.code or 0)
+        if preload is not None and (done.code is None or isinstance(done.code, int)):
+            preload.settle()
+            exit_now(done.code or 0)
         raise
-
-
-def _exit_now(code: int) -> None:
-    """End a finished search without tearing the interpreter down: its output is written and the
-    index is closed (a search writes nothing else), and unloading ONNX Runtime, FAISS and every
-    module costs a cold query another 0.2 s here."""
-    import logging
-
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            code = code or 1
-    os._exit(code)

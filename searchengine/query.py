@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -148,15 +147,11 @@ class Searcher:
 
     @classmethod
     def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None, encoder: Encoder | None = None,
-             loading: Future | None = None, cache_dir: Path | None = None) -> "Searcher":
-        """The index and its encoder: `encoder` when already loaded, the result of `loading` when
-        it is loading in another thread (warmup.py), else loaded here (with the model cache
-        `cache_dir`, which the calibration's query bank uses too)."""
+             cache_dir: Path | None = None) -> "Searcher":
+        """The index and its encoder: `encoder` when already loaded, else loaded here (with the
+        model cache `cache_dir`, which the calibration's query bank uses too)."""
         index = IndexFolder.open(index_dir, upgrade=True)
         try:
-            if loading is not None:
-                index.vectors  # FAISS and the vector file load while the encoder still does
-                encoder = loading.result()
             encoder = encoder or load_encoder(encoder_name(index.manifest), device, backend, cache_dir=cache_dir)
             check_model(index.manifest, index.folder, encoder_id=encoder.id)
         except BaseException:

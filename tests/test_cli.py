@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -159,14 +160,14 @@ def test_transcript_and_tags(demo_index, session_home):
 
 
 def test_search_arguments_are_peeked_for_the_early_model_load():
-    from searchengine.cli.launch import _peek
+    from searchengine.cli.coldstart import peek
 
-    assert _peek(["index", "photos"]) is None and _peek(["search", "--help"]) is None
-    assert _peek(["-v", "search", "a cat", "--index=/x", "--device", "cpu"]) == {
-        "index": "/x", "device": "cpu", "backend": os.environ.get("SEARCHENGINE_BACKEND") or "auto",
-        "texts": True, "one_query": True}
-    peeked = _peek(["search", "--image", "cat.jpg", "--queries", "q.txt", "--backend", "onnx", "--index"])
-    assert peeked["index"] is None and peeked["backend"] == "onnx" and not peeked["texts"] and not peeked["one_query"]
+    assert peek(["index", "photos"]) is None and peek(["search", "--help"]) is None
+    assert peek(["-v", "search", "a cat", "--index=/x", "--device", "cpu"]) == {
+        "index": Path("/x"), "device": "cpu", "backend": os.environ.get("SEARCHENGINE_BACKEND") or "auto",
+        "texts": True, "quick_start": True}
+    peeked = peek(["search", "--image", "cat.jpg", "--queries", "q.txt", "--backend", "onnx", "--index"])
+    assert peeked["index"] is None and peeked["backend"] == "onnx" and not peeked["texts"] and not peeked["quick_start"]
 
 
 def test_a_search_in_another_form_than_the_peek_gets_the_same_hits(demo_index, session_home):

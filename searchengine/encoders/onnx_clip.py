@@ -122,14 +122,16 @@ _BPE_CHECKS = CHECK_TEXTS + ["İstanbul ΣΊΣΥΦΟΣ straße", "一只猫在�
 class ClipTokens:
     """Texts -> int64 token ids [n, context], as open_clip's tokenizer returns them.
 
-    From the plain-Python port (clip_bpe.py, ~0.03 s to load) when its file is there or can be
-    made and checked; from the `tokenizers` tokenizer saved at export (~0.2 s) otherwise.
+    From the plain-Python port (clip_bpe.py, ~0.03 s to load) saved beside the export, else from
+    the `tokenizers` tokenizer saved with it (~0.2 s; exports made before the port have only
+    that). Both were checked against open_clip's own tokenizer when the tower was exported; nothing
+    is compared at run time.
     """
 
     def __init__(self, path: Path):
         from searchengine.encoders.clip_bpe import ClipBpe
 
-        self._tok = ClipBpe.load(path.with_suffix(".bpe")) or _checked_bpe(path) or _hf_tokens(path)
+        self._tok = ClipBpe.load(path.with_suffix(".bpe")) or _hf_tokens(path)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self._tok.encode(texts)
@@ -149,24 +151,20 @@ def _hf_tokens(path: Path) -> _HfTokens:
     return _HfTokens(Tokenizer.from_file(str(path)))
 
 
-def _checked_bpe(path: Path):
-    """The plain-Python tokenizer made from `path`, saved beside it when it gives exactly the ids
-    of the `tokenizers` one on the checks; None when it does not (or `regex` is missing)."""
+def _save_bpe(path: Path) -> None:
+    """The plain-Python port of the tokenizer saved at `path`, saved beside it when it gives exactly
+    its token ids on the checks (else it is left out, and `tokenizers` runs instead)."""
     from searchengine.encoders.clip_bpe import ClipBpe
 
     try:
         bpe = ClipBpe.from_tokenizer_json(path)
     except (ImportError, OSError, KeyError, ValueError) as exc:
         log.info("no plain-Python CLIP tokenizer (%s): using tokenizers", exc)
-        return None
+        return
     if not np.array_equal(bpe.encode(_BPE_CHECKS), _hf_tokens(path).encode(_BPE_CHECKS)):
         log.warning("the plain-Python CLIP tokenizer differs from tokenizers' on %s: using tokenizers", path.name)
-        return None
-    try:
-        bpe.save(path.with_suffix(".bpe"))
-    except OSError:
-        pass  # a read-only cache: made again next time
-    return bpe
+        return
+    bpe.save(path.with_suffix(".bpe"))
 
 
 @lru_cache(maxsize=4)
@@ -193,6 +191,7 @@ def _save_tokenizer(torch_clip, path: Path) -> str:
     name = f"{path.stem}.tokenizer.json"
     with atomic_path(path.with_name(name)) as tmp:
         tok.save(str(tmp))
+    _save_bpe(path.with_name(name))
     return name
 
 

@@ -1,4 +1,5 @@
-"""Encoders by name: "bundled", "clip:ARCH/PRETRAINED", "clip:ARCH@/path/to/weights", …
+"""Encoders by name: "bundled", "clip:ARCH/PRETRAINED", "clip:ARCH@/path/to/weights", "demo" (no
+weights, not semantic: tests and trying things out), …
 
 A family is a prefix and a factory; `load_encoder(name)` finds the family by the part before the
 first ':' (or the whole name) and passes it the rest. The built-in families are listed here (their
@@ -31,10 +32,11 @@ def register(family: str, factory: Factory) -> None:
 
 def _factories() -> dict[str, Factory]:
     from searchengine.encoders.bundled.encoder import load_bundled, load_bundled_multilingual
+    from searchengine.encoders.demo import load_demo
     from searchengine.encoders.openclip import load_clip
 
     return {"bundled": load_bundled, "bundled-multilingual": load_bundled_multilingual, "clip": load_clip,
-            **_REGISTERED}
+            "demo": load_demo, **_REGISTERED}
 
 
 def families() -> list[str]:
