@@ -71,7 +71,7 @@ def one_thread():
 
 
 def test_training_is_deterministic_and_lowers_the_loss(one_thread):
-    from searchengine.encoders.bundled.train.fit import FitSettings, TrainRows, fit_linear
+    from searchengine_train.fit import FitSettings, TrainRows, fit_linear
 
     rng = np.random.default_rng(0)
     classes = rng.normal(size=(8, 16)).astype(np.float32)
@@ -90,7 +90,7 @@ def test_training_is_deterministic_and_lowers_the_loss(one_thread):
 
 
 def test_recall_counts_ties_against_the_query():
-    from searchengine.encoders.bundled.train.recall import retrieval_recall
+    from searchengine_train.recall import retrieval_recall
 
     constant = np.ones((4, 3), np.float32) / np.sqrt(3)
     r = retrieval_recall(constant, constant[:4], [[0], [1], [2], [3]], ks=(1,))

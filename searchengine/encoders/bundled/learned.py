@@ -1,5 +1,5 @@
 """Learned image heads: a linear map from EfficientNet's pooled features into the text space,
-trained with the symmetric InfoNCE loss (see `train/`), optionally fused with the label bridge.
+trained with the symmetric InfoNCE loss (see searchengine_train, apart from the runtime), optionally fused with the label bridge.
 
 The weights ship as .npz files beside this module; a file's name is the head's name and so part
 of the encoder id (`bundled:lit-v1`), which is what keeps an index from mixing two versions.

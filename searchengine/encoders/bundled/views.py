@@ -3,7 +3,7 @@
 `centre` is the shorter side resized and the centre crop, as in ImageNet evaluation (lit-v1).
 `framed` (lit-v2) sees a drawing on a plain background whole — padded square with its
 background colour, so nothing of a wide stamp or icon is cut off — and a photo through the
-centre crop. The others exist for test-time view experiments (see train/ and MODEL_CARD.md):
+centre crop. The others exist for test-time view experiments (see searchengine_train and MODEL_CARD.md):
 `whole` squeezes the full picture into the square (aspect ratio lost); `left`/`right` are the
 two ends of the longer side (top/bottom for portrait pictures).
 """

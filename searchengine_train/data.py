@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from searchengine.encoders.bundled.train.features import image_evidence, image_features, text_embeddings
+from searchengine_train.features import image_evidence, image_features, text_embeddings
 
 
 @dataclass

@@ -5,9 +5,9 @@
     python benchmarks/datasets/openclipart.py indexes/datasets/openclipart
     python benchmarks/datasets/photos.py indexes/datasets/photos
 
-    python -m searchengine.encoders.bundled.train sweep            # every setting, JSON lines
-    python -m searchengine.encoders.bundled.train fit --setting "NAME" --out searchengine/encoders/bundled/lit-v1.npz
-    python -m searchengine.encoders.bundled.train fit --tower e5 --setting "NAME" --out .../lit-multilingual-v1.npz
+    python -m searchengine_train sweep            # every setting, JSON lines
+    python -m searchengine_train fit --setting "NAME" --out searchengine/encoders/bundled/lit-v1.npz
+    python -m searchengine_train fit --tower e5 --setting "NAME" --out .../lit-multilingual-v1.npz
 
 Features are cached under --cache (indexes/cache/bundled); the first run encodes about 5,500
 images (a few minutes on 2 cores), later runs train in seconds per setting.
@@ -39,7 +39,7 @@ def _embedder(tower: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m searchengine.encoders.bundled.train", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m searchengine_train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["sweep", "fit"])
     ap.add_argument("--datasets", type=Path, default=Path("indexes/datasets"))
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     from searchengine.encoders.bundled.learned import save_head
-    from searchengine.encoders.bundled.train import experiment
+    from searchengine_train import experiment
 
     corpora: dict = {}
 

@@ -17,11 +17,11 @@ import numpy as np
 from searchengine.encoders.base import l2_normalize
 from searchengine.encoders.bundled.heads import LabelBridge
 from searchengine.encoders.bundled.learned import FusedHead, LinearMap
-from searchengine.encoders.bundled.train.data import PairSet, load_pairs
-from searchengine.encoders.bundled.train.features import text_embeddings
-from searchengine.encoders.bundled.train.fit import FitSettings, TrainRows, fit_linear
-from searchengine.encoders.bundled.train.prototypes import class_sentences, hypernym_groups, hypernym_sentences
-from searchengine.encoders.bundled.train.recall import retrieval_recall
+from searchengine_train.data import PairSet, load_pairs
+from searchengine_train.features import text_embeddings
+from searchengine_train.fit import FitSettings, TrainRows, fit_linear
+from searchengine_train.prototypes import class_sentences, hypernym_groups, hypernym_sentences
+from searchengine_train.recall import retrieval_recall
 
 log = logging.getLogger(__name__)
 
