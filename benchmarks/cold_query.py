@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from searchengine.eval.measure import machine, save_result, to_json  # noqa: E402
 from vs_rclip import QUERY, compile_bytecode, cores, load_1m, thread_env, timed  # noqa: E402
+
+from searchengine.eval.measure import machine, save_result, to_json  # noqa: E402
 
 log = logging.getLogger("bench.cold_query")
 
@@ -87,7 +88,7 @@ def main(argv=None) -> None:
             commands[f"{model}@{args.baseline}"] = (search, baseline_env, work)
         sources = {name: _source(cmd_env, cwd) for name, (_, cmd_env, cwd) in commands.items() if name != "rclip"}
         runs_s: dict[str, list[float]] = {name: [] for name in commands}
-        for name, (cmd, cmd_env, cwd) in commands.items():
+        for cmd, cmd_env, cwd in commands.values():
             timed(cmd, cmd_env, cwd)  # warm-up
         for r in range(args.queries):
             order = list(commands) if r % 2 == 0 else list(commands)[::-1]

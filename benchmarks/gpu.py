@@ -50,9 +50,9 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,8 +61,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gpu_engines  # noqa: E402
 import gpu_images  # noqa: E402
 import gpu_models  # noqa: E402
-from gpu_run import (DRY_SCALE, GPU_SCALE, TARGET_COSINE, TARGET_FORWARD_VIT_B_32,  # noqa: E402
-                     TARGET_PIPELINE_OVER_FORWARD, Context, Deadline, NotRun, OutOfTime, Scale)
+from gpu_run import (  # noqa: E402
+    DRY_SCALE,
+    GPU_SCALE,
+    TARGET_COSINE,
+    TARGET_FORWARD_VIT_B_32,
+    TARGET_PIPELINE_OVER_FORWARD,
+    Context,
+    Deadline,
+    NotRun,
+    OutOfTime,
+    Scale,
+)
+
 from searchengine.eval.measure import machine, peak_rss_bytes, to_json  # noqa: E402
 
 log = logging.getLogger("bench.gpu")

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from gpu_run import Context, Deadline, NotRun, catalog_vectors, compare_catalogs, cosines, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

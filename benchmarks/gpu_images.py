@@ -18,13 +18,12 @@ import random
 import shutil
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-
 from gpu_run import Context, Deadline, attempt, per_second, spread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,7 +232,7 @@ def stage_decode(out: dict, deadline: Deadline, ctx: Context) -> None:
             deadline.check(f"decoding with {name} on {ctx.cores} threads")
             decode = decoders[name]
             list(pool.map(decode, files[: ctx.cores]))
-            threaded[name] = max(threaded.get(name, 0.0), per_second(lambda: list(pool.map(decode, work)), len(work)))
+            threaded[name] = max(threaded.get(name, 0.0), per_second(lambda decode=decode: list(pool.map(decode, work)), len(work)))
     out["all_cores"] = {name: {"threads": ctx.cores, "images_per_s": round(rate, 1), "per_core": round(rate / ctx.cores, 1),
                                "scaling": round(rate / (rates[name] * ctx.cores), 2)} for name, rate in threaded.items()}
     drafted = {name: rate for name, rate in out["one_thread_images_per_s"].items() if name != "pillow_full"}

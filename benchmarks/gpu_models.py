@@ -6,14 +6,25 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-
-from gpu_run import (Context, Deadline, NotRun, attempt, catalog_vectors, cosines, cpu_encoder, log, per_second,
-                     run_pipeline, spread, torch_threads)
+from gpu_run import (
+    Context,
+    Deadline,
+    NotRun,
+    attempt,
+    catalog_vectors,
+    cosines,
+    cpu_encoder,
+    log,
+    per_second,
+    run_pipeline,
+    spread,
+    torch_threads,
+)
 
 TINY_CLIP = {  # the dry run's open_clip model (tests/conftest.py has the same)
     "embed_dim": 32,
@@ -30,9 +41,9 @@ def stage_model(kind: str) -> Callable:
 
 
 def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None:
-    from searchengine.ingest.settings import IngestSettings, default_workers
     from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
+    from searchengine.ingest.settings import IngestSettings, default_workers
     from searchengine.media.images import draft_side, load_image
 
     if not ctx.files:
@@ -146,7 +157,7 @@ def _clip_prepare_variants(encoder, work: list[Path], side: int, ctx: Context) -
     with ThreadPoolExecutor(ctx.cores) as pool:
         for label, (prepare, threads) in variants.items():
             with torch_threads(threads):
-                rates[label] = round(per_second(lambda: list(pool.map(lambda p: prepare(load_image(p, side)), work)), len(work)), 1)
+                rates[label] = round(per_second(lambda prepare=prepare: list(pool.map(lambda p: prepare(load_image(p, side)), work)), len(work)), 1)
     return rates
 
 
@@ -226,7 +237,7 @@ def _model_only(kind: str, encoder, prepared: list, batch: int, ctx: Context) ->
         for label, fn in variants.items():
             fn()
             ctx.sync()
-            rates[label] = round(per_second(lambda: _repeat(fn, ctx, ctx.scale.forward_seconds), batch, repeats=True), 1)
+            rates[label] = round(per_second(lambda fn=fn: _repeat(fn, ctx, ctx.scale.forward_seconds), batch, repeats=True), 1)
     return {"batch": batch, "images_per_s": rates}
 
 

@@ -7,9 +7,9 @@ import logging
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -169,8 +169,8 @@ def cpu_encoder(kind: str, name: str, ctx: Context):
 
 
 def run_pipeline(encoder, folder: Path, index_dir: Path, settings) -> dict:
-    from searchengine.ingest.run import sync_folder
     from searchengine.config import cache_dir
+    from searchengine.ingest.run import sync_folder
 
     shutil.rmtree(index_dir, ignore_errors=True)
     summary = sync_folder(folder, index_dir, settings, encoder=encoder, cache_dir=cache_dir())

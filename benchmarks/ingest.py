@@ -33,11 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from searchengine.ingest.settings import IngestSettings  # noqa: E402
 from searchengine.config import cache_dir
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder  # noqa: E402
 from searchengine.eval.measure import machine, rss_bytes, save_result, to_json  # noqa: E402
 from searchengine.ingest.run import sync_folder  # noqa: E402
+from searchengine.ingest.settings import IngestSettings  # noqa: E402
 from searchengine.media.images import load_image  # noqa: E402
 from searchengine.media.kinds import IMAGE_EXTENSIONS  # noqa: E402
 

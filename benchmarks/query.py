@@ -48,8 +48,8 @@ from searchengine.calibrate import refresh_calibration  # noqa: E402
 from searchengine.config import cache_dir
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder  # noqa: E402
 from searchengine.eval.measure import machine, save_result, summarize_ms, to_json  # noqa: E402
-from searchengine.store.folder import IndexFolder, exists  # noqa: E402
 from searchengine.query import Filters, Query, Searcher  # noqa: E402
+from searchengine.store.folder import IndexFolder, exists  # noqa: E402
 from searchengine.store.records import ItemDraft, SegmentDraft  # noqa: E402
 
 log = logging.getLogger("bench.query")

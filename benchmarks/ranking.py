@@ -81,7 +81,7 @@ def build_collection(dataset: Path, folder: Path, seed: int = 0, absent_share: f
     for kind in KINDS:
         (folder / kind).mkdir(parents=True, exist_ok=True)
     out = []
-    for i, (caption, pair) in enumerate(present):
+    for i, (_caption, pair) in enumerate(present):
         stem = f"c{i:03d}"
         shutil.copy2(dataset / pair["image"], folder / "image" / f"{stem}.png")
         if pair.get("audio"):
@@ -126,11 +126,10 @@ def main() -> None:
     parser.add_argument("--save", action="store_true")
     args = parser.parse_args()
 
-    from searchengine.kinds import calibration_kind
-    from searchengine.ingest.settings import IngestSettings
+    from searchengine.config import cache_dir
     from searchengine.ingest.run import sync_folder
-    from searchengine.config import cache_dir
-    from searchengine.config import cache_dir
+    from searchengine.ingest.settings import IngestSettings
+    from searchengine.kinds import calibration_kind
     from searchengine.query import Filters, Query, Searcher
 
     started = time.perf_counter()

@@ -84,9 +84,9 @@ def build_photos(dataset: Path, folder: Path, with_captions: bool) -> None:
 
 
 def index(folder: Path, index_dir: Path, model: str) -> None:
-    from searchengine.ingest.settings import IngestSettings
-    from searchengine.ingest.run import sync_folder
     from searchengine.config import cache_dir
+    from searchengine.ingest.run import sync_folder
+    from searchengine.ingest.settings import IngestSettings
 
     sync_folder(folder, index_dir, IngestSettings(model=model, language="en"), cache_dir=cache_dir())  # a no-op when reused
 
@@ -310,8 +310,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from searchengine import confidence
-    from searchengine.eval.measure import machine, save_result, to_json
     from searchengine.config import cache_dir
+    from searchengine.eval.measure import machine, save_result, to_json
     from searchengine.query import Searcher
 
     started = time.perf_counter()

@@ -58,13 +58,12 @@ TARGETS = {"ray_vs_local": 0.85, "recall@10": 0.95, "p50_ms": 5.0}
 
 def ingest_part(args, work: Path) -> dict:
     import ray
+    from ingest import image_folder  # benchmarks/ingest.py
 
     from searchengine.config import cache_dir
     from searchengine.distributed.executor import RayExecutor
     from searchengine.ingest.run import sync_folder
     from searchengine.ingest.settings import IngestSettings
-
-    from ingest import image_folder  # benchmarks/ingest.py
 
     files = image_folder(ROOT / "samples" / "photos", args.repeat, None, work / "images")
     settings = IngestSettings(model=args.model, device="cpu", workers=args.workers)

@@ -342,7 +342,7 @@ def index_rclip(folder: Path, datadir_template: Path, datadir: Path, env: dict) 
 def cold_queries(commands: dict[str, tuple[list[str], dict, Path | None]], repeat: int) -> dict:
     """One warm-up each, then `repeat` new processes per tool, alternating; medians."""
     runs: dict[str, list[dict]] = {name: [] for name in commands}
-    for name, (cmd, env, cwd) in commands.items():
+    for cmd, env, cwd in commands.values():
         timed(cmd, env, cwd)
     for _ in range(repeat):
         for name, (cmd, env, cwd) in commands.items():

@@ -6,15 +6,13 @@ import functools
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from searchengine.config import cache_dir, default_index_dir
-from searchengine.ingest.settings import IngestSettings, default_workers
 from searchengine.encoders.registry import DEFAULT_MODEL
-
 from searchengine.errors import SearchEngineError, UsageError
+from searchengine.ingest.settings import default_workers
 
 from .wording import CLI
 
@@ -36,7 +34,7 @@ BackendOption = typer.Option(
 )
 
 
-def _index_dir(index: Optional[Path]) -> Path:
+def _index_dir(index: Path | None) -> Path:
     return (index or default_index_dir()).expanduser()
 
 
@@ -75,30 +73,29 @@ def main_options(
 @reports_errors
 def index(
     folder: Path = typer.Argument(..., help="Folder of photos, texts and recordings to index (recursively)."),
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder: bundled, or clip:ARCH/PRETRAINED, clip:ARCH@/path/weights.pt."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     backend: str = BackendOption,
     workers: int = typer.Option(default_workers(), "--workers", min=1, help="Parallel decoding threads."),
     index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly)."),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs) [default: half the RAM]."),
-    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder [default: bundled Whisper base]."),
-    language: Optional[str] = typer.Option(None, "--language", help="Language of the recordings (en, de, …) [default: detected]."),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs) [default: half the RAM]."),
+    asr_model: str | None = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder [default: bundled Whisper base]."),
+    language: str | None = typer.Option(None, "--language", help="Language of the recordings (en, de, …) [default: detected]."),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."),
     follow_outside_links: bool = typer.Option(False, "--follow-outside-links", help="Index files that symlinks lead to outside FOLDER (and the index's other folders); by default they are skipped, with the reason."),
     engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine[scale])."),
-    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001) [default: $RAY_ADDRESS, else Ray started here]."),
+    address: str | None = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001) [default: $RAY_ADDRESS, else Ray started here]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
     """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped."""
     from searchengine.api import Index
     from searchengine.distributed import ENGINES
+    from searchengine.vectors.choice import parse_size
 
     from .output import json_line, stderr
     from .progress import BarProgress
-
-    from searchengine.vectors.choice import parse_size
 
     options = dict(workers=workers, index_type=index_type, asr_model=asr_model, language=language,
                    max_memory=None if max_memory is None else parse_size(max_memory))
@@ -137,21 +134,21 @@ def index(
 @reports_errors
 def search(
     ctx: typer.Context,
-    text: Optional[str] = typer.Argument(None, help="What to look for, in words."),
-    image: Optional[Path] = typer.Option(None, "--image", help="Search with an image (combined with the words if both are given)."),
-    like: Optional[int] = typer.Option(None, "--like", help="More like this: a segment_id from an earlier search --json."),
+    text: str | None = typer.Argument(None, help="What to look for, in words."),
+    image: Path | None = typer.Option(None, "--image", help="Search with an image (combined with the words if both are given)."),
+    like: int | None = typer.Option(None, "--like", help="More like this: a segment_id from an earlier search --json."),
     negative: list[str] = typer.Option([], "--not", help="Push results away from these words (repeatable)."),
     image_weight: float = typer.Option(1.0, "--image-weight", help="Weight of --image against the words."),
-    queries: Optional[Path] = typer.Option(None, "--queries", help="File of queries, one a line (text, or image:PATH); JSON lines out."),
-    index: Optional[Path] = IndexOption,
+    queries: Path | None = typer.Option(None, "--queries", help="File of queries, one a line (text, or image:PATH); JSON lines out."),
+    index: Path | None = IndexOption,
     kind: str = typer.Option("any", "--type", help="any | image | text | audio | video."),
     k: int = typer.Option(10, "-k", min=1, help="Number of results."),
-    min_score: Optional[float] = typer.Option(None, "--min-score", help="Leave out hits whose calibrated score (standard deviations above chance) is below this. Off by default: the k best are listed, each with its confidence."),
+    min_score: float | None = typer.Option(None, "--min-score", help="Leave out hits whose calibrated score (standard deviations above chance) is below this. Off by default: the k best are listed, each with its confidence."),
     no_cutoff: bool = typer.Option(False, "--no-cutoff", hidden=True, help="The default now (kept for old scripts): the k best whatever their score."),
-    per_kind: Optional[int] = typer.Option(None, "--per-kind", min=1, help="At most N results of each kind."),
-    path_glob: Optional[str] = typer.Option(None, "--glob", help="Only files whose path matches (e.g. '*.jpg', 'holidays/*')."),
-    after: Optional[datetime] = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files modified on or after this date."),
-    before: Optional[datetime] = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files modified before this date."),
+    per_kind: int | None = typer.Option(None, "--per-kind", min=1, help="At most N results of each kind."),
+    path_glob: str | None = typer.Option(None, "--glob", help="Only files whose path matches (e.g. '*.jpg', 'holidays/*')."),
+    after: datetime | None = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files modified on or after this date."),
+    before: datetime | None = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files modified before this date."),
     segments: bool = typer.Option(False, "--segments", help="List every matching segment, not one per file."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     backend: str = BackendOption,
@@ -240,7 +237,7 @@ def _read_queries(path: Path):
 @app.command()
 @reports_errors
 def status(
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     errors: bool = typer.Option(False, "--errors", help="List the files that failed, were skipped or indexed in part, and why."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -278,7 +275,7 @@ def status(
 @reports_errors
 def transcript(
     file: Path = typer.Argument(..., help="An indexed recording."),
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     fmt: str = typer.Option("text", "--format", help="text | srt | vtt."),
 ) -> None:
     """Print the stored transcript of an indexed recording, with timestamps."""
@@ -308,7 +305,7 @@ def tags(
 ) -> None:
     """The most likely labels for an image, from the bundled model's ImageNet label space."""
     from searchengine.encoders.bundled.tags import image_tags
-    from searchengine.errors import QueryError, DecodeError
+    from searchengine.errors import DecodeError, QueryError
 
     from .output import json_line, stdout
 
@@ -328,7 +325,7 @@ def tags(
 @app.command()
 @reports_errors
 def verify(
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Check that the catalog, the vector index and the files on disk agree. Exit 1 if they do not."""
@@ -341,7 +338,7 @@ def verify(
 @app.command()
 @reports_errors
 def repair(
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Fix what verify finds: salvage the catalog, rewrite the manifest, rebuild vectors, re-index what was lost."""
@@ -379,7 +376,7 @@ def bench_recall(
     dataset: Path = typer.Argument(..., help="Folder with pairs.jsonl (see docs)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder to measure."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
-    split: Optional[str] = typer.Option(None, "--split", help="Read SPLIT.jsonl (train | val | test) instead of pairs.jsonl."),
+    split: str | None = typer.Option(None, "--split", help="Read SPLIT.jsonl (train | val | test) instead of pairs.jsonl."),
     audio: bool = typer.Option(False, "--audio", help="Also query with the spoken captions, transcribed (a2i)."),
     index_type: str = typer.Option("auto", "--index-type", help="Vector index to measure: auto | flat | hnsw | ivf | ivfpq."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -411,7 +408,7 @@ def bench_recall(
 @app.command()
 @reports_errors
 def serve(
-    index: Optional[Path] = IndexOption,
+    index: Path | None = IndexOption,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default keeps it on this machine."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),

@@ -39,7 +39,7 @@ class BarProgress:
         self._task: TaskID | None = None
         self._media: dict[tuple[str, str], TaskID] = {}
 
-    def __enter__(self) -> "BarProgress":
+    def __enter__(self) -> BarProgress:
         self._bar.start()
         return self
 

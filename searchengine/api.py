@@ -22,10 +22,10 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -39,13 +39,13 @@ from searchengine.ingest.progress import Progress
 from searchengine.ingest.run import add_files, remove_files, sync_folder
 from searchengine.ingest.settings import IngestSettings, default_workers
 from searchengine.ingest.summary import RunSummary
+from searchengine.ingest.upgrades import model_to_load
 from searchengine.paths import printable
 from searchengine.query import Filters, Query, Searcher
 from searchengine.status import empty_status, index_status
 from searchengine.store.folder import CATALOG, IndexFolder, check_model, existing_manifest
 from searchengine.store.manifest import MANIFEST, Manifest
 from searchengine.store.records import SegmentRecord
-from searchengine.upgrades import model_to_load
 from searchengine.verify import Report, repair, verify
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class Index:
         index = IndexFolder.open(self.path, map_vectors=not self._read_whole, upgrade=True)
         try:
             check_model(index.manifest, index.folder, model=self._model)
-            index.vectors  # FAISS and the vector file load (or rebuild) now, while an encoder may still be loading
+            _ = index.vectors  # FAISS and the vector file load (or rebuild) now, while an encoder may still be loading
             encoder = self.encoder
             check_model(index.manifest, index.folder, encoder_id=encoder.id)
             fresh = Searcher(index, encoder, self.cache_dir)

@@ -138,7 +138,7 @@ class Calibration:
         return None
 
     @classmethod
-    def read(cls, folder: Path) -> "Calibration | None":
+    def read(cls, folder: Path) -> Calibration | None:
         """The calibration kept in an index folder; None when it is missing, damaged or of an older version."""
         try:
             return cls.from_bytes((folder / CALIBRATION).read_bytes())
@@ -146,7 +146,7 @@ class Calibration:
             return None
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> "Calibration | None":
+    def from_bytes(cls, blob: bytes) -> Calibration | None:
         try:
             with np.load(io.BytesIO(blob), allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode("utf-8"))

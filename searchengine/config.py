@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 HOME_ENV = "SEARCHENGINE_HOME"
 BACKEND_ENV = "SEARCHENGINE_BACKEND"
 

@@ -17,8 +17,9 @@ Facts are filled in once and never read as templates themselves (a file name may
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 # Library wording of the actions messages refer to (the CLI and the server have their own).
 ACTIONS: dict[str, str] = {

@@ -11,8 +11,8 @@ that have nothing to do with the query never label a keyframe hit, nor the rever
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 from searchengine.hits import Hit
 from searchengine.kinds import VIDEO

@@ -12,11 +12,10 @@ Every hit carries a confidence (confidence.py); the default lists the k best wha
 from __future__ import annotations
 
 import fnmatch
-import os
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -28,11 +27,11 @@ from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
 from searchengine.hits import Hit
-from searchengine.vectors.base import Subset
-from searchengine.store.folder import IndexFolder, check_model, encoder_name
-from searchengine.media.images import load_image
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
+from searchengine.media.images import load_image
+from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.store.records import SegmentRecord, valid_id
+from searchengine.vectors.base import Subset
 
 NEGATIVE_WEIGHT = 0.5
 
@@ -75,7 +74,7 @@ class Query:
                 raise QueryError(f"query image is not a readable image: {exc}") from exc
 
     @classmethod
-    def parse_line(cls, line: str) -> "Query":
+    def parse_line(cls, line: str) -> Query:
         """One line of a --queries file: text, or image:PATH."""
         line = line.strip()
         if line.startswith("image:"):
@@ -147,7 +146,7 @@ class Searcher:
 
     @classmethod
     def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None, encoder: Encoder | None = None,
-             cache_dir: Path | None = None) -> "Searcher":
+             cache_dir: Path | None = None) -> Searcher:
         """The index and its encoder: `encoder` when already loaded, else loaded here (with the
         model cache `cache_dir`, which the calibration's query bank uses too)."""
         index = IndexFolder.open(index_dir, upgrade=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from searchengine.store.folder import IndexFolder
 from searchengine.paths import printable
+from searchengine.store.folder import IndexFolder
 
 
 def index_status(index_dir: Path, with_errors: bool = False, upgrade: bool = False) -> dict:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from searchengine.atomic import atomic_path, atomic_write
+
 log = logging.getLogger(__name__)
 
 
@@ -45,9 +46,8 @@ def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: 
                              np.load(base.with_suffix(".features.npy")))
     from searchengine.encoders.bundled.encoder import BundledEncoder
     from searchengine.encoders.bundled.heads import LabelBridge
-    from searchengine.media.images import load_image
-
     from searchengine.encoders.bundled.views import VIEWS
+    from searchengine.media.images import load_image
 
     encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), _towers(), backbone=backbone)
     prepare = VIEWS[view]

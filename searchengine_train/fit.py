@@ -35,12 +35,13 @@ class FitSettings:
     seed: int = 0
 
 
-def fit_linear(rows: TrainRows, mean: np.ndarray, settings: FitSettings = FitSettings(),
+def fit_linear(rows: TrainRows, mean: np.ndarray, settings: FitSettings | None = None,
                log_every: int = 0) -> tuple[LinearMap, list[float]]:
     """Train v = normalize(W (x − mean) + b) against frozen unit text vectors; returns the map and
     the mean loss of each epoch. Deterministic for a given seed (single-threaded math on CPU)."""
     import torch
 
+    settings = settings or FitSettings()
     gen = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     x_all = torch.from_numpy(np.asarray(rows.inputs, np.float32) - mean)
@@ -59,7 +60,7 @@ def fit_linear(rows: TrainRows, mean: np.ndarray, settings: FitSettings = FitSet
     adam = _AdamW(params, decays, settings.lr, total_steps=settings.epochs * steps_per_epoch)
     probs = None if rows.weights is None else np.asarray(rows.weights, np.float64) / np.sum(rows.weights)
     losses = []
-    for epoch in range(settings.epochs):
+    for _epoch in range(settings.epochs):
         order = rng.choice(n, size=n, replace=True, p=probs) if probs is not None else rng.permutation(n)
         chosen = np.array([rows.texts[i][rng.integers(len(rows.texts[i]))] for i in order])
         total = 0.0

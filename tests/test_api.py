@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS, TEXTS
 from searchengine import Index
 from searchengine.errors import IndexNotFound, ModelMismatch, QueryError, SearchEngineError, UsageError
+
+from conftest import PHOTOS, TEXTS
 
 HEAVY = ("torch", "sqlalchemy", "faiss", "onnxruntime", "open_clip", "timm", "faster_whisper", "PIL", "fastapi")
 

@@ -14,9 +14,8 @@ import subprocess
 import wave
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 
 from searchengine.audio import AUDIO_EXTENSIONS, Transcriber, TranscriptSegment, bundled_whisper_dir
 from searchengine.audio.stream import SAMPLE_RATE, AudioReader, Window, cut_point, speech_windows

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from searchengine.config import cache_dir
-from searchengine.ingest.settings import IngestSettings
 from searchengine.eval.wer import wer, word_errors
-from searchengine.store.folder import IndexFolder
 from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.query import Filters, Query, Searcher
+from searchengine.store.folder import IndexFolder
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 pytestmark = pytest.mark.skipif(not LIBRIVOX.is_dir(), reason="needs Debian's pocketsphinx-testdata (scripts/install-test-deps.sh)")

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS
 from searchengine.config import cache_dir
 from searchengine.encoders.onnx_towers import TowerCache
 from searchengine.encoders.registry import load_encoder
+
+from conftest import PHOTOS
 
 # photos of the samples folder: a cat, things that are not cats
 GALLERY = ["cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg",

@@ -9,9 +9,9 @@ import pytest
 
 from searchengine.errors import IndexFormatError
 from searchengine.store.catalog import Catalog
-from searchengine.store.records import ItemDraft, SegmentDraft
 from searchengine.store.migrations import SCHEMA_VERSION
 from searchengine.store.reader import CatalogOutdated, CatalogReader
+from searchengine.store.records import ItemDraft, SegmentDraft
 
 
 def test_fresh_catalog_is_migrated_and_reopens(tmp_path):

@@ -29,16 +29,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import PHOTOS, REPO, TEXTS
 from searchengine.cli.app import app as cli
-from searchengine.ingest.settings import IngestSettings
+from searchengine.config import cache_dir
 from searchengine.errors import CatalogMissing, IndexFormatError, ManifestMissing
 from searchengine.ingest.run import sync_folder
-from searchengine.config import cache_dir
+from searchengine.ingest.settings import IngestSettings
 from searchengine.query import Filters, Query, Searcher
 from searchengine.status import index_status
 from searchengine.verify import repair, verify
-from searchengine.config import cache_dir
+
+from conftest import PHOTOS, REPO, TEXTS
 
 SETTINGS = IngestSettings(device="cpu", workers=2)
 PHOTO_NAMES = ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg")

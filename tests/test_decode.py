@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS, REPO
-from searchengine.media.images import draft_side, load_image
 from searchengine.ingest.decoders import DecodeContext, decode_image
+from searchengine.media.images import draft_side, load_image
+
+from conftest import PHOTOS, REPO
 
 # Real photos: the samples (mostly 512 px, decoded whole) and, when it has been built
 # (benchmarks/datasets/photos.py), the photo set of packaged wallpapers and scientific photos,

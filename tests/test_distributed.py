@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from searchengine.config import cache_dir
+from searchengine.errors import UsageError
 from searchengine.ingest.run import sync_folder
 from searchengine.ingest.settings import IngestSettings
-from searchengine.errors import UsageError
 
 from conftest import PHOTOS, REPO, TEXTS
 
@@ -79,8 +79,8 @@ def _catalog(index_dir: Path) -> tuple[list, list]:
 
 
 def _hits(index_dir: Path, encoder) -> list:
-    from searchengine.store.folder import IndexFolder
     from searchengine.query import Filters, Query, Searcher
+    from searchengine.store.folder import IndexFolder
 
     searcher = Searcher(IndexFolder.open(index_dir), encoder)
     try:

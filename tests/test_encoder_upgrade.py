@@ -8,11 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import PHOTOS
 from searchengine.config import cache_dir
-from searchengine.ingest.settings import IngestSettings
 from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.query import Filters, Query, Searcher
+
+from conftest import PHOTOS
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS
 from searchengine.config import cache_dir
 from searchengine.encoders.onnx_towers import TowerCache
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import ModelUnavailable, UnknownModel
+
+from conftest import PHOTOS
 
 
 def _assert_unit_rows(vectors: np.ndarray, n: int, dim: int) -> None:

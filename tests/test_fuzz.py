@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS, REPO, SAMPLES, TEXTS
 from searchengine.store.folder import IndexFolder
+
+from conftest import PHOTOS, REPO, SAMPLES, TEXTS
 
 SEED = 19
 EXTENSIONS = {"image": [".jpg", ".png", ".gif", ".webp", ".bmp", ".tiff"], "text": [".txt", ".md"],

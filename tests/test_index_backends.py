@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from searchengine.vectors.choice import choose, estimate_bytes, nlist_for, parse_size
-from searchengine.vectors.choice import choose_kind
+from searchengine.vectors.choice import choose, choose_kind, estimate_bytes, nlist_for, parse_size
 from searchengine.vectors.factory import build_index, load_index
 from searchengine.vectors.pq import sample_rows
 

@@ -6,13 +6,14 @@ import shutil
 
 import pytest
 
-from conftest import PHOTOS
-from searchengine.ingest.settings import IngestSettings
-from searchengine.errors import FolderNotFound, IndexNotFound, ModelMismatch
-from searchengine.store.folder import IndexFolder
-from searchengine.ingest.run import sync_folder
 from searchengine.config import cache_dir
+from searchengine.errors import FolderNotFound, IndexNotFound, ModelMismatch
+from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.query import Filters, Query, Searcher
+from searchengine.store.folder import IndexFolder
+
+from conftest import PHOTOS
 
 SETTINGS = IngestSettings(device="cpu", workers=2)
 

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS, SAMPLES, TEXTS
 from searchengine.config import cache_dir
 from searchengine.encoders.onnx_towers import ExportFailed, TowerCache, export_tower, read_info
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import UsageError
+
+from conftest import PHOTOS, SAMPLES, TEXTS
 
 SAMPLE_PHOTOS = sorted(PHOTOS.glob("*.jpg"))[:8]
 
@@ -121,8 +122,8 @@ def test_bundled_onnx_and_torch_agree_and_rank_alike(bundled, bundled_torch):
 
 
 def test_a_cold_text_query_does_not_import_torch(bundled, media_folder, tmp_path, session_home):
-    from searchengine.ingest.settings import IngestSettings
     from searchengine.ingest.run import sync_folder
+    from searchengine.ingest.settings import IngestSettings
 
     index_dir = tmp_path / "index"
     sync_folder(media_folder, index_dir, IngestSettings(model="bundled", device="cpu"), cache_dir=cache_dir())

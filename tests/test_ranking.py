@@ -8,14 +8,15 @@ import time
 
 import pytest
 
-from conftest import PHOTOS, TEXTS
 from searchengine.calibrate import current_calibration
 from searchengine.calibration import Calibration
-from searchengine.ingest.settings import IngestSettings
-from searchengine.store.folder import IndexFolder
-from searchengine.ingest.run import sync_folder
 from searchengine.config import cache_dir
+from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.query import Filters, Query, Searcher
+from searchengine.store.folder import IndexFolder
+
+from conftest import PHOTOS, TEXTS
 
 NO_CUTOFF = Filters(min_score=None)
 

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS, TEXTS
 from searchengine import confidence
-from searchengine.ingest.settings import IngestSettings
-from searchengine.store.folder import IndexFolder
-from searchengine.ingest.run import sync_folder
 from searchengine.config import cache_dir
+from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.query import Filters, Query, Searcher
+from searchengine.store.folder import IndexFolder
+
+from conftest import PHOTOS, TEXTS
 
 ABSENT = "a submarine under the arctic ice"
 LEVELS = {"high", "medium", "low"}

@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS, REPO, TEXTS
 from searchengine.config import cache_dir
-from searchengine.ingest.settings import IngestSettings
 from searchengine.errors import IndexLocked
-from searchengine.store.folder import IndexFolder
 from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.query import Filters, Query, Searcher
+from searchengine.store.folder import IndexFolder
 from searchengine.verify import repair, verify
+
+from conftest import PHOTOS, REPO, TEXTS
 
 SETTINGS = IngestSettings(device="cpu", workers=2)
 
@@ -388,11 +389,11 @@ def test_edge_values_are_refused_not_500s(tmp_path, media_folder, bundled, sessi
 @pytest.mark.parametrize("bind", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
 def test_any_loopback_bind_refuses_other_host_names(bind):
     """Item 12: `serve --host 127.0.0.2` accepted Host: evil.example (DNS rebinding)."""
+    from fastapi.testclient import TestClient
     from starlette.applications import Starlette
     from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
-    from fastapi.testclient import TestClient
 
     from searchengine.server import allowed_hosts_for
 

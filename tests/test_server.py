@@ -24,9 +24,10 @@ pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import PHOTOS, REPO, SAMPLES, TEXTS  # noqa: E402
 from searchengine.ingest.settings import IngestSettings  # noqa: E402
 from searchengine.server import create_app  # noqa: E402
+
+from conftest import PHOTOS, REPO, SAMPLES, TEXTS  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "build" / "test-artifacts"
@@ -37,8 +38,8 @@ LINKS_FOLLOWED = IngestSettings(device="cpu", workers=2, follow_outside_links=Tr
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, bundled):
     """(index dir, media root, recordings root, secret file outside both) with everything indexed."""
-    from searchengine.ingest.run import sync_folder
     from searchengine.config import cache_dir
+    from searchengine.ingest.run import sync_folder
 
     base = tmp_path_factory.mktemp("server")
     media, recordings, outside = base / "media", base / "recordings", base / "outside"
@@ -394,8 +395,8 @@ def test_browser_search_drop_and_play(live, client):
 
 # --- following the index while another process writes it ---------------------------------------
 def test_server_follows_a_new_index_run(client, library, bundled):
-    from searchengine.ingest.run import sync_folder
     from searchengine.config import cache_dir
+    from searchengine.ingest.run import sync_folder
 
     index_dir, media, _, _ = library
     before = client.get("/api/status").json()["counts"]["items"]

@@ -17,17 +17,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import PHOTOS
-from searchengine.ingest.settings import IngestSettings
+from searchengine.config import cache_dir
 from searchengine.errors import DecodeError
 from searchengine.fusion import fuse_moments
+from searchengine.hits import Hit
 from searchengine.ingest.progress import SilentProgress
 from searchengine.ingest.run import sync_folder
+from searchengine.ingest.settings import IngestSettings
 from searchengine.media.kinds import content_kind
 from searchengine.media.video import extract_keyframes, keyframe_image
-from searchengine.config import cache_dir
-from searchengine.hits import Hit
 from searchengine.query import Filters, Query, Searcher
+
+from conftest import PHOTOS
 
 av = pytest.importorskip("av")
 

@@ -48,9 +48,9 @@ def forward(name: str, photos: list[Path], images: int, batch: int) -> dict:
 
 
 def index_once(name: str, folder: Path, workers: int) -> dict:
-    from searchengine.ingest.settings import IngestSettings
-    from searchengine.ingest.run import sync_folder
     from searchengine.config import cache_dir
+    from searchengine.ingest.run import sync_folder
+    from searchengine.ingest.settings import IngestSettings
 
     with tempfile.TemporaryDirectory(prefix="bundled-speed-") as tmp:
         summary = sync_folder(folder, Path(tmp) / "index", IngestSettings(model=name, device="cpu", workers=workers), cache_dir=cache_dir())
@@ -61,9 +61,9 @@ def index_once(name: str, folder: Path, workers: int) -> dict:
 def cold_queries(names: list[str], folder: Path, runs: int) -> dict:
     """Median wall time of `searchengine search` in new processes against an index of `folder`
     built with each model; the models take turns, so they see the same machine load."""
-    from searchengine.ingest.settings import IngestSettings
-    from searchengine.ingest.run import sync_folder
     from searchengine.config import cache_dir
+    from searchengine.ingest.run import sync_folder
+    from searchengine.ingest.settings import IngestSettings
 
     searchengine = str(Path(sys.executable).with_name("searchengine"))
     with tempfile.TemporaryDirectory(prefix="bundled-query-") as tmp:

@@ -40,8 +40,8 @@ import subprocess
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 SPLIT_FILE = "split.json"
 PAIRS_FILE = "pairs.jsonl"

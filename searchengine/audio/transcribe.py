@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Literal
+from typing import Literal
 
 from searchengine.audio.stream import WINDOW_SECONDS, AudioReader, speech_windows
 from searchengine.audio.whisper_model import INSTALL_HINT, bundled_whisper_dir, speech_packages

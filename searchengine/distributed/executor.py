@@ -25,8 +25,8 @@ import contextlib
 import logging
 import os
 import pickle
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from searchengine.distributed import require_ray
 from searchengine.distributed.shards import SHARDS, read_shard

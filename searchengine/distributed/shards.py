@@ -9,9 +9,9 @@ mtime and content hash, same encoder) instead of embedding them again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -8,7 +8,8 @@ import for a query) and PyTorch on a GPU. `onnx` insists on ONNX Runtime; `torch
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from searchengine.errors import ModelUnavailable, UsageError
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,9 +28,9 @@ class Encoder(Protocol):
     dim: int
     device: str
 
-    def prepare_image(self, image: "Image.Image") -> np.ndarray: ...
+    def prepare_image(self, image: Image.Image) -> np.ndarray: ...
 
-    def embed_images(self, images: Sequence["Image.Image | np.ndarray"]) -> np.ndarray: ...
+    def embed_images(self, images: Sequence[Image.Image | np.ndarray]) -> np.ndarray: ...
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -55,7 +56,7 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def stack_prepared(encoder: Encoder, images: Sequence["Image.Image | np.ndarray"],
+def stack_prepared(encoder: Encoder, images: Sequence[Image.Image | np.ndarray],
                    dtype: type | None = np.float32) -> np.ndarray:
     """One batch (of `dtype`; None: the prepared arrays' own) from a mix of PIL images and
     already prepared arrays."""

@@ -18,13 +18,14 @@ import json
 import marshal
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from searchengine.atomic import atomic_write
+
 FORMAT = 1
 WORDS = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""  # CLIP's, as onnx_clip._CLIP_SPLIT
 _SPACES = re.compile(r"\s+")
@@ -57,7 +58,7 @@ class ClipBpe:
 
     # --- the marshal file ------------------------------------------------------------------------
     @classmethod
-    def from_tokenizer_json(cls, path: Path) -> "ClipBpe":
+    def from_tokenizer_json(cls, path: Path) -> ClipBpe:
         spec = json.loads(path.read_text(encoding="utf-8"))
         model = spec["model"]
         merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
@@ -72,7 +73,7 @@ class ClipBpe:
         atomic_write(path, blob)
 
     @classmethod
-    def load(cls, path: Path) -> "ClipBpe | None":
+    def load(cls, path: Path) -> ClipBpe | None:
         """The tokenizer saved at `path`; None when it is missing, damaged or of another format.
         (Lists zipped into dicts here load twice as fast as marshalled dicts.)"""
         try:

@@ -10,9 +10,9 @@ import contextlib
 import hashlib
 import logging
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class ClipSpec:
     pretrained: str | None  # a tag known to open_clip, a weights file, or None for schema names
 
     @classmethod
-    def parse(cls, spec: str) -> "ClipSpec":
+    def parse(cls, spec: str) -> ClipSpec:
         if spec.startswith(("local-dir:", "hf-hub:")):
             return cls(spec, None)
         if "@" in spec:
@@ -137,7 +137,7 @@ class OpenClipEncoder:
         return ("onnxruntime" if self._onnx_info else "torch") + f"-{self.device}"
 
     @property
-    def torch(self) -> "TorchClip":
+    def torch(self) -> TorchClip:
         if self._torch is None:
             self._torch = TorchClip(self.spec, self.device)
         return self._torch

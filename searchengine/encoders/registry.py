@@ -8,8 +8,8 @@ modules import torch only when a model loads); `register` adds another (a plugin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from searchengine.encoders.base import Encoder, Runtime
 from searchengine.errors import UnknownModel

@@ -11,12 +11,13 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from searchengine.atomic import atomic_write
+
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 

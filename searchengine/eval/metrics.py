@@ -9,8 +9,8 @@ decides. A query none of whose correct entries can be reached has an infinite ra
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from math import comb
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -31,11 +31,11 @@ from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
 from searchengine.errors import DecodeError
 from searchengine.eval.dataset import Pair, load_pairs
 from searchengine.eval.metrics import KS, chance_recall, pessimistic_ranks, recall_at
-from searchengine.vectors.base import VectorIndex
-from searchengine.store.folder import IndexFolder
 from searchengine.ingest.progress import Progress, SilentProgress
 from searchengine.ingest.run import sync_folder
 from searchengine.ingest.settings import IngestSettings
+from searchengine.store.folder import IndexFolder
+from searchengine.vectors.base import VectorIndex
 
 log = logging.getLogger(__name__)
 

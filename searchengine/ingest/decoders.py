@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class DecodeContext:
         return self._transcriber
 
     @contextmanager
-    def media_progress(self, path: Path, stage: str) -> Iterator[Callable[[float, "float | None"], None]]:
+    def media_progress(self, path: Path, stage: str) -> Iterator[Callable[[float, float | None], None]]:
         """A report(seconds done, seconds in all or None) for one stage of one file, ended on leaving."""
         report = getattr(self.progress, "media", None)  # progress objects from before media reports lack it
         if report is None:

@@ -10,10 +10,11 @@ same decode and embed functions on a cluster.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from searchengine.encoders.base import Encoder
 from searchengine.ingest.decode import DecodedFile, decode_file

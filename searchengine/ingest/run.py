@@ -13,8 +13,8 @@ directory walk and a catalog lookup.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from searchengine.calibrate import refresh_calibration
 from searchengine.encoders.base import Encoder
@@ -24,11 +24,11 @@ from searchengine.ingest.plan import Plan, plan_files, plan_folder
 from searchengine.ingest.progress import Progress, SilentProgress
 from searchengine.ingest.settings import IngestSettings
 from searchengine.ingest.summary import RunSummary
+from searchengine.ingest.upgrades import model_to_load, upgrade_notice
 from searchengine.media.discover import FoundFile, check_folder, discover, find_files
 from searchengine.store.folder import IndexFolder, check_model, existing_manifest, writable_index_folder
 from searchengine.store.manifest import Manifest
 from searchengine.store.reader import CatalogReader
-from searchengine.upgrades import model_to_load, upgrade_notice
 
 Found = tuple[list[FoundFile], list[tuple[str, str]]]  # files, and (path, reason) of entries skipped
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from searchengine.errors import FolderNotFound
 from searchengine.kinds import kind_of
@@ -50,7 +50,7 @@ def ignore_spec(root: Path, exclude: Iterable[str] = ()):
         lines += (root / IGNORE_FILE).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         pass
-    return pathspec.GitIgnoreSpec.from_lines(lines) if any(l.strip() for l in lines) else None
+    return pathspec.GitIgnoreSpec.from_lines(lines) if any(line.strip() for line in lines) else None
 
 
 SPECIAL = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",

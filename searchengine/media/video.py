@@ -20,10 +20,11 @@ MAX_KEYFRAMES keyframes; only those (already prepared for the encoder) are held 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class Keyframes(Generic[T]):
 
 
 @contextmanager
-def open_media(path: Path) -> Iterator["av.container.InputContainer"]:
+def open_media(path: Path) -> Iterator[av.container.InputContainer]:
     """The file opened with PyAV, or DecodeError (one line) when it cannot be read as media."""
     import av
 
@@ -80,7 +81,7 @@ def open_media(path: Path) -> Iterator["av.container.InputContainer"]:
         raise DecodeError(f"{path}: cannot decode video ({_reason(exc)})") from exc
 
 
-def video_stream(container: "av.container.InputContainer") -> "av.video.stream.VideoStream | None":
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
     """The first real video stream (cover art pictures do not count), or None."""
     import av
 
@@ -101,13 +102,13 @@ def sound_only(path: Path) -> bool:
 
 def extract_keyframes(
     path: Path,
-    prepare: Callable[["Image.Image"], T] = lambda image: image,
+    prepare: Callable[[Image.Image], T] = lambda image: image,
     *,
     min_interval: float = MIN_INTERVAL,
     max_interval: float = MAX_INTERVAL,
     max_keyframes: int = MAX_KEYFRAMES,
-    container: "av.container.InputContainer | None" = None,
-    on_progress: Callable[[float, "float | None"], None] | None = None,
+    container: av.container.InputContainer | None = None,
+    on_progress: Callable[[float, float | None], None] | None = None,
 ) -> Keyframes[T]:
     """Keyframes of a video's first video stream, each passed through `prepare` as soon as it is chosen.
 
@@ -158,8 +159,8 @@ class _FrameSampler:
     A GOP too large to hold (MAX_HELD_BYTES, MAX_HELD_PACKETS) is decoded as it comes instead.
     """
 
-    def __init__(self, path: Path, container: "av.container.InputContainer", stream,
-                 chooser: "_SceneChooser", on_progress: Callable[[float, "float | None"], None] | None = None,
+    def __init__(self, path: Path, container: av.container.InputContainer, stream,
+                 chooser: _SceneChooser, on_progress: Callable[[float, float | None], None] | None = None,
                  expected_seconds: float | None = None) -> None:
         self.path = path
         self.on_progress = on_progress
@@ -174,8 +175,7 @@ class _FrameSampler:
         self._last_given: float | None = None
         self._fallback_time = 0.0
 
-    def frames(self) -> Iterator[tuple["av.VideoFrame", float]]:
-        import av
+    def frames(self) -> Iterator[tuple[av.VideoFrame, float]]:
 
         codec = self.stream.codec_context
         codec.thread_type = "AUTO"
@@ -200,7 +200,7 @@ class _FrameSampler:
         if self.bad_packets:
             log.warning("%s: skipped %d undecodable video packets", self.path, self.bad_packets)
 
-    def _sample_gop(self, gop: list) -> Iterator[tuple["av.VideoFrame", float]]:
+    def _sample_gop(self, gop: list) -> Iterator[tuple[av.VideoFrame, float]]:
         if not gop:
             return
         start = self._seconds(gop[0])
@@ -232,17 +232,17 @@ class _FrameSampler:
         elif self._due(start):
             yield from self._decode(gop[0], every=False)
 
-    def _decode_all(self, packets: list) -> Iterator[tuple["av.VideoFrame", float]]:
+    def _decode_all(self, packets: list) -> Iterator[tuple[av.VideoFrame, float]]:
         yield from self._restart()
         for packet in packets:
             yield from self._decode(packet, every=True)
 
-    def _restart(self) -> Iterator[tuple["av.VideoFrame", float]]:
+    def _restart(self) -> Iterator[tuple[av.VideoFrame, float]]:
         """Drain and reset the decoder, so that frames it skipped do not leak into the next GOP."""
         yield from self._decode(None, every=True)
         self.stream.codec_context.flush_buffers()
 
-    def _packets(self) -> Iterator["av.Packet"]:
+    def _packets(self) -> Iterator[av.Packet]:
         """The stream's packets; a file that breaks off (truncated, damaged) ends the stream there."""
         import av
 
@@ -264,7 +264,7 @@ class _FrameSampler:
                 self.on_progress(self.end, self.expected_seconds)
             yield packet
 
-    def _decode(self, packet, every: bool) -> Iterator[tuple["av.VideoFrame", float]]:
+    def _decode(self, packet, every: bool) -> Iterator[tuple[av.VideoFrame, float]]:
         import av
         from av.video.frame import PictureType
 
@@ -338,7 +338,7 @@ def _thumbnail(frame) -> np.ndarray:
     return small.to_ndarray().astype(np.float32) / 255.0
 
 
-def upright_image(frame, max_side: int | None = None, pixel_aspect: float = 1.0) -> "Image.Image":
+def upright_image(frame, max_side: int | None = None, pixel_aspect: float = 1.0) -> Image.Image:
     """A decoded frame as an RGB PIL image as it is meant to be seen: pixel aspect ratio and the
     recorded rotation applied, scaled so that its short side is at most max_side, and cut to its
     central MAX_ASPECT:1 part when its proportions are extreme (as images are)."""
@@ -357,7 +357,7 @@ def upright_image(frame, max_side: int | None = None, pixel_aspect: float = 1.0)
     return image.rotate(turn, expand=True) if turn else image
 
 
-def keyframe_image(path: Path, seconds: float, max_side: int | None = None) -> "Image.Image":
+def keyframe_image(path: Path, seconds: float, max_side: int | None = None) -> Image.Image:
     """The frame shown at `seconds` (from the start of the file, as in search hits), upright.
 
     Seeks to the key frame before it and decodes forward; past the end gives the last frame.

@@ -8,23 +8,24 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query as Param, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi import Query as Param
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from searchengine.errors import DecodeError, QueryError
+from searchengine.hits import Hit
 from searchengine.kinds import FILTERS, IMAGE, TEXT, VIDEO
 from searchengine.media.images import load_image
 from searchengine.paths import printable
-from searchengine.hits import Hit
 from searchengine.query import Query
 from searchengine.server.library import Library
-from searchengine.store.records import MAX_ID
 from searchengine.server.thumbnails import Thumbnails
+from searchengine.store.records import MAX_ID
 
 router = APIRouter(prefix="/api")
 
@@ -43,19 +44,19 @@ class HitOut(BaseModel):
     path: str
     name: str
     kind: str
-    start: Optional[float]
-    end: Optional[float]
-    page: Optional[int]
-    text: Optional[str]
+    start: float | None
+    end: float | None
+    page: int | None
+    text: str | None
     item_id: int
     segment_id: int
-    char_start: Optional[int]
-    char_end: Optional[int]
+    char_start: int | None
+    char_end: int | None
     file_url: str
-    thumbnail_url: Optional[str]
+    thumbnail_url: str | None
 
     @classmethod
-    def of(cls, hit: Hit) -> "HitOut":
+    def of(cls, hit: Hit) -> HitOut:
         base = f"/api/items/{hit.item_id}"
         thumbnail = None
         if hit.kind == IMAGE:
@@ -93,11 +94,11 @@ MinScore = Param(None, description="Leave out hits whose calibrated score is bel
 
 @router.get("/search", response_model=SearchOut, summary="Search with words, or more like an indexed segment")
 def search(
-    q: Optional[str] = Param(None, description="What to look for, in words."),
-    like: Optional[int] = Param(None, ge=1, le=MAX_ID, description="More like this: a segment_id from an earlier result."),
+    q: str | None = Param(None, description="What to look for, in words."),
+    like: int | None = Param(None, ge=1, le=MAX_ID, description="More like this: a segment_id from an earlier result."),
     type: Kind = Param("any", description="Only results of this kind."),
     k: int = Param(24, ge=1, le=MAX_K, description="Number of results (one per file)."),
-    min_score: Optional[float] = MinScore,
+    min_score: float | None = MinScore,
     lib: Library = Depends(library),
 ) -> SearchOut:
     if q is None and like is None:
@@ -108,10 +109,10 @@ def search(
 @router.post("/search", response_model=SearchOut, summary="Search with an uploaded image (and optional words)")
 async def search_image(
     image: UploadFile = File(..., description="The query image (jpg, png, webp, …); the request may be 20 MB at most."),
-    q: Optional[str] = Form(None, description="Words to combine with the image."),
+    q: str | None = Form(None, description="Words to combine with the image."),
     type: Kind = Form("any"),
     k: int = Form(24, ge=1, le=MAX_K),
-    min_score: Optional[float] = Form(None),
+    min_score: float | None = Form(None),
     lib: Library = Depends(library),
 ) -> SearchOut:
     suffix = Path(image.filename or "").suffix.lower()[:8]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -13,13 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from searchengine.version import __version__
 from searchengine.encoders.base import Encoder
 from searchengine.errors import IndexFormatError, IndexNotFound, SearchEngineError, UsageError, Wording
 from searchengine.paths import REPLACE_ERRORS
 from searchengine.server.api import router
 from searchengine.server.library import FileRefused, ItemNotFound, Library
 from searchengine.server.thumbnails import NoThumbnail, Thumbnails, default_folder
+from searchengine.version import __version__
 
 log = logging.getLogger(__name__)
 

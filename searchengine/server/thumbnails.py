@@ -16,8 +16,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from searchengine.atomic import atomic_path
 from searchengine.api import Index
+from searchengine.atomic import atomic_path
 from searchengine.errors import DecodeError, SearchEngineError
 from searchengine.kinds import IMAGE, VIDEO
 from searchengine.media.images import load_image

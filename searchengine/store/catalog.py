@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import create_engine, delete, event, select, text, update
@@ -23,7 +23,7 @@ from searchengine.errors import IndexWriteFailed
 from searchengine.paths import one_line, printable
 from searchengine.store.migrations import migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment, Skipped
-from searchengine.store.reader import CatalogReader, path_prefix, connect, damaged
+from searchengine.store.reader import CatalogReader, connect, damaged, path_prefix
 from searchengine.store.records import GENERATION_KEY, BatchResult, ItemDraft
 
 

@@ -21,13 +21,20 @@ import fcntl
 import hashlib
 import logging
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from searchengine.errors import (
-    IndexFormatError, IndexLocked, IndexNotFound, IndexReadOnly, ManifestMissing, ModelMismatch, UsageError,
+    IndexFormatError,
+    IndexLocked,
+    IndexNotFound,
+    IndexReadOnly,
+    ManifestMissing,
+    ModelMismatch,
+    UsageError,
 )
 from searchengine.paths import printable
 from searchengine.store.manifest import MANIFEST, Manifest, encoder_name
@@ -90,7 +97,7 @@ class IndexFolder:
 
     # --- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, folder: Path, map_vectors: bool = True, upgrade: bool = False) -> "IndexFolder":
+    def open(cls, folder: Path, map_vectors: bool = True, upgrade: bool = False) -> IndexFolder:
         """Open an existing index for searching (no lock, nothing written; sees the last committed
         state). map_vectors=False reads the vector file into memory instead of mapping it: a
         long-running server then survives the file being damaged in place under it (a mapped file
@@ -125,7 +132,7 @@ class IndexFolder:
 
     @classmethod
     def open_for_writing(cls, folder: Path, model: str, encoder_id: str, dim: int, index_type: str,
-                         max_memory: int | None = None) -> "IndexFolder":
+                         max_memory: int | None = None) -> IndexFolder:
         """Open (or create) an index to add to it, holding the writer lock until close().
         max_memory (bytes), when given, becomes the index's memory budget from now on."""
         from searchengine.store.catalog import Catalog
@@ -154,7 +161,7 @@ class IndexFolder:
         return index
 
     @classmethod
-    def open_to_repair(cls, folder: Path, manifest: Manifest) -> "IndexFolder":
+    def open_to_repair(cls, folder: Path, manifest: Manifest) -> IndexFolder:
         """Open an index whose manifest is being rewritten (by repair), holding the writer lock."""
         from searchengine.store.catalog import Catalog
 
@@ -174,7 +181,7 @@ class IndexFolder:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self) -> "IndexFolder":
+    def __enter__(self) -> IndexFolder:
         return self
 
     def __exit__(self, *exc) -> None:

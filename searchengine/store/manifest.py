@@ -10,9 +10,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from searchengine.version import __version__
 from searchengine.atomic import atomic_write
 from searchengine.errors import IndexFormatError, ManifestMissing
+from searchengine.version import __version__
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -37,7 +37,7 @@ class Manifest:
     created_by: str = f"searchengine {__version__}"
 
     @classmethod
-    def read(cls, folder: Path) -> "Manifest":
+    def read(cls, folder: Path) -> Manifest:
         path = folder / MANIFEST
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

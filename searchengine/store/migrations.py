@@ -6,7 +6,7 @@ knows is refused rather than guessed at.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import Connection, text
 

@@ -53,7 +53,7 @@ class Item(Base):
     taken_at: Mapped[datetime | None]  # photos: EXIF DateTimeOriginal (camera local time), else None
     note: Mapped[str | None] = mapped_column(Text)  # indexed, with a caveat (a long text cut at its first MiB)
 
-    segments: Mapped[list["Segment"]] = relationship(
+    segments: Mapped[list[Segment]] = relationship(
         back_populates="item", cascade="all, delete-orphan", passive_deletes=True, order_by="Segment.ordinal"
     )
 

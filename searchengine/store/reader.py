@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 from urllib.parse import quote
 
 import numpy as np
@@ -27,7 +27,12 @@ from searchengine.errors import CatalogMissing, IndexFormatError
 from searchengine.kinds import calibration_kind, segment_group
 from searchengine.paths import from_catalog, printable, to_catalog
 from searchengine.store.records import (
-    GENERATION_KEY, SCHEMA_VERSION, KnownFile, RunRecord, SegmentRecord, valid_id,
+    GENERATION_KEY,
+    SCHEMA_VERSION,
+    KnownFile,
+    RunRecord,
+    SegmentRecord,
+    valid_id,
 )
 
 CHUNK = 500  # ids per IN (...) list

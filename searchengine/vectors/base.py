@@ -6,8 +6,9 @@ ivf.py, ivfpq.py) says how it is built and what it does differently; factory.py 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 

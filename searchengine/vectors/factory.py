@@ -3,8 +3,8 @@ Which kind `auto` builds: choice.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 

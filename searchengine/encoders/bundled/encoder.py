@@ -11,7 +11,7 @@ Variants (`bundled:NAME`; plain `bundled` is the default one):
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

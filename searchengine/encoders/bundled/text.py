@@ -9,9 +9,9 @@ nor transformers at query time.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -116,9 +116,9 @@ def _export_minilm(path: Path) -> dict:
 
 def _check_tokenizer(model) -> None:
     """Our `tokenizers` set-up must give sentence-transformers' token ids exactly."""
-    from searchengine.encoders.onnx_towers import ExportFailed
-
     import logging
+
+    from searchengine.encoders.onnx_towers import ExportFailed
 
     quiet = logging.getLogger("sentence_transformers")  # 6.x warns that `tokenize` is deprecated
     level = quiet.level

@@ -10,7 +10,7 @@ two ends of the longer side (top/bottom for portrait pictures).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
