@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -19,13 +18,12 @@ app = typer.Typer(
     name="searchengine",
     help="Local, offline, cross-modal semantic search over photos, documents and recordings.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 bench_app = typer.Typer(help="Measure retrieval quality and speed.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-IndexOption = typer.Option(None, "--index", help="Index folder [default: $SEARCHENGINE_HOME/default].")
+IndexOption = typer.Option(None, "--index", help="The index folder.", show_default="$SEARCHENGINE_HOME/default")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output on stdout.")
 BackendOption = typer.Option(
     "auto", "--backend", envvar="SEARCHENGINE_BACKEND",
@@ -44,6 +42,11 @@ def reports_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except BrokenPipeError:  # the reader of stdout went away (| head): end quietly
+            from .pipes import CLOSED_PIPE, silence_stdout
+
+            silence_stdout()
+            raise typer.Exit(CLOSED_PIPE) from None
         except SearchEngineError as exc:
             _fail(str(exc), exc.exit_code)
         except OSError as exc:  # disk full, permission denied: nothing committed is lost
@@ -61,38 +64,51 @@ def _fail(message: str, code: int):
     raise typer.Exit(code) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"searchengine {version('searchengine')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens, on stderr."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False, metavar="", help="Say more on stderr: -v what you can act on (model and runtime, timings, every file skipped and why), -vv everything, other libraries' lines included."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .logs import configure
+
+    configure(verbose)
 
 
 @app.command()
 @reports_errors
 def index(
-    folder: Path = typer.Argument(..., help="Folder of photos, texts and recordings to index (recursively)."),
+    folder: Optional[Path] = typer.Argument(None, help="Folder of photos, texts, recordings and videos to index (recursively).", show_default="every folder the index holds"),
     index: Optional[Path] = IndexOption,
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder: bundled, or clip:ARCH/PRETRAINED, clip:ARCH@/path/weights.pt."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     backend: str = BackendOption,
     workers: int = typer.Option(default_workers(), "--workers", min=1, help="Parallel decoding threads."),
     index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly)."),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs) [default: half the RAM]."),
-    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder [default: bundled Whisper base]."),
-    language: Optional[str] = typer.Option(None, "--language", help="Language of the recordings (en, de, …) [default: detected]."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs).", show_default="half the RAM"),
+    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder.", show_default="bundled Whisper base"),
+    language: Optional[str] = typer.Option(None, "--language", help="Language of the recordings (en, de, …).", show_default="detected"),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."),
     follow_outside_links: bool = typer.Option(False, "--follow-outside-links", help="Index files that symlinks lead to outside FOLDER (and the index's other folders); by default they are skipped, with the reason."),
-    engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine[scale])."),
-    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001) [default: $RAY_ADDRESS, else Ray started here]."),
+    engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine\\[scale])."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001).", show_default="$RAY_ADDRESS, else Ray started here"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped."""
-    from searchengine.distributed import ENGINES
-    from searchengine.ingest import index_folder
+    """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped.
 
-    from .output import json_line, stderr
+    Without FOLDER, every folder the index holds is brought up to date."""
+    from searchengine.distributed import ENGINES
+
+    from .output import stderr
+    from .report import folders_to_sync, show_summary
     from .progress import BarProgress
 
     from searchengine.index.choice import parse_size
@@ -105,37 +121,28 @@ def index(
         raise UsageError(f"unknown --engine {engine!r}: use one of {', '.join(ENGINES)}")
     if address is not None and engine != "ray":
         raise UsageError("--address names a Ray cluster: use it with --engine ray")
-    with BarProgress(quiet=quiet) as progress:
-        if engine == "ray":
-            from searchengine.distributed.engine import index_folder_ray
-
-            summary = index_folder_ray(folder, _index_dir(index), settings, progress, address=address)
-        else:
-            summary = index_folder(folder, _index_dir(index), settings, progress)
-    for notice in summary.notices:
-        stderr.print(f"note: {notice}", highlight=False, markup=False)
-    if as_json:
-        json_line(summary.as_dict())
-        return
-    stderr.print(
-        f"{summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
-        f"{summary.renamed} renamed, {summary.removed} removed, {summary.failed} failed, {summary.skipped} skipped "
-        f"in {summary.seconds:.1f} s ({summary.items_per_second:.1f} files/s) → {summary.index}",
-        highlight=False, markup=False,
-    )
-    listed = [("failed", reason) for _, reason in summary.errors] + [("skipped", r) for _, r in summary.skipped_files]
-    listed += [("in part", f"{path}: {note}") for path, note in summary.notes]
-    for label, line in listed[:20]:
-        stderr.print(f"  {label}: {line}", highlight=False, markup=False)
-    if len(listed) > 20:
-        stderr.print(f"  … and {len(listed) - 20} more: searchengine status --errors", highlight=False)
+    if engine == "ray":
+        from searchengine.distributed.engine import index_folder_ray as run
+    else:
+        from searchengine.ingest import index_folder as run
+    folders, unreachable = folders_to_sync(folder, _index_dir(index))
+    for root in folders:
+        with BarProgress(quiet=quiet) as progress:
+            options = {"address": address} if engine == "ray" else {}
+            summary = run(root, _index_dir(index), settings, progress, **options)
+        show_summary(summary, root, as_json, name_the_folder=folder is None)
+    for root in unreachable:
+        stderr.print(f"note: {root} cannot be reached now: not brought up to date (its files stay in the index)",
+                     highlight=False, markup=False)
+    if unreachable:
+        raise typer.Exit(1)
 
 
 @app.command()
 @reports_errors
 def search(
     text: Optional[str] = typer.Argument(None, help="What to look for, in words."),
-    image: Optional[Path] = typer.Option(None, "--image", help="Search with an image (combined with the words if both are given)."),
+    image: Optional[str] = typer.Option(None, "--image", help="Search with an image: a file, or an http(s) URL (fetched, up to 50 MB). Combined with the words if both are given."),
     like: Optional[int] = typer.Option(None, "--like", help="More like this: a segment_id from an earlier search --json."),
     negative: list[str] = typer.Option([], "--not", help="Push results away from these words (repeatable)."),
     image_weight: float = typer.Option(1.0, "--image-weight", help="Weight of --image against the words."),
@@ -146,38 +153,52 @@ def search(
     min_score: Optional[float] = typer.Option(None, "--min-score", help="Leave out hits whose calibrated score (standard deviations above chance) is below this. Off by default: the k best are listed, each with its confidence."),
     no_cutoff: bool = typer.Option(False, "--no-cutoff", hidden=True, help="The default now (kept for old scripts): the k best whatever their score."),
     per_kind: Optional[int] = typer.Option(None, "--per-kind", min=1, help="At most N results of each kind."),
-    path_glob: Optional[str] = typer.Option(None, "--glob", help="Only files whose path matches (e.g. '*.jpg', 'holidays/*')."),
-    after: Optional[datetime] = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files modified on or after this date."),
-    before: Optional[datetime] = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files modified before this date."),
+    path_glob: Optional[str] = typer.Option(None, "--glob", help="Only files whose path matches, in any case: a pattern without / matches the file name ('*.jpg'), one with / the end of the path ('holidays/*')."),
+    glob_case: bool = typer.Option(False, "--glob-case", help="Make --glob tell upper from lower case ('*.JPG' then misses cat.jpg)."),
+    after: Optional[datetime] = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files dated on or after this day (YYYY-MM-DD): a photo's EXIF capture date where it has one, else the file's modification time."),
+    before: Optional[datetime] = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files dated before this day (YYYY-MM-DD), dated as for --after."),
     segments: bool = typer.Option(False, "--segments", help="List every matching segment, not one per file."),
+    paths_only: bool = typer.Option(False, "--paths-only", "-f", help="Print only the absolute paths, one a line (for xargs)."),
+    preview: bool = typer.Option(False, "--preview", "-p", help="Show thumbnails of image hits, in terminals with an image protocol (kitty, iTerm2, sixel); nothing elsewhere."),
+    open_best: bool = typer.Option(False, "--open", help="Open the best hit with the desktop's default application."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     backend: str = BackendOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Search the index with words, an image, both, or a file of queries."""
+    """Search the index with words, an image, both, or a file of queries.
+
+    Exits 1 when nothing is found (as grep does), except with --json."""
+    from contextlib import ExitStack
+
     from searchengine.warmup import load_encoder_in_background, settle
 
     # The model loads in a thread while the modules below are imported (a cold query's two costs).
     plausible = bool((text and text.strip()) or image or like is not None or queries)
     loading = load_encoder_in_background(_index_dir(index), device, backend, texts=bool(text)) if plausible else None
+    held = ExitStack()  # a query image fetched from a URL, removed at the end
     try:
         from searchengine.query import Filters, Query, Searcher
 
-        from .output import json_line, print_hits
+        from .fetch import query_image
+        from .output import json_line
 
         if queries is not None and (text is not None or image is not None or like is not None):
             raise UsageError("--queries runs the queries in its file: give no other query with it")
         if like is not None and not 0 < like < 2**63:
             raise UsageError(f"--like {like} is not a segment_id: use one from search --json")
-        filters = Filters(kind=kind, path_glob=path_glob, after=after, before=before,
+        if paths_only and (as_json or queries is not None):
+            raise UsageError("--paths-only prints paths, --json and --queries JSON: give one of them")
+        filters = Filters(kind=kind, path_glob=path_glob, glob_case=glob_case, after=after, before=before,
                           min_score=None if no_cutoff else min_score, per_kind=per_kind)
         if queries is not None:
             batch = _read_queries(queries)
         else:
-            batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
+            image_path = held.enter_context(query_image(image))
+            batch = [Query(text=text, image=image_path, like=like, negative=tuple(negative), image_weight=image_weight)]
         refused = _validate(batch, one_by_one=queries is not None)  # bad input, before waiting for any model
         searcher = Searcher.open(_index_dir(index), device=device, backend=backend, loading=loading)
     except BaseException:
+        held.close()
         settle()  # never exit while a loader thread is inside native code (it aborts)
         raise
     try:
@@ -195,11 +216,47 @@ def search(
             if refused:
                 raise UsageError(f"{len(refused)} of the {len(batch)} queries in {queries} failed: see their \"error\"")
         else:
-            print_hits(searcher.search(batch[0], filters, k=k, segments=segments), as_json,
-                       cutoff=filters.min_score)
+            _show_results(searcher, batch[0], filters, k, segments, as_json, paths_only, preview, open_best)
     finally:
         searcher.close()
+        held.close()
         settle()
+
+
+def _show_results(searcher, query, filters, k: int, segments: bool, as_json: bool, paths_only: bool, preview: bool,
+                  open_best: bool) -> None:
+    """Print one query's hits and remember them for `open`; exit 1 when there are none (not with --json)."""
+    from .opener import open_file, remember
+    from .output import print_hits, stderr
+
+    hits = searcher.search(query, filters, k=k, segments=segments)
+    print_hits(hits, as_json, paths_only=paths_only, preview=preview)
+    if hits:
+        remember(query.describe(), hits)
+        if open_best:
+            open_file(hits[0].path)
+        return
+    if as_json:
+        return
+    if searcher.glob_matches_no_file(filters):
+        why = f"no indexed file matches --glob {filters.path_glob!r}" + (" (with --glob-case)" if filters.glob_case else "")
+    elif filters.min_score is not None:
+        why = f"no match: nothing scored {filters.min_score:g} or more (--min-score)"
+    else:
+        why = "no match: nothing indexed is of that kind and passes the filters"
+    stderr.print(why, highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+@app.command("open")
+@reports_errors
+def open_result(
+    rank: int = typer.Argument(1, min=1, help="The rank of a result of the last search."),
+) -> None:
+    """Open a result of the last search with the desktop's default application."""
+    from .opener import open_file, remembered
+
+    open_file(remembered(rank))
 
 
 def _validate(batch, one_by_one: bool) -> dict:
@@ -236,19 +293,24 @@ def status(
     from searchengine.status import index_status
 
     from .output import human_bytes, json_line, stdout
+    from .report import plural
 
     info = index_status(_index_dir(index), with_errors=errors)
     if as_json:
         json_line(info, indent=2)
         return
     counts = info["counts"]
+    unsupported = info.get("unsupported") or {}
     stdout.print(f"index      {info['index']}", highlight=False)
     stdout.print(f"model      {info['model']} ({info['encoder_id']}, {info['dim']}-d)", highlight=False)
     stdout.print(f"vectors    {info['vectors']} in a {info['index_type']} index", highlight=False)
     stdout.print(f"files      {counts['items']} indexed, {counts['failed']} failed, {counts['skipped']} skipped"
                  + (f", {counts['indexed_in_part']} indexed in part" if counts["indexed_in_part"] else ""), highlight=False)
     for kind, c in counts["by_kind"].items():
-        stdout.print(f"  {kind:8} {c['items']} files, {c['segments']} segments", highlight=False)
+        stdout.print(f"  {kind:8} {plural(c['items'], 'file')}, {plural(c['segments'], 'segment')}", highlight=False)
+    if unsupported:
+        stdout.print(f"  {'skipped':8} {plural(sum(unsupported.values()), 'file')} of a type not indexed: "
+                     + ", ".join(f"{ext} {n}" for ext, n in unsupported.items()), highlight=False, markup=False)
     stdout.print(f"on disk    {human_bytes(info['size_bytes'])}", highlight=False)
     if info.get("last_run"):
         run = info["last_run"]
@@ -418,4 +480,4 @@ def serve(
 
 
 def main() -> None:
-    app()
+    app(prog_name="searchengine")

@@ -14,8 +14,8 @@ import sys
 
 def _peek(args: list[str]) -> dict | None:
     """index, device, backend and texts of a `search` command line; None for anything else."""
-    while args and args[0] in ("-v", "--verbose"):  # the command's own options come first
-        args = args[1:]
+    while args and (args[0] == "--verbose" or args[0].startswith("-v") and set(args[0][1:]) == {"v"}):
+        args = args[1:]  # the command's own options come first
     if not args or args[0] != "search" or "--help" in args:
         return None
     values = {"--index": None, "--device": "auto", "--backend": os.environ.get("SEARCHENGINE_BACKEND") or "auto"}
@@ -35,13 +35,17 @@ def main() -> None:
 
         preload(**peeked)
     from searchengine.cli.app import main as run
+    from searchengine.cli.pipes import flushed
 
     try:
         run()
+        code = 0
     except SystemExit as done:
-        if peeked is not None and (done.code is None or isinstance(done.code, int)):
-            _exit_now(done.code or 0)
-        raise
+        code = done.code
+    code = flushed(code)  # a reader gone away (| head) ends the command quietly
+    if peeked is not None and (code is None or isinstance(code, int)):
+        _exit_now(code or 0)
+    sys.exit(code)
 
 
 def _exit_now(code: int) -> None:
@@ -51,9 +55,8 @@ def _exit_now(code: int) -> None:
     import logging
 
     logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            code = code or 1
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        code = code or 1
     os._exit(code)

@@ -42,6 +42,7 @@ import numpy as np
 from searchengine.atomic import atomic_path, atomic_write
 from searchengine.encoders.base import Encoder
 from searchengine.index_folder import IndexFolder
+from searchengine.preparing import preparing
 
 CALIBRATION = "calibration.npz"
 OLD_FILES = ("calibration.json",)  # version 2 and earlier: recomputed, never read
@@ -228,7 +229,8 @@ def query_bank(encoder: Encoder) -> np.ndarray:
             return bank
     except (OSError, ValueError):
         pass
-    bank = np.asarray(encoder.embed_texts(queries), np.float32)
+    with preparing(f"embedding {len(queries)} generic queries for calibration"):
+        bank = np.asarray(encoder.embed_texts(queries), np.float32)
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.save(fh, bank)

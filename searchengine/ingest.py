@@ -176,8 +176,10 @@ def _safe_hash(path: Path) -> str | None:
 
 
 def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], ctx: DecodeContext,
-                  window: int, max_bytes: int = DECODE_AHEAD_BYTES, max_videos: int = 2) -> Iterator[DecodedFile]:
-    """Decoded files in order, with at most `window` decoding ahead of the consumer.
+                  window: int, max_bytes: int = DECODE_AHEAD_BYTES, max_videos: int = 2) -> Iterator[DecodedFile | None]:
+    """Decoded files in order, with at most `window` decoding ahead of the consumer. Before it
+    waits for a file still being decoded it yields None, so the consumer can embed what it holds
+    meanwhile (and progress moves file by file however slow the decoding).
 
     Memory stays bounded too: nothing more is submitted while the decoded files waiting hold over
     max_bytes of prepared images, nor a video while max_videos are still being decoded.
@@ -187,21 +189,34 @@ def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | No
         video = file.kind == "video"
         while pending and (len(pending) >= window or _waiting_bytes(pending) > max_bytes
                            or video and sum(v and not f.done() for f, v in pending) >= max_videos):
-            yield pending.popleft()[0].result()
+            yield from _next_decoded(pending)
         pending.append((pool.submit(decode_file, file, digest, ctx), video))
     while pending:
-        yield pending.popleft()[0].result()
+        yield from _next_decoded(pending)
+
+
+def _next_decoded(pending: deque[tuple[Future, bool]]) -> Iterator[DecodedFile | None]:
+    future = pending.popleft()[0]
+    if not future.done():
+        yield None
+    yield future.result()
 
 
 def _waiting_bytes(pending: Iterable[tuple[Future, bool]]) -> int:
     return sum(future.result().held_bytes for future, _ in pending if future.done())
 
 
-def _chunks(items: Iterable[DecodedFile], size: int, max_bytes: int = DECODE_AHEAD_BYTES) -> Iterator[list[DecodedFile]]:
-    """Runs of `size` decoded files, shorter where they would hold over max_bytes."""
+def _chunks(items: Iterable[DecodedFile | None], size: int, max_bytes: int = DECODE_AHEAD_BYTES) -> Iterator[list[DecodedFile]]:
+    """Runs of `size` decoded files, shorter where they would hold over max_bytes or where the
+    next file is not decoded yet (a None from _decode_ahead)."""
     chunk: list[DecodedFile] = []
     held = 0
     for item in items:
+        if item is None:
+            if chunk:
+                yield chunk
+                chunk, held = [], 0
+            continue
         chunk.append(item)
         held += item.held_bytes
         if len(chunk) >= size or held >= max_bytes:
@@ -247,7 +262,9 @@ def index_folder(folder: Path, index_dir: Path, settings: IngestSettings = Inges
     if encoder is None and (manifest is None or settings.model not in (manifest.model, manifest.encoder_id)):
         encoder = load_encoder(model, settings.device, settings.backend)
     progress.start("scanning", 0)
+    scanning = time.perf_counter()
     found, skipped = scan(root, manifest, settings)
+    log.info("found %d files under %s in %.1f s", len(found), printable(str(root)), time.perf_counter() - scanning)
     encoder_id = encoder.id if encoder else manifest.encoder_id
     dim = encoder.dim if encoder else manifest.dim
     summary = RunSummary(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
@@ -288,11 +305,25 @@ def _embed_files(index: IndexFolder, run_id: int, plan: Plan, encoder: Encoder, 
     ctx = DecodeContext(encoder, asr_model=settings.asr_model, language=settings.language,
                         device=settings.device, cache_dir=cache_dir(), progress=progress)
     window = max(2 * settings.commit_every, 4 * settings.workers)
+    started = time.perf_counter()
     with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
         decoded = _decode_ahead(pool, plan.embed, ctx, window, max_videos=settings.workers)
-        for chunk in _chunks(decoded, settings.commit_every):
-            drafts = embed_decoded(encoder, chunk, settings.batch_size)
-            index.commit(run_id, drafts)
-            for draft in drafts:
-                summary.count(draft, plan.known_paths, progress)
-            progress.advance(len(drafts))
+        embedded: list[ItemDraft] = []  # waiting to be committed
+        # files are embedded in batches as they are decoded (a batch is cut short rather than wait
+        # for a slow file), counted as they are embedded, and committed commit_every at a time
+        for batch in _chunks(decoded, settings.batch_size):
+            embedded += embed_decoded(encoder, batch, settings.batch_size)
+            progress.advance(len(batch))
+            if len(embedded) >= settings.commit_every:
+                _commit(index, run_id, embedded, plan, summary, progress)
+                embedded = []
+        if embedded:
+            _commit(index, run_id, embedded, plan, summary, progress)
+    log.info("decoded and embedded %d files in %.1f s", len(plan.embed), time.perf_counter() - started)
+
+
+def _commit(index: IndexFolder, run_id: int, drafts: list[ItemDraft], plan: Plan, summary: RunSummary,
+            progress: Progress) -> None:
+    index.commit(run_id, drafts)
+    for draft in drafts:
+        summary.count(draft, plan.known_paths, progress)

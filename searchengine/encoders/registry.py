@@ -6,10 +6,14 @@ before the first ':' (or the whole name) and passes it the rest.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Callable
 
 from searchengine.encoders.base import Encoder
 from searchengine.errors import UnknownModel
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "bundled"
 
@@ -74,4 +78,8 @@ def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto", backend: str |
         raise UnknownModel(
             f"unknown model {name!r}: use 'bundled' or 'clip:ARCH/PRETRAINED' (families: {', '.join(sorted(_FACTORIES))})"
         )
-    return factory(spec, device, backend)
+    started = time.perf_counter()
+    encoder = factory(spec, device, backend)
+    log.info("model %s on %s, ready in %.1f s", encoder.id, getattr(encoder, "runtime", encoder.device),
+             time.perf_counter() - started)
+    return encoder
