@@ -23,10 +23,15 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Measure retrieval quality and speed.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
+def _one_of(*values: str):
+    """Shell completion for an option that takes one of `values`."""
+    return lambda incomplete: [v for v in values if v.startswith(incomplete)]
+
+
 IndexOption = typer.Option(None, "--index", help="The index folder.", show_default="$SEARCHENGINE_HOME/default")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output on stdout.")
 BackendOption = typer.Option(
-    "auto", "--backend", envvar="SEARCHENGINE_BACKEND",
+    "auto", "--backend", envvar="SEARCHENGINE_BACKEND", autocompletion=_one_of("auto", "onnx", "torch"),
     help="Runtime of the model: auto (ONNX Runtime on the CPU, PyTorch on a GPU) | onnx | torch.",
 )
 
@@ -88,16 +93,16 @@ def index(
     folder: Optional[Path] = typer.Argument(None, help="Folder of photos, texts, recordings and videos to index (recursively).", show_default="every folder the index holds"),
     index: Optional[Path] = IndexOption,
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder: bundled, or clip:ARCH/PRETRAINED, clip:ARCH@/path/weights.pt."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     backend: str = BackendOption,
     workers: int = typer.Option(default_workers(), "--workers", min=1, help="Parallel decoding threads."),
-    index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly)."),
+    index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly).", autocompletion=_one_of("auto", "flat", "hnsw", "ivf", "ivfpq")),
     max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs).", show_default="half the RAM"),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder.", show_default="bundled Whisper base"),
     language: Optional[str] = typer.Option(None, "--language", help="Language of the recordings (en, de, …).", show_default="detected"),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."),
     follow_outside_links: bool = typer.Option(False, "--follow-outside-links", help="Index files that symlinks lead to outside FOLDER (and the index's other folders); by default they are skipped, with the reason."),
-    engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine\\[scale])."),
+    engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine\\[scale]).", autocompletion=_one_of("local", "ray")),
     address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001).", show_default="$RAY_ADDRESS, else Ray started here"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
@@ -148,7 +153,7 @@ def search(
     image_weight: float = typer.Option(1.0, "--image-weight", help="Weight of --image against the words."),
     queries: Optional[Path] = typer.Option(None, "--queries", help="File of queries, one a line (text, or image:PATH); JSON lines out."),
     index: Optional[Path] = IndexOption,
-    kind: str = typer.Option("any", "--type", help="any | image | text | audio | video."),
+    kind: str = typer.Option("any", "--type", help="any | image | text | audio | video.", autocompletion=_one_of("any", "image", "text", "audio", "video")),
     k: int = typer.Option(10, "-k", min=1, help="Number of results."),
     min_score: Optional[float] = typer.Option(None, "--min-score", help="Leave out hits whose calibrated score (standard deviations above chance) is below this. Off by default: the k best are listed, each with its confidence."),
     no_cutoff: bool = typer.Option(False, "--no-cutoff", hidden=True, help="The default now (kept for old scripts): the k best whatever their score."),
@@ -161,7 +166,7 @@ def search(
     paths_only: bool = typer.Option(False, "--paths-only", "-f", help="Print only the absolute paths, one a line (for xargs)."),
     preview: bool = typer.Option(False, "--preview", "-p", help="Show thumbnails of image hits, in terminals with an image protocol (kitty, iTerm2, sixel); nothing elsewhere."),
     open_best: bool = typer.Option(False, "--open", help="Open the best hit with the desktop's default application."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     backend: str = BackendOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -328,7 +333,7 @@ def status(
 def transcript(
     file: Path = typer.Argument(..., help="An indexed recording."),
     index: Optional[Path] = IndexOption,
-    fmt: str = typer.Option("text", "--format", help="text | srt | vtt."),
+    fmt: str = typer.Option("text", "--format", help="text | srt | vtt.", autocompletion=_one_of("text", "srt", "vtt")),
 ) -> None:
     """Print the stored transcript of an indexed recording, with timestamps."""
     from searchengine.index_folder import IndexFolder
@@ -352,7 +357,7 @@ def transcript(
 def tags(
     file: Path = typer.Argument(..., help="An image."),
     k: int = typer.Option(5, "-k", min=1, help="Number of labels."),
-    device: str = typer.Option("cpu", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("cpu", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     as_json: bool = JsonOption,
 ) -> None:
     """The most likely labels for an image, from the bundled model's ImageNet label space."""
@@ -425,10 +430,10 @@ def _print_report(report, as_json: bool) -> None:
 def bench_recall(
     dataset: Path = typer.Argument(..., help="Folder with pairs.jsonl (see docs)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder to measure."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     split: Optional[str] = typer.Option(None, "--split", help="Read SPLIT.jsonl (train | val | test) instead of pairs.jsonl."),
     audio: bool = typer.Option(False, "--audio", help="Also query with the spoken captions, transcribed (a2i)."),
-    index_type: str = typer.Option("auto", "--index-type", help="Vector index to measure: auto | flat | hnsw | ivf | ivfpq."),
+    index_type: str = typer.Option("auto", "--index-type", help="Vector index to measure: auto | flat | hnsw | ivf | ivfpq.", autocompletion=_one_of("auto", "flat", "hnsw", "ivf", "ivfpq")),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -461,7 +466,7 @@ def serve(
     index: Optional[Path] = IndexOption,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default keeps it on this machine."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
 ) -> None:
     """Serve the search page and HTTP API for an index (open http://HOST:PORT in a browser)."""
     try:

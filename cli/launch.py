@@ -28,7 +28,23 @@ def _peek(args: list[str]) -> dict | None:
             "texts": "--image" not in args and "--like" not in args, "one_query": "--queries" not in args}
 
 
+def _verbosity(args: list[str]) -> int:
+    """The -v count among the options before the command (where Typer takes them)."""
+    count = 0
+    for arg in args:
+        if arg == "--verbose":
+            count += 1
+        elif arg.startswith("-v") and set(arg[1:]) == {"v"}:
+            count += len(arg) - 1
+        else:
+            break
+    return count
+
+
 def main() -> None:
+    from searchengine.cli.logs import configure
+
+    configure(_verbosity(sys.argv[1:]))  # before the early model load, whose lines follow -v too
     peeked = _peek(sys.argv[1:])
     if peeked is not None:
         from searchengine.warmup import preload

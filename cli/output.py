@@ -11,6 +11,8 @@ from rich.console import Console
 
 from searchengine.paths import REPLACE_ERRORS
 
+from .pipes import CLOSED_PIPE, silence_stdout
+
 if TYPE_CHECKING:
     from searchengine.query import Hit
 
@@ -19,9 +21,19 @@ for _stream in (sys.stdout, sys.stderr):
     if hasattr(_stream, "reconfigure"):
         _stream.reconfigure(errors=REPLACE_ERRORS)
 
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (| head): end quietly, as cli/pipes.py says."""
+        self.quiet = True
+        silence_stdout()
+        raise SystemExit(CLOSED_PIPE)
+
+
 # Piped output is written as plain lines (table.py); a terminal gets its own width.
-stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, soft_wrap=True)
+stdout = _Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+stderr = _Console(stderr=True, soft_wrap=True)
 
 
 NO_STRONG_MATCH = "no strong match: the closest are listed, none is likely what you are looking for"

@@ -74,7 +74,8 @@ class BarProgress:
         self.quiet = quiet
         self._bar = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _DoneColumn(), _RateColumn(),
-            TimeElapsedColumn(), console=stderr, transient=True, disable=quiet, speed_estimate_period=20,
+            TimeElapsedColumn(), console=stderr, transient=True, disable=quiet or not stderr.is_terminal,
+            speed_estimate_period=20,
         )
         self._task: TaskID | None = None
         self._media: dict[tuple[str, str], TaskID] = {}
