@@ -385,7 +385,7 @@ def verify(
     index: Optional[Path] = IndexOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Check that the catalog, the vector index and the files on disk agree. Exit 1 if they do not."""
+    """Check that the catalog, the vector index and the files on disk agree. Exits 1 if they do not."""
     from searchengine.verify import verify as run_verify
 
     _print_report(run_verify(_index_dir(index)), as_json)
@@ -428,7 +428,7 @@ def _print_report(report, as_json: bool) -> None:
 @bench_app.command("recall")
 @reports_errors
 def bench_recall(
-    dataset: Path = typer.Argument(..., help="Folder with pairs.jsonl (see docs)."),
+    dataset: Path = typer.Argument(..., help="A folder holding pairs.jsonl: one JSON line per image, with its captions (see benchmarks/README.md)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder to measure."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     split: Optional[str] = typer.Option(None, "--split", help="Read SPLIT.jsonl (train | val | test) instead of pairs.jsonl."),

@@ -295,3 +295,26 @@ def test_no_other_library_speaks_on_stderr(tmp_path):
     assert re.search(r"model bundled:\S+ on onnxruntime-cpu", verbose) and "faiss" not in verbose.lower()
     noisy = run_cli("-vv", "search", "a cat", "--index", index, "-k", "1", home=home).stderr
     assert "debug " in noisy or "info " in noisy
+
+
+# --- the layout's parts ---------------------------------------------------------------------------
+
+def test_paths_are_shortened_from_the_middle_keeping_the_name():
+    from pathlib import Path
+
+    from searchengine.cli.table import clock, ellipsize_path, shown_path
+
+    home, cwd = Path("/home/ann"), Path("/home/ann/work")
+    assert shown_path("/home/ann/work/notes/a.md", cwd, home) == "notes/a.md"
+    assert shown_path("/home/ann/Pictures/cat.jpg", cwd, home) == "~/Pictures/cat.jpg"
+    assert shown_path("/srv/x.jpg", cwd, home) == "/srv/x.jpg"
+    path = "~/Pictures/holidays/2019/summer/cat_chelsea.jpg"
+    assert ellipsize_path(path, 60) == path
+    assert ellipsize_path(path, 30) == "~/…/summer/cat_chelsea.jpg"
+    assert ellipsize_path(path, 40) == "~/…/holidays/2019/summer/cat_chelsea.jpg"
+    assert ellipsize_path(path, 12) == "cat_chelsea.jpg"  # the name whole, even past the width
+    assert ellipsize_path("/a/b/c/d.jpg", 9) == "/…/d.jpg"
+    # by terminal cells, not characters: a CJK character takes two
+    assert ellipsize_path("写真/旅行/京都/猫の写真.jpg", 19) == "写真/…/猫の写真.jpg"
+    assert ellipsize_path("写真/旅行/京都/猫の写真.jpg", 18) == "…/猫の写真.jpg"
+    assert (clock(65), clock(3725), clock(None)) == ("01:05", "1:02:05", "")
