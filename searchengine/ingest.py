@@ -27,13 +27,13 @@ from searchengine.media.hashing import content_hash
 from searchengine.config import cache_dir
 from searchengine.media.segments import DecodeContext
 from searchengine.calibration import current_calibration
-from searchengine.pipeline import DecodedFile, decode_file, embed_decoded
+from searchengine.pipeline import DecodedFile, decode_file, embed_group, embedding_groups
 from searchengine.store.catalog import Catalog, ItemDraft, KnownFile
 from searchengine.upgrades import model_to_load, upgrade_notice
 
 log = logging.getLogger(__name__)
 
-DECODE_AHEAD_BYTES = 256 << 20  # prepared images held by decoded files waiting to be embedded, and per chunk
+DECODE_AHEAD_BYTES = 256 << 20  # prepared images held by decoded files waiting to be embedded
 
 
 class Progress(Protocol):
@@ -160,7 +160,7 @@ def plan_changes(catalog: Catalog, root: Path, found: list[FoundFile], workers: 
         moves=moves,
         renamed=renamed,
         removed=sorted(missing),
-        unchanged=len(found) - len(candidates),
+        unchanged=len(found) - len(candidates) + len(moves) - renamed,  # touched files count as unchanged
     )
 
 
@@ -176,10 +176,8 @@ def _safe_hash(path: Path) -> str | None:
 
 
 def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], ctx: DecodeContext,
-                  window: int, max_bytes: int = DECODE_AHEAD_BYTES, max_videos: int = 2) -> Iterator[DecodedFile | None]:
-    """Decoded files in order, with at most `window` decoding ahead of the consumer. Before it
-    waits for a file still being decoded it yields None, so the consumer can embed what it holds
-    meanwhile (and progress moves file by file however slow the decoding).
+                  window: int, max_bytes: int = DECODE_AHEAD_BYTES, max_videos: int = 2) -> Iterator[DecodedFile]:
+    """Decoded files in order, with at most `window` decoding ahead of the consumer.
 
     Memory stays bounded too: nothing more is submitted while the decoded files waiting hold over
     max_bytes of prepared images, nor a video while max_videos are still being decoded.
@@ -189,41 +187,22 @@ def _decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | No
         video = file.kind == "video"
         while pending and (len(pending) >= window or _waiting_bytes(pending) > max_bytes
                            or video and sum(v and not f.done() for f, v in pending) >= max_videos):
-            yield from _next_decoded(pending)
+            yield pending.popleft()[0].result()
         pending.append((pool.submit(decode_file, file, digest, ctx), video))
     while pending:
-        yield from _next_decoded(pending)
-
-
-def _next_decoded(pending: deque[tuple[Future, bool]]) -> Iterator[DecodedFile | None]:
-    future = pending.popleft()[0]
-    if not future.done():
-        yield None
-    yield future.result()
+        yield pending.popleft()[0].result()
 
 
 def _waiting_bytes(pending: Iterable[tuple[Future, bool]]) -> int:
     return sum(future.result().held_bytes for future, _ in pending if future.done())
 
 
-def _chunks(items: Iterable[DecodedFile | None], size: int, max_bytes: int = DECODE_AHEAD_BYTES) -> Iterator[list[DecodedFile]]:
-    """Runs of `size` decoded files, shorter where they would hold over max_bytes or where the
-    next file is not decoded yet (a None from _decode_ahead)."""
-    chunk: list[DecodedFile] = []
-    held = 0
+def _counted(items: Iterable[DecodedFile], progress: Progress) -> Iterator[DecodedFile]:
+    """Each decoded file, counted as the embedding takes it: progress moves file by file, at most
+    one embedding group ahead of the vectors."""
     for item in items:
-        if item is None:
-            if chunk:
-                yield chunk
-                chunk, held = [], 0
-            continue
-        chunk.append(item)
-        held += item.held_bytes
-        if len(chunk) >= size or held >= max_bytes:
-            yield chunk
-            chunk, held = [], 0
-    if chunk:
-        yield chunk
+        progress.advance(1)
+        yield item
 
 
 def prepare_run(folder: Path, index_dir: Path, settings: IngestSettings) -> tuple[Path, Path, Manifest | None]:
@@ -307,13 +286,10 @@ def _embed_files(index: IndexFolder, run_id: int, plan: Plan, encoder: Encoder, 
     window = max(2 * settings.commit_every, 4 * settings.workers)
     started = time.perf_counter()
     with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
-        decoded = _decode_ahead(pool, plan.embed, ctx, window, max_videos=settings.workers)
-        embedded: list[ItemDraft] = []  # waiting to be committed
-        # files are embedded in batches as they are decoded (a batch is cut short rather than wait
-        # for a slow file), counted as they are embedded, and committed commit_every at a time
-        for batch in _chunks(decoded, settings.batch_size):
-            embedded += embed_decoded(encoder, batch, settings.batch_size)
-            progress.advance(len(batch))
+        decoded = _counted(_decode_ahead(pool, plan.embed, ctx, window, max_videos=settings.workers), progress)
+        embedded: list[ItemDraft] = []  # waiting to be committed: commit_every files at a time
+        for group in embedding_groups(decoded, settings.batch_size, every=settings.commit_every):
+            embedded += embed_group(encoder, group, settings.batch_size)
             if len(embedded) >= settings.commit_every:
                 _commit(index, run_id, embedded, plan, summary, progress)
                 embedded = []

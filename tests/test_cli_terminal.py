@@ -243,7 +243,8 @@ def test_summaries_count_files_and_unsupported_types(tmp_path, session_home):
     index = tmp_path / "index"
     first = _summary(run_cli("index", folder, "--index", index, home=session_home).stderr)
     assert first.startswith("1 file added; 3 skipped: .html 1, .pdf 1, no extension 1; ")
-    assert "files/s)" in first and "1 files" not in first
+    assert re.search(r"; \d+\.\d s \(\d+\.\d files/s\) → ", first) and not re.search(r"\b1 files\b(?!/s)", first)
+    os.utime(folder / "coin_collecting.txt")  # touched, the same content: unchanged
     again = _summary(run_cli("index", folder, "--index", index, home=session_home).stderr)
     assert again.startswith("1 file unchanged; 3 skipped") and "files/s" not in again
     status = run_cli("status", "--index", index, home=session_home).stdout
