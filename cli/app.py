@@ -221,36 +221,14 @@ def search(
             if refused:
                 raise UsageError(f"{len(refused)} of the {len(batch)} queries in {queries} failed: see their \"error\"")
         else:
-            _show_results(searcher, batch[0], filters, k, segments, as_json, paths_only, preview, open_best)
+            from .results import show_results
+
+            show_results(searcher, batch[0], filters, k, segments, as_json=as_json, paths_only=paths_only,
+                         preview=preview, open_best=open_best)
     finally:
         searcher.close()
         held.close()
         settle()
-
-
-def _show_results(searcher, query, filters, k: int, segments: bool, as_json: bool, paths_only: bool, preview: bool,
-                  open_best: bool) -> None:
-    """Print one query's hits and remember them for `open`; exit 1 when there are none (not with --json)."""
-    from .opener import open_file, remember
-    from .output import print_hits, stderr
-
-    hits = searcher.search(query, filters, k=k, segments=segments)
-    print_hits(hits, as_json, paths_only=paths_only, preview=preview)
-    if hits:
-        remember(query.describe(), hits)
-        if open_best:
-            open_file(hits[0].path)
-        return
-    if as_json:
-        return
-    if searcher.glob_matches_no_file(filters):
-        why = f"no indexed file matches --glob {filters.path_glob!r}" + (" (with --glob-case)" if filters.glob_case else "")
-    elif filters.min_score is not None:
-        why = f"no match: nothing scored {filters.min_score:g} or more (--min-score)"
-    else:
-        why = "no match: nothing indexed is of that kind and passes the filters"
-    stderr.print(why, highlight=False, markup=False)
-    raise typer.Exit(1)
 
 
 @app.command("open")
