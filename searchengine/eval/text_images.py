@@ -103,51 +103,31 @@ UI_VALUES = ["On", "Off", "75 %", "Automatic", "English (UK)", "5 minutes", "Hom
 
 
 def screenshot(font: str, seed: int, size: int = 16) -> TextImage:
-    """A settings window as on a 1280×800 screen: title bar, sidebar, rows of labels and values, buttons."""
+    """A settings window as on a 1280×800 screen: a title bar, a sidebar of sections and a pane of
+    settings (label and value) on the same rows, and a button."""
     from PIL import Image, ImageDraw
 
     rng = random.Random(seed)
     face, title_face = _font(font, size), _font(font, size + 4)
     image = Image.new("RGB", (1280, 800), (243, 243, 246))
     draw = ImageDraw.Draw(image)
-    accent = rng.choice([(38, 99, 210), (16, 124, 65), (120, 60, 170)])
     draw.rectangle((0, 0, 1280, 44), fill=(32, 34, 40))
     title = rng.choice(["System Settings", "Control Centre", "Preferences"])
     draw.text((20, 10), title, font=title_face, fill="white")
-    lines = [title]
     draw.rectangle((0, 44, 260, 800), fill=(226, 228, 233))
     labels = rng.sample(UI_LABELS, 12)
-    for i, label in enumerate(labels[:6]):  # sidebar
-        draw.text((24, 72 + i * 44), label, font=face, fill=(30, 30, 30))
-    y = 76
-    rows = []
-    for label in labels[6:]:  # the settings pane: label left, value right
-        value = rng.choice(UI_VALUES)
+    lines = [title]
+    for i, (section, label) in enumerate(zip(labels[:6], labels[6:])):
+        y, value = 76 + i * 64, rng.choice(UI_VALUES)
+        draw.text((24, y), section, font=face, fill=(30, 30, 30))
         draw.rounded_rectangle((300, y - 12, 1240, y + 34), radius=6, fill="white")
         draw.text((320, y), label, font=face, fill=(20, 20, 20))
         draw.text((1000, y), value, font=face, fill=(90, 90, 90))
-        rows.append(f"{label} {value}")
-        y += 64
+        lines.append(f"{section} {label} {value}")  # one row of the screen, read left to right
     button = rng.choice(["Apply changes", "Save", "Restore defaults"])
-    draw.rounded_rectangle((1040, 720, 1240, 764), radius=8, fill=accent)
+    draw.rounded_rectangle((1040, 720, 1240, 764), radius=8, fill=rng.choice([(38, 99, 210), (16, 124, 65)]))
     draw.text((1060, 732), button, font=face, fill="white")
-    # reading order: top to bottom, a row's cells left to right (sidebar rows interleave with the pane's)
-    placed = [(10, 20, title)] + [(72 + i * 44, 24, l) for i, l in enumerate(labels[:6])]
-    placed += [(76 + i * 64, 320, r) for i, r in enumerate(rows)] + [(732, 1060, button)]
-    lines = [text for _, _, text in sorted(placed)]
-    return TextImage(image, _merge_rows(sorted(placed)), "screenshot", font)
-
-
-def _merge_rows(placed: list[tuple[int, int, str]]) -> list[str]:
-    """Texts at (almost) the same height read as one line, left to right."""
-    lines, last_y = [], None
-    for y, _, text in placed:
-        if last_y is not None and abs(y - last_y) < 12:
-            lines[-1] += " " + text
-        else:
-            lines.append(text)
-        last_y = y
-    return lines
+    return TextImage(image, lines + [button], "screenshot", font)
 
 
 SIGN_TEXTS = [["NO PARKING", "Mon - Fri 8am - 6pm"], ["BAKERY", "Fresh bread daily"], ["PLATFORM 4", "Trains to Leeds"],

@@ -1,6 +1,6 @@
-"""Text in pictures, offline: PP-OCRv4 detection + recognition (Chinese and English) and a text
-direction classifier, as ONNX files inside the rapidocr-onnxruntime 1.4.4 wheel (Apache-2.0),
-run in ONNX Runtime with a bounded number of threads. No network is ever touched.
+"""Text in pictures, offline: PP-OCRv4 text detection and recognition (Chinese and English), ONNX
+files inside the rapidocr-onnxruntime 1.4.4 wheel (Apache-2.0), run in ONNX Runtime with a bounded
+number of threads. No network is ever touched.
 
     engine = ocr_engine()                      # one per process (and thread count), loaded on first use
     engine.has_text(image)                     # the gate: cheap, for photos (benchmarks/ocr.py)
@@ -10,7 +10,8 @@ run in ONNX Runtime with a bounded number of threads. No network is ever touched
 
 The gate runs the text detector alone on a small copy of the picture (GATE_SIDE) and says whether
 any region looks like text; a photo without text then costs one small detector pass instead of a
-full read. Settings below were chosen on the tuning half of benchmarks/ocr.py's generated set.
+full read. Settings below were chosen on the tuning half of benchmarks/ocr.py's generated set and
+photos (samples/photos), and confirmed on the other half and on other packaged photos.
 """
 
 from __future__ import annotations
@@ -26,18 +27,23 @@ from typing import Iterable
 
 from searchengine.media.passages import DocumentPassage, OcrLine, ocr_passages
 
-MODEL_ID = "rapidocr-onnxruntime-1.4.4:PP-OCRv4-det+rec-ch,mobile-v2-cls"
+MODEL_ID = "rapidocr-onnxruntime-1.4.4:PP-OCRv4-det+rec-ch"
 MODEL_LICENCE = "Apache-2.0 (rapidocr-onnxruntime; PaddleOCR PP-OCR models)"
 
 DET_SIDE = 960  # the detector sees the picture with its longer side at most this many pixels
-GATE_SIDE = 192  # the gate's copy of a photo: longer side in pixels
+GATE_SIDE = 128  # the gate's first copy of a photo: longer side in pixels
+GATE_CANDIDATE = 0.5  # a region this text-like there sends the photo to a CONFIRM_SIDE copy
+CONFIRM_SIDE = 320
 PAGE_GATE_SIDE = 640  # the gate's copy of a page- or screen-like picture
 GATE_PIXEL = 0.3  # detector probability for a pixel to count as text (PP-OCR's own binarisation threshold)
 GATE_REGION = 0.6  # mean probability a region needs to count as text
-GATE_MIN_AREA = 12  # pixels of the gate's copy a text region covers at least
-PAGE_BACKGROUND = 0.45  # share of pixels in the commonest of 32 grey levels for a flat page or screen
-PAGE_CONTRAST = 100  # grey levels between the 2nd and 98th percentile: ink on it
-MAX_UPSCALE = 3.0  # a picture smaller than det_side is enlarged up to this factor before reading
+GATE_MIN_AREA = 6  # pixels of the gate's copy a text region covers at least
+GATE_MAX_HEIGHT = 0.25  # and at most this share of its height (a silhouette or logo is one tall region)
+PAGE_BACKGROUND = 0.4  # share of pixels in the commonest of 32 grey levels for a flat page or screen
+PAGE_TONE = 192  # that background is light (paper, a light theme): at least this grey level
+PAGE_CONTRAST = 40  # grey levels between the 2nd and 98th percentile: ink on it
+READ_SIDE = 2400  # pictures are enlarged towards this longer side before reading (detection stays at DET_SIDE)
+MAX_UPSCALE = 2.0  # by at most this factor
 SHARPEN = (2, 150, 2)  # PIL UnsharpMask radius, percent, threshold before reading
 MIN_CONFIDENCE = 0.5  # lines read with less confidence are dropped
 ROW_OVERLAP = 0.5  # boxes overlapping vertically by this share of the smaller height are one line
@@ -59,8 +65,9 @@ class OcrEngine:
 
     model_id = MODEL_ID
 
-    def __init__(self, threads: int = 1, det_side: int = DET_SIDE, sharpen: bool = True):
+    def __init__(self, threads: int = 1, det_side: int = DET_SIDE, sharpen: bool = True, gate_side: int = GATE_SIDE):
         self.threads = max(1, threads)
+        self.gate_side = gate_side
         self.det_side = det_side
         self.sharpen = sharpen
         self._ocr = None
@@ -74,28 +81,35 @@ class OcrEngine:
             return self._ocr
 
     def text_likelihood(self, image) -> float:
-        """How likely `image` shows text, 0–1: the mean detector probability of the most text-like
-        region of a small copy (GATE_SIDE pixels; PAGE_GATE_SIDE for a page- or screen-like
-        picture, whose text is small). Cheap enough to run on every photo."""
+        """How likely `image` shows text, 0–1: the mean detector probability of its most text-like
+        region. Cheap for a photo without text: the detector looks at a GATE_SIDE copy, and only
+        when something there may be text at a CONFIRM_SIDE copy; a page- or screen-like picture
+        (`page_like`), whose text is small, goes straight to a PAGE_GATE_SIDE copy."""
+        thumbnail = _thumbnail(image, self.gate_side)
+        if page_like(thumbnail):
+            return self._region_score(_thumbnail(image, PAGE_GATE_SIDE))
+        candidate = self._region_score(thumbnail)
+        if candidate < GATE_CANDIDATE:
+            return candidate
+        return self._region_score(_thumbnail(image, CONFIRM_SIDE))
+
+    def _region_score(self, picture) -> float:
+        """The detector's mean probability over its most text-like region of `picture` (0: none):
+        a region covers at least GATE_MIN_AREA pixels and at most GATE_MAX_HEIGHT of the height."""
         import cv2
         import numpy as np
 
-        small = image.convert("RGB")
-        small.thumbnail((GATE_SIDE, GATE_SIDE), reducing_gap=2.0)
-        if page_like(small):
-            small = image.convert("RGB")
-            small.thumbnail((PAGE_GATE_SIDE, PAGE_GATE_SIDE), reducing_gap=2.0)
         engine = self._engine()
-        x = ((_fit(_bgr(small)).astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[None]
+        x = ((_fit(_bgr(picture)).astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[None]
         with self._run_lock:
             probability = engine.text_det.infer(x)[0][0, 0]
         count, labels, stats, _ = cv2.connectedComponentsWithStats((probability > GATE_PIXEL).astype(np.uint8), 4)
         if count < 2:
             return 0.0
         sums = np.bincount(labels.ravel(), weights=probability.ravel(), minlength=count)
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        means = np.where(areas >= GATE_MIN_AREA, sums[1:] / np.maximum(areas, 1), 0.0)
-        return float(means.max())
+        areas, heights = stats[1:, cv2.CC_STAT_AREA], stats[1:, cv2.CC_STAT_HEIGHT]
+        text_like = (areas >= GATE_MIN_AREA) & (heights <= GATE_MAX_HEIGHT * probability.shape[0])
+        return float(np.where(text_like, sums[1:] / np.maximum(areas, 1), 0.0).max())
 
     def has_text(self, image) -> bool:
         """Whether `image` likely shows text worth reading (the gate before `read_lines`)."""
@@ -110,8 +124,8 @@ class OcrEngine:
 
         engine = self._engine()
         image = image.convert("RGB")
-        scale = min(MAX_UPSCALE, self.det_side / max(image.size))
-        if scale > 1:  # small pictures (thumbnails, cropped scans): small text reads better enlarged
+        scale = min(MAX_UPSCALE, READ_SIDE / max(image.size))
+        if scale > 1:  # small text reads better enlarged: the recogniser keeps the spaces between words
             image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
         scale = max(scale, 1.0)
         if self.sharpen:  # the recogniser drops the spaces between blurred words; sharpening keeps them
@@ -155,15 +169,15 @@ def ocr_engine(threads: int = 1) -> OcrEngine:
 
 
 def page_like(image) -> bool:
-    """Whether a (small) picture looks like a page, a scan or a screen: most of it is one flat
-    background tone, with dark-on-light or light-on-dark ink (PAGE_BACKGROUND, PAGE_CONTRAST)."""
+    """Whether a (small) picture looks like a page, a scan or a screen in a light theme: most of it
+    is one light background tone, with ink on it (PAGE_BACKGROUND, PAGE_TONE, PAGE_CONTRAST)."""
     import numpy as np
 
     grey = np.asarray(image.convert("L"))
     counts = np.bincount((grey // 8).ravel(), minlength=32)
-    background = counts.max() / grey.size
     low, high = np.percentile(grey, (2, 98))
-    return background >= PAGE_BACKGROUND and high - low >= PAGE_CONTRAST
+    return (counts.max() / grey.size >= PAGE_BACKGROUND and counts.argmax() * 8 >= PAGE_TONE
+            and high - low >= PAGE_CONTRAST)
 
 
 def _load(threads: int, det_side: int):
@@ -175,7 +189,17 @@ def _load(threads: int, det_side: int):
         logger.handlers.clear()
         logger.setLevel(logging.WARNING)
     return RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1, det_limit_type="max",
-                    det_limit_side_len=det_side, text_score=MIN_CONFIDENCE, print_verbose=False)
+                    det_limit_side_len=det_side, text_score=MIN_CONFIDENCE, print_verbose=False,
+                    max_side_len=2 * READ_SIDE,
+                    # the direction classifier turned 2 of 18 upright lines of a clean page upside down
+                    # (benchmarks/ocr.py); pictures arrive upright (EXIF orientation applied)
+                    use_cls=False)
+
+
+def _thumbnail(image, side: int):
+    copy = image.convert("RGB") if image.mode != "RGB" else image.copy()
+    copy.thumbnail((side, side), reducing_gap=2.0)
+    return copy
 
 
 def _bgr(image):

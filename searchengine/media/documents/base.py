@@ -23,7 +23,7 @@ class ReadOptions:
     max_chars: int = MiB  # text kept per file (about 1,500 passages, as media/text.py's MAX_TEXT_BYTES)
     max_pages: int = 2000  # PDF pages read
     max_ocr_pages: int = 100  # scanned PDF pages read with OCR (about a second each on 2 cores)
-    ocr_dpi: int = 150  # scanned pages are rendered at this resolution for OCR (benchmarks/ocr.py)
+    ocr_dpi: int = 200  # scanned pages are rendered at this resolution for OCR (benchmarks/ocr.py)
     ocr: ReadLines | None = None
 
 
