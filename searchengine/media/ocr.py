@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable
 
+from searchengine.errors import ModelUnavailable
 from searchengine.media.passages import DocumentPassage, OcrLine, ocr_passages
 
 MODEL_ID = "rapidocr-onnxruntime-1.4.4:PP-OCRv4-det+rec-ch"
@@ -181,8 +182,12 @@ def page_like(image) -> bool:
 
 
 def _load(threads: int, det_side: int):
-    from rapidocr_onnxruntime import RapidOCR
-    from rapidocr_onnxruntime.utils import get_logger
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+        from rapidocr_onnxruntime.utils import get_logger
+    except ImportError as exc:
+        raise ModelUnavailable("OCR needs rapidocr-onnxruntime 1.4.4 (Python 3.12 or older): "
+                               "pip install 'rapidocr-onnxruntime==1.4.4'") from exc
 
     for name in ("RapidOCR", "OrtInferSession"):  # the package logs to its own stderr handlers
         logger = get_logger(name)

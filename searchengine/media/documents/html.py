@@ -25,7 +25,8 @@ FURNITURE = ("header", "footer")
 # Class or id words of page furniture (a word of the name, split at spaces, dashes and underscores).
 FURNITURE_NAMES = frozenset({"nav", "navbar", "navigation", "menu", "menubar", "breadcrumb", "breadcrumbs", "cookie",
                              "cookies", "consent", "sidebar", "share", "sharing", "social", "advert", "advertisement",
-                             "ads", "promo", "newsletter", "related", "skip", "toc", "pagination", "footer", "copyright"})
+                             "ads", "promo", "newsletter", "related", "skip", "toc", "pagination", "footer", "copyright",
+                             "comments"})
 _NAME_PARTS = re.compile(r"[\s_-]+")
 MAIN = ("main", "[role=main]", "article")
 BLOCKS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd",
