@@ -168,6 +168,33 @@ def throughput(items: list[ti.TextImage], quick: bool) -> dict:
     return result
 
 
+def tesseract(items: list[ti.TextImage]) -> dict | None:
+    """Debian's tesseract-ocr 5 (the issue's alternative) on the same pages and screenshots, one
+    thread: CER and CPU seconds per picture, for comparison only."""
+    import resource
+    import shutil
+    import subprocess
+
+    if shutil.which("tesseract") is None:
+        return None
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for item in items:
+            if item.kind == "sign":
+                continue
+            path = Path(tmp) / "picture.png"
+            item.image.save(path)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            read = subprocess.run(["tesseract", str(path), "stdout"], capture_output=True, text=True,
+                                  env={**os.environ, "OMP_THREAD_LIMIT": "1"}).stdout
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            rows.append({"kind": item.kind, "condition": item.condition,
+                         "cer": round(ti.character_error_rate(item.text, read), 4),
+                         "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2)})
+    return {"version": subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+            "pictures": rows}
+
+
 def photo_folders() -> dict[str, list[Path]]:
     """tune: samples/photos; confirm: the packaged photos of benchmarks/datasets/photos.py not among them."""
     import photos as sources
@@ -298,6 +325,7 @@ def main(argv=None) -> None:
     engine = variants[chosen]
     result["confirm"] = cer_of(engine, sets["confirm"])
     result["real_scan"] = real_scan(engine)
+    result["tesseract_confirm"] = tesseract(sets["confirm"])
     confirm = result["confirm"]["cer"]
     result["targets"] = {"clean_cer_max": 0.03, "degraded_cer_max": 0.08, "scanned_pages_per_s_min": 1.0,
                          "photo_overhead_max": 0.10}
