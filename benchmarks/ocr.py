@@ -290,7 +290,7 @@ def gate(sets: dict, quick: bool) -> dict:
     folders = photo_folders()
     decoded = {split: [load_image(p, draft_size=384) for p in paths] for split, paths in folders.items()}
     result = {"sides": {}}
-    for side in (GATE_SIDE, 160, 192):
+    for side in sorted({128, GATE_SIDE, 192}):
         engine = OcrEngine(1, gate_side=side)
         result["sides"][str(side)] = gate_sweep(engine, decoded, sets)
         log.info("gate side %d: %s", side, result["sides"][str(side)]["at_chosen"])

@@ -122,7 +122,8 @@ def test_plain_text_formats_and_text_recognised_by_content(tmp_path):
     assert len(csv_passages) > 1 and all(len(p.text) <= 700 for p in csv_passages)
     assert all(p.text.endswith(".50") for p in csv_passages)  # cut between rows, never inside one
     assert "Lisbon" in words(read_document(tmp_path / "data.json"))
-    assert document_format(tmp_path / "README") == "text" and "harbour model railway" in words(read_document(tmp_path / "README"))
+    assert document_format(tmp_path / "README") == "text"
+    assert "harbour model railway" in words(read_document(tmp_path / "README"))
     assert document_format(tmp_path / "notes.xyz") == "text"
     assert document_format(tmp_path / "blob") is None
     with pytest.raises(UnsupportedFile):

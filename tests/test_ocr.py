@@ -18,7 +18,8 @@ from searchengine.media.ocr import OcrEngine, ocr_engine
 from searchengine.media.passages import OcrLine, ocr_passages
 
 pytest.importorskip("rapidocr_onnxruntime")
-needs_fonts = pytest.mark.skipif(not text_images.available_fonts(["DejaVu Sans", "Liberation Sans"]) == ["DejaVu Sans", "Liberation Sans"],
+FONTS = ["DejaVu Sans", "Liberation Sans"]
+needs_fonts = pytest.mark.skipif(text_images.available_fonts(FONTS) != FONTS,
                                  reason="fonts-dejavu-core and fonts-liberation are needed (scripts/install-test-deps.sh)")
 
 

@@ -140,10 +140,7 @@ def sign(lines: list[str], font: str, background, seed: int, angle: float = 0.0,
          noise: float = 0.0, size: int = 800) -> TextImage:
     """A sign photographed in a scene: `lines` on a board over a photo `background`, rotated by
     `angle` degrees, blurred (Gaussian radius `blur`), with sensor noise (std `noise`), saved as JPEG."""
-    import io
-
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFilter
+    from PIL import Image, ImageDraw
 
     rng = random.Random(seed)
     scene = background.convert("RGB").resize((size, size * 3 // 4))
@@ -162,26 +159,26 @@ def sign(lines: list[str], font: str, background, seed: int, angle: float = 0.0,
     x = rng.randint(10, max(11, scene.width - board.width - 10))
     y = rng.randint(10, max(11, scene.height - board.height - 10))
     scene.paste(board, (x, y), board)
-    if blur:
-        scene = scene.filter(ImageFilter.GaussianBlur(blur))
-    if noise:
-        pixels = np.asarray(scene, dtype=np.float32)
-        pixels += np.random.default_rng(seed).normal(0, noise, pixels.shape)
-        scene = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-    buffer = io.BytesIO()
-    scene.save(buffer, "JPEG", quality=85)
     condition = f"rotated {angle:g}°, blur {blur:g}, noise {noise:g}" if (angle or blur or noise) else "clean"
-    return TextImage(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), list(lines), "sign", font, condition)
+    return TextImage(_photographed(scene, seed, blur, noise, quality=85), list(lines), "sign", font, condition)
 
 
 def degrade(item: TextImage, seed: int, angle: float, blur: float, noise: float) -> TextImage:
     """A page or screenshot as a phone photo or a poor scan: rotated, blurred, noisy, JPEG-compressed."""
+    from PIL import Image
+
+    image = item.image.rotate(angle, expand=True, fillcolor="white", resample=Image.Resampling.BICUBIC)
+    return TextImage(_photographed(image, seed, blur, noise, quality=80), item.lines, item.kind, item.font,
+                     f"rotated {angle:g}°, blur {blur:g}, noise {noise:g}")
+
+
+def _photographed(image, seed: int, blur: float, noise: float, quality: int):
+    """`image` blurred (Gaussian radius `blur`), with sensor noise (std `noise`), through a JPEG."""
     import io
 
     import numpy as np
     from PIL import Image, ImageFilter
 
-    image = item.image.rotate(angle, expand=True, fillcolor="white", resample=Image.Resampling.BICUBIC)
     if blur:
         image = image.filter(ImageFilter.GaussianBlur(blur))
     if noise:
@@ -189,9 +186,8 @@ def degrade(item: TextImage, seed: int, angle: float, blur: float, noise: float)
         pixels += np.random.default_rng(seed).normal(0, noise, pixels.shape)
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=80)
-    return TextImage(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), item.lines, item.kind, item.font,
-                     f"rotated {angle:g}°, blur {blur:g}, noise {noise:g}")
+    image.save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
 def character_error_rate(reference: str, hypothesis: str) -> float:

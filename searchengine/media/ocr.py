@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import statistics
 import threading
 from dataclasses import dataclass
@@ -29,7 +28,9 @@ from typing import Iterable
 from searchengine.errors import ModelUnavailable
 from searchengine.media.passages import DocumentPassage, OcrLine, ocr_passages
 
-MODEL_ID = "rapidocr-onnxruntime-1.4.4:PP-OCRv4-det+rec-ch"
+# What produced a text read from a picture: the models and this module's reading settings (bump the
+# suffix when a setting that changes what is read changes), for catalogs and caches to record.
+MODEL_ID = "rapidocr-onnxruntime-1.4.4:PP-OCRv4-det+rec-ch/read-v1"
 NOT_INSTALLED = "OCR needs rapidocr-onnxruntime 1.4.4 (Python 3.12 or older): pip install 'rapidocr-onnxruntime==1.4.4'"
 DETECTOR_FILE = "ch_PP-OCRv4_det_infer.onnx"  # inside the wheel's models/ folder
 MODEL_LICENCE = "Apache-2.0 (rapidocr-onnxruntime; PaddleOCR PP-OCR models)"
@@ -130,9 +131,7 @@ class OcrEngine:
     def read_lines(self, image) -> list[OcrLine]:
         """Every line of text in `image` (a PIL image), in reading order: boxes on one row, left to
         right, joined into one line; rows top to bottom."""
-        from PIL import ImageFilter
-
-        from PIL import Image
+        from PIL import Image, ImageFilter
 
         engine = self._engine()
         image = image.convert("RGB")
