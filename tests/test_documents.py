@@ -48,6 +48,8 @@ def test_long_pdf_is_cut_at_max_pages_and_says_so(tmp_path):
     assert extraction.pages == 7
     assert max(p.page for p in extraction.passages) == 3
     assert "first 3 of 7 pages" in extraction.truncated
+    cut = read_document(pdf, ReadOptions(max_chars=60))
+    assert sum(len(p.text) for p in cut.passages) <= 60 and "60 characters" in cut.truncated
 
 
 def test_scanned_pdf_pages_go_to_the_ocr_given(tmp_path):

@@ -46,24 +46,25 @@ def _read_pages(path: Path, pdf, options: ReadOptions) -> Extraction:
         notes.append(f"only the first {options.max_pages:,} of {pages:,} pages were read")
     for number in range(1, min(pages, options.max_pages) + 1):
         if chars >= options.max_chars:
-            notes.append(f"reading stopped at page {number} after {options.max_chars:,} characters")
+            notes.append(f"reading stopped before page {number}: {options.max_chars:,} characters were read")
             break
         text, scanned = _page_text(path, pdf, number)
-        if scanned and options.ocr is None:
-            unread.append(number)
-        elif scanned and ocr_done >= options.max_ocr_pages:
-            unread.append(number)
-            if ocr_done == options.max_ocr_pages:
-                notes.append(f"only the first {options.max_ocr_pages} scanned pages were read with OCR")
-                ocr_done += 1
-        elif scanned:
+        if not scanned:
+            kept = text[: options.max_chars - chars]
+            passages += text_passages(kept, page=number)
+            chars += len(text)
+            if len(kept) < len(text):
+                notes.append(f"page {number} was read up to {options.max_chars:,} characters in all")
+                break
+        elif options.ocr is not None and ocr_done < options.max_ocr_pages:
             page_passages = ocr_passages(options.ocr(_render(path, pdf, number, options.ocr_dpi)), page=number)
             ocr_done += 1
             passages += page_passages
             chars += sum(len(p.text) for p in page_passages)
         else:
-            passages += text_passages(text[: options.max_chars - chars], page=number)
-            chars += len(text)
+            unread.append(number)
+    if unread and options.ocr is not None:
+        notes.append(f"only the first {options.max_ocr_pages} scanned pages were read with OCR")
     return Extraction(passages, pages=pages, truncated="; ".join(notes) or None, unread_pages=tuple(unread))
 
 
