@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -20,16 +19,20 @@ app = typer.Typer(
     name="searchengine",
     help="Local, offline, cross-modal semantic search over photos, documents and recordings.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 bench_app = typer.Typer(help="Measure retrieval quality and speed.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-IndexOption = typer.Option(None, "--index", help="Index folder [default: $SEARCHENGINE_HOME/default].")
+def _one_of(*values: str):
+    """Shell completion for an option that takes one of `values`."""
+    return lambda incomplete: [v for v in values if v.startswith(incomplete)]
+
+
+IndexOption = typer.Option(None, "--index", help="The index folder.", show_default="$SEARCHENGINE_HOME/default")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output on stdout.")
 BackendOption = typer.Option(
-    "auto", "--backend", envvar="SEARCHENGINE_BACKEND",
+    "auto", "--backend", envvar="SEARCHENGINE_BACKEND", autocompletion=_one_of("auto", "onnx", "torch"),
     help="Runtime of the model: auto (ONNX Runtime on the CPU, PyTorch on a GPU) | onnx | torch.",
 )
 
@@ -45,6 +48,11 @@ def reports_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except BrokenPipeError:  # the reader of stdout went away (| head): end quietly
+            from .pipes import CLOSED_PIPE, silence_stdout
+
+            silence_stdout()
+            raise typer.Exit(CLOSED_PIPE) from None
         except SearchEngineError as exc:
             _fail(exc.render(CLI), exc.exit_code)
         except OSError as exc:  # disk full, permission denied: nothing committed is lost
@@ -62,40 +70,54 @@ def _fail(message: str, code: int):
     raise typer.Exit(code) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"searchengine {version('searchengine')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens, on stderr."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False, metavar="", help="Say more on stderr: -v what you can act on (model and runtime, timings, every file skipped and why), -vv everything, other libraries' lines included."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .logs import configure
+
+    configure(verbose)
 
 
 @app.command()
 @reports_errors
 def index(
-    folder: Path = typer.Argument(..., help="Folder of photos, texts and recordings to index (recursively)."),
+    folder: Path | None = typer.Argument(None, help="Folder of photos, texts, recordings and videos to index (recursively).", show_default="every folder the index holds"),
     index: Path | None = IndexOption,
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder: bundled, or clip:ARCH/PRETRAINED, clip:ARCH@/path/weights.pt."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     backend: str = BackendOption,
     workers: int = typer.Option(default_workers(), "--workers", min=1, help="Parallel decoding threads."),
-    index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly)."),
-    max_memory: str | None = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs) [default: half the RAM]."),
-    asr_model: str | None = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder [default: bundled Whisper base]."),
-    language: str | None = typer.Option(None, "--language", help="Language of the recordings (en, de, …) [default: detected]."),
+    index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly).", autocompletion=_one_of("auto", "flat", "hnsw", "ivf", "ivfpq")),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs).", show_default="half the RAM"),
+    asr_model: str | None = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder.", show_default="bundled Whisper base"),
+    language: str | None = typer.Option(None, "--language", help="Language of the recordings (en, de, …).", show_default="detected"),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."),
     follow_outside_links: bool = typer.Option(False, "--follow-outside-links", help="Index files that symlinks lead to outside FOLDER (and the index's other folders); by default they are skipped, with the reason."),
-    engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine[scale])."),
-    address: str | None = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001) [default: $RAY_ADDRESS, else Ray started here]."),
+    engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine\\[scale]).", autocompletion=_one_of("local", "ray")),
+    address: str | None = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001).", show_default="$RAY_ADDRESS, else Ray started here"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped."""
+    """Index FOLDER: new and changed files are embedded, moved ones kept, deleted ones dropped.
+
+    Without FOLDER, every folder the index holds is brought up to date."""
     from searchengine.api import Index
     from searchengine.distributed import ENGINES
     from searchengine.vectors.choice import parse_size
 
-    from .output import json_line, stderr
+    from .output import stderr
     from .progress import BarProgress
+    from .report import folders_to_sync, show_summary
 
     options = dict(workers=workers, index_type=index_type, asr_model=asr_model, language=language,
                    max_memory=None if max_memory is None else parse_size(max_memory))
@@ -103,31 +125,23 @@ def index(
         raise UsageError("unknown {-engine=$engine}: use one of {choices}", engine=engine, choices=", ".join(ENGINES))
     if address is not None and engine != "ray":
         raise UsageError("--address names a Ray cluster: use it with --engine ray")
-    with BarProgress(quiet=quiet) as progress, Index.open(_index_dir(index), model, device=device, backend=backend) as ix:
-        executor = None
-        if engine == "ray":
-            from searchengine.distributed.executor import RayExecutor
+    with Index.open(_index_dir(index), model, device=device, backend=backend) as ix:
+        folders, unreachable = folders_to_sync(folder, ix)
+        for root in folders:
+            executor = None
+            if engine == "ray":
+                from searchengine.distributed.executor import RayExecutor
 
-            executor = RayExecutor(address)
-        summary = ix.sync(folder, progress, exclude=exclude, follow_outside_links=follow_outside_links,
-                          executor=executor, **options)
-    for notice in summary.notices:
-        stderr.print(f"note: {notice.render(CLI)}", highlight=False, markup=False)
-    if as_json:
-        json_line(summary.as_dict(CLI))
-        return
-    stderr.print(
-        f"{summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
-        f"{summary.renamed} renamed, {summary.removed} removed, {summary.failed} failed, {summary.skipped} skipped "
-        f"in {summary.seconds:.1f} s ({summary.items_per_second:.1f} files/s) → {summary.index}",
-        highlight=False, markup=False,
-    )
-    listed = [("failed", reason) for _, reason in summary.errors] + [("skipped", r) for _, r in summary.skipped_files]
-    listed += [("in part", f"{path}: {note}") for path, note in summary.notes]
-    for label, line in listed[:20]:
-        stderr.print(f"  {label}: {line}", highlight=False, markup=False)
-    if len(listed) > 20:
-        stderr.print(f"  … and {len(listed) - 20} more: searchengine status --errors", highlight=False)
+                executor = RayExecutor(address)
+            with BarProgress(quiet=quiet) as progress:
+                summary = ix.sync(root, progress, exclude=exclude, follow_outside_links=follow_outside_links,
+                                  executor=executor, **options)
+            show_summary(summary, root, as_json, name_the_folder=folder is None)
+    for root in unreachable:
+        stderr.print(f"note: {root} cannot be reached now: not brought up to date (its files stay in the index)",
+                     highlight=False, markup=False)
+    if unreachable:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -135,26 +149,34 @@ def index(
 def search(
     ctx: typer.Context,
     text: str | None = typer.Argument(None, help="What to look for, in words."),
-    image: Path | None = typer.Option(None, "--image", help="Search with an image (combined with the words if both are given)."),
+    image: str | None = typer.Option(None, "--image", help="Search with an image: a file, or an http(s) URL (fetched, up to 50 MB). Combined with the words if both are given."),
     like: int | None = typer.Option(None, "--like", help="More like this: a segment_id from an earlier search --json."),
     negative: list[str] = typer.Option([], "--not", help="Push results away from these words (repeatable)."),
     image_weight: float = typer.Option(1.0, "--image-weight", help="Weight of --image against the words."),
     queries: Path | None = typer.Option(None, "--queries", help="File of queries, one a line (text, or image:PATH); JSON lines out."),
     index: Path | None = IndexOption,
-    kind: str = typer.Option("any", "--type", help="any | image | text | audio | video."),
+    kind: str = typer.Option("any", "--type", help="any | image | text | audio | video.", autocompletion=_one_of("any", "image", "text", "audio", "video")),
     k: int = typer.Option(10, "-k", min=1, help="Number of results."),
     min_score: float | None = typer.Option(None, "--min-score", help="Leave out hits whose calibrated score (standard deviations above chance) is below this. Off by default: the k best are listed, each with its confidence."),
     no_cutoff: bool = typer.Option(False, "--no-cutoff", hidden=True, help="The default now (kept for old scripts): the k best whatever their score."),
     per_kind: int | None = typer.Option(None, "--per-kind", min=1, help="At most N results of each kind."),
-    path_glob: str | None = typer.Option(None, "--glob", help="Only files whose path matches (e.g. '*.jpg', 'holidays/*')."),
-    after: datetime | None = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files modified on or after this date."),
-    before: datetime | None = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files modified before this date."),
+    path_glob: str | None = typer.Option(None, "--glob", help="Only files whose path matches, in any case: a pattern without / matches the file name ('*.jpg'), one with / the end of the path ('holidays/*')."),
+    glob_case: bool = typer.Option(False, "--glob-case", help="Make --glob tell upper from lower case ('*.JPG' then misses cat.jpg)."),
+    after: datetime | None = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files dated on or after this day (YYYY-MM-DD): a photo's EXIF capture date where it has one, else the file's modification time."),
+    before: datetime | None = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files dated before this day (YYYY-MM-DD), dated as for --after."),
     segments: bool = typer.Option(False, "--segments", help="List every matching segment, not one per file."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    paths_only: bool = typer.Option(False, "--paths-only", "-f", help="Print only the absolute paths, one a line (for xargs)."),
+    preview: bool = typer.Option(False, "--preview", "-p", help="Show thumbnails of image hits, in terminals with an image protocol (kitty, iTerm2, sixel); nothing elsewhere."),
+    open_best: bool = typer.Option(False, "--open", help="Open the best hit with the desktop's default application."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     backend: str = BackendOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Search the index with words, an image, both, or a file of queries."""
+    """Search the index with words, an image, both, or a file of queries.
+
+    Exits 1 when nothing is found (as grep does), except with --json."""
+    from contextlib import ExitStack
+
     from .coldstart import Preload
 
     # The model loads in a thread while the modules below are imported (a cold query's two costs):
@@ -170,24 +192,32 @@ def search(
         if own is not None:
             own.settle()
 
+    held = ExitStack()  # a query image fetched from a URL, removed at the end
     try:
         from searchengine.api import Index
         from searchengine.query import Filters, Query
 
-        from .output import json_line, print_hits
+        from .fetch import query_image
+        from .output import json_line
 
         if queries is not None and (text is not None or image is not None or like is not None):
             raise UsageError("--queries runs the queries in its file: give no other query with it")
-        options = dict(kind=kind, glob=path_glob, after=after, before=before, per_kind=per_kind,
+        if like is not None and not 0 < like < 2**63:
+            raise UsageError(f"--like {like} is not a segment_id: use one from search --json")
+        if paths_only and (as_json or queries is not None):
+            raise UsageError("--paths-only prints paths, --json and --queries JSON: give one of them")
+        options = dict(kind=kind, glob=path_glob, glob_case=glob_case, after=after, before=before, per_kind=per_kind,
                        min_score=None if no_cutoff else min_score, k=k, segments=segments)
         Filters(kind=kind, per_kind=per_kind)  # bad options, before any query runs
         if queries is not None:
             batch = _read_queries(queries)
         else:
-            batch = [Query(text=text, image=image, like=like, negative=tuple(negative), image_weight=image_weight)]
+            image_path = held.enter_context(query_image(image))
+            batch = [Query(text=text, image=image_path, like=like, negative=tuple(negative), image_weight=image_weight)]
         refused = _validate(batch, one_by_one=queries is not None)  # bad input, before waiting for any model
         ix = Index.open(_index_dir(index), create=False, device=device, backend=backend, encoder=loading)
     except BaseException:
+        held.close()
         settle()
         raise
     try:
@@ -205,10 +235,25 @@ def search(
             if refused:
                 raise UsageError(f"{len(refused)} of the {len(batch)} queries in {queries} failed: see their \"error\"")
         else:
-            print_hits(ix.search(batch[0], **options), as_json, cutoff=options["min_score"])
+            from .results import show_results
+
+            show_results(ix, batch[0], options, as_json=as_json, paths_only=paths_only, preview=preview,
+                         open_best=open_best)
     finally:
         ix.close()
+        held.close()
         settle()
+
+
+@app.command("open")
+@reports_errors
+def open_result(
+    rank: int = typer.Argument(1, min=1, help="The rank of a result of the last search."),
+) -> None:
+    """Open a result of the last search with the desktop's default application."""
+    from .opener import open_file, remembered
+
+    open_file(remembered(rank))
 
 
 def _validate(batch, one_by_one: bool) -> dict:
@@ -245,6 +290,7 @@ def status(
     from searchengine.api import Index
 
     from .output import human_bytes, json_line, stdout
+    from .report import plural
 
     with Index.open(_index_dir(index), create=False) as ix:
         info = ix.status(errors=errors)
@@ -252,13 +298,17 @@ def status(
         json_line(info, indent=2)
         return
     counts = info["counts"]
+    unsupported = info.get("unsupported") or {}
     stdout.print(f"index      {info['index']}", highlight=False)
     stdout.print(f"model      {info['model']} ({info['encoder_id']}, {info['dim']}-d)", highlight=False)
     stdout.print(f"vectors    {info['vectors']} in a {info['index_type']} index", highlight=False)
     stdout.print(f"files      {counts['items']} indexed, {counts['failed']} failed, {counts['skipped']} skipped"
                  + (f", {counts['indexed_in_part']} indexed in part" if counts["indexed_in_part"] else ""), highlight=False)
     for kind, c in counts["by_kind"].items():
-        stdout.print(f"  {kind:8} {c['items']} files, {c['segments']} segments", highlight=False)
+        stdout.print(f"  {kind:8} {plural(c['items'], 'file')}, {plural(c['segments'], 'segment')}", highlight=False)
+    if unsupported:
+        stdout.print(f"  {'skipped':8} {plural(sum(unsupported.values()), 'file')} of a type not indexed: "
+                     + ", ".join(f"{ext} {n}" for ext, n in unsupported.items()), highlight=False, markup=False)
     stdout.print(f"on disk    {human_bytes(info['size_bytes'])}", highlight=False)
     if info.get("last_run"):
         run = info["last_run"]
@@ -276,7 +326,7 @@ def status(
 def transcript(
     file: Path = typer.Argument(..., help="An indexed recording."),
     index: Path | None = IndexOption,
-    fmt: str = typer.Option("text", "--format", help="text | srt | vtt."),
+    fmt: str = typer.Option("text", "--format", help="text | srt | vtt.", autocompletion=_one_of("text", "srt", "vtt")),
 ) -> None:
     """Print the stored transcript of an indexed recording, with timestamps."""
     from searchengine.api import Index
@@ -300,7 +350,7 @@ def transcript(
 def tags(
     file: Path = typer.Argument(..., help="An image."),
     k: int = typer.Option(5, "-k", min=1, help="Number of labels."),
-    device: str = typer.Option("cpu", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("cpu", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     as_json: bool = JsonOption,
 ) -> None:
     """The most likely labels for an image, from the bundled model's ImageNet label space."""
@@ -328,7 +378,7 @@ def verify(
     index: Path | None = IndexOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Check that the catalog, the vector index and the files on disk agree. Exit 1 if they do not."""
+    """Check that the catalog, the vector index and the files on disk agree. Exits 1 if they do not."""
     from searchengine.api import Index
 
     with Index.open(_index_dir(index), create=False) as ix:
@@ -373,12 +423,12 @@ def _print_report(report, as_json: bool) -> None:
 @bench_app.command("recall")
 @reports_errors
 def bench_recall(
-    dataset: Path = typer.Argument(..., help="Folder with pairs.jsonl (see docs)."),
+    dataset: Path = typer.Argument(..., help="A folder holding pairs.jsonl: one JSON line per image, with its captions (see benchmarks/README.md)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder to measure."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
     split: str | None = typer.Option(None, "--split", help="Read SPLIT.jsonl (train | val | test) instead of pairs.jsonl."),
     audio: bool = typer.Option(False, "--audio", help="Also query with the spoken captions, transcribed (a2i)."),
-    index_type: str = typer.Option("auto", "--index-type", help="Vector index to measure: auto | flat | hnsw | ivf | ivfpq."),
+    index_type: str = typer.Option("auto", "--index-type", help="Vector index to measure: auto | flat | hnsw | ivf | ivfpq.", autocompletion=_one_of("auto", "flat", "hnsw", "ivf", "ivfpq")),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -411,7 +461,7 @@ def serve(
     index: Path | None = IndexOption,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default keeps it on this machine."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
 ) -> None:
     """Serve the search page and HTTP API for an index (open http://HOST:PORT in a browser)."""
     try:
@@ -430,5 +480,5 @@ def serve(
 
 
 def main(preload=None) -> None:
-    """Run the command line; `preload`: the launcher's early encoder load (launch.Preload)."""
-    app(obj=preload)
+    """Run the command line; `preload`: the launcher's early encoder load (coldstart.Preload)."""
+    app(obj=preload, prog_name="searchengine")

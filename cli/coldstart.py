@@ -70,7 +70,7 @@ class Preload:
 def peek(args: list[str]) -> dict | None:
     """What a `search` command line `args` says of the load (Preload's arguments); None for any
     other command. Typer parses it properly later; a search that differs loads its own."""
-    while args and args[0] in ("-v", "--verbose"):  # the command's own options come first
+    while args and _is_verbose(args[0]):  # the command's own options come first
         args = args[1:]
     if not args or args[0] != "search" or "--help" in args:
         return None
@@ -83,6 +83,20 @@ def peek(args: list[str]) -> dict | None:
     return {"index": Path(values["--index"]).expanduser() if values["--index"] else None,
             "device": values["--device"], "backend": values["--backend"],
             "texts": "--image" not in args and "--like" not in args, "quick_start": "--queries" not in args}
+
+
+def _is_verbose(arg: str) -> bool:
+    return arg == "--verbose" or arg.startswith("-v") and set(arg[1:]) == {"v"}
+
+
+def verbosity(args: list[str]) -> int:
+    """The -v count among the options before the command (where Typer takes them)."""
+    count = 0
+    for arg in args:
+        if not _is_verbose(arg):
+            break
+        count += 1 if arg == "--verbose" else len(arg) - 1
+    return count
 
 
 def _default_index() -> Path:

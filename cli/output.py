@@ -3,74 +3,79 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 
 from searchengine.paths import REPLACE_ERRORS
-from searchengine.query import Hit
+
+from .pipes import CLOSED_PIPE, silence_stdout
+
+if TYPE_CHECKING:
+    from searchengine.hits import Hit
 
 # A file name that is not UTF-8 is shown with U+FFFD for its bad bytes: output stays valid UTF-8.
 for _stream in (sys.stdout, sys.stderr):
     if hasattr(_stream, "reconfigure"):
         _stream.reconfigure(errors=REPLACE_ERRORS)
 
-# Piped output keeps whole paths on one line; a terminal gets its own width.
-stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, soft_wrap=True)
 
 
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes:02d}:{secs:02d}"
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (| head): end quietly, as cli/pipes.py says."""
+        self.quiet = True
+        silence_stdout()
+        raise SystemExit(CLOSED_PIPE)
 
 
-def snippet(hit: Hit, width: int = 90) -> str:
-    text = " ".join((hit.text or "").split())
-    if len(text) > width:
-        text = text[: width - 1].rstrip() + "…"
-    if hit.start is not None:
-        return f"{clock(hit.start)}–{clock(hit.end)}  {text}"
-    return text
+# Piped output is written as plain lines (table.py); a terminal gets its own width.
+stdout = _Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+stderr = _Console(stderr=True, soft_wrap=True)
 
 
-WEAK_RULE = "weaker matches"
 NO_STRONG_MATCH = "no strong match: the closest are listed, none is likely what you are looking for"
 
 
-def hits_table(hits: Sequence[Hit]) -> Table:
-    """Best first; a rule marks where the low-confidence hits begin, and they are dimmed."""
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("#", style="dim", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("confidence")
-    table.add_column("kind", style="cyan")
-    table.add_column("path", style="green", overflow="fold", ratio=3)
-    table.add_column("match", overflow="ellipsis", no_wrap=True, ratio=2)
-    weak_from = next((i for i, h in enumerate(hits) if h.confidence == "low"), None)
-    for i, hit in enumerate(hits):
-        if i == weak_from and i > 0:
-            table.add_row("", "", "", "", f"[dim]── {WEAK_RULE} ──[/dim]", "")
-        style = "dim" if hit.confidence == "low" else None
-        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.confidence, hit.kind, hit.path, snippet(hit), style=style)
-    return table
+def print_hits(hits: Sequence[Hit], as_json: bool = False, paths_only: bool = False, preview: bool = False) -> None:
+    """Results on stdout: JSON, absolute paths one a line, a layout for the terminal, or one
+    tab-separated line per hit for a pipe."""
+    from .table import piped_lines
 
-
-def print_hits(hits: Sequence[Hit], as_json: bool, cutoff: float | None = None) -> None:
-    if hits and hits[0].confidence == "low":
+    if hits and hits[0].confidence == "low" and not paths_only:
         stderr.print(NO_STRONG_MATCH, highlight=False)
     if as_json:
         json_line([h.as_json() for h in hits], indent=2)
-    elif hits:
-        stdout.print(hits_table(hits))
-    elif cutoff is not None:
-        stderr.print(f"no match: nothing scored {cutoff:g} or more (--min-score)", highlight=False)
+    elif paths_only:  # the exact bytes of each name, for xargs, even where they are not UTF-8
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"".join(os.fsencode(h.path) + b"\n" for h in hits))
+        sys.stdout.buffer.flush()
+    elif stdout.is_terminal:
+        show_terminal(hits, preview)
     else:
-        stderr.print("no match: nothing indexed is of that kind and passes the filters", highlight=False)
+        write_lines(piped_lines(hits))
+
+
+def show_terminal(hits: Sequence[Hit], preview: bool) -> None:
+    from .table import indent_of, terminal_blocks
+
+    for hit, lines in terminal_blocks(hits, stdout.width):
+        for line in lines:
+            stdout.print(line, soft_wrap=True, highlight=False)
+        if preview and hit is not None:
+            from .preview import thumbnail
+
+            picture = thumbnail(hit.path, hit.kind, indent_of(hits))
+            if picture is not None:
+                stdout.print(picture)
+
+
+def write_lines(lines) -> None:
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    sys.stdout.flush()
 
 
 def json_line(data, indent: int | None = None) -> None:

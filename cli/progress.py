@@ -1,17 +1,23 @@
 """The indexing progress bar (rich, on stderr), following --quiet.
 
-One line counts files; while a recording is transcribed or a video's keyframes are read, a line
-of its own shows how many seconds of it are done ("speech talk.m4a ━━━━ 03:12/10:00").
+One line counts files ("indexing ━━━━━━ 12/40 3.1 files/s eta 0:00:09"), advancing file by
+file; while a recording is transcribed or a video's keyframes are read, a line of its own shows
+how many seconds of it are done ("speech talk.m4a ━━━━ 03:12/10:00 2.5× real time"). A one-time
+preparation (exporting a model to ONNX, assembling Whisper: searchengine.preparing) gets a line
+of its own while it runs, so a first run never sits at 0 without saying why.
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from pathlib import Path
 
-from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from .output import clock, stderr
+from .output import stderr
+from .table import clock
 
 _NAME_WIDTH = 32
 
@@ -20,11 +26,45 @@ class _DoneColumn(ProgressColumn):
     """Files as "12/40"; seconds of media as "03:12/10:00" (the total unknown: "03:12")."""
 
     def render(self, task) -> Text:
+        if task.fields.get("note"):
+            return Text("")
         if task.fields.get("media"):
             done = clock(task.completed)
             return Text(f"{done}/{clock(task.total)}" if task.total is not None else done, style="progress.download")
         total = "?" if task.total is None else f"{int(task.total)}"
         return Text(f"{int(task.completed)}/{total}", style="progress.download")
+
+
+class _RateColumn(ProgressColumn):
+    """Files per second and the time left; for media, how many times faster than real time."""
+
+    def render(self, task) -> Text:
+        speed = task.speed
+        if task.fields.get("note") or not speed or task.finished:
+            return Text("")
+        if task.fields.get("media"):
+            return Text(f"{speed:.1f}× real time", style="progress.data.speed")
+        rate = f"{speed:.1f} files/s" if speed >= 0.95 else f"{1 / speed:.1f} s/file"
+        left = task.time_remaining
+        eta = "" if left is None else f"  eta {timedelta(seconds=int(round(left)))}"
+        return Text(rate + eta, style="progress.data.speed")
+
+
+class _PreparationLines(logging.Handler):
+    """Shows searchengine.preparing's announcements as lines of the bar while they run."""
+
+    def __init__(self, progress: BarProgress):
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        what = getattr(record, "preparing", None)
+        if what is not None and stderr.is_terminal:
+            self.progress.note_started(what)
+            record.on_bar = True  # logs.ConsoleHandler need not print it too
+        done = getattr(record, "prepared", None)
+        if done is not None:
+            self.progress.note_ended(done)
 
 
 class BarProgress:
@@ -33,17 +73,24 @@ class BarProgress:
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
         self._bar = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _DoneColumn(),
-            TimeRemainingColumn(), console=stderr, transient=True, disable=quiet,
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _DoneColumn(), _RateColumn(),
+            TimeElapsedColumn(), console=stderr, transient=True, disable=quiet or not stderr.is_terminal,
+            speed_estimate_period=20,
         )
         self._task: TaskID | None = None
         self._media: dict[tuple[str, str], TaskID] = {}
+        self._notes: dict[str, TaskID] = {}
+        self._handler = _PreparationLines(self)
+        self._logger = logging.getLogger("searchengine.preparing")
 
     def __enter__(self) -> BarProgress:
         self._bar.start()
+        if not self.quiet:
+            self._logger.addHandler(self._handler)
         return self
 
     def __exit__(self, *exc) -> None:
+        self._logger.removeHandler(self._handler)
         self._bar.stop()
 
     def start(self, phase: str, total: int) -> None:
@@ -57,19 +104,31 @@ class BarProgress:
 
     def failed(self, path: str, reason: str) -> None:
         if not self.quiet:
-            self._bar.console.print(f"[yellow]skipped[/] {reason}", markup=True, highlight=False)
+            self._bar.console.print(f"[yellow]failed[/] {reason}", markup=True, highlight=False)
 
     def media(self, path: str, stage: str, done: float, total: float | None) -> None:
         key = (path, stage)
         task = self._media.get(key)
         if task is None:  # each file is reported by the one thread decoding it; rich locks its own state
-            name = Path(path).name
-            if len(name) > _NAME_WIDTH:
-                name = name[: _NAME_WIDTH - 1] + "…"
-            task = self._media[key] = self._bar.add_task(f"  {stage} {name}", total=total, media=True)
+            task = self._media[key] = self._bar.add_task(f"  {stage} {_short(Path(path).name)}", total=total,
+                                                         media=True)
         self._bar.update(task, completed=min(done, total) if total else done, total=total)
 
     def media_done(self, path: str, stage: str) -> None:
         task = self._media.pop((path, stage), None)
         if task is not None:
             self._bar.remove_task(task)
+
+    def note_started(self, what: str) -> None:
+        """A one-time preparation began: a line that says so until it ends."""
+        if what not in self._notes:
+            self._notes[what] = self._bar.add_task(f"{what} (once)", total=None, note=True)
+
+    def note_ended(self, what: str) -> None:
+        task = self._notes.pop(what, None)
+        if task is not None:
+            self._bar.remove_task(task)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= _NAME_WIDTH else name[: _NAME_WIDTH - 1] + "…"

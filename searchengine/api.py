@@ -206,13 +206,14 @@ class Index:
     # --- searching ------------------------------------------------------------------------------
     def search(self, text: str | Query | None = None, *, image: str | Path | None = None, like: int | None = None,
                negative: Sequence[str] = (), image_weight: float = 1.0, kind: str = "any", k: int = 10,
-               glob: str | None = None, after: datetime | None = None, before: datetime | None = None,
-               min_score: float | None = None, per_kind: int | None = None, segments: bool = False) -> list[Hit]:
+               glob: str | None = None, glob_case: bool = False, after: datetime | None = None,
+               before: datetime | None = None, min_score: float | None = None, per_kind: int | None = None,
+               segments: bool = False) -> list[Hit]:
         """The k best files (or segments) for words, an image, both, or more like an indexed segment
         (`like`: a Hit's segment_id), best first, each with its calibrated score and confidence.
 
         negative: words to push results away from; kind: any, image, text, audio, video; glob: a
-        path pattern ('*.jpg', 'holidays/*'); after/before: the file's date (a photo's capture
+        path pattern ('*.jpg', 'holidays/*'), in any case unless glob_case; after/before: the file's date (a photo's capture
         date); min_score: leave out hits whose calibrated score is below it (off by default: the k
         best are listed whatever their confidence); per_kind: at most so many of each kind;
         segments: every matching segment instead of one per file. A Query may be given instead of
@@ -220,8 +221,8 @@ class Index:
         query = text if isinstance(text, Query) else Query(
             text=text, image=Path(image).expanduser() if image is not None else None, like=like,
             negative=tuple(negative), image_weight=image_weight)
-        filters = Filters(kind=kind, path_glob=glob, after=after, before=before, min_score=min_score,
-                          per_kind=per_kind)
+        filters = Filters(kind=kind, path_glob=glob, glob_case=glob_case, after=after, before=before,
+                          min_score=min_score, per_kind=per_kind)
         query.validate()  # a bad query is refused before any model loads
         searcher = self._current()
         if searcher is None:
@@ -300,6 +301,12 @@ class Index:
         if not self.exists:
             return empty_status(self.path, self.model, errors)
         return index_status(self.path, with_errors=errors, upgrade=True)
+
+    def files_match(self, glob: str, glob_case: bool = False) -> bool:
+        """Whether any indexed file's path matches `glob` (as search's glob does)."""
+        searcher = self._current()
+        return searcher is not None and not searcher.glob_matches_no_file(
+            Filters(path_glob=glob, glob_case=glob_case))
 
     def segments_of(self, path: str | Path) -> list[SegmentRecord] | None:
         """The stored segments of one indexed file, in order (None when it is not in the index)."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from searchengine.atomic import atomic_path
 from searchengine.calibration import PRIOR_SAMPLE, Calibration, bank_digest, estimate, generic_queries
+from searchengine.preparing import preparing
 
 if TYPE_CHECKING:
     from searchengine.encoders.base import Encoder
@@ -39,7 +40,8 @@ def query_bank(encoder: Encoder, cache_dir: Path | None) -> np.ndarray:
             return bank
     except (OSError, ValueError):
         pass
-    bank = np.asarray(encoder.embed_texts(queries), np.float32)
+    with preparing(f"embedding {len(queries)} generic queries for calibration"):
+        bank = np.asarray(encoder.embed_texts(queries), np.float32)
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.save(fh, bank)

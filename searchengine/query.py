@@ -90,6 +90,7 @@ class Filters:
     before: datetime | None = None
     min_score: float | None = None  # an explicit cutoff on the calibrated score; None: the k best
     per_kind: int | None = None
+    glob_case: bool = False  # path_glob tells upper from lower case (by default it does not)
 
     def __post_init__(self):
         if self.kind not in FILTERS:
@@ -100,7 +101,7 @@ class Filters:
     def admits(self, record: SegmentRecord) -> bool:
         if self.kind != ANY and record.kind != self.kind:
             return False
-        if self.path_glob and not _glob_match(record.path, self.path_glob):
+        if not self.admits_path(record.path):
             return False
         if self.after or self.before:
             when = record.date  # a photo's EXIF capture date, else the file time
@@ -108,11 +109,17 @@ class Filters:
                 return False
         return True
 
+    def admits_path(self, path: str) -> bool:
+        return not self.path_glob or _glob_match(path, self.path_glob, self.glob_case)
 
-def _glob_match(path: str, pattern: str) -> bool:
+
+def _glob_match(path: str, pattern: str, case_sensitive: bool = False) -> bool:
+    """A pattern without "/" matches the file name, one with "/" the end of the path."""
+    if not case_sensitive:
+        path, pattern = path.casefold(), pattern.casefold()
     if "/" not in pattern:
-        return fnmatch.fnmatch(Path(path).name, pattern)
-    return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, f"*/{pattern.lstrip('/')}")
+        return fnmatch.fnmatchcase(Path(path).name, pattern)
+    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, f"*/{pattern.lstrip('/')}")
 
 
 @dataclass
@@ -315,6 +322,10 @@ class Searcher:
             if len(hits) >= k:
                 break
         return hits
+
+    def glob_matches_no_file(self, filters: Filters) -> bool:
+        """True when filters.path_glob matches no indexed file at all (it alone empties any result)."""
+        return bool(filters.path_glob) and not any(filters.admits_path(p) for p in self.index.catalog.all_files())
 
     def search_many(self, queries: Sequence[Query], filters: Filters = Filters(), k: int = 10) -> list[list[Hit]]:
         return [self.search(q, filters, k) for q in queries]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from searchengine.media.discover import unsupported_by_extension
 from searchengine.paths import printable
 from searchengine.store.folder import IndexFolder
 
@@ -23,6 +24,7 @@ def index_status(index_dir: Path, with_errors: bool = False, upgrade: bool = Fal
             "format_version": m.format_version,
             "vectors": index.catalog.segment_count(),
             "counts": index.catalog.counts(),
+            "unsupported": unsupported_by_extension(index.catalog.skipped_files()),  # of counts["skipped"]
             "size_bytes": index.size_on_disk(),
             "last_run": None if run is None else {
                 "root": printable(run.root),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,24 @@ def bundled(session_home):
     from searchengine.encoders.registry import load_encoder
 
     return load_encoder("bundled", "cpu", cache_dir=cache_dir())
+
+
+def run_cli(*args, home, check=True, timeout=600, env=None, cwd=REPO, **options) -> subprocess.CompletedProcess:
+    """`python -m searchengine ARGS` in a subprocess, as a user runs it (text output captured)."""
+    env = {**os.environ, "SEARCHENGINE_HOME": str(home), "HF_HUB_OFFLINE": "1", **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "searchengine", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=cwd, **options)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory, session_home):
+    """The sample folder (photos, texts, recordings) indexed once, through the command line."""
+    index = tmp_path_factory.mktemp("demo") / "index"
+    proc = run_cli("index", SAMPLES, "--index", index, "--json", home=session_home)
+    return index, json.loads(proc.stdout)
 
 
 @pytest.fixture

@@ -9,25 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from conftest import PHOTOS, REPO, SAMPLES
-
-
-def run_cli(*args, home, check=True, timeout=600):
-    env = {**os.environ, "SEARCHENGINE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "searchengine", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=REPO)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def demo_index(tmp_path_factory, session_home):
-    index = tmp_path_factory.mktemp("demo") / "index"
-    proc = run_cli("index", SAMPLES, "--index", index, "--json", home=session_home)
-    return index, json.loads(proc.stdout)
+from conftest import PHOTOS, SAMPLES, run_cli
 
 
 def test_index_summary(demo_index, session_home):

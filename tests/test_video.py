@@ -276,12 +276,13 @@ def test_audio_only_mp4_is_indexed_as_a_recording(indexed, video_folder):
 
 def test_decoding_ahead_holds_a_bounded_number_of_keyframes(monkeypatch):
     """Many long videos and a slow consumer: the pipeline never holds more than its byte budget of
-    prepared keyframes, plus the videos its workers are decoding, plus one chunk."""
+    prepared keyframes, plus the videos its workers are decoding, plus the group being embedded."""
     from concurrent.futures import ThreadPoolExecutor
 
     from searchengine.ingest import decoders
     from searchengine.ingest.decoders import SegmentInput
-    from searchengine.ingest.executor import chunks, decode_ahead
+    from searchengine.ingest.embed import embedding_groups
+    from searchengine.ingest.executor import decode_ahead
     from searchengine.media.discover import FoundFile
 
     keyframe = np.zeros((3, 224, 224), np.uint8)  # as the bundled encoder prepares one
@@ -298,12 +299,12 @@ def test_decoding_ahead_holds_a_bounded_number_of_keyframes(monkeypatch):
     released, most = 0, 0
     with ThreadPoolExecutor(workers) as pool:
         ahead = decode_ahead(pool, files, None, window=64, max_bytes=budget, max_videos=workers)
-        for chunk in chunks(ahead, 64, max_bytes=budget):
+        for group in embedding_groups(ahead, 8, every=64):
             most = max(most, len(decoded) - released)
             time.sleep(0.05)  # embedding is slow
-            released += len(chunk)
+            released += len(group)
     assert released == 40
-    assert most <= 3 + 3 + workers  # a chunk (3 videos pass the budget), 3 waiting, those being decoded
+    assert most <= 1 + 3 + workers  # a group (a video's 10 keyframes fill a batch), 3 waiting, those being decoded
 
 
 def _hit(segment_id, score, start, end, text=None, item_id=1, kind="video"):

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from searchengine.errors import ModelUnavailable
+from searchengine.preparing import preparing
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,11 @@ def bundled_whisper_dir(cache_dir: Path) -> Path:
     target = Path(cache_dir) / CACHE_FOLDER
     if _is_current(target, source):
         return target
-    log.info("Assembling the bundled Whisper base model in %s", target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _build(target, parts, side_files, source)
+        log.info("assembling the bundled Whisper base model in %s", target)
+        with preparing("assembling the bundled Whisper base model"):
+            _build(target, parts, side_files, source)
     except OSError as exc:
         raise ModelUnavailable(
             f"cannot write the Whisper model to {target}: {exc.strerror or exc}; "

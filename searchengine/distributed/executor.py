@@ -80,6 +80,11 @@ class RayExecutor:
         self.cluster.close()
 
     def drafts(self, work: Work) -> Iterator[list[ItemDraft]]:
+        for drafts in self._chunks(work):
+            yield drafts
+            work.progress.advance(len(drafts))  # once the driver committed them
+
+    def _chunks(self, work: Work) -> Iterator[list[ItemDraft]]:
         remaining = yield from _resume(work)
         if remaining:
             self.cluster.connect()
@@ -123,7 +128,7 @@ def _quiet_ray_data() -> None:
     context = DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # not even "progress bars disabled"
 
 
 def _worker_env() -> dict:

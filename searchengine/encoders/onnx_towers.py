@@ -25,6 +25,7 @@ import numpy as np
 
 from searchengine.atomic import atomic_path, atomic_write
 from searchengine.errors import ModelUnavailable, SearchEngineError
+from searchengine.preparing import preparing
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +217,9 @@ class TowerCache:
         if info is not None:
             return info
         try:
-            log.info("exporting the %s tower of %s to ONNX (once; cached in %s)", tower, model_id, path.parent)
-            info = export(path)
+            log.info("exporting the %s tower of %s to %s", tower, model_id, path.parent)
+            with preparing(f"exporting {model_id.split(':')[-1]} to ONNX"):
+                info = export(path)
         except SearchEngineError:
             raise  # the model itself cannot be had: no runtime can help
         except Exception as exc:  # ExportFailed, or anything a model's own code raises while exporting
@@ -238,10 +240,9 @@ class TowerCache:
         existing = read_info(target)
         if existing is not None:
             return existing
-        log.info("quantising the %s tower of %s to int8 (once)", tower, model_id)
         root = logging.getLogger()
         level = root.level
-        with atomic_path(target, suffix=".onnx") as tmp:
+        with preparing(f"quantising {model_id.split(':')[-1]} to int8"), atomic_path(target, suffix=".onnx") as tmp:
             try:
                 root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process is not for our users
                 quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,

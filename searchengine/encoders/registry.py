@@ -8,11 +8,15 @@ modules import torch only when a model loads); `register` adds another (a plugin
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from searchengine.encoders.base import Encoder, Runtime
 from searchengine.errors import UnknownModel
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "bundled"
 
@@ -77,4 +81,8 @@ def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto", backend: str |
     if factory is None:
         raise UnknownModel("unknown model {name}: use 'bundled' or 'clip:ARCH/PRETRAINED' (families: {families})",
                            name=repr(name), families=", ".join(sorted(factories)))
-    return factory(spec, Runtime(Path(cache_dir), device, backend, quick_start))
+    started = time.perf_counter()
+    encoder = factory(spec, Runtime(Path(cache_dir), device, backend, quick_start))
+    log.info("model %s on %s, ready in %.1f s", encoder.id, getattr(encoder, "runtime", encoder.device),
+             time.perf_counter() - started)
+    return encoder

@@ -1,7 +1,9 @@
-"""Embedding a chunk of decoded files, the same whichever executor runs it: images and texts in
+"""Embedding decoded files, the same whichever executor runs it: images and texts in
 the encoder's batches, then one draft per file for the catalog to commit."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -14,8 +16,36 @@ from searchengine.store.records import ItemDraft, SegmentDraft
 TEXT_BATCH = 64
 
 
+def embedding_groups(decoded: Iterable[DecodedFile], batch_size: int, every: int | None = None
+                     ) -> Iterator[list[DecodedFile]]:
+    """Consecutive files embedded together, in order: a group closes once it holds `batch_size`
+    images or TEXT_BATCH passages, and at every `every`-th file (a commit's end).
+
+    Embedding group by group means the batches depend on the files alone, not on when they were
+    decoded or which executor runs them, so the same files give the same vector bytes everywhere;
+    and a pipeline can embed a group while the files after it are still being decoded."""
+    group: list[DecodedFile] = []
+    images = texts = taken = 0
+    for d in decoded:
+        group.append(d)
+        taken += 1
+        for s in d.inputs if d.error is None else ():
+            images += s.image is not None
+            texts += s.image is None
+        if images >= batch_size or texts >= TEXT_BATCH or (every and taken % every == 0):
+            yield group
+            group, images, texts = [], 0, 0
+    if group:
+        yield group
+
+
 def embed_decoded(encoder: Encoder, decoded: list[DecodedFile], batch_size: int) -> list[ItemDraft]:
-    """Embed every segment of a chunk of decoded files: images and texts in their own batches."""
+    """Embed every segment of a chunk of decoded files, group by group (embedding_groups)."""
+    return [draft for group in embedding_groups(decoded, batch_size) for draft in embed_group(encoder, group, batch_size)]
+
+
+def embed_group(encoder: Encoder, decoded: list[DecodedFile], batch_size: int) -> list[ItemDraft]:
+    """Embed every segment of a group of decoded files: images and texts in their own batches."""
     inputs = [(d, s) for d in decoded if d.error is None for s in d.inputs]
     vectors: dict[int, np.ndarray] = {}
     image_ids = [i for i, (_, s) in enumerate(inputs) if s.image is not None]

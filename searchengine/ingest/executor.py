@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from searchengine.encoders.base import Encoder
 from searchengine.ingest.decode import DecodedFile, decode_file
 from searchengine.ingest.decoders import DecodeContext
-from searchengine.ingest.embed import embed_decoded
+from searchengine.ingest.embed import embed_group, embedding_groups
 from searchengine.ingest.progress import Progress
 from searchengine.ingest.settings import IngestSettings
 from searchengine.ingest.summary import RunSummary
@@ -30,7 +30,7 @@ from searchengine.store.records import ItemDraft
 if TYPE_CHECKING:
     from searchengine.store.folder import IndexFolder
 
-DECODE_AHEAD_BYTES = 256 << 20  # prepared images held by decoded files waiting to be embedded, and per chunk
+DECODE_AHEAD_BYTES = 256 << 20  # prepared images held by decoded files waiting to be embedded
 
 
 @dataclass
@@ -56,7 +56,8 @@ class Executor(Protocol):
         """Where the driver's own copy of the encoder runs (its id, size and calibration)."""
 
     def drafts(self, work: Work) -> Iterator[list[ItemDraft]]:
-        """Chunks of drafts, in the order of work.files."""
+        """Chunks of drafts, in the order of work.files; work.progress advanced by one for each file
+        as it is embedded (or taken from an earlier run's work)."""
 
     @property
     def map_shards(self) -> Callable | None:
@@ -88,9 +89,15 @@ class LocalExecutor:
                             device=settings.device, cache_dir=work.cache_dir, progress=work.progress)
         window = max(2 * settings.commit_every, 4 * settings.workers)
         with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
-            decoded = decode_ahead(pool, work.files, ctx, window, max_videos=settings.workers)
-            for chunk in chunks(decoded, settings.commit_every):
-                yield embed_decoded(work.encoder, chunk, settings.batch_size)
+            decoded = counted(decode_ahead(pool, work.files, ctx, window, max_videos=settings.workers), work.progress)
+            embedded: list[ItemDraft] = []  # waiting to be committed: commit_every files at a time
+            for group in embedding_groups(decoded, settings.batch_size, every=settings.commit_every):
+                embedded += embed_group(work.encoder, group, settings.batch_size)
+                if len(embedded) >= settings.commit_every:
+                    yield embedded
+                    embedded = []
+            if embedded:
+                yield embedded
 
 
 def decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], ctx: DecodeContext,
@@ -115,15 +122,9 @@ def _waiting_bytes(pending: Iterable[tuple[Future, bool]]) -> int:
     return sum(future.result().held_bytes for future, _ in pending if future.done())
 
 
-def chunks(items: Iterable[DecodedFile], size: int, max_bytes: int = DECODE_AHEAD_BYTES) -> Iterator[list[DecodedFile]]:
-    """Runs of `size` decoded files, shorter where they would hold over max_bytes."""
-    chunk: list[DecodedFile] = []
-    held = 0
+def counted(items: Iterable[DecodedFile], progress: Progress) -> Iterator[DecodedFile]:
+    """Each decoded file, counted as the embedding takes it: progress moves file by file, at most
+    one embedding group ahead of the vectors."""
     for item in items:
-        chunk.append(item)
-        held += item.held_bytes
-        if len(chunk) >= size or held >= max_bytes:
-            yield chunk
-            chunk, held = [], 0
-    if chunk:
-        yield chunk
+        progress.advance(1)
+        yield item

@@ -70,7 +70,7 @@ def plan_changes(catalog: CatalogReader, known: dict[str, KnownFile], found: lis
         moves=moves,
         renamed=renamed,
         removed=sorted(missing),
-        unchanged=len(found) - len(candidates),
+        unchanged=len(found) - len(candidates) + len(moves) - renamed,  # touched files count as unchanged
     )
 
 

@@ -12,6 +12,7 @@ directory walk and a catalog lookup.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,6 +30,8 @@ from searchengine.media.discover import FoundFile, check_folder, discover, find_
 from searchengine.store.folder import IndexFolder, check_model, existing_manifest, writable_index_folder
 from searchengine.store.manifest import Manifest
 from searchengine.store.reader import CatalogReader
+
+log = logging.getLogger(__name__)
 
 Found = tuple[list[FoundFile], list[tuple[str, str]]]  # files, and (path, reason) of entries skipped
 
@@ -132,7 +135,9 @@ def _run(index_dir: Path, settings: IngestSettings, find: Callable[[Manifest | N
     if encoder is None and (manifest is None or settings.model not in (manifest.model, manifest.encoder_id)):
         encoder = load()
     progress.start("scanning", 0)
+    scanning = time.perf_counter()
     found, skipped = find(manifest)
+    log.info("found %d files in %.1f s", len(found), time.perf_counter() - scanning)
     encoder_id = encoder.id if encoder else manifest.encoder_id
     dim = encoder.dim if encoder else manifest.dim
     summary = executor.summary_type(index=str(index_dir), model=encoder_id, skipped=len(skipped), skipped_files=skipped)
@@ -158,11 +163,12 @@ def _run(index_dir: Path, settings: IngestSettings, find: Callable[[Manifest | N
                 check_model(index.manifest, index.folder, encoder_id=encoder.id)
             progress.start("indexing", len(plan.embed))
             work = Work(plan.embed, index, encoder, model, settings, cache_dir, progress, summary)
+            embedding = time.perf_counter()
             for drafts in executor.drafts(work):
                 index.commit(run_id, drafts)
                 for draft in drafts:
                     summary.count(draft, plan.known_paths, progress)
-                progress.advance(len(drafts))
+            log.info("decoded and embedded %d files in %.1f s", len(plan.embed), time.perf_counter() - embedding)
         if root is not None and str(root) not in index.manifest.roots:
             index.manifest.roots.append(str(root))
         index.save(map_shards=executor.map_shards)

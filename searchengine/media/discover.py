@@ -3,7 +3,8 @@
 A `.searchengineignore` file in the folder (gitignore syntax) and `exclude` patterns leave
 files and folders out, as .gitignore does for git; hidden entries are left out too. Those are
 choices, and pass in silence. Everything else not indexed is skipped with a one-line reason,
-handed to `skipped`: a dangling symlink, a symlink whose target lies outside the indexed folders
+handed to `skipped`: a file of a type we do not index (UNSUPPORTED; `unsupported_by_extension`
+counts them), a dangling symlink, a symlink whose target lies outside the indexed folders
 (unless `follow_outside_links`: the same rule the web app applies before serving a file), a
 folder reached a second time (a symlink loop), a folder that cannot be listed, and a FIFO, socket
 or device named like a file we index.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,17 @@ def ignore_spec(root: Path, exclude: Iterable[str] = ()):
     except (OSError, UnicodeDecodeError):
         pass
     return pathspec.GitIgnoreSpec.from_lines(lines) if any(line.strip() for line in lines) else None
+
+
+UNSUPPORTED = "unsupported file type"  # the reason a file of no kind we index is skipped with
+NO_EXTENSION = "no extension"
+
+
+def unsupported_by_extension(skipped: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """{".pdf": 2, "no extension": 1, …}, most first, of the (path, reason) entries skipped as UNSUPPORTED."""
+    counts = Counter(Path(path).suffix.lower() or NO_EXTENSION
+                     for path, reason in skipped if reason.endswith(UNSUPPORTED))
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 SPECIAL = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
@@ -105,7 +118,7 @@ def discover(root: Path, exclude: Iterable[str] = (), skipped: list[tuple[str, s
 
 def _entry(entry: os.DirEntry, path: Path, root: Path, spec, inside: list[str], follow_outside_links: bool):
     """What one directory entry is: a FoundFile, a folder (Path) to enter, a reason to skip it
-    (str), or None to leave it out in silence (ignored, or not a kind of file we index)."""
+    (str), or None to leave it out in silence (the ignore rules)."""
     link = entry.is_symlink()
     if link and not os.path.exists(path):
         return f"dangling symlink (to {os.readlink(path)}, which does not exist)"
@@ -116,7 +129,7 @@ def _entry(entry: os.DirEntry, path: Path, root: Path, spec, inside: list[str], 
             return None
     kind = None if is_dir else kind_of(path)
     if not is_dir and kind is None:
-        return None
+        return UNSUPPORTED
     if link and not follow_outside_links:
         target = os.path.realpath(path)
         if not any(target == top or target.startswith(top.rstrip(os.sep) + os.sep) for top in inside):

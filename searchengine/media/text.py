@@ -28,27 +28,59 @@ def cut_note(size: int) -> str | None:
 
 
 def read_text(path: Path) -> str:
+    """The file's text (its first MAX_TEXT_BYTES), or DecodeError saying why not."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_TEXT_BYTES)
     except OSError as exc:
         raise DecodeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DecodeError(f"{path}: looks like a binary file, not text")
+    text = _decode(raw, cut=len(raw) == MAX_TEXT_BYTES)
+    if text is None:
+        if _binary(raw):
+            raise DecodeError(f"{path}: looks like a binary file, not text")
+        raise DecodeError(f"{path}: text in an unknown encoding; save it as UTF-8")
+    return text
+
+
+SNIFF_BYTES = 8192
+
+
+def looks_like_text(path: Path) -> bool:
+    """Whether a file of unknown type is text, judged by its first SNIFF_BYTES (False when unreadable)."""
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+            cut = len(head) == SNIFF_BYTES
+    except OSError:
+        return False
+    return bool(head.strip()) and _decode(head, cut) is not None
+
+
+def _binary(raw: bytes) -> bool:
+    return b"\x00" in raw[:SNIFF_BYTES] and not raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+
+
+def _decode(raw: bytes, cut: bool) -> str | None:
+    """UTF-8 (a character split by a `cut` at the end dropped), else the detected encoding; None
+    for binary data or an encoding that cannot be told."""
+    if _binary(raw):
+        return None
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    for drop in range(4 if cut else 1):  # a UTF-8 character is at most 4 bytes
+        try:
+            return body[: len(body) - drop].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.end < len(body) - drop:  # invalid before the end: not UTF-8
+                break
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
-    if best is None:
-        raise DecodeError(f"{path}: text in an unknown encoding; save it as UTF-8")
-    return str(best)
+    return None if best is None else str(best)
 
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+_LINE_END = re.compile(r"\n")
 
 
 def _spans(text: str, pattern: re.Pattern, start: int, end: int) -> list[tuple[int, int]]:
@@ -61,17 +93,17 @@ def _spans(text: str, pattern: re.Pattern, start: int, end: int) -> list[tuple[i
 
 
 def _pieces(text: str) -> list[tuple[int, int]]:
-    """Paragraphs, with paragraphs too long for one passage cut at sentence ends (or hard)."""
+    """Paragraphs, with paragraphs too long for one passage cut at sentence ends, then at line ends
+    (rows of a table, lines of a log or of a PDF page), then hard."""
+    return _cut(text, 0, len(text), (_PARAGRAPH, _SENTENCE_END, _LINE_END))
+
+
+def _cut(text: str, start: int, end: int, patterns: tuple[re.Pattern, ...]) -> list[tuple[int, int]]:
+    if not patterns:
+        return [(s, min(s + PASSAGE_CHARS, end)) for s in range(start, end, PASSAGE_CHARS)]
     pieces = []
-    for a, b in _spans(text, _PARAGRAPH, 0, len(text)):
-        if b - a <= PASSAGE_CHARS:
-            pieces.append((a, b))
-            continue
-        for s, e in _spans(text, _SENTENCE_END, a, b):
-            while e - s > PASSAGE_CHARS:
-                pieces.append((s, s + PASSAGE_CHARS))
-                s += PASSAGE_CHARS
-            pieces.append((s, e))
+    for a, b in _spans(text, patterns[0], start, end):
+        pieces += [(a, b)] if b - a <= PASSAGE_CHARS else _cut(text, a, b, patterns[1:])
     return pieces
 
 
