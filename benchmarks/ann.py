@@ -57,8 +57,7 @@ NPROBE = (4, 8, 16, 32, 64, 128)
 class ClusteredSpace:
     """A synthetic embedding space: clusters in a latent space, two modalities apart."""
 
-    def __init__(self, dim: int, n_clusters: int, latent: int, gap_cos: float, spread: float, noise: float,
-                 seed: int):
+    def __init__(self, dim: int, n_clusters: int, latent: int, gap_cos: float, spread: float, noise: float, seed: int):
         rng = np.random.default_rng(seed)
         self.dim, self.latent, self.spread, self.noise = dim, latent, spread, noise
         self.basis = np.linalg.qr(rng.standard_normal((dim, latent)))[0].astype(np.float32)  # [d, latent]
@@ -66,8 +65,10 @@ class ClusteredSpace:
         a = _unit(rng.standard_normal(dim))
         b = rng.standard_normal(dim)
         b = _unit(b - a * (a @ b))
-        self.means = {"image": a.astype(np.float32),
-                      "text": (gap_cos * a + math.sqrt(1 - gap_cos**2) * b).astype(np.float32)}
+        self.means = {
+            "image": a.astype(np.float32),
+            "text": (gap_cos * a + math.sqrt(1 - gap_cos**2) * b).astype(np.float32),
+        }
 
     def sample(self, n: int, modality: str, rng: np.random.Generator, chunk: int = 100_000) -> np.ndarray:
         out = np.empty((n, self.dim), np.float32)
@@ -91,10 +92,21 @@ def synthetic(n: int, n_queries: int, args) -> dict:
     half = n_queries // 2
     queries = np.concatenate([space.sample(half, "text", rng), space.sample(n_queries - half, "image", rng)])
     query_kind = np.array(["text"] * half + ["image"] * (n_queries - half))
-    return {"name": f"synthetic-{n}", "base": base, "queries": queries, "query_kind": query_kind,
-            "generator": {"latent_dim": args.latent, "clusters": len(space.centers), "spread": args.spread,
-                          "noise": args.noise, "gap_cos": args.gap_cos, "base_mix": "80% image, 20% text",
-                          "queries": "50% text, 50% image"}}
+    return {
+        "name": f"synthetic-{n}",
+        "base": base,
+        "queries": queries,
+        "query_kind": query_kind,
+        "generator": {
+            "latent_dim": args.latent,
+            "clusters": len(space.centers),
+            "spread": args.spread,
+            "noise": args.noise,
+            "gap_cos": args.gap_cos,
+            "base_mix": "80% image, 20% text",
+            "queries": "50% text, 50% image",
+        },
+    }
 
 
 def real(index_dir: Path, n_queries: int, seed: int) -> dict:
@@ -110,9 +122,13 @@ def real(index_dir: Path, n_queries: int, seed: int) -> dict:
     pool = np.flatnonzero(is_text) if is_text.sum() >= min(100, n_queries) else np.arange(len(ids))
     held = rng.choice(pool, size=min(n_queries, len(pool) // 2 or 1), replace=False)
     keep = np.setdiff1d(np.arange(len(ids)), held)
-    return {"name": f"real:{Path(index_dir).name}", "base": vectors[keep], "queries": vectors[held],
-            "query_kind": np.where(is_text[held], "text", "other"),
-            "generator": {"index": str(index_dir), "queries": "text segments" if pool is not ids else "held-out vectors"}}
+    return {
+        "name": f"real:{Path(index_dir).name}",
+        "base": vectors[keep],
+        "queries": vectors[held],
+        "query_kind": np.where(is_text[held], "text", "other"),
+        "generator": {"index": str(index_dir), "queries": "text segments" if pool is not ids else "held-out vectors"},
+    }
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -134,8 +150,13 @@ class Bench:
         flat = faiss.IndexFlatIP(self.base.shape[1])
         flat.add(self.base)
         self.exact_scores, self.exact_ids = flat.search(self.queries, K)
-        log.info("%s: exact top-%d of %d queries in %.1f s", data["name"], K, len(self.queries),
-                 time.perf_counter() - started)
+        log.info(
+            "%s: exact top-%d of %d queries in %.1f s",
+            data["name"],
+            K,
+            len(self.queries),
+            time.perf_counter() - started,
+        )
         self.rows: list[dict] = []
         self.numpy_p50: float | None = None
         self._flat = flat
@@ -151,23 +172,42 @@ class Bench:
             out[f"recall@10_{kind}"] = round(knn_recall(scores[rows], self.exact_scores[rows]), 4)
         return out
 
-    def add(self, name: str, params: dict, search_one, n_timed: int, batch_ids: np.ndarray | None = None,
-            build_s: float | None = None, memory_bytes: int | None = None) -> dict:
+    def add(
+        self,
+        name: str,
+        params: dict,
+        search_one,
+        n_timed: int,
+        batch_ids: np.ndarray | None = None,
+        build_s: float | None = None,
+        memory_bytes: int | None = None,
+    ) -> dict:
         """Time search_one(i) over n_timed queries; recall of batch_ids (else of the timed results)."""
         found: list[np.ndarray] = []
         timing = latency_ms(lambda i: found.append(search_one(i)), n_timed)
         if batch_ids is None:
             batch_ids = np.stack(found)
-        row = {"index": name, "params": params, **self.recall(batch_ids), **timing,
-               "build_s": None if build_s is None else round(build_s, 2),
-               "memory_mb": None if memory_bytes is None else round(memory_bytes / 2**20, 1)}
+        row = {
+            "index": name,
+            "params": params,
+            **self.recall(batch_ids),
+            **timing,
+            "build_s": None if build_s is None else round(build_s, 2),
+            "memory_mb": None if memory_bytes is None else round(memory_bytes / 2**20, 1),
+        }
         if name == "numpy brute force":
             self.numpy_p50 = timing["p50_ms"]
         if self.numpy_p50:
             row["speedup_vs_numpy"] = round(self.numpy_p50 / max(timing["p50_ms"], 1e-6), 1)
         self.rows.append(row)
-        log.info("%-18s %-40s recall %.4f  p50 %.3f ms  p99 %.3f ms", name, params, row["recall@10"],
-                 row["p50_ms"], row["p99_ms"])
+        log.info(
+            "%-18s %-40s recall %.4f  p50 %.3f ms  p99 %.3f ms",
+            name,
+            params,
+            row["recall@10"],
+            row["p50_ms"],
+            row["p99_ms"],
+        )
         return row
 
     # --- the peers ---------------------------------------------------------------------------
@@ -177,16 +217,22 @@ class Bench:
             top = np.argpartition(-scores, K)[:K]
             return top[np.argsort(-scores[top])]
 
-        self.add("numpy brute force", {}, one, self.slow_queries, batch_ids=self.exact_ids,
-                 memory_bytes=self.base.nbytes)
+        self.add(
+            "numpy brute force", {}, one, self.slow_queries, batch_ids=self.exact_ids, memory_bytes=self.base.nbytes
+        )
 
     def faiss_flat(self) -> None:
         flat = self._flat
         for threads in self.thread_settings():
             with omp_threads(threads):
-                self.add("faiss flat", {"search_threads": threads},
-                         lambda i: flat.search(self.queries[i : i + 1], K)[1][0], self.slow_queries,
-                         batch_ids=self.exact_ids, memory_bytes=self.base.nbytes)
+                self.add(
+                    "faiss flat",
+                    {"search_threads": threads},
+                    lambda i: flat.search(self.queries[i : i + 1], K)[1][0],
+                    self.slow_queries,
+                    batch_ids=self.exact_ids,
+                    memory_bytes=self.base.nbytes,
+                )
         self._flat = None
 
     def thread_settings(self) -> list[int]:
@@ -207,9 +253,16 @@ class Bench:
         rows = []
         for threads in self.thread_settings():
             with omp_threads(threads):
-                rows.append(self.add("auto", {"kind": index.kind, **index.params(), "search_threads": threads},
-                                     lambda i: index.search(self.queries[i : i + 1], K)[1][0], len(self.queries),
-                                     build_s=build_s, memory_bytes=memory))
+                rows.append(
+                    self.add(
+                        "auto",
+                        {"kind": index.kind, **index.params(), "search_threads": threads},
+                        lambda i: index.search(self.queries[i : i + 1], K)[1][0],
+                        len(self.queries),
+                        build_s=build_s,
+                        memory_bytes=memory,
+                    )
+                )
         self.auto_index = index
         return rows[0]
 
@@ -230,9 +283,15 @@ class Bench:
         for ef in EF_SEARCH:
             inner.hnsw.efSearch = ef
             _, ids = inner.search(self.queries, K)
-            self.add("hnsw", {"M": m, "efConstruction": ef_construction, "efSearch": ef},
-                     lambda i: inner.search(self.queries[i : i + 1], K), len(self.queries), batch_ids=ids,
-                     build_s=build_s, memory_bytes=memory)
+            self.add(
+                "hnsw",
+                {"M": m, "efConstruction": ef_construction, "efSearch": ef},
+                lambda i: inner.search(self.queries[i : i + 1], K),
+                len(self.queries),
+                batch_ids=ids,
+                build_s=build_s,
+                memory_bytes=memory,
+            )
 
     def ivf(self, nlist: int, train_per_list: int, niter: int, seed: int) -> None:
         import faiss
@@ -254,10 +313,21 @@ class Bench:
                 continue
             index.nprobe = nprobe
             _, ids = index.search(self.queries, K)
-            self.add("ivf", {"nlist": nlist, "nprobe": nprobe, "train_points": n_train, "kmeans_iter": niter,
-                             "train_s": round(train_s, 1)},
-                     lambda i: index.search(self.queries[i : i + 1], K), len(self.queries), batch_ids=ids,
-                     build_s=build_s, memory_bytes=memory)
+            self.add(
+                "ivf",
+                {
+                    "nlist": nlist,
+                    "nprobe": nprobe,
+                    "train_points": n_train,
+                    "kmeans_iter": niter,
+                    "train_s": round(train_s, 1),
+                },
+                lambda i: index.search(self.queries[i : i + 1], K),
+                len(self.queries),
+                batch_ids=ids,
+                build_s=build_s,
+                memory_bytes=memory,
+            )
 
 
 @contextmanager
@@ -300,28 +370,50 @@ def run_collection(data: dict, args) -> dict:
     for nlist in nlists:
         bench.ivf(nlist, args.ivf_train_per_list, args.ivf_iter, args.seed)
         gc.collect()
-    return {"collection": data["name"], "n": n, "dim": int(data["base"].shape[1]), "queries": len(data["queries"]),
-            "timed_queries_slow_peers": bench.slow_queries, "generator": data["generator"],
-            "auto": {"kind": choose_kind(n), **{k: auto.get(k) for k in ("params", "recall@10", "p50_ms", "p99_ms",
-                                                                          "speedup_vs_numpy")}},
-            "rows": bench.rows}
+    return {
+        "collection": data["name"],
+        "n": n,
+        "dim": int(data["base"].shape[1]),
+        "queries": len(data["queries"]),
+        "timed_queries_slow_peers": bench.slow_queries,
+        "generator": data["generator"],
+        "auto": {
+            "kind": choose_kind(n),
+            **{k: auto.get(k) for k in ("params", "recall@10", "p50_ms", "p99_ms", "speedup_vs_numpy")},
+        },
+        "rows": bench.rows,
+    }
 
 
 def verdict(collection: dict) -> dict:
     """Does `auto` meet the target here, and which measured settings do (cheapest first)?"""
 
     def meets(row):
-        return (row["p50_ms"] <= TARGET["p50_ms"] and row["recall@10"] >= TARGET["recall@10"]
-                and (row.get("speedup_vs_numpy") or 0) >= TARGET["speedup_vs_numpy"])
+        return (
+            row["p50_ms"] <= TARGET["p50_ms"]
+            and row["recall@10"] >= TARGET["recall@10"]
+            and (row.get("speedup_vs_numpy") or 0) >= TARGET["speedup_vs_numpy"]
+        )
 
-    good = sorted((r for r in collection["rows"] if r["index"] in ("hnsw", "ivf") and meets(r)),
-                  key=lambda r: r["p50_ms"])
+    good = sorted(
+        (r for r in collection["rows"] if r["index"] in ("hnsw", "ivf") and meets(r)), key=lambda r: r["p50_ms"]
+    )
     autos = [r for r in collection["rows"] if r["index"] == "auto"]
-    return {"n": collection["n"], "auto_meets_target": meets(autos[0]),
-            "auto": [{k: a.get(k) for k in ("params", "recall@10", "p50_ms", "p99_ms", "speedup_vs_numpy")}
-                     for a in autos],
-            "settings_meeting_target": [{"index": r["index"], "params": r["params"], "recall@10": r["recall@10"],
-                                         "p50_ms": r["p50_ms"], "build_s": r["build_s"]} for r in good[:5]]}
+    return {
+        "n": collection["n"],
+        "auto_meets_target": meets(autos[0]),
+        "auto": [{k: a.get(k) for k in ("params", "recall@10", "p50_ms", "p99_ms", "speedup_vs_numpy")} for a in autos],
+        "settings_meeting_target": [
+            {
+                "index": r["index"],
+                "params": r["params"],
+                "recall@10": r["recall@10"],
+                "p50_ms": r["p50_ms"],
+                "build_s": r["build_s"],
+            }
+            for r in good[:5]
+        ],
+    }
 
 
 def main(argv=None) -> None:
@@ -332,8 +424,12 @@ def main(argv=None) -> None:
     parser.add_argument("--slow-queries", type=int, default=50, help="queries timed for numpy and flat")
     parser.add_argument("--threads", type=int, default=2, help="FAISS threads (build, batch search)")
     parser.add_argument("--hnsw-m", default="16,32", help="HNSW M values (M=32 is the library's)")
-    parser.add_argument("--sweep-max-n", type=int, default=200_000,
-                        help="above this size, build only the library's settings (HNSW M=32, IVF nlist 4·√n)")
+    parser.add_argument(
+        "--sweep-max-n",
+        type=int,
+        default=200_000,
+        help="above this size, build only the library's settings (HNSW M=32, IVF nlist 4·√n)",
+    )
     parser.add_argument("--ivf-nlist", default="1024", help="IVF nlist values besides the library's 4·√n")
     parser.add_argument("--ivf-train-per-list", type=int, default=32, help="k-means training points per list")
     parser.add_argument("--ivf-iter", type=int, default=10, help="k-means iterations")
@@ -354,8 +450,15 @@ def main(argv=None) -> None:
 
     faiss.omp_set_num_threads(args.threads)
     started = time.perf_counter()
-    result = {"benchmark": "ann", "machine": machine(), "threads": args.threads, "k": K, "target": TARGET,
-              "library": {"FLAT_MAX": FLAT_MAX, "HNSW_MAX": HNSW_MAX}, "collections": []}
+    result = {
+        "benchmark": "ann",
+        "machine": machine(),
+        "threads": args.threads,
+        "k": K,
+        "target": TARGET,
+        "library": {"FLAT_MAX": FLAT_MAX, "HNSW_MAX": HNSW_MAX},
+        "collections": [],
+    }
     sources = [lambda n=int(x): synthetic(n, args.queries, args) for x in args.sizes.split(",") if int(x) > 0]
     sources += [lambda folder=folder: real(folder, args.queries, args.seed) for folder in args.real]
     for source in sources:

@@ -82,13 +82,17 @@ def long_child(path: Path, asr_model: str | None, language: str) -> None:
     start = time.perf_counter()
     transcript = transcriber.transcribe(path)
     seconds = time.perf_counter() - start
-    print(json.dumps({
-        "rss_model_loaded_mb": loaded,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "asr_seconds": round(seconds, 1),
-        "duration": transcript.duration,
-        "segments": [[s.start, s.end, s.text] for s in transcript.segments],
-    }))
+    print(
+        json.dumps(
+            {
+                "rss_model_loaded_mb": loaded,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "asr_seconds": round(seconds, 1),
+                "duration": transcript.duration,
+                "segments": [[s.start, s.end, s.text] for s in transcript.segments],
+            }
+        )
+    )
 
 
 def measure_long(minutes: float, asr_model: str | None, language: str) -> dict:
@@ -108,9 +112,14 @@ def measure_long(minutes: float, asr_model: str | None, language: str) -> dict:
     within = all(0.0 <= s <= e <= duration for s, e, _ in segments)
     errors, words = word_errors(reference, " ".join(text for _, _, text in segments))
     return {
-        "minutes": minutes, "audio_seconds": round(duration, 1), **out,
-        "rtf": round(out["asr_seconds"] / duration, 3), "wer": round(errors / words, 4),
-        "segments": len(segments), "timestamps_ordered": ordered, "timestamps_within_duration": within,
+        "minutes": minutes,
+        "audio_seconds": round(duration, 1),
+        **out,
+        "rtf": round(out["asr_seconds"] / duration, 3),
+        "wer": round(errors / words, 4),
+        "segments": len(segments),
+        "timestamps_ordered": ordered,
+        "timestamps_within_duration": within,
     }
 
 
@@ -118,8 +127,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--asr-model", default=None)
     parser.add_argument("--language", default="en")
-    parser.add_argument("--long-minutes", type=float, default=0.0,
-                        help="also measure memory and speed on a recording this long")
+    parser.add_argument(
+        "--long-minutes", type=float, default=0.0, help="also measure memory and speed on a recording this long"
+    )
     parser.add_argument("--long-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/audio.json")
     args = parser.parse_args()
@@ -146,16 +156,28 @@ def main() -> None:
         seconds = time.perf_counter() - start
         hypothesis = " ".join(s.text for s in transcript.segments)
         errors, words = word_errors(reference, hypothesis)
-        files.append({"file": name, "audio_s": round(transcript.duration, 2), "asr_s": round(seconds, 2),
-                      "rtf": round(seconds / transcript.duration, 3), "wer": round(errors / words, 3),
-                      "hypothesis": hypothesis})
+        files.append(
+            {
+                "file": name,
+                "audio_s": round(transcript.duration, 2),
+                "asr_s": round(seconds, 2),
+                "rtf": round(seconds / transcript.duration, 3),
+                "wer": round(errors / words, 3),
+                "hypothesis": hypothesis,
+            }
+        )
         pairs.append((reference, hypothesis))
         audio_total += transcript.duration
         asr_total += seconds
     result = {
-        "model": transcriber.model_id, "files": len(files), "audio_seconds": round(audio_total, 1),
-        "asr_seconds": round(asr_total, 1), "rtf": round(asr_total / audio_total, 3), "wer": round(wer(pairs), 4),
-        "model_load_seconds": round(load_seconds, 2), "per_file": files,
+        "model": transcriber.model_id,
+        "files": len(files),
+        "audio_seconds": round(audio_total, 1),
+        "asr_seconds": round(asr_total, 1),
+        "rtf": round(asr_total / audio_total, 3),
+        "wer": round(wer(pairs), 4),
+        "model_load_seconds": round(load_seconds, 2),
+        "per_file": files,
     }
     if args.long_minutes:
         result["long"] = measure_long(args.long_minutes, args.asr_model, args.language)

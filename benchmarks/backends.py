@@ -26,9 +26,14 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 RUNTIMES = {"torch": ("", "torch"), "onnx": ("", "onnx"), "onnx-int8": ("+int8", "onnx")}
 CAPTIONS = [
-    "a cat sleeping on a sofa", "a red bicycle leaning on a wall", "the household budget meeting",
-    "a rocket on a launch pad", "a cup of coffee on a wooden table", "children playing football in a park",
-    "who wrote one of the first compilers", "a close-up of a flower with water drops",
+    "a cat sleeping on a sofa",
+    "a red bicycle leaning on a wall",
+    "the household budget meeting",
+    "a rocket on a launch pad",
+    "a cup of coffee on a wooden table",
+    "children playing football in a park",
+    "who wrote one of the first compilers",
+    "a close-up of a flower with water drops",
 ]
 
 
@@ -63,7 +68,10 @@ def measure(model: str, runtime: str, images: int, reference: dict | None) -> di
     single = [_timed(lambda q=q: encoder.embed_texts([q])) for q in CAPTIONS * 4]
     vectors = {"images": encoder.embed_images(prepared), "texts": encoder.embed_texts(CAPTIONS)}
     row = {
-        "model": model, "runtime": runtime, "encoder_id": encoder.id, "runs_on": getattr(encoder, "runtime", "?"),
+        "model": model,
+        "runtime": runtime,
+        "encoder_id": encoder.id,
+        "runs_on": getattr(encoder, "runtime", "?"),
         "load_s": round(load_s, 2),
         "images_per_s": round(len(batches) * 8 / image_s, 1),
         "texts_per_s": round(len(texts) / text_s, 1),
@@ -94,8 +102,12 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--recall", type=Path, help="a dataset folder for bench recall (fp32 vs int8)")
-    parser.add_argument("--recall-models", nargs="+", default=["bundled"],
-                        help="models whose recall is measured (random-weight models have nothing to measure)")
+    parser.add_argument(
+        "--recall-models",
+        nargs="+",
+        default=["bundled"],
+        help="models whose recall is measured (random-weight models have nothing to measure)",
+    )
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/backends.json")
     args = parser.parse_args(argv)
 
@@ -111,10 +123,14 @@ def main(argv=None) -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
         by = {r["runtime"]: r for r in rows}
-        entry = {"model": model, "runs": rows, "ratios_vs_torch": {
-            runtime: {key: round(by[runtime][key] / by["torch"][key], 2)
-                      for key in ("images_per_s", "texts_per_s")}
-            for runtime in ("onnx", "onnx-int8")}}
+        entry = {
+            "model": model,
+            "runs": rows,
+            "ratios_vs_torch": {
+                runtime: {key: round(by[runtime][key] / by["torch"][key], 2) for key in ("images_per_s", "texts_per_s")}
+                for runtime in ("onnx", "onnx-int8")
+            },
+        }
         if args.recall and model in args.recall_models:
             entry["recall"] = recall_cost(model, args.recall)
         report["models"].append(entry)

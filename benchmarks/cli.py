@@ -32,8 +32,13 @@ RESULTS = REPO / "benchmarks" / "results" / "cli.json"
 def timed(args: list[str], env: dict) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one run of the command."""
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "searchengine", *args], env=env, cwd=REPO,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "searchengine", *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -42,24 +47,33 @@ def timed(args: list[str], env: dict) -> tuple[float, float]:
 
 
 def imports_torch(args: list[str], env: dict) -> bool:
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "searchengine", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "searchengine", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     return any(line.rsplit("|", 1)[-1].strip() == "torch" for line in done.stderr.splitlines())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--index", type=Path, default=REPO / "indexes" / "bench-cli",
-                        help="index of samples/ (built when missing)")
+    parser.add_argument(
+        "--index", type=Path, default=REPO / "indexes" / "bench-cli", help="index of samples/ (built when missing)"
+    )
     parser.add_argument("--save", action="store_true")
     args = parser.parse_args()
 
     env = {**os.environ, "SEARCHENGINE_HOME": os.environ.get("SEARCHENGINE_HOME", str(REPO / "indexes" / "home"))}
     if not (args.index / "manifest.json").is_file():
         print(f"indexing {SAMPLES} into {args.index} (once)", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "searchengine", "index", str(SAMPLES), "--index", str(args.index),
-                        "--quiet"], env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "searchengine", "index", str(SAMPLES), "--index", str(args.index), "--quiet"],
+            env=env,
+            check=True,
+        )
     commands = {
         "tags": ["tags", str(PHOTO)],
         "search": ["search", "a cat sleeping on a sofa", "--index", str(args.index), "-k", "5"],
@@ -72,8 +86,10 @@ def main() -> None:
     for round_ in range(args.rounds):
         for name, argv in commands.items():
             runs[name].append(timed(argv, env))
-        print(f"round {round_ + 1}/{args.rounds}: " + ", ".join(f"{n} {r[-1][0]:.2f} s" for n, r in runs.items()),
-              file=sys.stderr)
+        print(
+            f"round {round_ + 1}/{args.rounds}: " + ", ".join(f"{n} {r[-1][0]:.2f} s" for n, r in runs.items()),
+            file=sys.stderr,
+        )
     result = {
         "rounds": args.rounds,
         "cores": len(os.sched_getaffinity(0)),
@@ -91,10 +107,15 @@ def main() -> None:
         },
     }
     tags, search = result["commands"]["tags"], result["commands"]["search"]
-    result["tags_vs_search"] = {"seconds": round(tags["median_seconds"] / search["median_seconds"], 2),
-                                "peak_rss": round(tags["median_peak_rss_mb"] / search["median_peak_rss_mb"], 2)}
-    result["targets"] = {"tags_seconds_max": 1.5, "tags_peak_rss_mb_max": 300,
-                         "met": tags["median_seconds"] <= 1.5 and tags["median_peak_rss_mb"] <= 300}
+    result["tags_vs_search"] = {
+        "seconds": round(tags["median_seconds"] / search["median_seconds"], 2),
+        "peak_rss": round(tags["median_peak_rss_mb"] / search["median_peak_rss_mb"], 2),
+    }
+    result["targets"] = {
+        "tags_seconds_max": 1.5,
+        "tags_peak_rss_mb_max": 300,
+        "met": tags["median_seconds"] <= 1.5 and tags["median_peak_rss_mb"] <= 300,
+    }
     text = json.dumps(result, indent=2)
     print(text)
     if args.save:

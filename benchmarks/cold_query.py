@@ -41,27 +41,34 @@ log = logging.getLogger("bench.cold_query")
 
 def source_tree(rev: str, out: Path) -> Path:
     """searchengine as of git revision `rev`, laid out as installed (cli/ as searchengine/cli), compiled."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "searchengine", "cli"], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "searchengine", "cli"], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(out, filter="data")
     (out / "cli").rename(out / "searchengine" / "cli")
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(out / "searchengine")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(out / "searchengine")], check=True, capture_output=True
+    )
     return out
 
 
 def _source(env: dict, cwd: Path | None) -> str:
     """Where the searchengine a command runs is imported from (checks the two versions are two)."""
     code = "import searchengine.cli.launch as m; print(m.__file__)"
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=ROOT / "indexes" / "bench" / "vs_rclip",
-                        help="benchmarks/vs_rclip.py's work folder (its runs/ and searchengine-home/)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / "indexes" / "bench" / "vs_rclip",
+        help="benchmarks/vs_rclip.py's work folder (its runs/ and searchengine-home/)",
+    )
     parser.add_argument("--baseline", default="main", help="git revision to compare with")
     parser.add_argument("--queries", type=int, default=15, help="cold queries per tool (after one warm-up)")
     parser.add_argument("--threads", type=int, default=cores())
@@ -75,13 +82,27 @@ def main(argv=None) -> None:
     compile_bytecode()
     commands: dict[str, tuple[list, dict, Path | None]] = {}
     if importlib.util.find_spec("rclip") is not None:
-        commands["rclip"] = ([sys.executable, "-m", "rclip", "-n", "-f", "-t", "10", QUERY],
-                             {**env, "RCLIP_DATADIR": str(runs / "rclip-data")}, work / "images")
+        commands["rclip"] = (
+            [sys.executable, "-m", "rclip", "-n", "-f", "-t", "10", QUERY],
+            {**env, "RCLIP_DATADIR": str(runs / "rclip-data")},
+            work / "images",
+        )
     with tempfile.TemporaryDirectory(prefix="cold-query-") as tmp:
         baseline_env = {**env, "PYTHONPATH": str(source_tree(args.baseline, Path(tmp)))}
         for model in ("searchengine", "bundled"):
-            search = [sys.executable, "-m", "searchengine", "search", QUERY, "--index", str(runs / f"{model}-index"),
-                      "-k", "10", "--no-cutoff", "--json"]
+            search = [
+                sys.executable,
+                "-m",
+                "searchengine",
+                "search",
+                QUERY,
+                "--index",
+                str(runs / f"{model}-index"),
+                "-k",
+                "10",
+                "--no-cutoff",
+                "--json",
+            ]
             # run from the work folder: `python -m` puts the current folder first on the path, and a
             # checkout's own folder would shadow the other version
             commands[f"{model}@checkout"] = (search, env, work)
@@ -97,12 +118,22 @@ def main(argv=None) -> None:
                 runs_s[name].append(timed(cmd, cmd_env, cwd)["seconds"])
             log.info("round %d: %s", r + 1, {name: times[-1] for name, times in runs_s.items()})
     medians = {name: round(statistics.median(times), 3) for name, times in runs_s.items()}
-    result = {"benchmark": "cold_query", "machine": machine(), "query": QUERY, "baseline": args.baseline,
-              "threads": args.threads, "sources": sources, "median_s": medians, "runs_s": runs_s,
-              "load_1m_at_end": load_1m()}
+    result = {
+        "benchmark": "cold_query",
+        "machine": machine(),
+        "query": QUERY,
+        "baseline": args.baseline,
+        "threads": args.threads,
+        "sources": sources,
+        "median_s": medians,
+        "runs_s": runs_s,
+        "load_1m_at_end": load_1m(),
+    }
     ratios = {}
     for model in ("searchengine", "bundled"):
-        ratios[f"{model}_checkout_vs_baseline"] = round(medians[f"{model}@checkout"] / medians[f"{model}@{args.baseline}"], 3)
+        ratios[f"{model}_checkout_vs_baseline"] = round(
+            medians[f"{model}@checkout"] / medians[f"{model}@{args.baseline}"], 3
+        )
         if "rclip" in medians:
             ratios[f"{model}_checkout_vs_rclip"] = round(medians[f"{model}@checkout"] / medians["rclip"], 3)
             ratios[f"{model}_baseline_vs_rclip"] = round(medians[f"{model}@{args.baseline}"] / medians["rclip"], 3)

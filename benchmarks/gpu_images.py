@@ -63,11 +63,19 @@ def plan_files(out: Path, distinct: int, seed: int, dry: bool) -> list[FileSpec]
         name, _, (low, high) = rng.choices(mix, weights=[share for _, share, _ in mix])[0]
         w, h = rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0)
         left, top = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
-        specs.append(FileSpec(
-            path=out / f"photo-{i:04d}.jpg", source=sources[i % len(sources)], size_class=name,
-            short_side=rng.randint(low, high), crop=(left, top, left + w, top + h),
-            quality=rng.choice(QUALITIES), progressive=rng.random() < PROGRESSIVE_SHARE,
-            rotated=rng.random() < ROTATED_SHARE, seed=rng.randrange(2**32)))
+        specs.append(
+            FileSpec(
+                path=out / f"photo-{i:04d}.jpg",
+                source=sources[i % len(sources)],
+                size_class=name,
+                short_side=rng.randint(low, high),
+                crop=(left, top, left + w, top + h),
+                quality=rng.choice(QUALITIES),
+                progressive=rng.random() < PROGRESSIVE_SHARE,
+                rotated=rng.random() < ROTATED_SHARE,
+                seed=rng.randrange(2**32),
+            )
+        )
     return specs
 
 
@@ -91,12 +99,17 @@ def make_file(spec: FileSpec) -> dict:
         image = image.transpose(Image.Transpose.ROTATE_90)
         exif[EXIF_ORIENTATION] = 6
     image.save(spec.path, quality=spec.quality, progressive=spec.progressive, exif=exif.tobytes())
-    return {"size_class": spec.size_class, "width": image.width, "height": image.height,
-            "bytes": spec.path.stat().st_size}
+    return {
+        "size_class": spec.size_class,
+        "width": image.width,
+        "height": image.height,
+        "bytes": spec.path.stat().st_size,
+    }
 
 
-def build_folder(out: Path, n: int, distinct: int, threads: int, seed: int = 0,
-                 dry: bool = False) -> tuple[list[Path], list[Path], dict[Path, str], dict]:
+def build_folder(
+    out: Path, n: int, distinct: int, threads: int, seed: int = 0, dry: bool = False
+) -> tuple[list[Path], list[Path], dict[Path, str], dict]:
     """`out` filled with n JPEGs, `distinct` of them different; (all files, the distinct ones, the
     size class of each distinct one, a description of the folder)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -114,25 +127,40 @@ def build_folder(out: Path, n: int, distinct: int, threads: int, seed: int = 0,
     by_class = {}
     for name in dict.fromkeys(m["size_class"] for m in made):
         members = [m for m in made if m["size_class"] == name]
-        by_class[name] = {"files": len(members),
-                          "median_megapixels": round(statistics.median(m["width"] * m["height"] / 1e6 for m in members), 2),
-                          "median_kb": round(statistics.median(m["bytes"] for m in members) / 1e3, 1)}
+        by_class[name] = {
+            "files": len(members),
+            "median_megapixels": round(statistics.median(m["width"] * m["height"] / 1e6 for m in members), 2),
+            "median_kb": round(statistics.median(m["bytes"] for m in members) / 1e3, 1),
+        }
     description = {
-        "files": len(files), "distinct": len(originals), "source": "samples/photos, cropped, scaled, with noise",
+        "files": len(files),
+        "distinct": len(originals),
+        "source": "samples/photos, cropped, scaled, with noise",
         "bytes": sum(p.stat().st_size for p in files),
         "short_side_px": {"min": min(shorts), "median": statistics.median(shorts), "max": max(shorts)},
-        "megapixels": {"median": round(statistics.median(megapixels), 2), "mean": round(statistics.mean(megapixels), 2),
-                       "max": round(max(megapixels), 2)},
+        "megapixels": {
+            "median": round(statistics.median(megapixels), 2),
+            "mean": round(statistics.mean(megapixels), 2),
+            "max": round(max(megapixels), 2),
+        },
         "size_classes": by_class,
-        "progressive": sum(s.progressive for s in specs), "exif_rotated": sum(s.rotated for s in specs),
+        "progressive": sum(s.progressive for s in specs),
+        "exif_rotated": sum(s.rotated for s in specs),
     }
     return files, originals, {s.path: s.size_class for s in specs}, description
 
 
 # --- decoders ---------------------------------------------------------------------------------
 
-_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
-              7: "TRANSVERSE", 8: "ROTATE_90"}
+_TRANSPOSE = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
 
 
 def simplejpeg_available() -> str | None:
@@ -164,8 +192,9 @@ def simplejpeg_load(path: Path, draft_size: int, eighths: bool = False):
     else:
         height, width, _, _ = simplejpeg.decode_jpeg_header(data)
         scale = pillow_draft_scale(width, height, draft_size)
-        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_factor=scale,
-                                        min_height=-(-height // scale), min_width=-(-width // scale))
+        pixels = simplejpeg.decode_jpeg(
+            data, colorspace="RGB", min_factor=scale, min_height=-(-height // scale), min_width=-(-width // scale)
+        )
     image = Image.fromarray(pixels)
     with Image.open(io.BytesIO(data)) as header:
         orientation = header.getexif().get(EXIF_ORIENTATION, 1)
@@ -183,7 +212,9 @@ def stage_decode(out: dict, deadline: Deadline, ctx: Context) -> None:
     from searchengine.media.images import draft_side, load_image
 
     files = spread(ctx.distinct, ctx.scale.decode_sample)
-    side = draft_side(load_encoder("bundled", "cpu", ctx.backend, cache_dir=cache_dir()))  # both models crop 224 px: 384
+    side = draft_side(
+        load_encoder("bundled", "cpu", ctx.backend, cache_dir=cache_dir())
+    )  # both models crop 224 px: 384
     out["files"] = len(files)
     out["draft_side_px"] = side
     decoders: dict[str, Callable] = {
@@ -221,7 +252,9 @@ def stage_decode(out: dict, deadline: Deadline, ctx: Context) -> None:
             by_class.setdefault(name, {}).setdefault(ctx.size_class.get(path, "?"), []).append(elapsed)
     out["one_thread_images_per_s"] = {name: round(rate, 1) for name, rate in rates.items()}
     out["one_thread_ms_by_size_class"] = {
-        name: {cls: round(1000 * statistics.median(t), 2) for cls, t in classes.items()} for name, classes in by_class.items()}
+        name: {cls: round(1000 * statistics.median(t), 2) for cls, t in classes.items()}
+        for name, classes in by_class.items()
+    }
     if "simplejpeg_draft" in decoders:
         out["simplejpeg_vs_pillow"] = _same_pixels(files[:40], decoders["pillow_draft"], decoders["simplejpeg_draft"])
     # Every core: the two candidates alternate over two rounds, the better of each kept.
@@ -232,9 +265,18 @@ def stage_decode(out: dict, deadline: Deadline, ctx: Context) -> None:
             deadline.check(f"decoding with {name} on {ctx.cores} threads")
             decode = decoders[name]
             list(pool.map(decode, files[: ctx.cores]))
-            threaded[name] = max(threaded.get(name, 0.0), per_second(lambda decode=decode: list(pool.map(decode, work)), len(work)))
-    out["all_cores"] = {name: {"threads": ctx.cores, "images_per_s": round(rate, 1), "per_core": round(rate / ctx.cores, 1),
-                               "scaling": round(rate / (rates[name] * ctx.cores), 2)} for name, rate in threaded.items()}
+            threaded[name] = max(
+                threaded.get(name, 0.0), per_second(lambda decode=decode: list(pool.map(decode, work)), len(work))
+            )
+    out["all_cores"] = {
+        name: {
+            "threads": ctx.cores,
+            "images_per_s": round(rate, 1),
+            "per_core": round(rate / ctx.cores, 1),
+            "scaling": round(rate / (rates[name] * ctx.cores), 2),
+        }
+        for name, rate in threaded.items()
+    }
     drafted = {name: rate for name, rate in out["one_thread_images_per_s"].items() if name != "pillow_full"}
     out["fastest_cpu_decoder"] = max(drafted, key=drafted.get)
     deadline.check("torchvision's decode_jpeg")
@@ -270,8 +312,12 @@ def _torchvision_decode(files: list[Path], batch: int, device: str) -> dict:
     decode_all()  # warm-up (on a GPU: nvJPEG's handles and buffers)
     failed = 0
     rate = per_second(decode_all, len(data))
-    return {"images_per_s": round(rate, 1), "batch": batch, "failed": failed,
-            "note": "decode only, full size (no DCT scaling), EXIF orientation not applied, file bytes read beforehand"}
+    return {
+        "images_per_s": round(rate, 1),
+        "batch": batch,
+        "failed": failed,
+        "note": "decode only, full size (no DCT scaling), EXIF orientation not applied, file bytes read beforehand",
+    }
 
 
 def _same_pixels(files: list[Path], a: Callable, b: Callable) -> dict:

@@ -56,8 +56,14 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
     ctx.sync()
     out["load_s"] = round(time.perf_counter() - started, 2)
     ctx.encoders[kind] = encoder
-    out.update({"encoder_id": encoder.id, "dim": encoder.dim, "runtime": getattr(encoder, "runtime", None),
-                "dtype": _dtype(kind, encoder)})
+    out.update(
+        {
+            "encoder_id": encoder.id,
+            "dim": encoder.dim,
+            "runtime": getattr(encoder, "runtime", None),
+            "dtype": _dtype(kind, encoder),
+        }
+    )
     side = draft_side(encoder)
 
     # Images decoded and prepared beforehand, on every core.
@@ -84,9 +90,14 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
     one = per_second(lambda: [encoder.prepare_image(load_image(p, side)) for p in files], len(files))
     work = files * max(1, (4 * ctx.cores) // len(files) + 1)
     with ThreadPoolExecutor(ctx.cores) as pool:
-        every = per_second(lambda: list(pool.map(lambda p: encoder.prepare_image(load_image(p, side)), work)), len(work))
-    out["decode_prepare_images_per_s"] = {"one_thread": round(one, 1), f"{ctx.cores}_threads": round(every, 1),
-                                          "per_core": round(every / ctx.cores, 1)}
+        every = per_second(
+            lambda: list(pool.map(lambda p: encoder.prepare_image(load_image(p, side)), work)), len(work)
+        )
+    out["decode_prepare_images_per_s"] = {
+        "one_thread": round(one, 1),
+        f"{ctx.cores}_threads": round(every, 1),
+        "per_core": round(every / ctx.cores, 1),
+    }
     if kind == "clip":
         deadline.check("the preprocessing variants")
         attempt(out, "prepare_variants_all_cores", lambda: _clip_prepare_variants(encoder, work, side, ctx))
@@ -96,8 +107,14 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
     tuned_batch = min(best, 256)
 
     def sized(workers: int, batch: int):
-        return IngestSettings(model=name, device=ctx.device, backend=ctx.backend, workers=workers, batch_size=batch,
-                              commit_every=max(256, batch))
+        return IngestSettings(
+            model=name,
+            device=ctx.device,
+            backend=ctx.backend,
+            workers=workers,
+            batch_size=batch,
+            commit_every=max(256, batch),
+        )
 
     tuned = f"workers_{ctx.cores}_batch_{tuned_batch}"
     configs = {tuned: sized(ctx.cores, tuned_batch)}
@@ -125,8 +142,13 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
         result["over_forward_best"] = round(result["images_per_s"] / forward[str(best)], 3)
         result["over_decode_prepare_all_cores"] = round(result["images_per_s"] / every, 3) if every else None
         pipelines[label] = result
-        log.info("%s pipeline %s: %.0f images/s (%.2f of the best forward)", kind, label, result["images_per_s"],
-                 result["over_forward_best"])
+        log.info(
+            "%s pipeline %s: %.0f images/s (%.2f of the best forward)",
+            kind,
+            label,
+            result["images_per_s"],
+            result["over_forward_best"],
+        )
     finished = {label: run for label, run in pipelines.items() if "images_per_s" in run}
     if not finished:
         raise RuntimeError(f"every pipeline run failed, first: {next(iter(pipelines.values()))['error']}")
@@ -134,10 +156,15 @@ def _model_stage(kind: str, out: dict, deadline: Deadline, ctx: Context) -> None
     for label in pipelines:
         if label != best_pipeline:
             shutil.rmtree(ctx.work / f"index-{kind}-{label}", ignore_errors=True)
-    out["pipeline_best"] = {"settings": best_pipeline, "images_per_s": pipelines[best_pipeline]["images_per_s"],
-                            "over_forward_best": pipelines[best_pipeline]["over_forward_best"]}
+    out["pipeline_best"] = {
+        "settings": best_pipeline,
+        "images_per_s": pipelines[best_pipeline]["images_per_s"],
+        "over_forward_best": pipelines[best_pipeline]["over_forward_best"],
+    }
     ctx.batch[kind] = configs[best_pipeline].batch_size
-    attempt(out, "pipeline_vs_cpu", lambda: _pipeline_vs_cpu(kind, name, ctx.work / f"index-{kind}-{best_pipeline}", ctx))
+    attempt(
+        out, "pipeline_vs_cpu", lambda: _pipeline_vs_cpu(kind, name, ctx.work / f"index-{kind}-{best_pipeline}", ctx)
+    )
     out["default_workers"] = default_workers()
 
 
@@ -149,7 +176,9 @@ def _clip_prepare_variants(encoder, work: list[Path], side: int, ctx: Context) -
     from searchengine.media.images import load_image
 
     variants: dict[str, tuple[Callable, int | None]] = {
-        "torchvision": (encoder.prepare_image, None), "torchvision_torch_threads_1": (encoder.prepare_image, 1)}
+        "torchvision": (encoder.prepare_image, None),
+        "torchvision_torch_threads_1": (encoder.prepare_image, 1),
+    }
     cfg = dict(encoder.torch.model.visual.preprocess_cfg)
     if onnx_clip.Preprocess.supports(cfg):
         variants["pillow"] = (onnx_clip.Preprocess(cfg), None)
@@ -157,7 +186,12 @@ def _clip_prepare_variants(encoder, work: list[Path], side: int, ctx: Context) -
     with ThreadPoolExecutor(ctx.cores) as pool:
         for label, (prepare, threads) in variants.items():
             with torch_threads(threads):
-                rates[label] = round(per_second(lambda prepare=prepare: list(pool.map(lambda p: prepare(load_image(p, side)), work)), len(work)), 1)
+                rates[label] = round(
+                    per_second(
+                        lambda prepare=prepare: list(pool.map(lambda p: prepare(load_image(p, side)), work)), len(work)
+                    ),
+                    1,
+                )
     return rates
 
 
@@ -224,9 +258,14 @@ def _model_only(kind: str, encoder, prepared: list, batch: int, ctx: Context) ->
         from searchengine.encoders.bundled import efficientnet
 
         model = efficientnet.load_efficientnet_lite0(ctx.device)
-        pixels = torch.from_numpy(efficientnet.scale_pixels(items)).to(ctx.device).contiguous(memory_format=torch.channels_last)
+        pixels = (
+            torch.from_numpy(efficientnet.scale_pixels(items))
+            .to(ctx.device)
+            .contiguous(memory_format=torch.channels_last)
+        )
         variants["float32"] = lambda: model.forward_head(model.forward_features(pixels), pre_logits=True)
         if ctx.device == "cuda":
+
             def autocast():
                 with torch.autocast("cuda", dtype=torch.float16):
                     return model.forward_head(model.forward_features(pixels), pre_logits=True)
@@ -237,7 +276,9 @@ def _model_only(kind: str, encoder, prepared: list, batch: int, ctx: Context) ->
         for label, fn in variants.items():
             fn()
             ctx.sync()
-            rates[label] = round(per_second(lambda fn=fn: _repeat(fn, ctx, ctx.scale.forward_seconds), batch, repeats=True), 1)
+            rates[label] = round(
+                per_second(lambda fn=fn: _repeat(fn, ctx, ctx.scale.forward_seconds), batch, repeats=True), 1
+            )
     return {"batch": batch, "images_per_s": rates}
 
 
@@ -258,7 +299,9 @@ def _compare_with_cpu(kind: str, name: str, encoder, prepared: list, ctx: Contex
     off_diagonal = on_cpu @ on_cpu.T
     n = len(on_cpu)
     if n > 1:  # how alike different images are in this space: what a cosine of 0.999 is worth here
-        result["cpu_between_different_images_mean"] = round(float((off_diagonal.sum() - np.trace(off_diagonal)) / (n * n - n)), 4)
+        result["cpu_between_different_images_mean"] = round(
+            float((off_diagonal.sum() - np.trace(off_diagonal)) / (n * n - n)), 4
+        )
     result["reference"] = "PyTorch on the CPU, float32" + (" (dry run: the same device)" if ctx.device == "cpu" else "")
     return result
 

@@ -38,16 +38,48 @@ class Scale:
 
 
 GPU_SCALE = Scale(
-    images=3000, distinct=400, decode_sample=120, forward_pool=256, batch_sizes=(8, 64, 128, 256, 512),
-    forward_seconds=1.5, compare=64, ray_files=512, budget_s=330,
-    stage_budgets={"environment": 40, "folder": 45, "decode": 35, "clip": 110, "bundled": 80, "ray_stages": 30,
-                   "ray": 30, "cli": 45, "whisper": 30},
+    images=3000,
+    distinct=400,
+    decode_sample=120,
+    forward_pool=256,
+    batch_sizes=(8, 64, 128, 256, 512),
+    forward_seconds=1.5,
+    compare=64,
+    ray_files=512,
+    budget_s=330,
+    stage_budgets={
+        "environment": 40,
+        "folder": 45,
+        "decode": 35,
+        "clip": 110,
+        "bundled": 80,
+        "ray_stages": 30,
+        "ray": 30,
+        "cli": 45,
+        "whisper": 30,
+    },
 )
 DRY_SCALE = Scale(
-    images=12, distinct=6, decode_sample=6, forward_pool=4, batch_sizes=(2, 4), forward_seconds=0.1,
-    compare=4, ray_files=6, budget_s=240,
-    stage_budgets={"environment": 30, "folder": 20, "decode": 20, "clip": 40, "bundled": 60, "ray_stages": 30,
-                   "ray": 60, "cli": 60, "whisper": 40},
+    images=12,
+    distinct=6,
+    decode_sample=6,
+    forward_pool=4,
+    batch_sizes=(2, 4),
+    forward_seconds=0.1,
+    compare=4,
+    ray_files=6,
+    budget_s=240,
+    stage_budgets={
+        "environment": 30,
+        "folder": 20,
+        "decode": 20,
+        "clip": 40,
+        "bundled": 60,
+        "ray_stages": 30,
+        "ray": 60,
+        "cli": 60,
+        "whisper": 40,
+    },
 )
 
 
@@ -153,9 +185,14 @@ def spread(files: list[Path], n: int) -> list[Path]:
 
 def cosines(a: np.ndarray, b: np.ndarray) -> dict:
     cos = np.sum(a * b, axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
-    return {"images": int(len(a)), "min_cosine": round(float(cos.min()), 6), "mean_cosine": round(float(cos.mean()), 6),
-            "max_abs_diff": float(np.abs(a - b).max()), "target": TARGET_COSINE,
-            "meets_target": bool(cos.min() >= TARGET_COSINE)}
+    return {
+        "images": int(len(a)),
+        "min_cosine": round(float(cos.min()), 6),
+        "mean_cosine": round(float(cos.mean()), 6),
+        "max_abs_diff": float(np.abs(a - b).max()),
+        "target": TARGET_COSINE,
+        "meets_target": bool(cos.min() >= TARGET_COSINE),
+    }
 
 
 def cpu_encoder(kind: str, name: str, ctx: Context):
@@ -174,25 +211,36 @@ def run_pipeline(encoder, folder: Path, index_dir: Path, settings) -> dict:
 
     shutil.rmtree(index_dir, ignore_errors=True)
     summary = sync_folder(folder, index_dir, settings, encoder=encoder, cache_dir=cache_dir())
-    return {"batch_size": settings.batch_size, "workers": settings.workers, "commit_every": settings.commit_every,
-            "files": summary.embedded, "failed": summary.failed, "seconds": round(summary.seconds, 2),
-            "images_per_s": round(summary.items_per_second, 1),
-            "errors": [reason for _, reason in summary.errors[:3]]}
+    return {
+        "batch_size": settings.batch_size,
+        "workers": settings.workers,
+        "commit_every": settings.commit_every,
+        "files": summary.embedded,
+        "failed": summary.failed,
+        "seconds": round(summary.seconds, 2),
+        "images_per_s": round(summary.items_per_second, 1),
+        "errors": [reason for _, reason in summary.errors[:3]],
+    }
 
 
 def catalog_vectors(index_dir: Path) -> dict[str, np.ndarray]:
     with sqlite3.connect(index_dir / "catalog.sqlite") as db:
-        rows = db.execute("SELECT items.path, segments.vector FROM segments JOIN items ON items.id = segments.item_id "
-                          "ORDER BY segments.id").fetchall()
+        rows = db.execute(
+            "SELECT items.path, segments.vector FROM segments JOIN items ON items.id = segments.item_id "
+            "ORDER BY segments.id"
+        ).fetchall()
     return {path: np.frombuffer(blob, dtype=np.float32) for path, blob in rows}
 
 
 def _catalog_rows(index_dir: Path) -> tuple[list, list]:
     """Items and segments, as tests/test_distributed.py compares two catalogs."""
     with sqlite3.connect(index_dir / "catalog.sqlite") as db:
-        items = db.execute("SELECT id, path, kind, size, mtime_ns, content_hash, status, error FROM items ORDER BY id").fetchall()
-        segments = db.execute("SELECT id, item_id, ordinal, char_start, char_end, t_start, t_end, text, vector "
-                              "FROM segments ORDER BY id").fetchall()
+        items = db.execute(
+            "SELECT id, path, kind, size, mtime_ns, content_hash, status, error FROM items ORDER BY id"
+        ).fetchall()
+        segments = db.execute(
+            "SELECT id, item_id, ordinal, char_start, char_end, t_start, t_end, text, vector FROM segments ORDER BY id"
+        ).fetchall()
     return items, segments
 
 
@@ -201,9 +249,13 @@ def compare_catalogs(index_dir: Path, reference: Path) -> dict:
     want_items, want_segments = _catalog_rows(reference)
     mine, theirs = catalog_vectors(index_dir), catalog_vectors(reference)
     common = sorted(set(mine) & set(theirs))
-    result = {"items": len(items), "reference_items": len(want_items), "catalog_equal": (items, segments) == (want_items, want_segments),
-              "records_equal": items == want_items and [s[:8] for s in segments] == [s[:8] for s in want_segments],
-              "vectors_bitwise_equal": sum(mine[p].tobytes() == theirs[p].tobytes() for p in common)}
+    result = {
+        "items": len(items),
+        "reference_items": len(want_items),
+        "catalog_equal": (items, segments) == (want_items, want_segments),
+        "records_equal": items == want_items and [s[:8] for s in segments] == [s[:8] for s in want_segments],
+        "vectors_bitwise_equal": sum(mine[p].tobytes() == theirs[p].tobytes() for p in common),
+    }
     if common:
         result["vectors"] = cosines(np.stack([mine[p] for p in common]), np.stack([theirs[p] for p in common]))
     return result

@@ -84,8 +84,9 @@ def make_images(folder: Path) -> dict[str, Path]:
 
 
 def measure(path: Path, draft: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", MEASURE, str(path), str(draft)], capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path), str(draft)], capture_output=True, text=True, timeout=600
+    )
     if out.returncode != 0:
         return {"peak_mb": None, "seconds": None, "outcome": f"process died: exit {out.returncode}"}
     return json.loads(out.stdout)
@@ -110,9 +111,12 @@ def main() -> None:
                 pixels = image.width * image.height
             results[name] = {"pixels": pixels, "file_bytes": path.stat().st_size, **measure(path, draft)}
     worst = max(r["peak_mb"] or float("inf") for r in results.values())
-    report = {"draft_side": draft, "images": results,
-              "ratio_to_png_photo": round(worst / results["photo-12mp.png"]["peak_mb"], 2),
-              "ratio_to_jpeg_photo": round(worst / results["photo-12mp.jpg"]["peak_mb"], 2)}
+    report = {
+        "draft_side": draft,
+        "images": results,
+        "ratio_to_png_photo": round(worst / results["photo-12mp.png"]["peak_mb"], 2),
+        "ratio_to_jpeg_photo": round(worst / results["photo-12mp.jpg"]["peak_mb"], 2),
+    }
     text = json.dumps(report, indent=1, ensure_ascii=False)
     print(text)
     if args.save:

@@ -97,8 +97,11 @@ def pipeline_throughput(encoder, folder: Path, settings: IngestSettings, work: P
     index_dir = work / f"index-{time.monotonic_ns()}"
     summary = sync_folder(folder, index_dir, settings, encoder=encoder, cache_dir=cache_dir())
     shutil.rmtree(index_dir)
-    return summary.embedded / summary.seconds, {"files": summary.embedded, "seconds": round(summary.seconds, 2),
-                                                "failed": summary.failed}
+    return summary.embedded / summary.seconds, {
+        "files": summary.embedded,
+        "seconds": round(summary.seconds, 2),
+        "failed": summary.failed,
+    }
 
 
 def throughput(args, encoder, work: Path) -> dict:
@@ -111,17 +114,36 @@ def throughput(args, encoder, work: Path) -> dict:
     for r in range(args.rounds):
         forward = forward_throughput(encoder, files, settings.batch_size)
         pipeline, detail = pipeline_throughput(encoder, work / "images", settings, work)
-        rounds.append({"forward_images_per_s": round(forward, 2), "pipeline_images_per_s": round(pipeline, 2),
-                       "ratio": round(pipeline / forward, 3), "pipeline": detail})
-        log.info("round %d: forward %.1f images/s, pipeline %.1f images/s (%.0f %%)", r + 1, forward, pipeline,
-                 100 * pipeline / forward)
+        rounds.append(
+            {
+                "forward_images_per_s": round(forward, 2),
+                "pipeline_images_per_s": round(pipeline, 2),
+                "ratio": round(pipeline / forward, 3),
+                "pipeline": detail,
+            }
+        )
+        log.info(
+            "round %d: forward %.1f images/s, pipeline %.1f images/s (%.0f %%)",
+            r + 1,
+            forward,
+            pipeline,
+            100 * pipeline / forward,
+        )
     ratio = statistics.median(r["ratio"] for r in rounds)
-    return {"images": len(files), "source": str(args.images), "repeat": args.repeat,
-            "batch_size": settings.batch_size, "decode_workers": settings.workers,
-            "torch_threads": torch.get_num_threads(), "rounds": rounds,
-            "forward_images_per_s": statistics.median(r["forward_images_per_s"] for r in rounds),
-            "pipeline_images_per_s": statistics.median(r["pipeline_images_per_s"] for r in rounds),
-            "ratio_median": ratio, "target_ratio": 0.9, "meets_target": ratio >= 0.9}
+    return {
+        "images": len(files),
+        "source": str(args.images),
+        "repeat": args.repeat,
+        "batch_size": settings.batch_size,
+        "decode_workers": settings.workers,
+        "torch_threads": torch.get_num_threads(),
+        "rounds": rounds,
+        "forward_images_per_s": statistics.median(r["forward_images_per_s"] for r in rounds),
+        "pipeline_images_per_s": statistics.median(r["pipeline_images_per_s"] for r in rounds),
+        "ratio_median": ratio,
+        "target_ratio": 0.9,
+        "meets_target": ratio >= 0.9,
+    }
 
 
 def text_folder(n: int, out: Path, seed: int) -> None:
@@ -132,7 +154,8 @@ def text_folder(n: int, out: Path, seed: int) -> None:
         words = {k: rng.choice(v) for k, v in WORDS.items()}
         noun2 = rng.choice(WORDS["noun"])
         (sub / f"note-{i:05d}.txt").write_text(
-            f"Note {i}: the {words['adj']} {words['noun']} {words['verb']} near the {noun2}.\n", encoding="utf-8")
+            f"Note {i}: the {words['adj']} {words['noun']} {words['verb']} near the {noun2}.\n", encoding="utf-8"
+        )
 
 
 def rerun(args, encoder, work: Path) -> dict:
@@ -151,8 +174,24 @@ def rerun(args, encoder, work: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     for _ in range(args.rerun_repeat):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "searchengine", "index", str(folder), "--index", str(index_dir),
-                               "--model", args.model, "--json", "-q"], capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "searchengine",
+                "index",
+                str(folder),
+                "--index",
+                str(index_dir),
+                "--model",
+                args.model,
+                "--json",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         wall = time.perf_counter() - started
         if done.returncode:
             raise RuntimeError(done.stderr)
@@ -164,13 +203,21 @@ def rerun(args, encoder, work: Path) -> dict:
         (n0, m0), (n1, m1) = samples[len(samples) // 4], samples[-1]
         growth = round((m1 - m0) / max(1, n1 - n0) * 1000, 2)
     best_cli = min(c["wall_s"] for c in cli)
-    return {"files": args.files, "first_index_s": round(first.seconds, 2),
-            "first_files_per_s": round(first.items_per_second, 1),
-            "rerun_in_process_s": in_process, "rerun_cli": cli,
-            "rss_mb_during_first_index": {"files": [n for n, _ in samples[:: max(1, len(samples) // 10)]],
-                                          "rss_mb": [round(m, 1) for _, m in samples[:: max(1, len(samples) // 10)]]},
-            "rss_growth_mb_per_1k_files": growth,
-            "target_s": 5.0, "meets_target_in_process": min(in_process) <= 5.0, "meets_target_cli": best_cli <= 5.0}
+    return {
+        "files": args.files,
+        "first_index_s": round(first.seconds, 2),
+        "first_files_per_s": round(first.items_per_second, 1),
+        "rerun_in_process_s": in_process,
+        "rerun_cli": cli,
+        "rss_mb_during_first_index": {
+            "files": [n for n, _ in samples[:: max(1, len(samples) // 10)]],
+            "rss_mb": [round(m, 1) for _, m in samples[:: max(1, len(samples) // 10)]],
+        },
+        "rss_growth_mb_per_1k_files": growth,
+        "target_s": 5.0,
+        "meets_target_in_process": min(in_process) <= 5.0,
+        "meets_target_cli": best_cli <= 5.0,
+    }
 
 
 def main(argv=None) -> None:

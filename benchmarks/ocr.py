@@ -80,8 +80,12 @@ def text_set(split: str, quick: bool) -> list[ti.TextImage]:
     for i in range(n_pages):
         body = " ".join(ti.sentences(texts[i].read_text(encoding="utf-8", errors="replace")))
         clean = ti.page(body, fonts[i % len(fonts)])
-        items += [clean, ti.degrade(clean, i, angle=rng.choice([-3, -2, 2, 3]), blur=rng.choice([0.8, 1.2]),
-                                    noise=rng.choice([6, 10]))]
+        items += [
+            clean,
+            ti.degrade(
+                clean, i, angle=rng.choice([-3, -2, 2, 3]), blur=rng.choice([0.8, 1.2]), noise=rng.choice([6, 10])
+            ),
+        ]
     for i in range(n_shots):
         clean = ti.screenshot(fonts[i % len(fonts)], seed=100 * i + len(split))
         items.append(clean)
@@ -91,8 +95,17 @@ def text_set(split: str, quick: bool) -> list[ti.TextImage]:
     for i in range(n_signs):
         lines, background, font = signs[i % len(signs)], backgrounds[i % len(backgrounds)], fonts[i % len(fonts)]
         items.append(ti.sign(lines, font, background, seed=i))
-        items.append(ti.sign(lines, font, background, seed=i, angle=rng.choice([-12, -8, -6, 6, 8, 12]),
-                             blur=rng.choice([0.8, 1.2, 1.5]), noise=rng.choice([6, 10, 12])))
+        items.append(
+            ti.sign(
+                lines,
+                font,
+                background,
+                seed=i,
+                angle=rng.choice([-12, -8, -6, 6, 8, 12]),
+                blur=rng.choice([0.8, 1.2, 1.5]),
+                noise=rng.choice([6, 10, 12]),
+            )
+        )
     return items
 
 
@@ -110,8 +123,16 @@ def cer_of(engine, items: list[ti.TextImage]) -> dict:
         for key in (f"{item.kind}/{condition}", condition):
             edits, total = groups.setdefault(key, [0, 0])
             groups[key] = [edits + round(cer * chars), total + chars]
-        rows.append({"kind": item.kind, "font": item.font, "condition": item.condition, "chars": chars,
-                     "cer": round(cer, 4), "seconds": round(seconds, 2)})
+        rows.append(
+            {
+                "kind": item.kind,
+                "font": item.font,
+                "condition": item.condition,
+                "chars": chars,
+                "cer": round(cer, 4),
+                "seconds": round(seconds, 2),
+            }
+        )
         log.info("%s %s %s: CER %.3f (%.1f s)", item.kind, item.font, item.condition, cer, seconds)
     return {"cer": {key: round(e / max(n, 1), 4) for key, (e, n) in sorted(groups.items())}, "pictures": rows}
 
@@ -125,8 +146,11 @@ def real_scan(engine) -> dict | None:
 
     image = Image.fromarray(data.page()).convert("RGB")
     read = "\n".join(line.text for line in engine.read_lines(image))
-    return {"source": "scikit-image data.page() (a photographed book page, 384×191)",
-            "cer": round(ti.character_error_rate("\n".join(SCAN_TRANSCRIPT), read), 4), "read": read}
+    return {
+        "source": "scikit-image data.page() (a photographed book page, 384×191)",
+        "cer": round(ti.character_error_rate("\n".join(SCAN_TRANSCRIPT), read), 4),
+        "read": read,
+    }
 
 
 def throughput(items: list[ti.TextImage], quick: bool) -> dict:
@@ -146,8 +170,11 @@ def throughput(items: list[ti.TextImage], quick: bool) -> dict:
             extraction = read_document(pdf, ReadOptions(ocr=engine.read_lines))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             result[f"scanned_pdf_one_document_{threads}_thread"] = {
-                "pages": len(pages), "pages_per_s": round(len(pages) / wall, 3),
-                "cpu_s_per_page": round(cpu / len(pages), 2), "passages": len(extraction.passages)}
+                "pages": len(pages),
+                "pages_per_s": round(len(pages) / wall, 3),
+                "cpu_s_per_page": round(cpu / len(pages), 2),
+                "passages": len(extraction.passages),
+            }
         engines = [OcrEngine(1), OcrEngine(1)]
         for engine in engines:
             engine.read_lines(pages[0].resize((400, 560)))
@@ -156,7 +183,9 @@ def throughput(items: list[ti.TextImage], quick: bool) -> dict:
             list(pool.map(lambda e: read_document(pdf, ReadOptions(ocr=e.read_lines)), engines))
         wall = time.perf_counter() - wall
         result["scanned_pdf_two_documents_at_once_1_thread_each"] = {
-            "pages": 2 * len(pages), "pages_per_s": round(2 * len(pages) / wall, 3)}
+            "pages": 2 * len(pages),
+            "pages_per_s": round(2 * len(pages) / wall, 3),
+        }
     engine = OcrEngine(1)
     for kind in ("screenshot", "sign"):
         pictures = [item.image for item in items if item.kind == kind]
@@ -185,14 +214,25 @@ def tesseract(items: list[ti.TextImage]) -> dict | None:
             path = Path(tmp) / "picture.png"
             item.image.save(path)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            read = subprocess.run(["tesseract", str(path), "stdout"], capture_output=True, text=True,
-                                  env={**os.environ, "OMP_THREAD_LIMIT": "1"}).stdout
+            read = subprocess.run(
+                ["tesseract", str(path), "stdout"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+            ).stdout
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            rows.append({"kind": item.kind, "condition": item.condition,
-                         "cer": round(ti.character_error_rate(item.text, read), 4),
-                         "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2)})
-    return {"version": subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
-            "pictures": rows}
+            rows.append(
+                {
+                    "kind": item.kind,
+                    "condition": item.condition,
+                    "cer": round(ti.character_error_rate(item.text, read), 4),
+                    "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+                }
+            )
+    return {
+        "version": subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+        "pictures": rows,
+    }
 
 
 def photo_folders() -> dict[str, list[Path]]:
@@ -230,12 +270,18 @@ def gate_cost(engine, encoder, paths: list[Path], threshold: float, rounds: int)
     from searchengine.media.images import draft_side, load_image
 
     side = draft_side(encoder)
-    totals = {"image_path_wall": 0.0, "image_path_cpu": 0.0, "gate_wall": 0.0, "gate_cpu": 0.0,
-              "ocr_wall": 0.0, "ocr_cpu": 0.0}
+    totals = {
+        "image_path_wall": 0.0,
+        "image_path_cpu": 0.0,
+        "gate_wall": 0.0,
+        "gate_cpu": 0.0,
+        "ocr_wall": 0.0,
+        "ocr_cpu": 0.0,
+    }
     flagged: set[str] = set()
     for _ in range(rounds):
         for start in range(0, len(paths), 8):
-            batch = paths[start:start + 8]
+            batch = paths[start : start + 8]
             wall, cpu = time.perf_counter(), time.process_time()
             images = [load_image(p, draft_size=side) for p in batch]
             encoder.embed_images([encoder.prepare_image(image) for image in images])
@@ -254,10 +300,17 @@ def gate_cost(engine, encoder, paths: list[Path], threshold: float, rounds: int)
     n = len(paths) * rounds
     per = {k: round(v / n * 1000, 2) for k, v in totals.items()}
     return {
-        "photos": len(paths), "rounds": rounds, "ms_per_photo": per, "flagged": sorted(flagged),
+        "photos": len(paths),
+        "rounds": rounds,
+        "ms_per_photo": per,
+        "flagged": sorted(flagged),
         "gate_over_image_path_wall": round(totals["gate_wall"] / totals["image_path_wall"], 4),
-        "gate_and_ocr_over_image_path_wall": round((totals["gate_wall"] + totals["ocr_wall"]) / totals["image_path_wall"], 4),
-        "gate_and_ocr_over_image_path_cpu": round((totals["gate_cpu"] + totals["ocr_cpu"]) / totals["image_path_cpu"], 4),
+        "gate_and_ocr_over_image_path_wall": round(
+            (totals["gate_wall"] + totals["ocr_wall"]) / totals["image_path_wall"], 4
+        ),
+        "gate_and_ocr_over_image_path_cpu": round(
+            (totals["gate_cpu"] + totals["ocr_cpu"]) / totals["image_path_cpu"], 4
+        ),
     }
 
 
@@ -270,16 +323,28 @@ def gate_sweep(engine, decoded: dict, sets: dict) -> dict:
     gate_ms = (time.process_time() - start) / n_photos * 1000
     text_scores = {split: likelihoods(engine, [item.image for item in items]) for split, items in sets.items()}
     threshold = choose_threshold(photo_scores["tune"], text_scores["tune"])
-    sweep = {str(t): {split: {"photos_flagged": sum(s >= t for s in photo_scores[split]),
-                              "photos": len(photo_scores[split]),
-                              "text_recall": round(sum(s >= t for s in text_scores[split]) / len(text_scores[split]), 3)}
-                      for split in ("tune", "confirm")}
-             for t in THRESHOLDS}
-    return {"threshold_chosen_on_tune": threshold, "gate_cpu_ms_per_photo": round(gate_ms, 2),
-            "at_chosen": sweep[str(threshold)], "thresholds": sweep,
-            "missed_text_pictures_confirm": [f"{item.kind} {item.font} {item.condition} ({score})"
-                                             for item, score in zip(sets["confirm"], text_scores["confirm"])
-                                             if score < threshold]}
+    sweep = {
+        str(t): {
+            split: {
+                "photos_flagged": sum(s >= t for s in photo_scores[split]),
+                "photos": len(photo_scores[split]),
+                "text_recall": round(sum(s >= t for s in text_scores[split]) / len(text_scores[split]), 3),
+            }
+            for split in ("tune", "confirm")
+        }
+        for t in THRESHOLDS
+    }
+    return {
+        "threshold_chosen_on_tune": threshold,
+        "gate_cpu_ms_per_photo": round(gate_ms, 2),
+        "at_chosen": sweep[str(threshold)],
+        "thresholds": sweep,
+        "missed_text_pictures_confirm": [
+            f"{item.kind} {item.font} {item.condition} ({score})"
+            for item, score in zip(sets["confirm"], text_scores["confirm"])
+            if score < threshold
+        ],
+    }
 
 
 def gate(sets: dict, quick: bool) -> dict:
@@ -301,8 +366,10 @@ def gate(sets: dict, quick: bool) -> dict:
     torch.set_num_threads(2)
     encoder = load_encoder("bundled", "cpu")
     encoder.embed_images([encoder.prepare_image(decoded["tune"][0])])  # warm
-    result["cost_at_default_side"] = {split: gate_cost(engine, encoder, paths, threshold, rounds=1 if quick else 2)
-                                      for split, paths in folders.items()}
+    result["cost_at_default_side"] = {
+        split: gate_cost(engine, encoder, paths, threshold, rounds=1 if quick else 2)
+        for split, paths in folders.items()
+    }
     return result
 
 
@@ -320,15 +387,21 @@ def main(argv=None) -> None:
     sets = {split: text_set(split, args.quick) for split in ("tune", "confirm")}
     variants = {"sharpen": OcrEngine(1, sharpen=True), "no_sharpen": OcrEngine(1, sharpen=False)}
     result["tune"] = {name: cer_of(engine, sets["tune"]) for name, engine in variants.items()}
-    chosen = min(variants, key=lambda name: (result["tune"][name]["cer"]["degraded"] + result["tune"][name]["cer"]["clean"]))
+    chosen = min(
+        variants, key=lambda name: result["tune"][name]["cer"]["degraded"] + result["tune"][name]["cer"]["clean"]
+    )
     result["chosen_on_tune"] = chosen
     engine = variants[chosen]
     result["confirm"] = cer_of(engine, sets["confirm"])
     result["real_scan"] = real_scan(engine)
     result["tesseract_confirm"] = tesseract(sets["confirm"])
     confirm = result["confirm"]["cer"]
-    result["targets"] = {"clean_cer_max": 0.03, "degraded_cer_max": 0.08, "scanned_pages_per_s_min": 1.0,
-                         "photo_overhead_max": 0.10}
+    result["targets"] = {
+        "clean_cer_max": 0.03,
+        "degraded_cer_max": 0.08,
+        "scanned_pages_per_s_min": 1.0,
+        "photo_overhead_max": 0.10,
+    }
     result["throughput"] = throughput(sets["confirm"], args.quick)
     result["gate"] = gate(sets, args.quick)
     best_pages = max(v["pages_per_s"] for k, v in result["throughput"].items() if k.startswith("scanned"))
@@ -336,8 +409,10 @@ def main(argv=None) -> None:
         "clean_cer": confirm["clean"] <= 0.03,
         "degraded_cer": confirm["degraded"] <= 0.08,
         "scanned_pages_per_s": best_pages >= 1.0,
-        "photo_overhead_confirm_wall":
-            result["gate"]["cost_at_default_side"]["confirm"]["gate_and_ocr_over_image_path_wall"] <= 0.10,
+        "photo_overhead_confirm_wall": result["gate"]["cost_at_default_side"]["confirm"][
+            "gate_and_ocr_over_image_path_wall"
+        ]
+        <= 0.10,
     }
     result["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     result["seconds"] = round(time.perf_counter() - began, 1)

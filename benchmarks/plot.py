@@ -41,8 +41,9 @@ def ann_chart(results: list[dict], out: Path, plt) -> Path | None:
         return None
     fig, axes = plt.subplots(1, len(collections), figsize=(6.5 * len(collections), 5), squeeze=False)
     for ax, (target, c) in zip(axes[0], collections):
-        ax.fill_between([1e-3, target["p50_ms"]], target["recall@10"], 1.005, color="tab:green", alpha=0.12,
-                        label="target")
+        ax.fill_between(
+            [1e-3, target["p50_ms"]], target["recall@10"], 1.005, color="tab:green", alpha=0.12, label="target"
+        )
         lines: dict[str, list[dict]] = {}
         for row in c["rows"]:
             name = family(row)
@@ -53,17 +54,24 @@ def ann_chart(results: list[dict], out: Path, plt) -> Path | None:
             ax.plot([r["p50_ms"] for r in rows], [r["recall@10"] for r in rows], marker="o", label=name)
             for r in rows:
                 knob = r["params"].get("efSearch", r["params"].get("nprobe"))
-                ax.annotate(str(knob), (r["p50_ms"], r["recall@10"]), fontsize=7, xytext=(3, -9),
-                            textcoords="offset points")
+                ax.annotate(
+                    str(knob), (r["p50_ms"], r["recall@10"]), fontsize=7, xytext=(3, -9), textcoords="offset points"
+                )
         for row in c["rows"]:
             threads = row["params"].get("search_threads")
             suffix = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
             if row["index"] in ("numpy brute force", "faiss flat"):
                 ax.scatter([row["p50_ms"]], [row["recall@10"]], marker="s", s=40, label=row["index"] + suffix)
             elif row["index"] == "auto":
-                ax.scatter([row["p50_ms"]], [row["recall@10"]], marker="*", s=220, zorder=5,
-                           color="black" if threads != 1 else "tab:gray",
-                           label=f"auto ({row['params'].get('kind')}{suffix})")
+                ax.scatter(
+                    [row["p50_ms"]],
+                    [row["recall@10"]],
+                    marker="*",
+                    s=220,
+                    zorder=5,
+                    color="black" if threads != 1 else "tab:gray",
+                    label=f"auto ({row['params'].get('kind')}{suffix})",
+                )
         ax.set_xscale("log")
         ax.set_xlim(left=min(0.02, min(r["p50_ms"] for r in c["rows"]) / 2))
         low = min(r["recall@10"] for r in c["rows"])
@@ -91,13 +99,24 @@ def ingest_chart(results: list[dict], out: Path, plt) -> Path | None:
     if t:
         rounds = t["rounds"]
         x = range(len(rounds))
-        axes[0].bar([i - 0.2 for i in x], [r["forward_images_per_s"] for r in rounds], width=0.4,
-                    label="encoder forward (pre-decoded)")
-        axes[0].bar([i + 0.2 for i in x], [r["pipeline_images_per_s"] for r in rounds], width=0.4,
-                    label="full pipeline")
+        axes[0].bar(
+            [i - 0.2 for i in x],
+            [r["forward_images_per_s"] for r in rounds],
+            width=0.4,
+            label="encoder forward (pre-decoded)",
+        )
+        axes[0].bar(
+            [i + 0.2 for i in x], [r["pipeline_images_per_s"] for r in rounds], width=0.4, label="full pipeline"
+        )
         for i, r in zip(x, rounds):
-            axes[0].annotate(f"{100 * r['ratio']:.0f} %", (i + 0.2, r["pipeline_images_per_s"]), ha="center",
-                             xytext=(0, 3), textcoords="offset points", fontsize=8)
+            axes[0].annotate(
+                f"{100 * r['ratio']:.0f} %",
+                (i + 0.2, r["pipeline_images_per_s"]),
+                ha="center",
+                xytext=(0, 3),
+                textcoords="offset points",
+                fontsize=8,
+            )
         axes[0].set_xticks(list(x), [f"round {i + 1}" for i in x])
         axes[0].set_ylabel("images / s")
         axes[0].set_title(f"{t['images']} images, batch {t['batch_size']}, {t['torch_threads']} torch threads")
@@ -137,9 +156,12 @@ def query_chart(results: list[dict], out: Path, plt) -> Path | None:
     ax.set_yscale("log")
     cold = result.get("cold", {})
     index = result.get("index", {})
-    ax.set_title(f"warm query on {index.get('segments', '?'):,} segments ({index.get('index_type')}); "
-                 f"cold CLI query {cold.get('cli_search_median_s', '?')} s "
-                 f"(CLI start {cold.get('cli_help_median_s', '?')} s)", fontsize=9)
+    ax.set_title(
+        f"warm query on {index.get('segments', '?'):,} segments ({index.get('index_type')}); "
+        f"cold CLI query {cold.get('cli_search_median_s', '?')} s "
+        f"(CLI start {cold.get('cli_help_median_s', '?')} s)",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = out / "query-latency.png"

@@ -57,15 +57,47 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSAGES = 5
 COMMIT = 2000  # items per transaction
 
-SUBJECTS = ("a red bicycle", "an old wooden violin", "a harbour at night", "a cat asleep on a sofa", "a frozen lake",
-            "a bowl of soup", "a lighthouse in a storm", "a child's drawing of a house", "a rocket launch",
-            "a field of sunflowers", "a broken umbrella", "a street market", "a dog catching a ball",
-            "the minutes of a budget meeting", "a recipe for bread", "a map of the mountains", "a blue teapot",
-            "a train crossing a bridge", "a violin concert", "a snowy forest")
-ABSENT = ("quantum chromodynamics on a lattice", "my tax return for 2023", "the offside rule in ice hockey",
-          "a kernel panic in the network driver", "the conjugation of irregular Finnish verbs")
-PLACES = ("in the morning", "at dusk", "seen from above", "in the rain", "on a table", "by the sea", "in a museum",
-          "under a tree", "in black and white", "up close")
+SUBJECTS = (
+    "a red bicycle",
+    "an old wooden violin",
+    "a harbour at night",
+    "a cat asleep on a sofa",
+    "a frozen lake",
+    "a bowl of soup",
+    "a lighthouse in a storm",
+    "a child's drawing of a house",
+    "a rocket launch",
+    "a field of sunflowers",
+    "a broken umbrella",
+    "a street market",
+    "a dog catching a ball",
+    "the minutes of a budget meeting",
+    "a recipe for bread",
+    "a map of the mountains",
+    "a blue teapot",
+    "a train crossing a bridge",
+    "a violin concert",
+    "a snowy forest",
+)
+ABSENT = (
+    "quantum chromodynamics on a lattice",
+    "my tax return for 2023",
+    "the offside rule in ice hockey",
+    "a kernel panic in the network driver",
+    "the conjugation of irregular Finnish verbs",
+)
+PLACES = (
+    "in the morning",
+    "at dusk",
+    "seen from above",
+    "in the rain",
+    "on a table",
+    "by the sea",
+    "in a museum",
+    "under a tree",
+    "in black and white",
+    "up close",
+)
 
 
 def sentences(n: int, seed: int) -> list[str]:
@@ -91,8 +123,10 @@ def build(folder: Path, model: str, encoder, n_segments: int, anchors: int, nois
                 near = anchor_vectors[rng.integers(0, anchors, n)]
                 vectors = near + noise / np.sqrt(encoder.dim) * rng.standard_normal(near.shape).astype(np.float32)
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                segments = [SegmentDraft(j, v, text=f"passage {j} of {Path(path).stem}" if kind == "text" else None)
-                            for j, v in enumerate(vectors)]
+                segments = [
+                    SegmentDraft(j, v, text=f"passage {j} of {Path(path).stem}" if kind == "text" else None)
+                    for j, v in enumerate(vectors)
+                ]
                 drafts.append(ItemDraft(path, kind, 1000, 0, f"{path}-hash", segments))
             index.commit(run_id, drafts)
         committed = time.perf_counter()
@@ -101,9 +135,15 @@ def build(folder: Path, model: str, encoder, n_segments: int, anchors: int, nois
         refresh_calibration(index, encoder, cache_dir())
         index.catalog.finish_run(run_id, {"added": len(items)})
         kind, params = index.manifest.index_type, index.manifest.index_params
-    return {"segments": n_images + n_docs * PASSAGES, "items": len(items), "index_type": kind, "params": params,
-            "commit_s": round(committed - started, 1), "save_s": round(saved - committed, 1),
-            "calibration_s": round(time.perf_counter() - saved, 1)}
+    return {
+        "segments": n_images + n_docs * PASSAGES,
+        "items": len(items),
+        "index_type": kind,
+        "params": params,
+        "commit_s": round(committed - started, 1),
+        "save_s": round(saved - committed, 1),
+        "calibration_s": round(time.perf_counter() - saved, 1),
+    }
 
 
 def warm(folder: Path, queries: list[str], device: str) -> dict:
@@ -151,9 +191,13 @@ def cold(folder: Path, query: str, repeat: int) -> dict:
 
     help_s = [wall(["--help"]) for _ in range(repeat)]
     search_s = [wall(["search", query, "--index", str(folder), "--json"]) for _ in range(repeat)]
-    return {"query": query, "cli_search_s": [round(s, 2) for s in search_s],
-            "cli_search_median_s": round(statistics.median(search_s), 2),
-            "cli_help_s": [round(s, 2) for s in help_s], "cli_help_median_s": round(statistics.median(help_s), 2)}
+    return {
+        "query": query,
+        "cli_search_s": [round(s, 2) for s in search_s],
+        "cli_search_median_s": round(statistics.median(search_s), 2),
+        "cli_help_s": [round(s, 2) for s in help_s],
+        "cli_help_median_s": round(statistics.median(help_s), 2),
+    }
 
 
 def main(argv=None) -> None:
@@ -180,8 +224,12 @@ def main(argv=None) -> None:
         result["encoder_id"] = encoder.id
         if exists(folder):
             with IndexFolder.open(folder) as index:
-                result["index"] = {"reused": str(folder), "segments": index.catalog.segment_count(),
-                                   "index_type": index.manifest.index_type, "params": index.manifest.index_params}
+                result["index"] = {
+                    "reused": str(folder),
+                    "segments": index.catalog.segment_count(),
+                    "index_type": index.manifest.index_type,
+                    "params": index.manifest.index_params,
+                }
         else:
             log.info("building a %d-segment index in %s", args.segments, folder)
             result["index"] = build(folder, args.model, encoder, args.segments, args.anchors, args.noise, args.seed)

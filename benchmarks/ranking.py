@@ -67,8 +67,7 @@ def concepts_of(dataset: Path) -> list[tuple[str, dict]]:
     return sorted(by_caption.items())
 
 
-def build_collection(dataset: Path, folder: Path, seed: int = 0, absent_share: float = 0.3,
-                     audio_only: bool = False):
+def build_collection(dataset: Path, folder: Path, seed: int = 0, absent_share: float = 0.3, audio_only: bool = False):
     """Write the collection; returns (present, absent): present = [(caption, stem, split)], absent =
     [(caption, split)], split "tune" or "held-out" (alternating after the seeded shuffle)."""
     concepts = [c for c in concepts_of(dataset) if c[1].get("audio") or not audio_only]
@@ -88,13 +87,17 @@ def build_collection(dataset: Path, folder: Path, seed: int = 0, absent_share: f
             shutil.copy2(dataset / pair["audio"], folder / "audio" / f"{stem}.ogg")
         subject = pair["captions"][0].strip().rstrip(".")
         before, after = rng.sample(filler, 2)
-        (folder / "text" / f"{stem}.txt").write_text(f"{before} Then we drew {subject.lower()}. {after}\n", encoding="utf-8")
+        (folder / "text" / f"{stem}.txt").write_text(
+            f"{before} Then we drew {subject.lower()}. {after}\n", encoding="utf-8"
+        )
         out.append((pair["captions"][0], stem, split(i)))
     return out, [(p["captions"][0], split(i)) for i, (_, p) in enumerate(absent)]
 
 
-STOP = set("a an the of in with and is it its our on to for as also called or they are two this that at very "
-           "be by from his her their my your one some just like".split())
+STOP = set(
+    "a an the of in with and is it its our on to for as also called or they are two this that at very "
+    "be by from his her their my your one some just like".split()
+)
 
 
 def content_words(caption: str) -> set[str]:
@@ -143,19 +146,26 @@ def main() -> None:
             present, absent = build_collection(args.dataset, folder)
             queries = {"present": present, "absent": absent}
             listing.write_text(json.dumps(queries))
-        sync_folder(folder, index_dir, IngestSettings(model=args.model, language="en"), cache_dir=cache_dir())  # a no-op when reused
+        sync_folder(
+            folder, index_dir, IngestSettings(model=args.model, language="en"), cache_dir=cache_dir()
+        )  # a no-op when reused
         indexed_at = time.perf_counter()
         searcher = Searcher.open(index_dir, cache_dir=cache_dir())
         present_words = set().union(*(content_words(c) for c, _, _ in queries["present"]))
         stem = lambda hit: Path(hit.path).stem  # noqa: E731
-        prior = lambda h: float(searcher.calibration.z("text", calibration_kind(h.kind, h.text is not None), h.raw_score))  # noqa: E731
+        prior = lambda h: float(
+            searcher.calibration.z("text", calibration_kind(h.kind, h.text is not None), h.raw_score)
+        )  # noqa: E731
         rows = []  # one per present query
         for caption, target, split in queries["present"]:
             query = Query(text=caption)
             row = {"split": split, "alone": {}, "any": {}, "any_prior": {}, "any_raw": {}}
             everything = searcher.search(query, Filters(min_score=None), k=10_000)
-            orders = {"any": everything, "any_prior": sorted(everything, key=prior, reverse=True),
-                      "any_raw": sorted(everything, key=lambda h: h.raw_score, reverse=True)}
+            orders = {
+                "any": everything,
+                "any_prior": sorted(everything, key=prior, reverse=True),
+                "any_raw": sorted(everything, key=lambda h: h.raw_score, reverse=True),
+            }
             for kind in KINDS:
                 if not (folder / kind / f"{target}{SUFFIX[kind]}").exists():
                     continue  # this concept has no item of this kind
@@ -165,14 +175,22 @@ def main() -> None:
                     row[name][kind] = recall_at([stem(h) if h.kind == kind else "" for h in order], target)
             row["right_score"] = max((h.score for h in everything if stem(h) == target), default=float("-inf"))
             row["top10"] = [(stem(h), h.score) for h in everything[:10]]
-            row["default_cut"] = recall_at([stem(h) for h in searcher.search(query, Filters(min_score=DEFAULT_MIN_SCORE), k=10)], target)
+            row["default_cut"] = recall_at(
+                [stem(h) for h in searcher.search(query, Filters(min_score=DEFAULT_MIN_SCORE), k=10)], target
+            )
             rows.append(row)
         absent = []
         for caption, split in queries["absent"]:
             top = searcher.search(Query(text=caption), Filters(min_score=None), k=1)
             silenced = not searcher.search(Query(text=caption), Filters(min_score=DEFAULT_MIN_SCORE), k=10)
-            absent.append({"split": split, "disjoint": not (content_words(caption) & present_words),
-                           "top": top[0].score if top else float("-inf"), "default_silenced": silenced})
+            absent.append(
+                {
+                    "split": split,
+                    "disjoint": not (content_words(caption) & present_words),
+                    "top": top[0].score if top else float("-inf"),
+                    "default_silenced": silenced,
+                }
+            )
         model = searcher.encoder.id
         counts = searcher.index.catalog.counts()["by_kind"]
         searcher.close()
@@ -180,30 +198,48 @@ def main() -> None:
     def cutoff_report(rs, ab, t):
         no_cut = mean([float(any(s == r["target"] for s, _ in r["top10"])) for r in rs])
         cut = mean([float(any(s == r["target"] and score >= t for s, score in r["top10"])) for r in rs])
-        return {"min_score": round(t, 2), "present_recall@10_no_cutoff": no_cut, "present_recall@10_with_cutoff": cut,
-                "relative_drop": None if not no_cut else round(1 - cut / no_cut, 3),
-                "absent_answered_with_nothing": mean([float(a["top"] < t) for a in ab]),
-                "word_disjoint_absent_answered_with_nothing": mean([float(a["top"] < t) for a in ab if a["disjoint"]])}
+        return {
+            "min_score": round(t, 2),
+            "present_recall@10_no_cutoff": no_cut,
+            "present_recall@10_with_cutoff": cut,
+            "relative_drop": None if not no_cut else round(1 - cut / no_cut, 3),
+            "absent_answered_with_nothing": mean([float(a["top"] < t) for a in ab]),
+            "word_disjoint_absent_answered_with_nothing": mean([float(a["top"] < t) for a in ab if a["disjoint"]]),
+        }
 
     for r, (_, target_stem, _) in zip(rows, queries["present"]):
         r["target"] = target_stem
+
     def gate_report(rs, ab, t):
         """A cutoff on the best hit only: nothing when the best hit is under t, else the list as it is."""
         no_cut = mean([float(any(s == r["target"] for s, _ in r["top10"])) for r in rs])
         cut = mean([float(any(s == r["target"] for s, _ in r["top10"]) and r["top10"][0][1] >= t) for r in rs])
-        return {"min_best_score": round(t, 2), "present_recall@10_with_cutoff": cut,
-                "relative_drop": None if not no_cut else round(1 - cut / no_cut, 3),
-                "absent_answered_with_nothing": mean([float(a["top"] < t) for a in ab]),
-                "word_disjoint_absent_answered_with_nothing": mean([float(a["top"] < t) for a in ab if a["disjoint"]])}
+        return {
+            "min_best_score": round(t, 2),
+            "present_recall@10_with_cutoff": cut,
+            "relative_drop": None if not no_cut else round(1 - cut / no_cut, 3),
+            "absent_answered_with_nothing": mean([float(a["top"] < t) for a in ab]),
+            "word_disjoint_absent_answered_with_nothing": mean([float(a["top"] < t) for a in ab if a["disjoint"]]),
+        }
 
     splits = {"tune": "tune", "held-out": "held-out", "all": None}
-    result = {"model": model, "indexed": counts, "concepts_present": len(rows), "concepts_absent": len(absent),
-              "absent_word_disjoint": sum(a["disjoint"] for a in absent), "per_split": {}}
+    result = {
+        "model": model,
+        "indexed": counts,
+        "concepts_present": len(rows),
+        "concepts_absent": len(absent),
+        "absent_word_disjoint": sum(a["disjoint"] for a in absent),
+        "per_split": {},
+    }
     tune_rows = [r for r in rows if r["split"] == "tune"]
     tune_absent = [a for a in absent if a["split"] == "tune"]
     grid = [round(0.1 * i, 1) for i in range(-20, 101)]
-    chosen = max((t for t in grid if (cutoff_report(tune_rows, tune_absent, t)["relative_drop"] or 0) <= 0.05), default=None)
-    gate = max((t for t in grid if (gate_report(tune_rows, tune_absent, t)["relative_drop"] or 0) <= 0.05), default=None)
+    chosen = max(
+        (t for t in grid if (cutoff_report(tune_rows, tune_absent, t)["relative_drop"] or 0) <= 0.05), default=None
+    )
+    gate = max(
+        (t for t in grid if (gate_report(tune_rows, tune_absent, t)["relative_drop"] or 0) <= 0.05), default=None
+    )
     for name, split in splits.items():
         rs = [r for r in rows if split in (None, r["split"])]
         ab = [a for a in absent if split in (None, a["split"])]
@@ -214,7 +250,9 @@ def main() -> None:
             entry = {"queries": len(having), "alone": alone}
             for order in ("any", "any_prior", "any_raw"):
                 entry[order] = mean([r[order][kind] for r in having])
-                entry[f"ratio_{order.removeprefix('any_') if order != 'any' else 'calibrated'}"] = ratio(entry[order], alone)
+                entry[f"ratio_{order.removeprefix('any_') if order != 'any' else 'calibrated'}"] = ratio(
+                    entry[order], alone
+                )
             per_kind[kind] = entry
         default = cutoff_report(rs, ab, DEFAULT_MIN_SCORE)
         default["absent_answered_with_nothing_by_search"] = mean([float(a["default_silenced"]) for a in ab])
@@ -224,13 +262,18 @@ def main() -> None:
             "cutoff_default": default,
             "cutoff_tuned": cutoff_report(rs, ab, chosen) if chosen is not None else None,
             "cutoff_on_best_hit_tuned": gate_report(rs, ab, gate) if gate is not None else None,
-            "scores": {"present_right_answer": percentiles([r["right_score"] for r in rs if r["right_score"] > float("-inf")]),
-                       "absent_top": percentiles([a["top"] for a in ab]),
-                       "word_disjoint_absent_top": percentiles([a["top"] for a in ab if a["disjoint"]])},
+            "scores": {
+                "present_right_answer": percentiles([r["right_score"] for r in rs if r["right_score"] > float("-inf")]),
+                "absent_top": percentiles([a["top"] for a in ab]),
+                "word_disjoint_absent_top": percentiles([a["top"] for a in ab if a["disjoint"]]),
+            },
         }
     result["cutoff_chosen_on_tune"] = chosen
     result["cutoff_on_best_hit_chosen_on_tune"] = gate
-    result["seconds"] = {"total": round(time.perf_counter() - started, 1), "queries": round(time.perf_counter() - indexed_at, 1)}
+    result["seconds"] = {
+        "total": round(time.perf_counter() - started, 1),
+        "queries": round(time.perf_counter() - indexed_at, 1),
+    }
     from searchengine.eval.measure import machine, save_result, to_json
 
     result["machine"] = machine()

@@ -88,7 +88,9 @@ def index(folder: Path, index_dir: Path, model: str) -> None:
     from searchengine.ingest.run import sync_folder
     from searchengine.ingest.settings import IngestSettings
 
-    sync_folder(folder, index_dir, IngestSettings(model=model, language="en"), cache_dir=cache_dir())  # a no-op when reused
+    sync_folder(
+        folder, index_dir, IngestSettings(model=model, language="en"), cache_dir=cache_dir()
+    )  # a no-op when reused
 
 
 def half_size_copy(path: Path, out: Path, jpeg: bool) -> Path:
@@ -120,16 +122,25 @@ def run_text(searcher, text: str, right, split: str, present: bool) -> dict:
 
 
 def hit_row(hit, evidence, right) -> dict:
-    return {"right": bool(right(hit)), "kind": hit.kind, "score": hit.score, "raw": hit.raw_score,
-            "confidence": hit.confidence, "features": evidence.features().round(4).tolist(),
-            "near_copy": evidence.near_copy, "path": Path(hit.path).name}
+    return {
+        "right": bool(right(hit)),
+        "kind": hit.kind,
+        "score": hit.score,
+        "raw": hit.raw_score,
+        "confidence": hit.confidence,
+        "features": evidence.features().round(4).tolist(),
+        "near_copy": evidence.near_copy,
+        "path": Path(hit.path).name,
+    }
 
 
 def tux_rows(searcher, listing: dict) -> list[dict]:
     rows = []
     for caption, stem, split in listing["present"]:
-        rows.append(run_text(searcher, caption, lambda h, s=stem: Path(h.path).stem == s, split, True)
-                    | {"collection": "tuxpaint", "target_image": f"{stem}.png"})
+        rows.append(
+            run_text(searcher, caption, lambda h, s=stem: Path(h.path).stem == s, split, True)
+            | {"collection": "tuxpaint", "target_image": f"{stem}.png"}
+        )
     for caption, split in listing["absent"]:
         rows.append(run_text(searcher, caption, lambda h: False, split, False) | {"collection": "tuxpaint"})
     return rows
@@ -162,10 +173,16 @@ def image_rows(searcher, originals: list[Path], copies: Path, collection: str, j
     for path in originals:
         for variant, query_path in (("identical", path), ("half-size copy", half_size_copy(path, copies, jpeg))):
             hits = searcher.search(Query(image=query_path), k=3)
-            rows.append({"collection": collection, "variant": variant, "image": path.name,
-                         "first": bool(hits) and Path(hits[0].path).name == path.name,
-                         "first_kind": hits[0].kind if hits else None,
-                         "first_confidence": hits[0].confidence if hits else None})
+            rows.append(
+                {
+                    "collection": collection,
+                    "variant": variant,
+                    "image": path.name,
+                    "first": bool(hits) and Path(hits[0].path).name == path.name,
+                    "first_kind": hits[0].kind if hits else None,
+                    "first_confidence": hits[0].confidence if hits else None,
+                }
+            )
     return rows
 
 
@@ -197,7 +214,8 @@ def report(rows: list[dict], model) -> dict:
     out = {"queries_present": len(present), "queries_absent": len(absent)}
     alone = mean(recall(r["image"]) for r in present)
     out["recall@10_image"] = {
-        "default": alone, "no_cutoff": mean(float(any(r["image_no_cutoff"])) for r in present),
+        "default": alone,
+        "no_cutoff": mean(float(any(r["image_no_cutoff"])) for r in present),
         "any_images_only": mean(recall(r["any"], "image") for r in present),
         "any_right_answer_of_any_kind": mean(recall(r["any"]) for r in present),
     }
@@ -221,14 +239,19 @@ def report(rows: list[dict], model) -> dict:
             "precision_of_high_top_hits": mean(float(t["right"]) for _, t in high),
             "auc_present_vs_absent": {
                 "confidence": auc([p(t) for r, t in tops if r["present"]], [p(t) for r, t in tops if not r["present"]]),
-                "calibrated_score": auc([t["score"] for r, t in tops if r["present"]],
-                                        [t["score"] for r, t in tops if not r["present"]]),
+                "calibrated_score": auc(
+                    [t["score"] for r, t in tops if r["present"]], [t["score"] for r, t in tops if not r["present"]]
+                ),
             },
         }
     every = [h for r in rows for h in r["any"]]
     high_hits = [h for h in every if levels(h) == "high"]
-    out["all_hits_any"] = {"hits": len(every), "high": len(high_hits), "precision_of_high": mean(h["right"] for h in high_hits),
-                           "right_hits_labelled_high": mean(levels(h) == "high" for h in every if h["right"])}
+    out["all_hits_any"] = {
+        "hits": len(every),
+        "high": len(high_hits),
+        "precision_of_high": mean(h["right"] for h in high_hits),
+        "right_hits_labelled_high": mean(levels(h) == "high" for h in every if h["right"]),
+    }
     return out
 
 
@@ -255,13 +278,24 @@ def fit(rows: list[dict], near_copy: float):
     x = np.array([h["features"] for h in hits])
     y = np.array([h["right"] for h in hits], dtype=int)
     clf = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-    model = ModelConfidence(bias=round(float(clf.intercept_[0]), 3), weights=tuple(round(float(w), 3) for w in clf.coef_[0]),
-                            high=1.0, medium=1.0, near_copy=near_copy)
+    model = ModelConfidence(
+        bias=round(float(clf.intercept_[0]), 3),
+        weights=tuple(round(float(w), 3) for w in clf.coef_[0]),
+        high=1.0,
+        medium=1.0,
+        near_copy=near_copy,
+    )
     tops = [(r, r[view][0]) for r in tune for view in ("any", "image") if r[view]]
     ps = np.array([probability(np.array([t["features"]]), model)[0] for _, t in tops])
     right = np.array([t["right"] for _, t in tops])
-    high = next((float(t) for t in np.round(np.arange(0.05, 1.0, 0.01), 2)
-                 if (ps >= t).sum() >= 5 and right[ps >= t].mean() >= HIGH_PRECISION), 0.95)
+    high = next(
+        (
+            float(t)
+            for t in np.round(np.arange(0.05, 1.0, 0.01), 2)
+            if (ps >= t).sum() >= 5 and right[ps >= t].mean() >= HIGH_PRECISION
+        ),
+        0.95,
+    )
     absent_p = np.array([p for (r, _), p in zip(tops, ps) if not r["present"]])
     medium = round(min(float(np.median(absent_p)), high - 0.05), 2) if len(absent_p) else 0.3
     return ModelConfidence(bias=model.bias, weights=model.weights, high=high, medium=medium, near_copy=near_copy)
@@ -279,13 +313,22 @@ def plot(rows: list[dict], model, path: Path) -> None:
     fig, axes = plt.subplots(2, len(collections), figsize=(4.2 * len(collections), 6.4), squeeze=False)
     for i, name in enumerate(collections):
         held = [r for r in rows if r["collection"] == name and r["split"] == "held-out" and r["any"]]
-        for row_axis, (label, value, bins) in enumerate((
-                ("confidence (P right)", lambda t: probability(np.array([t["features"]]), model)[0], np.linspace(0, 1, 21)),
-                ("calibrated score", lambda t: t["score"], 20))):
+        for row_axis, (label, value, bins) in enumerate(
+            (
+                (
+                    "confidence (P right)",
+                    lambda t: probability(np.array([t["features"]]), model)[0],
+                    np.linspace(0, 1, 21),
+                ),
+                ("calibrated score", lambda t: t["score"], 20),
+            )
+        ):
             ax = axes[row_axis][i]
             present = [value(r["any"][0]) for r in held if r["present"]]
             absent = [value(r["any"][0]) for r in held if not r["present"]]
-            ax.hist([present, absent], bins=bins, label=["present subject", "absent subject"], color=["#2f6fdf", "#d9822b"])
+            ax.hist(
+                [present, absent], bins=bins, label=["present subject", "absent subject"], color=["#2f6fdf", "#d9822b"]
+            )
             if row_axis == 0:
                 ax.axvline(model.high, color="k", ls="--", lw=1)
                 ax.axvline(model.medium, color="grey", ls=":", lw=1)
@@ -347,24 +390,34 @@ def main() -> None:
     (work / "rows.json").write_text(json.dumps(rows))
 
     model = confidence.for_model(model_id)
-    result = {"model": model_id, "constants": model.__dict__ | {"weights": list(model.weights)},
-              "features": list(confidence.FEATURES)}
+    result = {
+        "model": model_id,
+        "constants": model.__dict__ | {"weights": list(model.weights)},
+        "features": list(confidence.FEATURES),
+    }
     if args.fit:
         fitted = fit([r for r in rows if r["collection"] in ("tuxpaint", "photos")], model.near_copy)
         result["fitted_on_tune"] = fitted.__dict__ | {"weights": list(fitted.weights)}
         print(f"fitted: {fitted}", file=sys.stderr)
     result["collections"] = {}
     for name in sorted({r["collection"] for r in rows}):
-        result["collections"][name] = {split: report([r for r in rows if r["collection"] == name and r["split"] in splits], model)
-                                       for split, splits in (("tune", ("tune",)), ("held-out", ("held-out",)))
-                                       if any(r["collection"] == name and r["split"] in splits for r in rows)}
+        result["collections"][name] = {
+            split: report([r for r in rows if r["collection"] == name and r["split"] in splits], model)
+            for split, splits in (("tune", ("tune",)), ("held-out", ("held-out",)))
+            if any(r["collection"] == name and r["split"] in splits for r in rows)
+        }
     held = [r for r in rows if r["split"] == "held-out"]
     result["all_held_out"] = report(held, model)
     result["image_queries"] = {
-        f"{c} / {v}": {"queries": len(q), "first": mean(r["first"] for r in q),
-                       "first_high": mean(r["first"] and r["first_confidence"] == "high" for r in q)}
-        for c in sorted({r["collection"] for r in image_queries}) for v in ("identical", "half-size copy")
-        if (q := [r for r in image_queries if r["collection"] == c and r["variant"] == v])}
+        f"{c} / {v}": {
+            "queries": len(q),
+            "first": mean(r["first"] for r in q),
+            "first_high": mean(r["first"] and r["first_confidence"] == "high" for r in q),
+        }
+        for c in sorted({r["collection"] for r in image_queries})
+        for v in ("identical", "half-size copy")
+        if (q := [r for r in image_queries if r["collection"] == c and r["variant"] == v])
+    }
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["machine"] = machine()
     print(to_json(result))

@@ -79,15 +79,30 @@ def ingest_part(args, work: Path) -> dict:
             for engine, executor in engines if r % 2 == 0 else engines[::-1]:  # alternate: drift cancels out
                 index_dir = work / f"{engine}-{r}"
                 commits = CommitTimes()
-                summary = sync_folder(work / "images", index_dir, settings, commits, cache_dir=cache_dir(),
-                                      executor=executor() if executor else None)
-                row[engine] = {"files": summary.embedded, "seconds": round(summary.seconds, 2),
-                               "files_per_s": round(summary.items_per_second, 3), **commits.steady()}
+                summary = sync_folder(
+                    work / "images",
+                    index_dir,
+                    settings,
+                    commits,
+                    cache_dir=cache_dir(),
+                    executor=executor() if executor else None,
+                )
+                row[engine] = {
+                    "files": summary.embedded,
+                    "seconds": round(summary.seconds, 2),
+                    "files_per_s": round(summary.items_per_second, 3),
+                    **commits.steady(),
+                }
                 last[engine] = index_dir
             row["ratio"] = round(row["ray"]["files_per_s"] / row["local"]["files_per_s"], 3)
             row["ratio_steady"] = round(row["ray"]["steady_files_per_s"] / row["local"]["steady_files_per_s"], 3)
-            log.info("round %d: local %.2f files/s, ray %.2f files/s (%.2f)", r + 1, row["local"]["files_per_s"],
-                     row["ray"]["files_per_s"], row["ratio"])
+            log.info(
+                "round %d: local %.2f files/s, ray %.2f files/s (%.2f)",
+                r + 1,
+                row["local"]["files_per_s"],
+                row["ray"]["files_per_s"],
+                row["ratio"],
+            )
             rounds.append(row)
         same_catalog = _catalog(last["ray"]) == _catalog(last["local"])
         same_hits = _hits(last["ray"], args) == _hits(last["local"], args)
@@ -95,12 +110,23 @@ def ingest_part(args, work: Path) -> dict:
         ray.shutdown()
     ratio = statistics.median(r["ratio"] for r in rounds)
     steady = statistics.median(r["ratio_steady"] for r in rounds)
-    return {"images": len(files), "repeat": args.repeat, "model": args.model, "decode_workers": args.workers,
-            "commit_every": settings.commit_every, "ray_cpus": args.ray_cpus,
-            "ray_start_s": round(ray_start_s, 2), "ray_data_start_s": round(ray_data_start_s, 2), "rounds": rounds, "ratio_median": ratio,
-            "ratio_steady_median": steady,
-            "target_ratio": TARGETS["ray_vs_local"], "meets_target": ratio >= TARGETS["ray_vs_local"],
-            "identical_catalog": same_catalog, "identical_search_results": same_hits}
+    return {
+        "images": len(files),
+        "repeat": args.repeat,
+        "model": args.model,
+        "decode_workers": args.workers,
+        "commit_every": settings.commit_every,
+        "ray_cpus": args.ray_cpus,
+        "ray_start_s": round(ray_start_s, 2),
+        "ray_data_start_s": round(ray_data_start_s, 2),
+        "rounds": rounds,
+        "ratio_median": ratio,
+        "ratio_steady_median": steady,
+        "target_ratio": TARGETS["ray_vs_local"],
+        "meets_target": ratio >= TARGETS["ray_vs_local"],
+        "identical_catalog": same_catalog,
+        "identical_search_results": same_hits,
+    }
 
 
 class _Echo:
@@ -147,13 +173,17 @@ class CommitTimes:
         if len(self.times) < 2:
             return {"steady_files_per_s": None}
         files = sum(n for _, n in self.times[1:])
-        return {"steady_files_per_s": round(files / (self.times[-1][0] - self.times[0][0]), 3),
-                "first_commit_s": round(self.times[0][0] - self.started, 2)}
+        return {
+            "steady_files_per_s": round(files / (self.times[-1][0] - self.times[0][0]), 3),
+            "first_commit_s": round(self.times[0][0] - self.started, 2),
+        }
 
 
 def _catalog(index_dir: Path) -> tuple[list, list]:
     with sqlite3.connect(index_dir / "catalog.sqlite") as db:
-        items = db.execute("SELECT id, path, kind, size, mtime_ns, content_hash, status FROM items ORDER BY id").fetchall()
+        items = db.execute(
+            "SELECT id, path, kind, size, mtime_ns, content_hash, status FROM items ORDER BY id"
+        ).fetchall()
         segments = db.execute("SELECT id, item_id, ordinal, text, vector FROM segments ORDER BY id").fetchall()
     return items, segments
 
@@ -165,8 +195,10 @@ def _hits(index_dir: Path, args) -> list:
     searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     try:
         queries = [Query(text=t) for t in ("a cat", "a rocket on the launch pad", "a red flower", "coins")]
-        return [[(h.path, h.segment_id, h.raw_score) for h in searcher.search(q, Filters(min_score=None), k=10)]
-                for q in queries]
+        return [
+            [(h.path, h.segment_id, h.raw_score) for h in searcher.search(q, Filters(min_score=None), k=10)]
+            for q in queries
+        ]
     finally:
         searcher.close()
 
@@ -229,20 +261,31 @@ def index_part(args, work: Path) -> dict:
     started = time.perf_counter()
     exact_scores, _ = exact_top(base, queries, K)
     exact_s = time.perf_counter() - started
-    log.info("%d × %d generated in %.0f s, exact top-%d of %d queries in %.0f s", n, dim, generate_s, K,
-             len(queries), exact_s)
+    log.info(
+        "%d × %d generated in %.0f s, exact top-%d of %d queries in %.0f s",
+        n,
+        dim,
+        generate_s,
+        K,
+        len(queries),
+        exact_s,
+    )
 
     choice = ivfpq_choice(n, dim, args.max_memory)
     gc.collect()
     rss_before = rss_bytes()
     data_file = work / "vectors.ondisk.ivfdata" if choice.params.get("ondisk") else None
     started = time.perf_counter()
-    index = IvfPqIndex.train(dim, n, lambda rows: np.ascontiguousarray(base[rows]), is_text, dict(choice.params), data_file)
+    index = IvfPqIndex.train(
+        dim, n, lambda rows: np.ascontiguousarray(base[rows]), is_text, dict(choice.params), data_file
+    )
     train_s = time.perf_counter() - started
     log.info("trained %s in %.0f s", index.params(), train_s)
     started = time.perf_counter()
-    add_chunks(index, ((np.arange(s, min(s + 100_000, n), dtype=np.int64), base[s : s + 100_000])
-                       for s in range(0, n, 100_000)))
+    add_chunks(
+        index,
+        ((np.arange(s, min(s + 100_000, n), dtype=np.int64), base[s : s + 100_000]) for s in range(0, n, 100_000)),
+    )
     add_s = time.perf_counter() - started
     rss_after = rss_bytes()
     index.save(work / "vectors.faiss")
@@ -255,17 +298,30 @@ def index_part(args, work: Path) -> dict:
     for nprobe in nprobes:
         for candidates in sorted({defaults["min_candidates"], *args.candidates}):
             rows.append(_measure(index, base, queries, query_kind, exact_scores, nprobe, candidates, args))
-    default = next(r for r in rows if r["nprobe"] == defaults["nprobe"]
-                   and r["min_candidates"] == defaults["min_candidates"])
+    default = next(
+        r for r in rows if r["nprobe"] == defaults["nprobe"] and r["min_candidates"] == defaults["min_candidates"]
+    )
     return {
-        "n": n, "dim": dim, "queries": len(queries), "threads": args.threads,
+        "n": n,
+        "dim": dim,
+        "queries": len(queries),
+        "threads": args.threads,
         "generator": "ann.py ClusteredSpace: latent 64, clusters n/500, gap cos 0.3; 80 % image, 20 % text",
-        "params": defaults, "estimated_bytes": estimate_bytes("ivfpq", n, dim, defaults),
-        "index_file_bytes": file_bytes, "rss_growth_bytes": rss_after - rss_before,
-        "peak_rss_bytes": peak_rss_bytes(), "generate_s": round(generate_s, 1), "exact_search_s": round(exact_s, 1),
-        "train_s": round(train_s, 1), "add_s": round(add_s, 1), "build_s": round(train_s + add_s, 1),
-        "add_vectors_per_s": round(n / add_s), "rows": rows, "library_default": default,
-        "meets_target": default["recall@10"] >= TARGETS["recall@10"] and default["p50_ms_1_thread"] <= TARGETS["p50_ms"],
+        "params": defaults,
+        "estimated_bytes": estimate_bytes("ivfpq", n, dim, defaults),
+        "index_file_bytes": file_bytes,
+        "rss_growth_bytes": rss_after - rss_before,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "generate_s": round(generate_s, 1),
+        "exact_search_s": round(exact_s, 1),
+        "train_s": round(train_s, 1),
+        "add_s": round(add_s, 1),
+        "build_s": round(train_s + add_s, 1),
+        "add_vectors_per_s": round(n / add_s),
+        "rows": rows,
+        "library_default": default,
+        "meets_target": default["recall@10"] >= TARGETS["recall@10"]
+        and default["p50_ms_1_thread"] <= TARGETS["p50_ms"],
     }
 
 
@@ -277,8 +333,11 @@ def _measure(index, base, queries, query_kind, exact_scores, nprobe, candidates,
     _, found = index.search(queries, K)
     found_scores = np.einsum("qkd,qd->qk", base[np.clip(found, 0, None)], queries)
     found_scores = np.where(found >= 0, found_scores, -np.inf)
-    row = {"nprobe": nprobe, "min_candidates": candidates,
-           "recall@10": round(knn_recall(found_scores, exact_scores), 4)}
+    row = {
+        "nprobe": nprobe,
+        "min_candidates": candidates,
+        "recall@10": round(knn_recall(found_scores, exact_scores), 4),
+    }
     for kind in ("text", "image"):
         mask = query_kind == kind
         row[f"recall@10_{kind}"] = round(knn_recall(found_scores[mask], exact_scores[mask]), 4)
@@ -289,8 +348,14 @@ def _measure(index, base, queries, query_kind, exact_scores, nprobe, candidates,
         suffix = "1_thread" if threads == 1 else f"{threads}_threads"
         row[f"p50_ms_{suffix}"], row[f"p99_ms_{suffix}"] = timing["p50_ms"], timing["p99_ms"]
     faiss.omp_set_num_threads(args.threads)
-    log.info("nprobe %d, candidates %d: recall %.4f (text %.4f), p50 %.2f ms (1 thread)", nprobe, candidates,
-             row["recall@10"], row["recall@10_text"], row["p50_ms_1_thread"])
+    log.info(
+        "nprobe %d, candidates %d: recall %.4f (text %.4f), p50 %.2f ms (1 thread)",
+        nprobe,
+        candidates,
+        row["recall@10"],
+        row["recall@10_text"],
+        row["p50_ms_1_thread"],
+    )
     return row
 
 
@@ -298,8 +363,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", choices=("ingest", "index", "all"))
     parser.add_argument("--repeat", type=int, default=100, help="ingest: copies of samples/photos (21 images each)")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="ingest: rounds of both engines (in turn first); the median ratio counts")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="ingest: rounds of both engines (in turn first); the median ratio counts"
+    )
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--workers", type=int, default=2, help="ingest: decode threads of the in-process pipeline")
     parser.add_argument("--ray-cpus", type=int, default=None, help="ingest: CPUs of the local Ray [default: all]")
@@ -308,9 +374,14 @@ def main(argv=None) -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--timed", type=int, default=300, help="index: queries timed one at a time")
     parser.add_argument("--threads", type=int, default=2, help="index: FAISS threads (build, batch search)")
-    parser.add_argument("--nprobe", default="0.5,2", help="index: nprobe values besides the library's, as multiples of it")
-    parser.add_argument("--candidates", default="",
-                        help="index: re-ranked candidates (min_candidates) besides the library's, e.g. 100,800")
+    parser.add_argument(
+        "--nprobe", default="0.5,2", help="index: nprobe values besides the library's, as multiples of it"
+    )
+    parser.add_argument(
+        "--candidates",
+        default="",
+        help="index: re-ranked candidates (min_candidates) besides the library's, e.g. 100,800",
+    )
     parser.add_argument("--max-memory", type=str, default=None, help="index: budget for ivfpq_choice (e.g. 1G)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder [default: a temporary one]")

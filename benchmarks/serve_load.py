@@ -37,10 +37,22 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = [
-    "a cat sleeping on a sofa", "the household budget", "rocket launch at night", "a cup of coffee",
-    "flowers in a garden", "who wrote the first compiler", "storm clouds over the sea", "an old coin",
-    "how to fix a bicycle", "galaxies in deep space", "bread recipe", "a horse in the field",
-    "microscope image of cells", "a pagoda by a lake", "water drop splash", "a person with a camera",
+    "a cat sleeping on a sofa",
+    "the household budget",
+    "rocket launch at night",
+    "a cup of coffee",
+    "flowers in a garden",
+    "who wrote the first compiler",
+    "storm clouds over the sea",
+    "an old coin",
+    "how to fix a bicycle",
+    "galaxies in deep space",
+    "bread recipe",
+    "a horse in the field",
+    "microscope image of cells",
+    "a pagoda by a lake",
+    "water drop splash",
+    "a person with a camera",
 ]
 
 
@@ -76,11 +88,26 @@ def synthesize(index_dir: Path, segments: int, seed: int = 0) -> dict:
             vectors = picked + rng.normal(scale=0.045, size=picked.shape).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             path = f"/synthetic/photos/{i:07d}.jpg" if image else f"/synthetic/docs/{i:07d}.md"
-            segs = [SegmentDraft(o, v.astype(np.float32), text=None if image else f"Passage {o} of document {i}: " + "lorem ipsum " * 12,
-                                 char_start=None if image else o * 200, char_end=None if image else o * 200 + 180)
-                    for o, v in enumerate(vectors)]
-            batch.append(ItemDraft(path=path, kind="image" if image else "text", size=1000, mtime_ns=0,
-                                   content_hash=f"{i:064x}", segments=segs))
+            segs = [
+                SegmentDraft(
+                    o,
+                    v.astype(np.float32),
+                    text=None if image else f"Passage {o} of document {i}: " + "lorem ipsum " * 12,
+                    char_start=None if image else o * 200,
+                    char_end=None if image else o * 200 + 180,
+                )
+                for o, v in enumerate(vectors)
+            ]
+            batch.append(
+                ItemDraft(
+                    path=path,
+                    kind="image" if image else "text",
+                    size=1000,
+                    mtime_ns=0,
+                    content_hash=f"{i:064x}",
+                    segments=segs,
+                )
+            )
             if len(batch) == 2000 or i == drafts_total - 1:
                 index.commit(run_id, batch)
                 batch = []
@@ -99,9 +126,25 @@ def free_port() -> int:
 
 def start_server(index_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "searchengine", "serve", "--index", str(index_dir),
-                             "--port", str(port), "--device", "cpu"], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "searchengine",
+            "serve",
+            "--index",
+            str(index_dir),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 async def wait_ready(client, server: subprocess.Popen, timeout: float) -> None:
@@ -155,22 +198,35 @@ async def load(base: str, server, clients: int, requests: int, warmup: int, dura
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(clients)))
         elapsed = time.perf_counter() - t0
-    return {"startup_s": round(startup, 1), "status": info, "seconds": elapsed, "latencies": latencies,
-            "took": took, "errors": errors, "sent": sent}
+    return {
+        "startup_s": round(startup, 1),
+        "status": info,
+        "seconds": elapsed,
+        "latencies": latencies,
+        "took": took,
+        "errors": errors,
+        "sent": sent,
+    }
 
 
 def percentiles(values: list[float]) -> dict:
     if not values:
         return {}
     a = np.asarray(values)
-    return {"p50": round(float(np.percentile(a, 50)), 1), "p90": round(float(np.percentile(a, 90)), 1),
-            "p99": round(float(np.percentile(a, 99)), 1), "max": round(float(a.max()), 1),
-            "mean": round(float(a.mean()), 1)}
+    return {
+        "p50": round(float(np.percentile(a, 50)), 1),
+        "p90": round(float(np.percentile(a, 90)), 1),
+        "p99": round(float(np.percentile(a, 99)), 1),
+        "max": round(float(a.max()), 1),
+        "mean": round(float(a.mean()), 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", type=Path, help="Index to serve [default: indexes/serve-load-<segments>, synthesized if missing].")
+    parser.add_argument(
+        "--index", type=Path, help="Index to serve [default: indexes/serve-load-<segments>, synthesized if missing]."
+    )
     parser.add_argument("--segments", type=int, default=100_000, help="Size of a synthesized index.")
     parser.add_argument("--clients", type=int, default=8, help="Concurrent clients.")
     parser.add_argument("--requests", type=int, default=2000, help="Measured requests in total.")
@@ -186,29 +242,55 @@ def main() -> None:
     built = None
     if not exists(index_dir):
         built = synthesize(index_dir, args.segments)
-        print(f"synthesized {built['segments']} segments in {built['synthesized_in_s']} s → {index_dir}", file=sys.stderr)
+        print(
+            f"synthesized {built['segments']} segments in {built['synthesized_in_s']} s → {index_dir}", file=sys.stderr
+        )
     port = free_port()
     server = start_server(index_dir, port)
     try:
-        run = asyncio.run(load(f"http://127.0.0.1:{port}", server, args.clients, args.requests, args.warmup,
-                               args.duration, args.k, args.kind))
+        run = asyncio.run(
+            load(
+                f"http://127.0.0.1:{port}",
+                server,
+                args.clients,
+                args.requests,
+                args.warmup,
+                args.duration,
+                args.k,
+                args.kind,
+            )
+        )
     finally:
         server.terminate()
         server.wait(30)
     status = run["status"]
-    print(json.dumps({
-        "index": {"dir": str(index_dir), "segments": status["vectors"], "items": status["counts"]["items"],
-                  "index_type": status["index_type"], "built_now": built},
-        "endpoint": "GET /api/search", "k": args.k, "type": args.kind,
-        "clients": args.clients, "requests": len(run["latencies"]), "errors": len(run["errors"]),
-        "error_examples": run["errors"][:3],
-        "seconds": round(run["seconds"], 2),
-        "req_per_s": round(len(run["latencies"]) / run["seconds"], 1) if run["seconds"] else None,
-        "latency_ms": percentiles(run["latencies"]),
-        "server_search_ms": percentiles(run["took"]),
-        "server_startup_s": run["startup_s"],
-        "cpu_cores": len(os.sched_getaffinity(0)),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "index": {
+                    "dir": str(index_dir),
+                    "segments": status["vectors"],
+                    "items": status["counts"]["items"],
+                    "index_type": status["index_type"],
+                    "built_now": built,
+                },
+                "endpoint": "GET /api/search",
+                "k": args.k,
+                "type": args.kind,
+                "clients": args.clients,
+                "requests": len(run["latencies"]),
+                "errors": len(run["errors"]),
+                "error_examples": run["errors"][:3],
+                "seconds": round(run["seconds"], 2),
+                "req_per_s": round(len(run["latencies"]) / run["seconds"], 1) if run["seconds"] else None,
+                "latency_ms": percentiles(run["latencies"]),
+                "server_search_ms": percentiles(run["took"]),
+                "server_startup_s": run["startup_s"],
+                "cpu_cores": len(os.sched_getaffinity(0)),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

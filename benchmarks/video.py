@@ -133,17 +133,29 @@ def main() -> None:
             if not path.exists():
                 print(f"building {path.name}", file=sys.stderr)
                 make_clip(path, frames(args.seconds, width, args.height), width, args.height, **settings)
-            results.append({"clip": content, "encoding": encoding, "resolution": f"{width}x{args.height}",
-                            "fps": FPS, **measure(path)})
+            results.append(
+                {
+                    "clip": content,
+                    "encoding": encoding,
+                    "resolution": f"{width}x{args.height}",
+                    "fps": FPS,
+                    **measure(path),
+                }
+            )
     wall = sum(r["wall_seconds"] for r in results)
-    print(json.dumps({
-        "cpus": len(os.sched_getaffinity(0)),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "clips": results,
-        "overall_realtime_x": round(sum(r["video_seconds"] for r in results) / wall, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "cpus": len(os.sched_getaffinity(0)),
+                "load_average_1min": round(os.getloadavg()[0], 2),
+                "clips": results,
+                "overall_realtime_x": round(sum(r["video_seconds"] for r in results) / wall, 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

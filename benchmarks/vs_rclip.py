@@ -143,10 +143,15 @@ def build_folder(out: Path, n: int, seed: int) -> dict:
     from PIL import Image
 
     shorts = sorted(min(Image.open(p).size) for p in out.iterdir())
-    meta = {"n": n, "seed": seed, "real": len(real), "synthetic": len(sizes),
-            "bytes": sum(p.stat().st_size for p in out.iterdir()),
-            "short_side_px": {"min": shorts[0], "median": shorts[len(shorts) // 2], "max": shorts[-1]},
-            "real_sources": [str(s) for s in REAL_SOURCES if s.is_dir()]}
+    meta = {
+        "n": n,
+        "seed": seed,
+        "real": len(real),
+        "synthetic": len(sizes),
+        "bytes": sum(p.stat().st_size for p in out.iterdir()),
+        "short_side_px": {"min": shorts[0], "median": shorts[len(shorts) // 2], "max": shorts[-1]},
+        "real_sources": [str(s) for s in REAL_SOURCES if s.is_dir()],
+    }
     meta_path.write_text(json.dumps(meta, indent=1))
     return meta
 
@@ -187,9 +192,16 @@ def build_models(folder: Path, seed: int) -> dict:
     for name, method, example in (("visual", "encode_image", images), ("textual", "encode_text", tokens)):
         path = onnx_dir / f"{name}.onnx"
         encode = getattr(model, method)
-        torch.onnx.export(Tower(model, method), (example,), str(path), input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17,
-                          dynamo=False)
+        torch.onnx.export(
+            Tower(model, method),
+            (example,),
+            str(path),
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
         import onnxruntime as ort
 
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -201,8 +213,15 @@ def build_models(folder: Path, seed: int) -> dict:
     vocab = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"
     (rclip_dir / RCLIP_VOCAB).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(vocab, rclip_dir / RCLIP_VOCAB)
-    meta = {"arch": ARCH, "seed": seed, "weights": str(weights), "rclip_data": str(rclip_dir),
-            "onnx_max_abs_diff_vs_torch": diffs, "open_clip": open_clip.__version__, "torch": torch.__version__}
+    meta = {
+        "arch": ARCH,
+        "seed": seed,
+        "weights": str(weights),
+        "rclip_data": str(rclip_dir),
+        "onnx_max_abs_diff_vs_torch": diffs,
+        "open_clip": open_clip.__version__,
+        "torch": torch.__version__,
+    }
     meta_path.write_text(json.dumps(meta, indent=1))
     return meta
 
@@ -243,15 +262,22 @@ def timed(cmd: list[str], env: dict, cwd: Path | None = None) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="vs-rclip-") as tmp:
         rss_file = Path(tmp) / "maxrss"
-        done = subprocess.run([sys.executable, "-c", _LAUNCHER, str(rss_file), *map(str, cmd)], env=env, cwd=cwd,
-                              capture_output=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(rss_file), *map(str, cmd)], env=env, cwd=cwd, capture_output=True
+        )
         if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(map(str, cmd[:6]))} … failed ({done.returncode}): "
-                               f"{done.stderr.decode(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"{' '.join(map(str, cmd[:6]))} … failed ({done.returncode}): "
+                f"{done.stderr.decode(errors='replace')[-2000:]}"
+            )
         peak_kb, wall = rss_file.read_text().split()
         peak_kb, wall = int(peak_kb), float(wall)
-    return {"seconds": round(wall, 3), "peak_rss_mb": round(peak_kb / 1024, 1),
-            "stdout": done.stdout.decode(errors="replace"), "load_1m": load_1m()}
+    return {
+        "seconds": round(wall, 3),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "stdout": done.stdout.decode(errors="replace"),
+        "load_1m": load_1m(),
+    }
 
 
 def thread_env(base: dict, threads: int) -> dict:
@@ -272,8 +298,12 @@ def forward_rate(embed, batches: list, rounds: int) -> dict:
         for batch in batches:
             embed(batch)
         rates.append(sum(len(b) for b in batches) / (time.perf_counter() - started))
-    return {"images_per_s": round(statistics.median(rates), 2), "rounds": [round(r, 2) for r in rates],
-            "images": sum(len(b) for b in batches), "load_1m": load_1m()}
+    return {
+        "images_per_s": round(statistics.median(rates), 2),
+        "rounds": [round(r, 2) for r in rates],
+        "images": sum(len(b) for b in batches),
+        "load_1m": load_1m(),
+    }
 
 
 def _batches(items: list, size: int) -> list:
@@ -292,10 +322,14 @@ def searchengine_forward(model: str, files: list[Path], batch: int, rounds: int)
     prepared = [decode_image(p, "", ctx)[0].image for p in files]
     result = forward_rate(encoder.embed_images, _batches(prepared, batch), rounds)
     encoder.embed_texts([QUERY])  # makes sure the text side is cached too before the CLI runs
-    result.update(encoder_id=encoder.id, encoder_class=type(encoder).__name__,
-                  backend=getattr(encoder, "backend", None), runtime=getattr(encoder, "runtime", None),
-                  draft_side=ctx.draft_side,
-                  load_seconds=round(load_s, 2))
+    result.update(
+        encoder_id=encoder.id,
+        encoder_class=type(encoder).__name__,
+        backend=getattr(encoder, "backend", None),
+        runtime=getattr(encoder, "runtime", None),
+        draft_side=ctx.draft_side,
+        load_seconds=round(load_s, 2),
+    )
     return result
 
 
@@ -320,8 +354,24 @@ def rclip_forward(datadir: Path, files: list[Path], batch: int, rounds: int) -> 
 
 def index_searchengine(folder: Path, index: Path, model: str, env: dict) -> dict:
     shutil.rmtree(index, ignore_errors=True)
-    run = timed([sys.executable, "-m", "searchengine", "index", str(folder), "--index", str(index),
-                 "--model", model, "--device", "cpu", "--json", "--quiet"], env)
+    run = timed(
+        [
+            sys.executable,
+            "-m",
+            "searchengine",
+            "index",
+            str(folder),
+            "--index",
+            str(index),
+            "--model",
+            model,
+            "--device",
+            "cpu",
+            "--json",
+            "--quiet",
+        ],
+        env,
+    )
     summary = json.loads(run.pop("stdout"))
     run.update(images=summary["added"], failed=summary["failed"], own_seconds=round(summary["seconds"], 2))
     return run
@@ -329,8 +379,9 @@ def index_searchengine(folder: Path, index: Path, model: str, env: dict) -> dict
 
 def index_rclip(folder: Path, datadir_template: Path, datadir: Path, env: dict) -> dict:
     fresh_rclip_datadir(datadir_template, datadir)
-    run = timed([sys.executable, "-m", "rclip", "-f", "-t", "1", QUERY], {**env, "RCLIP_DATADIR": str(datadir)},
-                cwd=folder)
+    run = timed(
+        [sys.executable, "-m", "rclip", "-f", "-t", "1", QUERY], {**env, "RCLIP_DATADIR": str(datadir)}, cwd=folder
+    )
     run.pop("stdout")
     import sqlite3
 
@@ -349,10 +400,15 @@ def cold_queries(commands: dict[str, tuple[list[str], dict, Path | None]], repea
             run = timed(cmd, env, cwd)
             run["hits"] = len([line for line in run.pop("stdout").splitlines() if line.strip()])
             runs[name].append(run)
-    return {name: {"median_s": round(statistics.median(r["seconds"] for r in rs), 3),
-                   "runs_s": [r["seconds"] for r in rs],
-                   "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "load_1m": [r["load_1m"] for r in rs]}
-            for name, rs in runs.items()}
+    return {
+        name: {
+            "median_s": round(statistics.median(r["seconds"] for r in rs), 3),
+            "runs_s": [r["seconds"] for r in rs],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+            "load_1m": [r["load_1m"] for r in rs],
+        }
+        for name, rs in runs.items()
+    }
 
 
 def _ratio(a, b):
@@ -370,17 +426,31 @@ def plot(result: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     tools = [t for t in ("rclip", "searchengine", "bundled") if t in result["tools"]]
-    labels = {"rclip": "rclip\n(ViT-B-32-256)", "searchengine": "searchengine\n(same model)",
-              "bundled": "searchengine\n(bundled)"}
+    labels = {
+        "rclip": "rclip\n(ViT-B-32-256)",
+        "searchengine": "searchengine\n(same model)",
+        "bundled": "searchengine\n(bundled)",
+    }
     colours = {"rclip": "#888888", "searchengine": "#1f77b4", "bundled": "#2ca02c"}
     data = result["tools"]
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
     x = range(len(tools))
     ax = axes[0]
-    ax.bar([i - 0.2 for i in x], [data[t]["forward_images_per_s"] for t in tools], 0.4, label="model forward",
-           color=[colours[t] for t in tools], alpha=0.45)
-    ax.bar([i + 0.2 for i in x], [data[t]["index_images_per_s"] for t in tools], 0.4, label="indexing, end to end",
-           color=[colours[t] for t in tools])
+    ax.bar(
+        [i - 0.2 for i in x],
+        [data[t]["forward_images_per_s"] for t in tools],
+        0.4,
+        label="model forward",
+        color=[colours[t] for t in tools],
+        alpha=0.45,
+    )
+    ax.bar(
+        [i + 0.2 for i in x],
+        [data[t]["index_images_per_s"] for t in tools],
+        0.4,
+        label="indexing, end to end",
+        color=[colours[t] for t in tools],
+    )
     ax.set_xticks(list(x), [labels[t] for t in tools], fontsize=8)
     ax.set_ylabel("images / s")
     ax.set_title("throughput (light: forward, dark: indexing)", fontsize=9)
@@ -389,8 +459,10 @@ def plot(result: dict, path: Path) -> Path:
     ax.axhline(0.9, color="k", ls="--", lw=1)
     ax.set_xticks(list(x), [labels[t] for t in tools], fontsize=8)
     ax.set_title("indexing / forward (target ≥ 0.90)", fontsize=9)
-    for axis, key, title in ((axes[2], "cold_query_s", "cold CLI text query, s (median)"),
-                             (axes[3], "index_peak_rss_mb", "peak RSS while indexing, MB")):
+    for axis, key, title in (
+        (axes[2], "cold_query_s", "cold CLI text query, s (median)"),
+        (axes[3], "index_peak_rss_mb", "peak RSS while indexing, MB"),
+    ):
         values = [data[t].get(key) or 0 for t in tools]
         axis.bar(x, values, color=[colours[t] for t in tools])
         axis.set_xticks(list(x), [labels[t] for t in tools], fontsize=8)
@@ -398,9 +470,11 @@ def plot(result: dict, path: Path) -> Path:
         for i, v in enumerate(values):
             axis.text(i, v, f"{v:g}", ha="center", va="bottom", fontsize=8)
     m = result["machine"]
-    fig.suptitle(f"searchengine vs rclip, {result['folder']['n']} JPEGs, {m['cpus']} cores, "
-                 f"{result['threads']} threads each; load {m.get('load_average_1m')} → {m.get('load_average_1m_at_end')}",
-                 fontsize=10)
+    fig.suptitle(
+        f"searchengine vs rclip, {result['folder']['n']} JPEGs, {m['cpus']} cores, "
+        f"{result['threads']} threads each; load {m.get('load_average_1m')} → {m.get('load_average_1m_at_end')}",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -423,8 +497,12 @@ def compile_bytecode() -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=300, help="JPEGs in the folder")
-    parser.add_argument("--work", type=Path, default=ROOT / "indexes" / "bench" / "vs_rclip",
-                        help="cache of the folder and models, and the runs' data folders")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / "indexes" / "bench" / "vs_rclip",
+        help="cache of the folder and models, and the runs' data folders",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="indexing runs per tool, alternating")
     parser.add_argument("--queries", type=int, default=5, help="cold CLI queries per tool (after one warm-up)")
     parser.add_argument("--forward-images", type=int, default=48, help="images in the forward measurement")
@@ -445,8 +523,13 @@ def main(argv=None) -> None:
     env = thread_env({**os.environ, "SEARCHENGINE_HOME": str(home)}, args.threads)
     has_rclip = importlib.util.find_spec("rclip") is not None
     compile_bytecode()
-    result: dict = {"benchmark": "vs_rclip", "machine": machine(), "threads": args.threads, "query": QUERY,
-                    "rclip": _version("rclip") if has_rclip else "not installed: pip install rclip"}
+    result: dict = {
+        "benchmark": "vs_rclip",
+        "machine": machine(),
+        "threads": args.threads,
+        "query": QUERY,
+        "rclip": _version("rclip") if has_rclip else "not installed: pip install rclip",
+    }
 
     folder = work / "images"
     result["folder"] = {"path": str(folder), **build_folder(folder, args.images, args.seed)}
@@ -469,21 +552,41 @@ def main(argv=None) -> None:
     for r in range(args.rounds):
         if has_rclip:
             tools["rclip"].setdefault("index", []).append(
-                index_rclip(folder, Path(models["rclip_data"]), runs / "rclip-data", env))
+                index_rclip(folder, Path(models["rclip_data"]), runs / "rclip-data", env)
+            )
         for name in ("searchengine", "bundled"):
             if name in tools:
                 tools[name].setdefault("index", []).append(
-                    index_searchengine(folder, runs / f"{name}-index", tools[name]["model"], env))
+                    index_searchengine(folder, runs / f"{name}-index", tools[name]["model"], env)
+                )
         log.info("round %d: %s", r + 1, {t: v["index"][-1]["seconds"] for t, v in tools.items()})
 
     commands = {}
     if has_rclip:
-        commands["rclip"] = ([sys.executable, "-m", "rclip", "-n", "-f", "-t", "10", QUERY],
-                             {**env, "RCLIP_DATADIR": str(runs / "rclip-data")}, folder)
+        commands["rclip"] = (
+            [sys.executable, "-m", "rclip", "-n", "-f", "-t", "10", QUERY],
+            {**env, "RCLIP_DATADIR": str(runs / "rclip-data")},
+            folder,
+        )
     for name in ("searchengine", "bundled"):
         if name in tools:
-            commands[name] = ([sys.executable, "-m", "searchengine", "search", QUERY, "--index",
-                               str(runs / f"{name}-index"), "-k", "10", "--no-cutoff", "--json"], env, None)
+            commands[name] = (
+                [
+                    sys.executable,
+                    "-m",
+                    "searchengine",
+                    "search",
+                    QUERY,
+                    "--index",
+                    str(runs / f"{name}-index"),
+                    "-k",
+                    "10",
+                    "--no-cutoff",
+                    "--json",
+                ],
+                env,
+                None,
+            )
     cold = cold_queries(commands, args.queries)
 
     for name, tool in tools.items():

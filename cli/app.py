@@ -24,6 +24,7 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Measure retrieval quality and speed.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
+
 def _one_of(*values: str):
     """Shell completion for an option that takes one of `values`."""
     return lambda incomplete: [v for v in values if v.startswith(incomplete)]
@@ -32,7 +33,10 @@ def _one_of(*values: str):
 IndexOption = typer.Option(None, "--index", help="The index folder.", show_default="$SEARCHENGINE_HOME/default")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output on stdout.")
 BackendOption = typer.Option(
-    "auto", "--backend", envvar="SEARCHENGINE_BACKEND", autocompletion=_one_of("auto", "onnx", "torch"),
+    "auto",
+    "--backend",
+    envvar="SEARCHENGINE_BACKEND",
+    autocompletion=_one_of("auto", "onnx", "torch"),
     help="Runtime of the model: auto (ONNX Runtime on the CPU, PyTorch on a GPU) | onnx | torch.",
 )
 
@@ -57,8 +61,11 @@ def reports_errors(command):
             _fail(exc.render(CLI), exc.exit_code)
         except OSError as exc:  # disk full, permission denied: nothing committed is lost
             where = f" ({exc.filename})" if exc.filename else ""
-            _fail(f"{exc.strerror or exc}{where}: the index keeps its last committed state; "
-                  "free space or fix permissions and run the command again", 1)
+            _fail(
+                f"{exc.strerror or exc}{where}: the index keeps its last committed state; "
+                "free space or fix permissions and run the command again",
+                1,
+            )
 
     return wrapper
 
@@ -80,8 +87,18 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False, metavar="", help="Say more on stderr: -v what you can act on (model and runtime, timings, every file skipped and why), -vv everything, other libraries' lines included."),
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        metavar="",
+        help="Say more on stderr: -v what you can act on (model and runtime, timings, every file skipped and why), -vv everything, other libraries' lines included.",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     from .logs import configure
 
@@ -91,20 +108,61 @@ def main_options(
 @app.command()
 @reports_errors
 def index(
-    folder: Path | None = typer.Argument(None, help="Folder of photos, texts, recordings and videos to index (recursively).", show_default="every folder the index holds"),
+    folder: Path | None = typer.Argument(
+        None,
+        help="Folder of photos, texts, recordings and videos to index (recursively).",
+        show_default="every folder the index holds",
+    ),
     index: Path | None = IndexOption,
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder: bundled, or clip:ARCH/PRETRAINED, clip:ARCH@/path/weights.pt."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
+    model: str = typer.Option(
+        DEFAULT_MODEL, "--model", help="Encoder: bundled, or clip:ARCH/PRETRAINED, clip:ARCH@/path/weights.pt."
+    ),
+    device: str = typer.Option(
+        "auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")
+    ),
     backend: str = BackendOption,
     workers: int = typer.Option(default_workers(), "--workers", min=1, help="Parallel decoding threads."),
-    index_type: str = typer.Option("auto", "--index-type", help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly).", autocompletion=_one_of("auto", "flat", "hnsw", "ivf", "ivfpq")),
-    max_memory: str | None = typer.Option(None, "--max-memory", help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs).", show_default="half the RAM"),
-    asr_model: str | None = typer.Option(None, "--asr-model", help="Speech model: a faster-whisper size name (online) or a local model folder.", show_default="bundled Whisper base"),
-    language: str | None = typer.Option(None, "--language", help="Language of the recordings (en, de, …).", show_default="detected"),
-    exclude: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."),
-    follow_outside_links: bool = typer.Option(False, "--follow-outside-links", help="Index files that symlinks lead to outside FOLDER (and the index's other folders); by default they are skipped, with the reason."),
-    engine: str = typer.Option("local", "--engine", help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine\\[scale]).", autocompletion=_one_of("local", "ray")),
-    address: str | None = typer.Option(None, "--address", help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001).", show_default="$RAY_ADDRESS, else Ray started here"),
+    index_type: str = typer.Option(
+        "auto",
+        "--index-type",
+        help="auto | flat | hnsw | ivf | ivfpq (compressed, re-ranked exactly).",
+        autocompletion=_one_of("auto", "flat", "hnsw", "ivf", "ivfpq"),
+    ),
+    max_memory: str | None = typer.Option(
+        None,
+        "--max-memory",
+        help="Memory the vector index may use, e.g. 8G; auto picks the index that fits (kept for later runs).",
+        show_default="half the RAM",
+    ),
+    asr_model: str | None = typer.Option(
+        None,
+        "--asr-model",
+        help="Speech model: a faster-whisper size name (online) or a local model folder.",
+        show_default="bundled Whisper base",
+    ),
+    language: str | None = typer.Option(
+        None, "--language", help="Language of the recordings (en, de, …).", show_default="detected"
+    ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="Leave out files matching this gitignore-style pattern (repeatable)."
+    ),
+    follow_outside_links: bool = typer.Option(
+        False,
+        "--follow-outside-links",
+        help="Index files that symlinks lead to outside FOLDER (and the index's other folders); by default they are skipped, with the reason.",
+    ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local (in this process) | ray (Ray Data: decode tasks, embedding actors; needs searchengine\\[scale]).",
+        autocompletion=_one_of("local", "ray"),
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001).",
+        show_default="$RAY_ADDRESS, else Ray started here",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -119,8 +177,13 @@ def index(
     from .progress import BarProgress
     from .report import folders_to_sync, show_summary
 
-    options = dict(workers=workers, index_type=index_type, asr_model=asr_model, language=language,
-                   max_memory=None if max_memory is None else parse_size(max_memory))
+    options = dict(
+        workers=workers,
+        index_type=index_type,
+        asr_model=asr_model,
+        language=language,
+        max_memory=None if max_memory is None else parse_size(max_memory),
+    )
     if engine not in ENGINES:
         raise UsageError("unknown {-engine=$engine}: use one of {choices}", engine=engine, choices=", ".join(ENGINES))
     if address is not None and engine != "ray":
@@ -134,12 +197,21 @@ def index(
 
                 executor = RayExecutor(address)
             with BarProgress(quiet=quiet) as progress:
-                summary = ix.sync(root, progress, exclude=exclude, follow_outside_links=follow_outside_links,
-                                  executor=executor, **options)
+                summary = ix.sync(
+                    root,
+                    progress,
+                    exclude=exclude,
+                    follow_outside_links=follow_outside_links,
+                    executor=executor,
+                    **options,
+                )
             show_summary(summary, root, as_json, name_the_folder=folder is None)
     for root in unreachable:
-        stderr.print(f"note: {root} cannot be reached now: not brought up to date (its files stay in the index)",
-                     highlight=False, markup=False)
+        stderr.print(
+            f"note: {root} cannot be reached now: not brought up to date (its files stay in the index)",
+            highlight=False,
+            markup=False,
+        )
     if unreachable:
         raise typer.Exit(1)
 
@@ -149,26 +221,71 @@ def index(
 def search(
     ctx: typer.Context,
     text: str | None = typer.Argument(None, help="What to look for, in words."),
-    image: str | None = typer.Option(None, "--image", help="Search with an image: a file, or an http(s) URL (fetched, up to 50 MB). Combined with the words if both are given."),
+    image: str | None = typer.Option(
+        None,
+        "--image",
+        help="Search with an image: a file, or an http(s) URL (fetched, up to 50 MB). Combined with the words if both are given.",
+    ),
     like: int | None = typer.Option(None, "--like", help="More like this: a segment_id from an earlier search --json."),
     negative: list[str] = typer.Option([], "--not", help="Push results away from these words (repeatable)."),
     image_weight: float = typer.Option(1.0, "--image-weight", help="Weight of --image against the words."),
-    queries: Path | None = typer.Option(None, "--queries", help="File of queries, one a line (text, or image:PATH); JSON lines out."),
+    queries: Path | None = typer.Option(
+        None, "--queries", help="File of queries, one a line (text, or image:PATH); JSON lines out."
+    ),
     index: Path | None = IndexOption,
-    kind: str = typer.Option("any", "--type", help="any | image | text | audio | video.", autocompletion=_one_of("any", "image", "text", "audio", "video")),
+    kind: str = typer.Option(
+        "any",
+        "--type",
+        help="any | image | text | audio | video.",
+        autocompletion=_one_of("any", "image", "text", "audio", "video"),
+    ),
     k: int = typer.Option(10, "-k", min=1, help="Number of results."),
-    min_score: float | None = typer.Option(None, "--min-score", help="Leave out hits whose calibrated score (standard deviations above chance) is below this. Off by default: the k best are listed, each with its confidence."),
-    no_cutoff: bool = typer.Option(False, "--no-cutoff", hidden=True, help="The default now (kept for old scripts): the k best whatever their score."),
+    min_score: float | None = typer.Option(
+        None,
+        "--min-score",
+        help="Leave out hits whose calibrated score (standard deviations above chance) is below this. Off by default: the k best are listed, each with its confidence.",
+    ),
+    no_cutoff: bool = typer.Option(
+        False,
+        "--no-cutoff",
+        hidden=True,
+        help="The default now (kept for old scripts): the k best whatever their score.",
+    ),
     per_kind: int | None = typer.Option(None, "--per-kind", min=1, help="At most N results of each kind."),
-    path_glob: str | None = typer.Option(None, "--glob", help="Only files whose path matches, in any case: a pattern without / matches the file name ('*.jpg'), one with / the end of the path ('holidays/*')."),
-    glob_case: bool = typer.Option(False, "--glob-case", help="Make --glob tell upper from lower case ('*.JPG' then misses cat.jpg)."),
-    after: datetime | None = typer.Option(None, "--after", formats=["%Y-%m-%d"], help="Only files dated on or after this day (YYYY-MM-DD): a photo's EXIF capture date where it has one, else the file's modification time."),
-    before: datetime | None = typer.Option(None, "--before", formats=["%Y-%m-%d"], help="Only files dated before this day (YYYY-MM-DD), dated as for --after."),
+    path_glob: str | None = typer.Option(
+        None,
+        "--glob",
+        help="Only files whose path matches, in any case: a pattern without / matches the file name ('*.jpg'), one with / the end of the path ('holidays/*').",
+    ),
+    glob_case: bool = typer.Option(
+        False, "--glob-case", help="Make --glob tell upper from lower case ('*.JPG' then misses cat.jpg)."
+    ),
+    after: datetime | None = typer.Option(
+        None,
+        "--after",
+        formats=["%Y-%m-%d"],
+        help="Only files dated on or after this day (YYYY-MM-DD): a photo's EXIF capture date where it has one, else the file's modification time.",
+    ),
+    before: datetime | None = typer.Option(
+        None,
+        "--before",
+        formats=["%Y-%m-%d"],
+        help="Only files dated before this day (YYYY-MM-DD), dated as for --after.",
+    ),
     segments: bool = typer.Option(False, "--segments", help="List every matching segment, not one per file."),
-    paths_only: bool = typer.Option(False, "--paths-only", "-f", help="Print only the absolute paths, one a line (for xargs)."),
-    preview: bool = typer.Option(False, "--preview", "-p", help="Show thumbnails of image hits, in terminals with an image protocol (kitty, iTerm2, sixel); nothing elsewhere."),
+    paths_only: bool = typer.Option(
+        False, "--paths-only", "-f", help="Print only the absolute paths, one a line (for xargs)."
+    ),
+    preview: bool = typer.Option(
+        False,
+        "--preview",
+        "-p",
+        help="Show thumbnails of image hits, in terminals with an image protocol (kitty, iTerm2, sixel); nothing elsewhere.",
+    ),
     open_best: bool = typer.Option(False, "--open", help="Open the best hit with the desktop's default application."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
+    device: str = typer.Option(
+        "auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")
+    ),
     backend: str = BackendOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -206,8 +323,17 @@ def search(
             raise UsageError(f"--like {like} is not a segment_id: use one from search --json")
         if paths_only and (as_json or queries is not None):
             raise UsageError("--paths-only prints paths, --json and --queries JSON: give one of them")
-        options = dict(kind=kind, glob=path_glob, glob_case=glob_case, after=after, before=before, per_kind=per_kind,
-                       min_score=None if no_cutoff else min_score, k=k, segments=segments)
+        options = dict(
+            kind=kind,
+            glob=path_glob,
+            glob_case=glob_case,
+            after=after,
+            before=before,
+            per_kind=per_kind,
+            min_score=None if no_cutoff else min_score,
+            k=k,
+            segments=segments,
+        )
         Filters(kind=kind, per_kind=per_kind)  # bad options, before any query runs
         if queries is not None:
             batch = _read_queries(queries)
@@ -233,12 +359,13 @@ def search(
                     continue
                 json_line({"query": query.describe(), "hits": [h.as_json() for h in hits]})
             if refused:
-                raise UsageError(f"{len(refused)} of the {len(batch)} queries in {queries} failed: see their \"error\"")
+                raise UsageError(f'{len(refused)} of the {len(batch)} queries in {queries} failed: see their "error"')
         else:
             from .results import show_results
 
-            show_results(ix, batch[0], options, as_json=as_json, paths_only=paths_only, preview=preview,
-                         open_best=open_best)
+            show_results(
+                ix, batch[0], options, as_json=as_json, paths_only=paths_only, preview=preview, open_best=open_best
+            )
     finally:
         ix.close()
         held.close()
@@ -283,7 +410,9 @@ def _read_queries(path: Path):
 @reports_errors
 def status(
     index: Path | None = IndexOption,
-    errors: bool = typer.Option(False, "--errors", help="List the files that failed, were skipped or indexed in part, and why."),
+    errors: bool = typer.Option(
+        False, "--errors", help="List the files that failed, were skipped or indexed in part, and why."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """What an index holds: counts by kind, model, index type, size on disk."""
@@ -302,13 +431,20 @@ def status(
     stdout.print(f"index      {info['index']}", highlight=False)
     stdout.print(f"model      {info['model']} ({info['encoder_id']}, {info['dim']}-d)", highlight=False)
     stdout.print(f"vectors    {info['vectors']} in a {info['index_type']} index", highlight=False)
-    stdout.print(f"files      {counts['items']} indexed, {counts['failed']} failed, {counts['skipped']} skipped"
-                 + (f", {counts['indexed_in_part']} indexed in part" if counts["indexed_in_part"] else ""), highlight=False)
+    stdout.print(
+        f"files      {counts['items']} indexed, {counts['failed']} failed, {counts['skipped']} skipped"
+        + (f", {counts['indexed_in_part']} indexed in part" if counts["indexed_in_part"] else ""),
+        highlight=False,
+    )
     for kind, c in counts["by_kind"].items():
         stdout.print(f"  {kind:8} {plural(c['items'], 'file')}, {plural(c['segments'], 'segment')}", highlight=False)
     if unsupported:
-        stdout.print(f"  {'skipped':8} {plural(sum(unsupported.values()), 'file')} of a type not indexed: "
-                     + ", ".join(f"{ext} {n}" for ext, n in unsupported.items()), highlight=False, markup=False)
+        stdout.print(
+            f"  {'skipped':8} {plural(sum(unsupported.values()), 'file')} of a type not indexed: "
+            + ", ".join(f"{ext} {n}" for ext, n in unsupported.items()),
+            highlight=False,
+            markup=False,
+        )
     stdout.print(f"on disk    {human_bytes(info['size_bytes'])}", highlight=False)
     if info.get("last_run"):
         run = info["last_run"]
@@ -350,7 +486,9 @@ def transcript(
 def tags(
     file: Path = typer.Argument(..., help="An image."),
     k: int = typer.Option(5, "-k", min=1, help="Number of labels."),
-    device: str = typer.Option("cpu", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
+    device: str = typer.Option(
+        "cpu", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """The most likely labels for an image, from the bundled model's ImageNet label space."""
@@ -409,12 +547,20 @@ def _print_report(report, as_json: bool) -> None:
         for line in report.problems:
             stdout.print(f"problem: {line}", highlight=False, markup=False)
         if report.missing_files:
-            stdout.print(f"{len(report.missing_files)} indexed files are gone from disk (run index or repair)", highlight=False)
+            stdout.print(
+                f"{len(report.missing_files)} indexed files are gone from disk (run index or repair)", highlight=False
+            )
         if report.changed_files:
-            stdout.print(f"{len(report.changed_files)} indexed files changed on disk since (run index or repair)", highlight=False)
+            stdout.print(
+                f"{len(report.changed_files)} indexed files changed on disk since (run index or repair)",
+                highlight=False,
+            )
         for root in report.unreachable_roots:
-            stdout.print(f"indexed folder {root} cannot be reached now: its files were not checked", highlight=False,
-                         markup=False)
+            stdout.print(
+                f"indexed folder {root} cannot be reached now: its files were not checked",
+                highlight=False,
+                markup=False,
+            )
         stdout.print("ok" if report.ok else "NOT ok", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
@@ -423,12 +569,23 @@ def _print_report(report, as_json: bool) -> None:
 @bench_app.command("recall")
 @reports_errors
 def bench_recall(
-    dataset: Path = typer.Argument(..., help="A folder holding pairs.jsonl: one JSON line per image, with its captions (see benchmarks/README.md)."),
+    dataset: Path = typer.Argument(
+        ..., help="A folder holding pairs.jsonl: one JSON line per image, with its captions (see benchmarks/README.md)."
+    ),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="Encoder to measure."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
-    split: str | None = typer.Option(None, "--split", help="Read SPLIT.jsonl (train | val | test) instead of pairs.jsonl."),
+    device: str = typer.Option(
+        "auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")
+    ),
+    split: str | None = typer.Option(
+        None, "--split", help="Read SPLIT.jsonl (train | val | test) instead of pairs.jsonl."
+    ),
     audio: bool = typer.Option(False, "--audio", help="Also query with the spoken captions, transcribed (a2i)."),
-    index_type: str = typer.Option("auto", "--index-type", help="Vector index to measure: auto | flat | hnsw | ivf | ivfpq.", autocompletion=_one_of("auto", "flat", "hnsw", "ivf", "ivfpq")),
+    index_type: str = typer.Option(
+        "auto",
+        "--index-type",
+        help="Vector index to measure: auto | flat | hnsw | ivf | ivfpq.",
+        autocompletion=_one_of("auto", "flat", "hnsw", "ivf", "ivfpq"),
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -439,20 +596,27 @@ def bench_recall(
     from .progress import BarProgress
 
     with BarProgress(quiet=quiet) as progress:
-        result = run_recall(dataset, model=model, device=device, split=split, audio=audio, index_type=index_type,
-                            progress=progress)
+        result = run_recall(
+            dataset, model=model, device=device, split=split, audio=audio, index_type=index_type, progress=progress
+        )
     if as_json:
         json_line(result)
         return
-    stdout.print(f"{result['model']}: {result['n_images']} images, {result['n_captions']} captions, {result['seconds']:.1f} s")
+    stdout.print(
+        f"{result['model']}: {result['n_images']} images, {result['n_captions']} captions, {result['seconds']:.1f} s"
+    )
     ann = result["ann"]
     rows = [(d, result[d], ann[d], result["chance"][d]) for d in ("t2i", "i2t")]
     if "a2i" in result:
         rows.append(("a2i", result["a2i"], result["a2i"]["ann"], result["a2i"]["chance"]))
     for direction, exact, searched, chance in rows:
-        stdout.print(f"  {direction}  exact R@1 {exact['R@1']:.3f}  R@5 {exact['R@5']:.3f}  R@10 {exact['R@10']:.3f}"
-                     f"   {ann['index_type']} index R@10 {searched['R@10']:.3f}   chance R@10 {chance['R@10']:.3f}")
-    stdout.print("  recall falls as the gallery grows: compare runs over the same images and captions only", highlight=False)
+        stdout.print(
+            f"  {direction}  exact R@1 {exact['R@1']:.3f}  R@5 {exact['R@5']:.3f}  R@10 {exact['R@10']:.3f}"
+            f"   {ann['index_type']} index R@10 {searched['R@10']:.3f}   chance R@10 {chance['R@10']:.3f}"
+        )
+    stdout.print(
+        "  recall falls as the gallery grows: compare runs over the same images and captions only", highlight=False
+    )
 
 
 @app.command()
@@ -461,7 +625,9 @@ def serve(
     index: Path | None = IndexOption,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default keeps it on this machine."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")),
+    device: str = typer.Option(
+        "auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")
+    ),
 ) -> None:
     """Serve the search page and HTTP API for an index (open http://HOST:PORT in a browser)."""
     try:
@@ -469,13 +635,18 @@ def serve(
 
         from searchengine.server import allowed_hosts_for, create_app
     except ImportError as exc:
-        raise UsageError(f"the web app needs the serve extra ({exc.name} is missing): pip install 'searchengine[serve]'") from None
+        raise UsageError(
+            f"the web app needs the serve extra ({exc.name} is missing): pip install 'searchengine[serve]'"
+        ) from None
     from .output import stderr
 
     web = create_app(_index_dir(index), device=device, allowed_hosts=allowed_hosts_for(host))
     shown = f"[{host}]" if ":" in host else host
-    stderr.print(f"serving {web.state.library.index_dir} at http://{shown}:{port}/ (API docs at /docs; Ctrl-C stops)",
-                 highlight=False, markup=False)
+    stderr.print(
+        f"serving {web.state.library.index_dir} at http://{shown}:{port}/ (API docs at /docs; Ctrl-C stops)",
+        highlight=False,
+        markup=False,
+    )
     uvicorn.run(web, host=host, port=port, log_level="warning")
 
 

@@ -30,8 +30,9 @@ class Preload:
     def __init__(self, index: Path | None, device: str, backend: str, texts: bool, quick_start: bool):
         self.key = (index, device, backend)
         self.future: Future = Future()
-        self._thread = threading.Thread(target=self._load, args=(texts, quick_start), name="encoder-preload",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._load, args=(texts, quick_start), name="encoder-preload", daemon=True
+        )
         self._thread.start()
 
     def _load(self, texts: bool, quick_start: bool) -> None:
@@ -42,8 +43,9 @@ class Preload:
 
             index, device, backend = self.key
             manifest = Manifest.read((index or config.default_index_dir()).absolute())
-            encoder = load_encoder(encoder_name(manifest), device, backend, cache_dir=config.cache_dir(),
-                                   quick_start=quick_start)
+            encoder = load_encoder(
+                encoder_name(manifest), device, backend, cache_dir=config.cache_dir(), quick_start=quick_start
+            )
             if texts:
                 prepare = getattr(encoder, "prepare_texts", None)
                 prepare() if prepare else encoder.embed_texts(["warm-up"])  # builds the text runtime session
@@ -80,9 +82,13 @@ def peek(args: list[str]) -> dict | None:
         name, eq, value = arg.partition("=")
         if name in values:
             values[name] = value if eq else next(rest, None)
-    return {"index": Path(values["--index"]).expanduser() if values["--index"] else None,
-            "device": values["--device"], "backend": values["--backend"],
-            "texts": "--image" not in args and "--like" not in args, "quick_start": "--queries" not in args}
+    return {
+        "index": Path(values["--index"]).expanduser() if values["--index"] else None,
+        "device": values["--device"],
+        "backend": values["--backend"],
+        "texts": "--image" not in args and "--like" not in args,
+        "quick_start": "--queries" not in args,
+    }
 
 
 def _is_verbose(arg: str) -> bool:

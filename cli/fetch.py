@@ -54,8 +54,10 @@ def _download(url: str, out) -> None:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > MAX_BYTES:
-                raise QueryError(f"query image {url} is {int(length) >> 20} MB: images up to {MAX_BYTES >> 20} MB "
-                                 "can be fetched; download it and give the file")
+                raise QueryError(
+                    f"query image {url} is {int(length) >> 20} MB: images up to {MAX_BYTES >> 20} MB "
+                    "can be fetched; download it and give the file"
+                )
             received = 0
             while chunk := response.read(_CHUNK):
                 received += len(chunk)

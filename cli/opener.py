@@ -55,7 +55,15 @@ def open_file(path: str) -> None:
     opener = "open" if sys.platform == "darwin" else "xdg-open"
     found = shutil.which(opener)
     if found is None:
-        raise SearchEngineError(f"cannot open files here: {opener} is not installed"
-                                + (" (the xdg-utils package)" if opener == "xdg-open" else "") + f"; the file is {path}")
-    subprocess.Popen([found, path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     start_new_session=True)
+        raise SearchEngineError(
+            f"cannot open files here: {opener} is not installed"
+            + (" (the xdg-utils package)" if opener == "xdg-open" else "")
+            + f"; the file is {path}"
+        )
+    subprocess.Popen(
+        [found, path],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

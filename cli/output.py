@@ -23,7 +23,6 @@ for _stream in (sys.stdout, sys.stderr):
         _stream.reconfigure(errors=REPLACE_ERRORS)
 
 
-
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         """The reader went away (| head): end quietly, as cli/pipes.py says."""

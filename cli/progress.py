@@ -73,8 +73,15 @@ class BarProgress:
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
         self._bar = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _DoneColumn(), _RateColumn(),
-            TimeElapsedColumn(), console=stderr, transient=True, disable=quiet or not stderr.is_terminal,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            _DoneColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+            disable=quiet or not stderr.is_terminal,
             speed_estimate_period=20,
         )
         self._task: TaskID | None = None
@@ -110,8 +117,9 @@ class BarProgress:
         key = (path, stage)
         task = self._media.get(key)
         if task is None:  # each file is reported by the one thread decoding it; rich locks its own state
-            task = self._media[key] = self._bar.add_task(f"  {stage} {_short(Path(path).name)}", total=total,
-                                                         media=True)
+            task = self._media[key] = self._bar.add_task(
+                f"  {stage} {_short(Path(path).name)}", total=total, media=True
+            )
         self._bar.update(task, completed=min(done, total) if total else done, total=total)
 
     def media_done(self, path: str, stage: str) -> None:

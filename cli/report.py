@@ -34,9 +34,15 @@ def folders_to_sync(folder: Path | None, ix) -> tuple[list[Path], list[Path]]:
 
 
 def summary_line(summary) -> str:
-    """"38 files added, 2 unchanged, 1 failed; 3 skipped: .pdf 1, .html 1, no extension 1; 49.0 s (0.8 files/s)"."""
-    counts = [(summary.added, "added"), (summary.updated, "updated"), (summary.unchanged, "unchanged"),
-              (summary.renamed, "renamed"), (summary.removed, "removed"), (summary.failed, "failed")]
+    """ "38 files added, 2 unchanged, 1 failed; 3 skipped: .pdf 1, .html 1, no extension 1; 49.0 s (0.8 files/s)"."""
+    counts = [
+        (summary.added, "added"),
+        (summary.updated, "updated"),
+        (summary.unchanged, "unchanged"),
+        (summary.renamed, "renamed"),
+        (summary.removed, "removed"),
+        (summary.failed, "failed"),
+    ]
     done = [(n, what) for n, what in counts if n]
     words = [f"{plural(n, 'file') if i == 0 else n} {what}" for i, (n, what) in enumerate(done)]
     parts = [", ".join(words) if words else "no files to index"]
@@ -58,8 +64,9 @@ def reasons(summary, everything: bool) -> list[tuple[str, str]]:
     """(label, reason) of each file that failed, was skipped or was indexed in part; files of an
     unsupported type only with `everything` (the summary counts them by extension)."""
     listed = [("failed", reason) for _, reason in summary.errors]
-    listed += [("skipped", reason) for _, reason in summary.skipped_files
-               if everything or not reason.endswith(UNSUPPORTED)]
+    listed += [
+        ("skipped", reason) for _, reason in summary.skipped_files if everything or not reason.endswith(UNSUPPORTED)
+    ]
     listed += [("in part", f"{path}: {note}") for path, note in summary.notes]
     return listed
 
@@ -78,5 +85,8 @@ def show_summary(summary, root: Path, as_json: bool, name_the_folder: bool = Fal
     for label, line in shown:
         stderr.print(f"  {label}: {line}", highlight=False, markup=False)
     if len(listed) > len(shown):
-        stderr.print(f"  … and {len(listed) - len(shown)} more: searchengine status --errors, or -v",
-                     highlight=False, markup=False)
+        stderr.print(
+            f"  … and {len(listed) - len(shown)} more: searchengine status --errors, or -v",
+            highlight=False,
+            markup=False,
+        )

@@ -9,8 +9,15 @@ from .opener import open_file, remember
 from .output import print_hits, stderr
 
 
-def show_results(ix, query, options: dict, as_json: bool = False, paths_only: bool = False, preview: bool = False,
-                 open_best: bool = False) -> None:
+def show_results(
+    ix,
+    query,
+    options: dict,
+    as_json: bool = False,
+    paths_only: bool = False,
+    preview: bool = False,
+    open_best: bool = False,
+) -> None:
     """`ix`: the searchengine.Index searched; options: Index.search's keywords."""
     hits = ix.search(query, **options)
     print_hits(hits, as_json, paths_only=paths_only, preview=preview)

@@ -20,7 +20,9 @@ def _stamp(seconds: float, separator: str) -> str:
 def render(segments: Sequence[SegmentRecord], fmt: str) -> str:
     timed = [s for s in segments if s.t_start is not None and s.text]  # a video's keyframes have no words
     if fmt == "srt":
-        blocks = [f"{i}\n{_stamp(s.t_start, ',')} --> {_stamp(s.t_end, ',')}\n{s.text}\n" for i, s in enumerate(timed, 1)]
+        blocks = [
+            f"{i}\n{_stamp(s.t_start, ',')} --> {_stamp(s.t_end, ',')}\n{s.text}\n" for i, s in enumerate(timed, 1)
+        ]
         return "\n".join(blocks)
     if fmt == "vtt":
         blocks = [f"{_stamp(s.t_start, '.')} --> {_stamp(s.t_end, '.')}\n{s.text}\n" for s in timed]

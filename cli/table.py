@@ -113,8 +113,15 @@ def terminal_blocks(hits: Sequence[Hit], width: int) -> Iterator[tuple[Hit | Non
     fixed = [rank_width, SCORE_WIDTH, CONFIDENCE_WIDTH, KIND_WIDTH]
     path_width = max(12, width - sum(fixed) - len(GAP) * len(fixed))
     indent = " " * (rank_width + len(GAP))
-    header = GAP.join([f"{'#':>{rank_width}}", f"{'score':>{SCORE_WIDTH}}", f"{'conf.':<{CONFIDENCE_WIDTH}}",
-                       f"{'kind':<{KIND_WIDTH}}", "path"])
+    header = GAP.join(
+        [
+            f"{'#':>{rank_width}}",
+            f"{'score':>{SCORE_WIDTH}}",
+            f"{'conf.':<{CONFIDENCE_WIDTH}}",
+            f"{'kind':<{KIND_WIDTH}}",
+            "path",
+        ]
+    )
     yield None, [Text(header, style="bold")]
     weak_from = next((i for i, h in enumerate(hits) if h.confidence == "low"), None)
     for i, hit in enumerate(hits):
@@ -155,8 +162,12 @@ def indent_of(hits: Sequence[Hit]) -> int:
 
 def piped_lines(hits: Sequence[Hit]) -> list[str]:
     """One tab-separated line per hit: rank, score, confidence, kind, absolute path, where, text."""
-    return ["\t".join([str(h.rank), f"{h.score:.3f}", h.confidence, h.kind, h.path.replace("\t", " "), where(h),
-                       one_line(h.text)]) for h in hits]
+    return [
+        "\t".join(
+            [str(h.rank), f"{h.score:.3f}", h.confidence, h.kind, h.path.replace("\t", " "), where(h), one_line(h.text)]
+        )
+        for h in hits
+    ]
 
 
 def terminal_width(default: int = 80) -> int:

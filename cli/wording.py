@@ -9,9 +9,20 @@ from searchengine.errors import Wording
 
 # library parameter -> the flag that sets it
 FLAGS = {
-    "kind": "--type", "k": "-k", "index": "--index", "model": "--model", "device": "--device", "backend": "--backend",
-    "image": "--image", "like": "--like", "per_kind": "--per-kind", "min_score": "--min-score",
-    "index_type": "--index-type", "asr_model": "--asr-model", "engine": "--engine", "max_memory": "--max-memory",
+    "kind": "--type",
+    "k": "-k",
+    "index": "--index",
+    "model": "--model",
+    "device": "--device",
+    "backend": "--backend",
+    "image": "--image",
+    "like": "--like",
+    "per_kind": "--per-kind",
+    "min_score": "--min-score",
+    "index_type": "--index-type",
+    "asr_model": "--asr-model",
+    "engine": "--engine",
+    "max_memory": "--max-memory",
 }
 
 
@@ -22,13 +33,19 @@ def _flag(name: str, value: Any) -> str:
 
 def _build(facts: Mapping[str, Any]) -> str:
     folder = facts.get("folder")
-    return f"build one with `searchengine index FOLDER --index {folder}`" if folder else \
-        "build one with `searchengine index FOLDER`"
+    return (
+        f"build one with `searchengine index FOLDER --index {folder}`"
+        if folder
+        else "build one with `searchengine index FOLDER`"
+    )
 
 
-CLI = Wording(option=_flag, actions={
-    "repair": "run `searchengine repair`",
-    "index": _build,
-    "reindex": "run `searchengine index` again",
-    "rebuild": "rebuild with `searchengine index FOLDER --index NEW_FOLDER`",
-})
+CLI = Wording(
+    option=_flag,
+    actions={
+        "repair": "run `searchengine repair`",
+        "index": _build,
+        "reindex": "run `searchengine index` again",
+        "rebuild": "rebuild with `searchengine index FOLDER --index NEW_FOLDER`",
+    },
+)

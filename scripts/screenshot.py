@@ -33,11 +33,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "search-80-columns.svg")
     args = parser.parse_args()
 
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
-           "SEARCHENGINE_HOME": os.environ.get("SEARCHENGINE_HOME", str(REPO / "indexes" / "home"))}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "SEARCHENGINE_HOME": os.environ.get("SEARCHENGINE_HOME", str(REPO / "indexes" / "home")),
+    }
     if not (args.index / "manifest.json").is_file():
-        subprocess.run([sys.executable, "-m", "searchengine", "index", "samples", "--index", str(args.index), "--quiet"],
-                       cwd=REPO, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "searchengine", "index", "samples", "--index", str(args.index), "--quiet"],
+            cwd=REPO,
+            env=env,
+            check=True,
+        )
     command = ["search", args.query, "--index", os.path.relpath(args.index, REPO), "-k", str(args.k)]
     shown = run_in_terminal(command, COLUMNS, env, cwd=REPO)
     if shown.returncode != 0:
@@ -46,7 +53,9 @@ def main() -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(record=True, width=COLUMNS, force_terminal=True, color_system="truecolor", file=open(os.devnull, "w"))
+    console = Console(
+        record=True, width=COLUMNS, force_terminal=True, color_system="truecolor", file=open(os.devnull, "w")
+    )
     console.print(Text(f"$ searchengine search {args.query!r} -k {args.k}", style="bold"))
     console.print(Text.from_ansi(shown.raw.replace("\r\n", "\n").rstrip("\n")))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -68,8 +68,17 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 class Index:
     """An index folder: open it with `Index.open`, use it as a context manager (or `close()` it)."""
 
-    def __init__(self, path: Path, model: str | None, *, device: str, backend: str, cache_dir: Path,
-                 encoder: Encoder | Future | None, read_whole: bool):
+    def __init__(
+        self,
+        path: Path,
+        model: str | None,
+        *,
+        device: str,
+        backend: str,
+        cache_dir: Path,
+        encoder: Encoder | Future | None,
+        read_whole: bool,
+    ):
         self.path = path
         self.cache_dir = cache_dir
         self.device = device
@@ -86,9 +95,18 @@ class Index:
         self._recent_lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | Path | None = None, model: str | None = None, *, create: bool = True,
-             device: str = "auto", backend: str | None = None, cache_dir: str | Path | None = None,
-             encoder: Encoder | Future | None = None, read_whole: bool = False) -> Index:
+    def open(
+        cls,
+        path: str | Path | None = None,
+        model: str | None = None,
+        *,
+        create: bool = True,
+        device: str = "auto",
+        backend: str | None = None,
+        cache_dir: str | Path | None = None,
+        encoder: Encoder | Future | None = None,
+        read_whole: bool = False,
+    ) -> Index:
         """The index at `path` (None: $SEARCHENGINE_HOME/default).
 
         model: the encoder to build a new index with (default "bundled"); for an existing index it
@@ -112,9 +130,15 @@ class Index:
                 pass  # half an index: what is done with it next says so (verify, repair, …)
             else:
                 check_model(manifest, folder, model=model)
-        return cls(folder, model, device=device, backend=backend or config.default_backend(),
-                   cache_dir=Path(cache_dir).expanduser() if cache_dir is not None else config.cache_dir(),
-                   encoder=encoder, read_whole=read_whole)
+        return cls(
+            folder,
+            model,
+            device=device,
+            backend=backend or config.default_backend(),
+            cache_dir=Path(cache_dir).expanduser() if cache_dir is not None else config.cache_dir(),
+            encoder=encoder,
+            read_whole=read_whole,
+        )
 
     def close(self) -> None:
         with self._open_lock:
@@ -167,8 +191,16 @@ class Index:
         return load_encoder(model, device, self.backend, cache_dir=self.cache_dir)
 
     # --- changing what it holds ----------------------------------------------------------------
-    def sync(self, folder: str | Path, progress: Progress | None = None, *, exclude: Sequence[str] = (),
-             follow_outside_links: bool = False, executor: Executor | None = None, **options) -> RunSummary:
+    def sync(
+        self,
+        folder: str | Path,
+        progress: Progress | None = None,
+        *,
+        exclude: Sequence[str] = (),
+        follow_outside_links: bool = False,
+        executor: Executor | None = None,
+        **options,
+    ) -> RunSummary:
         """Bring the index up to date with `folder`: new and changed files are embedded, renamed and
         touched ones keep their vectors, files gone from it are removed. The folder is recorded as
         the index's own. `exclude`: gitignore-style patterns (on top of the folder's
@@ -176,16 +208,34 @@ class Index:
         index's folders; options: see `IngestSettings` (workers, index_type, max_memory,
         asr_model, language, batch_size, commit_every)."""
         settings = self._settings(exclude=tuple(exclude), follow_outside_links=follow_outside_links, **options)
-        return self._write(lambda: sync_folder(Path(folder).expanduser(), self.path, settings, progress,
-                                               self._loaded_encoder(), cache_dir=self.cache_dir,
-                                               executor=executor, loader=self._loader))
+        return self._write(
+            lambda: sync_folder(
+                Path(folder).expanduser(),
+                self.path,
+                settings,
+                progress,
+                self._loaded_encoder(),
+                cache_dir=self.cache_dir,
+                executor=executor,
+                loader=self._loader,
+            )
+        )
 
     def add(self, paths: Iterable[str | Path], progress: Progress | None = None, **options) -> RunSummary:
         """Add the given files (and the files under given folders), or update the ones that
         changed; nothing else is touched. For programs that keep track of their own files."""
         settings = self._settings(**options)
-        return self._write(lambda: add_files(list(paths), self.path, settings, progress, self._loaded_encoder(),
-                                             cache_dir=self.cache_dir, loader=self._loader))
+        return self._write(
+            lambda: add_files(
+                list(paths),
+                self.path,
+                settings,
+                progress,
+                self._loaded_encoder(),
+                cache_dir=self.cache_dir,
+                loader=self._loader,
+            )
+        )
 
     def remove(self, paths: Iterable[str | Path]) -> RunSummary:
         """Drop the given files, and every file under the given folders, from the index."""
@@ -193,8 +243,12 @@ class Index:
 
     def _settings(self, **options) -> IngestSettings:
         options.setdefault("workers", default_workers())
-        return IngestSettings(model=self._model or self._built_with() or DEFAULT_MODEL, device=self.device,
-                              backend=self.backend, **options)
+        return IngestSettings(
+            model=self._model or self._built_with() or DEFAULT_MODEL,
+            device=self.device,
+            backend=self.backend,
+            **options,
+        )
 
     def _write(self, run):
         self.close()  # the next search opens what this wrote
@@ -204,11 +258,24 @@ class Index:
             self._recent.clear()
 
     # --- searching ------------------------------------------------------------------------------
-    def search(self, text: str | Query | None = None, *, image: str | Path | None = None, like: int | None = None,
-               negative: Sequence[str] = (), image_weight: float = 1.0, kind: str = "any", k: int = 10,
-               glob: str | None = None, glob_case: bool = False, after: datetime | None = None,
-               before: datetime | None = None, min_score: float | None = None, per_kind: int | None = None,
-               segments: bool = False) -> list[Hit]:
+    def search(
+        self,
+        text: str | Query | None = None,
+        *,
+        image: str | Path | None = None,
+        like: int | None = None,
+        negative: Sequence[str] = (),
+        image_weight: float = 1.0,
+        kind: str = "any",
+        k: int = 10,
+        glob: str | None = None,
+        glob_case: bool = False,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        min_score: float | None = None,
+        per_kind: int | None = None,
+        segments: bool = False,
+    ) -> list[Hit]:
         """The k best files (or segments) for words, an image, both, or more like an indexed segment
         (`like`: a Hit's segment_id), best first, each with its calibrated score and confidence.
 
@@ -218,11 +285,26 @@ class Index:
         best are listed whatever their confidence); per_kind: at most so many of each kind;
         segments: every matching segment instead of one per file. A Query may be given instead of
         text, image, like, negative and image_weight."""
-        query = text if isinstance(text, Query) else Query(
-            text=text, image=Path(image).expanduser() if image is not None else None, like=like,
-            negative=tuple(negative), image_weight=image_weight)
-        filters = Filters(kind=kind, path_glob=glob, glob_case=glob_case, after=after, before=before,
-                          min_score=min_score, per_kind=per_kind)
+        query = (
+            text
+            if isinstance(text, Query)
+            else Query(
+                text=text,
+                image=Path(image).expanduser() if image is not None else None,
+                like=like,
+                negative=tuple(negative),
+                image_weight=image_weight,
+            )
+        )
+        filters = Filters(
+            kind=kind,
+            path_glob=glob,
+            glob_case=glob_case,
+            after=after,
+            before=before,
+            min_score=min_score,
+            per_kind=per_kind,
+        )
         query.validate()  # a bad query is refused before any model loads
         searcher = self._current()
         if searcher is None:
@@ -305,8 +387,7 @@ class Index:
     def files_match(self, glob: str, glob_case: bool = False) -> bool:
         """Whether any indexed file's path matches `glob` (as search's glob does)."""
         searcher = self._current()
-        return searcher is not None and not searcher.glob_matches_no_file(
-            Filters(path_glob=glob, glob_case=glob_case))
+        return searcher is not None and not searcher.glob_matches_no_file(Filters(path_glob=glob, glob_case=glob_case))
 
     def segments_of(self, path: str | Path) -> list[SegmentRecord] | None:
         """The stored segments of one indexed file, in order (None when it is not in the index)."""
@@ -332,4 +413,3 @@ class Index:
         """Make them agree again (salvage the catalog, rewrite the manifest, rebuild the vectors,
         re-index what was lost or changed); returns what was found and done."""
         return self._write(lambda: repair(self.path, self._loaded_encoder(), cache_dir=self.cache_dir))
-

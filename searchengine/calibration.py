@@ -133,7 +133,11 @@ class Calibration:
 
     def reusable_bank(self, encoder_id: str) -> np.ndarray | None:
         """The generic queries' vectors it holds, when they are this encoder's for today's list."""
-        if self.encoder_id == encoder_id and self.bank is not None and self.bank_digest == bank_digest(generic_queries()):
+        if (
+            self.encoder_id == encoder_id
+            and self.bank is not None
+            and self.bank_digest == bank_digest(generic_queries())
+        ):
             return self.bank.astype(np.float32)
         return None
 
@@ -157,9 +161,16 @@ class Calibration:
                 groups = {_group_name(k): data[k].astype(np.int64) for k in data.files if k.startswith("group_")}
         except Exception:  # missing, damaged (a bad zip, a bad CRC, bad JSON) or old: recomputed, never fatal
             return None
-        return cls(encoder_id=meta["encoder_id"], generation=meta["generation"], stats=meta["stats"],
-                   samples=samples, bank=bank, bank_digest=meta.get("bank_digest", ""), groups=groups,
-                   group_sizes=meta.get("group_sizes", {}))
+        return cls(
+            encoder_id=meta["encoder_id"],
+            generation=meta["generation"],
+            stats=meta["stats"],
+            samples=samples,
+            bank=bank,
+            bank_digest=meta.get("bank_digest", ""),
+            groups=groups,
+            group_sizes=meta.get("group_sizes", {}),
+        )
 
     def write(self, folder: Path) -> None:
         atomic_write(folder / CALIBRATION, self.to_bytes())
@@ -167,8 +178,14 @@ class Calibration:
             (folder / old).unlink(missing_ok=True)
 
     def to_bytes(self) -> bytes:
-        meta = {"version": self.version, "encoder_id": self.encoder_id, "generation": self.generation,
-                "stats": self.stats, "bank_digest": self.bank_digest, "group_sizes": self.group_sizes}
+        meta = {
+            "version": self.version,
+            "encoder_id": self.encoder_id,
+            "generation": self.generation,
+            "stats": self.stats,
+            "bank_digest": self.bank_digest,
+            "group_sizes": self.group_sizes,
+        }
         arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)}
         arrays |= {f"sample_{k}": v.astype(np.float16) for k, v in self.samples.items()}
         if self.bank is not None:
@@ -187,8 +204,14 @@ def _stats(scores: np.ndarray) -> list[float]:
     return [float(scores.mean()), float(max(scores.std(), 1e-3))]
 
 
-def estimate(encoder_id: str, samples: dict[str, tuple[np.ndarray, np.ndarray]], generation: int, bank: np.ndarray,
-             groups: dict[str, np.ndarray] | None = None, pseudo_queries: int = 300) -> Calibration:
+def estimate(
+    encoder_id: str,
+    samples: dict[str, tuple[np.ndarray, np.ndarray]],
+    generation: int,
+    bank: np.ndarray,
+    groups: dict[str, np.ndarray] | None = None,
+    pseudo_queries: int = 300,
+) -> Calibration:
     """Calibration from per-kind samples {kind: (item ids, vectors)} of the collection, the generic
     queries' vectors (`bank`, in generic_queries() order) and its segment groups {group: ids}.
 
@@ -207,7 +230,9 @@ def estimate(encoder_id: str, samples: dict[str, tuple[np.ndarray, np.ndarray]],
         "text": (np.concatenate([np.full(len(bank), -1, np.int64), own_items]), np.concatenate([bank, own_vectors])),
         "image": tuple(a[:500] for a in samples.get("image", empty)),
     }
-    cal = Calibration(encoder_id=encoder_id, generation=generation, bank=bank, bank_digest=bank_digest(generic_queries()))
+    cal = Calibration(
+        encoder_id=encoder_id, generation=generation, bank=bank, bank_digest=bank_digest(generic_queries())
+    )
     groups = groups or {}
     cal.group_sizes = {name: len(ids) for name, ids in groups.items()}
     if len(groups) > 1:  # one group: a plain search is already one group's

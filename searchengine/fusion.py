@@ -27,8 +27,9 @@ def is_keyframe(hit: Hit) -> bool:
     return hit.kind == VIDEO and hit.text is None
 
 
-def fuse_moments(hits: Sequence[Hit], *, bonus: float = BONUS, slack: float = SLACK,
-                 partner_min: float = PARTNER_MIN) -> list[Hit]:
+def fuse_moments(
+    hits: Sequence[Hit], *, bonus: float = BONUS, slack: float = SLACK, partner_min: float = PARTNER_MIN
+) -> list[Hit]:
     """Segment hits (as from search with segments=True) with each video's overlapping keyframe and
     transcript hits joined, best first, ranks renumbered.
 
@@ -57,8 +58,12 @@ def _fuse_video(hits: list[Hit], bonus: float, slack: float, partner_min: float)
     frames = [h for h in hits if is_keyframe(h)]
     spoken = [h for h in hits if not is_keyframe(h)]
     pairs = sorted(
-        ((_joined_score(f, s, bonus), i, j) for i, f in enumerate(frames) for j, s in enumerate(spoken)
-         if min(f.score, s.score) >= partner_min and _overlap(f, s, slack)),
+        (
+            (_joined_score(f, s, bonus), i, j)
+            for i, f in enumerate(frames)
+            for j, s in enumerate(spoken)
+            if min(f.score, s.score) >= partner_min and _overlap(f, s, slack)
+        ),
         reverse=True,
     )
     used_frames: set[int] = set()
@@ -92,6 +97,10 @@ def _join(frame: Hit, spoken: Hit, score: float) -> Hit:
     if start > end:  # they only come close: the words say where the moment is
         start, end = spoken.start, _end(spoken)
     return replace(
-        frame, score=round(score, 3), raw_score=max(frame.raw_score, spoken.raw_score),
-        start=start, end=end, text=spoken.text,
+        frame,
+        score=round(score, 3),
+        raw_score=max(frame.raw_score, spoken.raw_score),
+        start=start,
+        end=end,
+        text=spoken.text,
     )

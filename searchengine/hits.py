@@ -27,8 +27,20 @@ class Hit:
     def as_json(self) -> dict:
         """The hit as `search --json` and the API give it; a path that is not UTF-8 is shown, plus
         its bytes (paths.json_path)."""
-        shown = {"rank": self.rank, "score": self.score, "confidence": self.confidence, "raw_score": self.raw_score,
-                 "path": self.path, "kind": self.kind, "start": self.start, "end": self.end, "page": self.page,
-                 "text": self.text, "item_id": self.item_id, "segment_id": self.segment_id,
-                 "char_start": self.char_start, "char_end": self.char_end}
+        shown = {
+            "rank": self.rank,
+            "score": self.score,
+            "confidence": self.confidence,
+            "raw_score": self.raw_score,
+            "path": self.path,
+            "kind": self.kind,
+            "start": self.start,
+            "end": self.end,
+            "page": self.page,
+            "text": self.text,
+            "item_id": self.item_id,
+            "segment_id": self.segment_id,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+        }
         return shown | json_path(self.path)

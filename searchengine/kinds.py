@@ -40,8 +40,12 @@ IMAGE_EXTENSIONS = KINDS[IMAGE].extensions
 AUDIO_EXTENSIONS = KINDS[AUDIO].extensions
 VIDEO_FRAME, VIDEO_SPEECH = "video:frame", "video:speech"
 # the segment groups a search restricted to a kind looks in
-FILTER_GROUPS: dict[str, tuple[str, ...]] = {IMAGE: (IMAGE,), TEXT: (TEXT,), AUDIO: (AUDIO,),
-                                             VIDEO: (VIDEO_FRAME, VIDEO_SPEECH)}
+FILTER_GROUPS: dict[str, tuple[str, ...]] = {
+    IMAGE: (IMAGE,),
+    TEXT: (TEXT,),
+    AUDIO: (AUDIO,),
+    VIDEO: (VIDEO_FRAME, VIDEO_SPEECH),
+}
 
 
 def kind_of(path: Path) -> str | None:

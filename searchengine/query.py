@@ -152,8 +152,14 @@ class Searcher:
         self._subsets: dict[str, Subset] | None = None  # per segment group, made on first use
 
     @classmethod
-    def open(cls, index_dir: Path, device: str = "auto", backend: str | None = None, encoder: Encoder | None = None,
-             cache_dir: Path | None = None) -> Searcher:
+    def open(
+        cls,
+        index_dir: Path,
+        device: str = "auto",
+        backend: str | None = None,
+        encoder: Encoder | None = None,
+        cache_dir: Path | None = None,
+    ) -> Searcher:
         """The index and its encoder: `encoder` when already loaded, else loaded here (with the
         model cache `cache_dir`, which the calibration's query bank uses too)."""
         index = IndexFolder.open(index_dir, upgrade=True)
@@ -191,7 +197,9 @@ class Searcher:
         if query.like is not None:
             record = self.index.catalog.segment_records([query.like]).get(query.like)
             if record is None:
-                raise QueryError("no segment {like} in this index: use a segment_id from a search result", like=query.like)
+                raise QueryError(
+                    "no segment {like} in this index: use a segment_id from a search result", like=query.like
+                )
             parts.append(self.index.catalog.vectors_of([query.like], self.encoder.dim)[0])
             if query.text is None and query.image is None:
                 kind = "image" if record.kind in (IMAGE, VIDEO) and record.text is None else "text"
@@ -207,12 +215,26 @@ class Searcher:
         exclude = {query.like} if query.like is not None else set()
         return self.search_vector(vector, query_kind, filters, k, segments, exclude)
 
-    def search_vector(self, vector: np.ndarray, query_kind: str = "text", filters: Filters = Filters(),
-                      k: int = 10, segments: bool = False, exclude: set[int] = frozenset()) -> list[Hit]:
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        query_kind: str = "text",
+        filters: Filters = Filters(),
+        k: int = 10,
+        segments: bool = False,
+        exclude: set[int] = frozenset(),
+    ) -> list[Hit]:
         return [hit for hit, _ in self.assessed(vector, query_kind, filters, k, segments, exclude)]
 
-    def assessed(self, vector: np.ndarray, query_kind: str = "text", filters: Filters = Filters(), k: int = 10,
-                 segments: bool = False, exclude: set[int] = frozenset()) -> list[tuple[Hit, confidence.Evidence]]:
+    def assessed(
+        self,
+        vector: np.ndarray,
+        query_kind: str = "text",
+        filters: Filters = Filters(),
+        k: int = 10,
+        segments: bool = False,
+        exclude: set[int] = frozenset(),
+    ) -> list[tuple[Hit, confidence.Evidence]]:
         """The hits, best first, each with its confidence and the evidence it was judged on.
 
         Each segment group is searched for its own best (a FAISS search restricted to the group's
@@ -240,8 +262,11 @@ class Searcher:
     def _evidence(self, hit: Hit, c: _Candidate, references: dict[str, float], query_kind: str) -> confidence.Evidence:
         target = calibration_kind(c.record.kind, c.record.text is not None)
         return confidence.Evidence(
-            z=hit.score, z_prior=float(self.calibration.z(query_kind, target, c.raw)),
-            lead=hit.score - references[c.group], cross=tower(target) != query_kind, near_copy=c.near_copy,
+            z=hit.score,
+            z_prior=float(self.calibration.z(query_kind, target, c.raw)),
+            lead=hit.score - references[c.group],
+            cross=tower(target) != query_kind,
+            near_copy=c.near_copy,
         )
 
     def _groups(self, filters: Filters) -> list[_Group]:
@@ -256,8 +281,9 @@ class Searcher:
             self._subsets = {name: Subset(ids) for name, ids in cal.groups.items()}
         return [_Group(name, self._subsets[name], len(cal.groups[name])) for name in wanted if name in cal.groups]
 
-    def _gather(self, vector, group: _Group, scale: QueryCalibration, filters: Filters, k: int, segments: bool,
-                exclude) -> list[_Candidate]:
+    def _gather(
+        self, vector, group: _Group, scale: QueryCalibration, filters: Filters, k: int, segments: bool, exclude
+    ) -> list[_Candidate]:
         """A group's candidates, widened until they hold its k best files that pass the filters (or
         nothing left unfetched can clear an explicit cutoff, or the group is exhausted)."""
         fetch = min(group.size, max(4 * k, 64))
@@ -274,8 +300,9 @@ class Searcher:
         return raw[0][keep], ids[0][keep]
 
     @staticmethod
-    def _enough(candidates: list[_Candidate], raw: np.ndarray, scale: QueryCalibration, filters: Filters, k: int,
-                segments: bool) -> bool:
+    def _enough(
+        candidates: list[_Candidate], raw: np.ndarray, scale: QueryCalibration, filters: Filters, k: int, segments: bool
+    ) -> bool:
         """True when no unfetched segment of the group can enter the results: k files (or segments)
         already pass the filters, or an explicit cutoff is out of reach of every unfetched one (each
         scores at most the lowest raw score fetched)."""
@@ -354,7 +381,16 @@ def _tower(c: _Candidate) -> str:
 def _hit(rank: int, c: _Candidate) -> Hit:
     r = c.record
     return Hit(
-        rank=rank, score=round(c.score, 3), raw_score=round(c.raw, 4), path=r.path, kind=r.kind,
-        start=r.t_start, end=r.t_end, text=r.text, item_id=r.item_id, segment_id=r.segment_id,
-        char_start=r.char_start, char_end=r.char_end,
+        rank=rank,
+        score=round(c.score, 3),
+        raw_score=round(c.raw, 4),
+        path=r.path,
+        kind=r.kind,
+        start=r.t_start,
+        end=r.t_end,
+        text=r.text,
+        item_id=r.item_id,
+        segment_id=r.segment_id,
+        char_start=r.char_start,
+        char_end=r.char_end,
     )

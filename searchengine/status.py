@@ -26,7 +26,9 @@ def index_status(index_dir: Path, with_errors: bool = False, upgrade: bool = Fal
             "counts": index.catalog.counts(),
             "unsupported": unsupported_by_extension(index.catalog.skipped_files()),  # of counts["skipped"]
             "size_bytes": index.size_on_disk(),
-            "last_run": None if run is None else {
+            "last_run": None
+            if run is None
+            else {
                 "root": printable(run.root),
                 "started_at": run.started_at.isoformat(timespec="seconds"),
                 "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
@@ -42,10 +44,19 @@ def index_status(index_dir: Path, with_errors: bool = False, upgrade: bool = Fal
 
 def empty_status(index_dir: Path, model: str, with_errors: bool = False) -> dict:
     """The status of an index that is not made yet (the first sync makes it)."""
-    info = {"index": printable(str(index_dir)), "model": model, "encoder_id": None, "dim": None, "index_type": None,
-            "index_params": {}, "format_version": None, "vectors": 0,
-            "counts": {"items": 0, "segments": 0, "failed": 0, "skipped": 0, "indexed_in_part": 0, "by_kind": {}},
-            "size_bytes": 0, "last_run": None}
+    info = {
+        "index": printable(str(index_dir)),
+        "model": model,
+        "encoder_id": None,
+        "dim": None,
+        "index_type": None,
+        "index_params": {},
+        "format_version": None,
+        "vectors": 0,
+        "counts": {"items": 0, "segments": 0, "failed": 0, "skipped": 0, "indexed_in_part": 0, "by_kind": {}},
+        "size_bytes": 0,
+        "last_run": None,
+    }
     if with_errors:
         info |= {"errors": [], "skipped": [], "notes": []}
     return info

@@ -99,8 +99,9 @@ def _check_catalog(catalog, manifest: Manifest | None, folder: Path, report: Rep
     if manifest is None:
         return
     if runs and runs[0][1] != manifest.encoder_id:
-        report.problems.append(f"the manifest says {manifest.encoder_id} but the catalog's vectors were made by "
-                               f"{runs[0][1]}")
+        report.problems.append(
+            f"the manifest says {manifest.encoder_id} but the catalog's vectors were made by {runs[0][1]}"
+        )
     bad = catalog.bad_vector_items(manifest.dim)
     if bad:
         report.problems.append(f"{len(bad)} files have damaged stored vectors")
@@ -121,7 +122,8 @@ def _check_vectors(index: IndexFolder, report: Report) -> None:
         return
     if manifest.vectors_generation != generation:
         report.problems.append(
-            f"vector file is stale (catalog generation {generation}, vectors {manifest.vectors_generation})")
+            f"vector file is stale (catalog generation {generation}, vectors {manifest.vectors_generation})"
+        )
         return
     try:
         index.check_vector_file(full=True)
@@ -249,37 +251,46 @@ def _fix_catalog_and_vectors(folder: Path, manifest: Manifest, done: list[str]) 
 def _reindex(folder: Path, manifest: Manifest, done: list[str], encoder: Encoder | None, cache_dir: Path) -> None:
     """Embed again what the catalog lost or what changed, from the folders the index records."""
     reachable, _ = _roots(manifest)
-    settings = IngestSettings(model=encoder_name(manifest), index_type=manifest.index_type_requested,
-                              max_memory=manifest.max_memory)
+    settings = IngestSettings(
+        model=encoder_name(manifest), index_type=manifest.index_type_requested, max_memory=manifest.max_memory
+    )
     for root in reachable:
         summary = sync_folder(Path(root), folder, settings, encoder=encoder, cache_dir=cache_dir)
-        done.append(f"re-indexed {printable(root)}: {summary.added} added, {summary.updated} updated, "
-                    f"{summary.failed} failed")
+        done.append(
+            f"re-indexed {printable(root)}: {summary.added} added, {summary.updated} updated, {summary.failed} failed"
+        )
 
 
-def _rebuild_from_sources(folder: Path, manifest: Manifest | None, done: list[str], encoder: Encoder | None,
-                          cache_dir: Path) -> Report:
+def _rebuild_from_sources(
+    folder: Path, manifest: Manifest | None, done: list[str], encoder: Encoder | None, cache_dir: Path
+) -> Report:
     """No usable catalog: set it aside and re-index the folders the manifest lists."""
     if manifest is None:
-        raise IndexFormatError("index {folder} has neither a usable catalog nor a manifest: re-index into a new "
-                               "{-index} folder", folder=printable(str(folder)))
+        raise IndexFormatError(
+            "index {folder} has neither a usable catalog nor a manifest: re-index into a new {-index} folder",
+            folder=printable(str(folder)),
+        )
     roots = [Path(r) for r in _roots(manifest)[0]]
     if not roots:
         raise IndexFormatError(
             "catalog {catalog} is lost and none of the indexed folders ({roots}) can be reached: re-index into a new "
-            "{-index} folder", catalog=printable(str(folder / CATALOG)),
-            roots=", ".join(map(printable, manifest.roots)) or "none recorded")
+            "{-index} folder",
+            catalog=printable(str(folder / CATALOG)),
+            roots=", ".join(map(printable, manifest.roots)) or "none recorded",
+        )
     if (folder / CATALOG).is_file():
         os.replace(folder / CATALOG, folder / (CATALOG + ".damaged"))
         done.append(f"kept the unusable catalog as {CATALOG}.damaged")
     for name in (CATALOG + "-wal", CATALOG + "-shm", VECTORS, CALIBRATION, *OLD_FILES, MANIFEST):
         (folder / name).unlink(missing_ok=True)  # the manifest is written anew by the first run below
-    settings = IngestSettings(model=encoder_name(manifest), index_type=manifest.index_type_requested,
-                              max_memory=manifest.max_memory)
+    settings = IngestSettings(
+        model=encoder_name(manifest), index_type=manifest.index_type_requested, max_memory=manifest.max_memory
+    )
     for root in roots:
         summary = sync_folder(root, folder, settings, encoder=encoder, cache_dir=cache_dir)
-        done.append(f"catalog was lost: re-indexed {printable(str(root))} ({summary.added} files, "
-                    f"{summary.failed} failed)")
+        done.append(
+            f"catalog was lost: re-indexed {printable(str(root))} ({summary.added} files, {summary.failed} failed)"
+        )
     after = verify(folder)
     after.repaired = done
     return after
@@ -296,8 +307,10 @@ def _manifest_from_catalog(folder: Path) -> Manifest:
         catalog.close()
     models = [model for _, model in runs]
     if not models or dim is None:
-        raise IndexFormatError("the catalog of {folder} records no run with vectors: re-index into a new {-index} folder",
-                               folder=printable(str(folder)))
+        raise IndexFormatError(
+            "the catalog of {folder} records no run with vectors: re-index into a new {-index} folder",
+            folder=printable(str(folder)),
+        )
     roots = list(dict.fromkeys(root for root, _ in reversed(runs) if Path(root) != folder))
     return Manifest(model=models[0], encoder_id=models[0], dim=dim, index_type="flat", roots=roots)
 
@@ -335,8 +348,9 @@ def _salvage_catalog(folder: Path, done: list[str]) -> None:
             continue
         names = ", ".join(columns[table])
         for rows in _readable_rows(source, table, names):
-            target.executemany(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({','.join('?' * len(columns[table]))})",
-                               rows)
+            target.executemany(
+                f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({','.join('?' * len(columns[table]))})", rows
+            )
             copied += len(rows)
     dropped = _drop_incomplete_items(target, held_ids)
     generation = _manifest_generation(folder) + 1  # past anything derived from the old catalog
@@ -348,8 +362,10 @@ def _salvage_catalog(folder: Path, done: list[str]) -> None:
     for suffix in ("-wal", "-shm"):
         (folder / (CATALOG + suffix)).unlink(missing_ok=True)
     os.replace(salvaged, path)
-    done.append(f"salvaged {copied} readable rows into a new catalog; {dropped} files lost some of theirs and "
-                f"are embedded again, like files whose rows were lost whole (the old file is kept as {CATALOG}.damaged)")
+    done.append(
+        f"salvaged {copied} readable rows into a new catalog; {dropped} files lost some of theirs and "
+        f"are embedded again, like files whose rows were lost whole (the old file is kept as {CATALOG}.damaged)"
+    )
 
 
 def _readable_rows(con, table: str, names: str, chunk: int = 256, budget: int = 20_000):
@@ -364,8 +380,9 @@ def _readable_rows(con, table: str, names: str, chunk: int = 256, budget: int = 
     failures = 0
     while failures < budget:
         try:
-            rows = con.execute(f"SELECT rowid, {names} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                               (cursor, chunk)).fetchall()
+            rows = con.execute(
+                f"SELECT rowid, {names} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?", (cursor, chunk)
+            ).fetchall()
         except sqlite3.DatabaseError:
             failures += 1
         else:
@@ -412,8 +429,9 @@ def _locate_ahead(con, table: str, cursor: int) -> tuple[int, int | None]:
     step = 1
     while step < 1 << 62:
         try:
-            row = con.execute(f"SELECT rowid FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1",
-                              (cursor + step,)).fetchone()
+            row = con.execute(
+                f"SELECT rowid FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1", (cursor + step,)
+            ).fetchone()
             return cursor + step, (None if row is None else row[0])
         except sqlite3.DatabaseError:
             step *= 2
@@ -442,10 +460,16 @@ def _drop_incomplete_items(con, held_ids: np.ndarray | None) -> int:
     A file lost a segment when its ordinals have a gap, or when the old vector file holds an id
     the salvaged catalog lacks next to that file's segments (segment ids run in order within a file)."""
     con.execute("DELETE FROM segments WHERE item_id NOT IN (SELECT id FROM items)")
-    suspects = {r[0] for r in con.execute(
-        "SELECT id FROM items WHERE status = 'ok' AND id NOT IN (SELECT item_id FROM segments)")}
-    suspects |= {r[0] for r in con.execute(
-        "SELECT item_id FROM segments GROUP BY item_id HAVING max(ordinal) + 1 != count(*) OR min(ordinal) != 0")}
+    suspects = {
+        r[0]
+        for r in con.execute("SELECT id FROM items WHERE status = 'ok' AND id NOT IN (SELECT item_id FROM segments)")
+    }
+    suspects |= {
+        r[0]
+        for r in con.execute(
+            "SELECT item_id FROM segments GROUP BY item_id HAVING max(ordinal) + 1 != count(*) OR min(ordinal) != 0"
+        )
+    }
     if held_ids is not None and len(held_ids):
         kept = np.array([r for r in con.execute("SELECT id, item_id FROM segments ORDER BY id")], dtype=np.int64)
         if len(kept):
@@ -472,4 +496,3 @@ def _manifest_generation(folder: Path) -> int:
         return int(Manifest.read(folder).vectors_generation)
     except (SearchEngineError, OSError, TypeError, ValueError):
         return 0
-

@@ -39,8 +39,9 @@ def _embedder(tower: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m searchengine_train", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m searchengine_train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("command", choices=["sweep", "fit"])
     ap.add_argument("--datasets", type=Path, default=Path("indexes/datasets"))
     ap.add_argument("--cache", type=Path, default=Path("indexes/cache/bundled"))
@@ -48,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--setting", action="append", help="setting name(s) (default: all for sweep)")
     ap.add_argument("--match", help="sweep: only settings whose name contains this text")
     ap.add_argument("--out", type=Path, help="fit: the .npz to write")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads for fitting (1: fastest here, small matrices, and no spinning under load)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for fitting (1: fastest here, small matrices, and no spinning under load)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
@@ -65,9 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     def corpus_for(setting):
         key = (setting.backbone, setting.views, setting.all_lemmas)
         if key not in corpora:
-            corpora[key] = experiment.load_corpus(args.datasets, args.cache, args.tower, _embedder(args.tower),
-                                                  backbone=setting.backbone, views=setting.views,
-                                                  all_lemmas=setting.all_lemmas)
+            corpora[key] = experiment.load_corpus(
+                args.datasets,
+                args.cache,
+                args.tower,
+                _embedder(args.tower),
+                backbone=setting.backbone,
+                views=setting.views,
+                all_lemmas=setting.all_lemmas,
+            )
         return corpora[key]
 
     by_name = {s.name: s for s in experiment.SETTINGS}
@@ -90,10 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     corpus = corpus_for(setting)
     sets = {"openclipart": corpus.sets["openclipart-train"], "tux": corpus.sets["tux-train"]}
     head, losses = experiment.build_head(corpus, setting, sets, name=args.out.stem)
-    report = {name: experiment.evaluate(head, corpus.sets[name]) for name in ("tux-test", "photos-test", "photos2-test")
-              if name in corpus.sets}
-    save_head(args.out, head, setting=setting.name, tower=args.tower,
-              recall=json.dumps(report), final_loss=losses[-1] if losses else float("nan"))
+    report = {
+        name: experiment.evaluate(head, corpus.sets[name])
+        for name in ("tux-test", "photos-test", "photos2-test")
+        if name in corpus.sets
+    }
+    save_head(
+        args.out,
+        head,
+        setting=setting.name,
+        tower=args.tower,
+        recall=json.dumps(report),
+        final_loss=losses[-1] if losses else float("nan"),
+    )
     print(json.dumps({"out": str(args.out), "setting": setting.name, "tower": args.tower, **report}))
     return 0
 

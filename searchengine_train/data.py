@@ -44,16 +44,25 @@ def read_split(folder: Path, split: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def load_pairs(folder: Path, split: str, cache: Path, tower: str,
-               embed: Callable[[Sequence[str]], np.ndarray], max_captions: int = 4,
-               backbone: str = "lite0", views: Sequence[str] = ("centre",), with_evidence: bool = False) -> PairSet:
+def load_pairs(
+    folder: Path,
+    split: str,
+    cache: Path,
+    tower: str,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    max_captions: int = 4,
+    backbone: str = "lite0",
+    views: Sequence[str] = ("centre",),
+    with_evidence: bool = False,
+) -> PairSet:
     """A split with its cached features; several `views` are pooled (mean logits and features)."""
     rows = [r for r in read_split(folder, split) if r.get("captions")]
     per_view = [image_features(folder, [r["image"] for r in rows], cache, backbone=backbone, view=v) for v in views]
     feats = per_view[0]
     if len(per_view) > 1:
-        feats = type(feats)(feats.paths, np.mean([f.logits for f in per_view], axis=0),
-                            np.mean([f.features for f in per_view], axis=0))
+        feats = type(feats)(
+            feats.paths, np.mean([f.logits for f in per_view], axis=0), np.mean([f.features for f in per_view], axis=0)
+        )
     captions = [[c for c in r["captions"] if c.strip()][:max_captions] for r in rows]
     texts = sorted({c for caps in captions for c in caps})
     where = {t: i for i, t in enumerate(texts)}
@@ -66,5 +75,6 @@ def load_pairs(folder: Path, split: str, cache: Path, tower: str,
     if with_evidence:
         paths = [r["image"] for r in rows]
         evidence = np.mean([image_evidence(folder, paths, cache, backbone, v) for v in views], axis=0)
-    return PairSet(f"{Path(folder).name}/{split}", feats.logits, feats.features, captions, texts, vectors,
-                   image_of_text, evidence)
+    return PairSet(
+        f"{Path(folder).name}/{split}", feats.logits, feats.features, captions, texts, vectors, image_of_text, evidence
+    )

@@ -63,48 +63,152 @@ SETTINGS = [
     # lit-v2 candidates: EfficientNet-Lite2 (260 px) in place of Lite0
     Setting("lite2: bridge, prompt ensemble + gloss, T=2", data=(), alpha=1.0, temperature=2.0, backbone="lite2"),
     Setting("lite2: map: prototypes(50%) + openclipart + tux", proto_share=0.5, backbone="lite2"),
-    Setting("lite2: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%)", alpha=0.6, temperature=2.0, proto_share=0.5,
-            backbone="lite2"),
-    Setting("lite2: fusion 0.5 bridge(T=2) + 0.5 map(protos 50%)", alpha=0.5, temperature=2.0, proto_share=0.5,
-            backbone="lite2"),
-    Setting("lite2: fusion 0.7 bridge(T=2) + 0.3 map(protos 50%)", alpha=0.7, temperature=2.0, proto_share=0.5,
-            backbone="lite2"),
-    Setting("lite2: fusion 0.5 bridge(T=2) + 0.5 map(protos 80%)", alpha=0.5, temperature=2.0, proto_share=0.8,
-            backbone="lite2"),
-    Setting("lite2: fusion 0.4 bridge(T=2) + 0.6 map(protos 80%)", alpha=0.4, temperature=2.0, proto_share=0.8,
-            backbone="lite2"),
+    Setting(
+        "lite2: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%)",
+        alpha=0.6,
+        temperature=2.0,
+        proto_share=0.5,
+        backbone="lite2",
+    ),
+    Setting(
+        "lite2: fusion 0.5 bridge(T=2) + 0.5 map(protos 50%)",
+        alpha=0.5,
+        temperature=2.0,
+        proto_share=0.5,
+        backbone="lite2",
+    ),
+    Setting(
+        "lite2: fusion 0.7 bridge(T=2) + 0.3 map(protos 50%)",
+        alpha=0.7,
+        temperature=2.0,
+        proto_share=0.5,
+        backbone="lite2",
+    ),
+    Setting(
+        "lite2: fusion 0.5 bridge(T=2) + 0.5 map(protos 80%)",
+        alpha=0.5,
+        temperature=2.0,
+        proto_share=0.8,
+        backbone="lite2",
+    ),
+    Setting(
+        "lite2: fusion 0.4 bridge(T=2) + 0.6 map(protos 80%)",
+        alpha=0.4,
+        temperature=2.0,
+        proto_share=0.8,
+        backbone="lite2",
+    ),
     # the attribute bridge (colour names, black-and-white, dark) added with weight w
-    *[Setting(f"{bb}fusion 0.6 bridge(T=2) + 0.4 map(protos 50%) + attributes {w}", alpha=0.6, temperature=2.0,
-              proto_share=0.5, backbone=bb.rstrip(": ") or "lite0", attributes=w)
-      for bb in ("", "lite2: ") for w in (0.1, 0.2, 0.3, 0.5)],
+    *[
+        Setting(
+            f"{bb}fusion 0.6 bridge(T=2) + 0.4 map(protos 50%) + attributes {w}",
+            alpha=0.6,
+            temperature=2.0,
+            proto_share=0.5,
+            backbone=bb.rstrip(": ") or "lite0",
+            attributes=w,
+        )
+        for bb in ("", "lite2: ")
+        for w in (0.1, 0.2, 0.3, 0.5)
+    ],
     # test-time views pooled: the centre crop and the whole picture squeezed square
-    *[Setting(f"{bb}fusion 0.6 bridge(T=2) + 0.4 map(protos 50%), views centre+whole", alpha=0.6, temperature=2.0,
-              proto_share=0.5, backbone=bb.rstrip(": ") or "lite0", views=("centre", "whole"))
-      for bb in ("", "lite2: ")],
+    *[
+        Setting(
+            f"{bb}fusion 0.6 bridge(T=2) + 0.4 map(protos 50%), views centre+whole",
+            alpha=0.6,
+            temperature=2.0,
+            proto_share=0.5,
+            backbone=bb.rstrip(": ") or "lite0",
+            views=("centre", "whole"),
+        )
+        for bb in ("", "lite2: ")
+    ],
     # the whole picture squeezed square instead of the centre crop (no extra cost)
     Setting("bridge(T=2), view whole", data=(), alpha=1.0, temperature=2.0, views=("whole",)),
-    *[Setting(f"fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%), view whole", alpha=a, temperature=2.0,
-              proto_share=0.5, views=("whole",)) for a in (0.5, 0.6, 0.7)],
-    Setting("fusion 0.6 bridge(T=2) + 0.4 map(protos 50%), view whole + attributes 0.1", alpha=0.6, temperature=2.0,
-            proto_share=0.5, views=("whole",), attributes=0.1),
+    *[
+        Setting(
+            f"fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%), view whole",
+            alpha=a,
+            temperature=2.0,
+            proto_share=0.5,
+            views=("whole",),
+        )
+        for a in (0.5, 0.6, 0.7)
+    ],
+    Setting(
+        "fusion 0.6 bridge(T=2) + 0.4 map(protos 50%), view whole + attributes 0.1",
+        alpha=0.6,
+        temperature=2.0,
+        proto_share=0.5,
+        views=("whole",),
+        attributes=0.1,
+    ),
     # class sentences over every lemma of a class
     Setting("all lemmas: bridge(T=2)", data=(), alpha=1.0, temperature=2.0, all_lemmas=True),
-    *[Setting(f"all lemmas: fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%)", alpha=a, temperature=2.0,
-              proto_share=0.5, all_lemmas=True) for a in (0.5, 0.6, 0.7)],
-    *[Setting(f"all lemmas: fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%), view whole", alpha=a,
-              temperature=2.0, proto_share=0.5, all_lemmas=True, views=("whole",)) for a in (0.6,)],
-    Setting("all lemmas: lite2: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%)", alpha=0.6, temperature=2.0,
-            proto_share=0.5, all_lemmas=True, backbone="lite2"),
+    *[
+        Setting(
+            f"all lemmas: fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%)",
+            alpha=a,
+            temperature=2.0,
+            proto_share=0.5,
+            all_lemmas=True,
+        )
+        for a in (0.5, 0.6, 0.7)
+    ],
+    *[
+        Setting(
+            f"all lemmas: fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%), view whole",
+            alpha=a,
+            temperature=2.0,
+            proto_share=0.5,
+            all_lemmas=True,
+            views=("whole",),
+        )
+        for a in (0.6,)
+    ],
+    Setting(
+        "all lemmas: lite2: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%)",
+        alpha=0.6,
+        temperature=2.0,
+        proto_share=0.5,
+        all_lemmas=True,
+        backbone="lite2",
+    ),
     # drawings on a plain background seen whole (padded square), photos centre-cropped
-    *[Setting(f"framed: {'all lemmas: ' if lem else ''}fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%)", alpha=a,
-              temperature=2.0, proto_share=0.5, all_lemmas=lem, views=("framed",))
-      for lem in (False, True) for a in (0.5, 0.6, 0.7)],
-    Setting("framed: all lemmas: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%) + attributes 0.1", alpha=0.6,
-            temperature=2.0, proto_share=0.5, all_lemmas=True, views=("framed",), attributes=0.1),
+    *[
+        Setting(
+            f"framed: {'all lemmas: ' if lem else ''}fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50%)",
+            alpha=a,
+            temperature=2.0,
+            proto_share=0.5,
+            all_lemmas=lem,
+            views=("framed",),
+        )
+        for lem in (False, True)
+        for a in (0.5, 0.6, 0.7)
+    ],
+    Setting(
+        "framed: all lemmas: fusion 0.6 bridge(T=2) + 0.4 map(protos 50%) + attributes 0.1",
+        alpha=0.6,
+        temperature=2.0,
+        proto_share=0.5,
+        all_lemmas=True,
+        views=("framed",),
+        attributes=0.1,
+    ),
     # prototypes of WordNet ancestors ("bird", "flower", "dog") in the map's training
-    *[Setting(f"hypernyms: {'framed: ' if fr else ''}fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50% + ancestors)",
-              alpha=a, temperature=2.0, proto_share=0.5, hypernyms=True, views=("framed",) if fr else ("centre",))
-      for fr in (False, True) for a in (0.5, 0.6)],
+    *[
+        Setting(
+            f"hypernyms: {'framed: ' if fr else ''}fusion {a} bridge(T=2) + {1 - a:.1f} map(protos 50% + ancestors)",
+            alpha=a,
+            temperature=2.0,
+            proto_share=0.5,
+            hypernyms=True,
+            views=("framed",) if fr else ("centre",),
+        )
+        for fr in (False, True)
+        for a in (0.5, 0.6)
+    ],
 ]
 
 
@@ -128,7 +232,7 @@ class Corpus:
             return self.single_bank
         out, start = [], 0
         for sentences in self.class_sentences:
-            out.append(self.class_vectors[start:start + len(sentences)].mean(axis=0))
+            out.append(self.class_vectors[start : start + len(sentences)].mean(axis=0))
             start += len(sentences)
         return l2_normalize(np.stack(out))
 
@@ -138,31 +242,60 @@ EVAL_SETS = ("tux-test", "photos-val", "photos-test", "photos2-test")  # evaluat
 VIEWED_SETS = EVAL_SETS + ("tux-train",)
 
 
-def load_corpus(datasets: Path, cache: Path, tower: str, embed: Callable[[Sequence[str]], np.ndarray],
-                backbone: str = "lite0", views: Sequence[str] = ("centre",), all_lemmas: bool = False) -> Corpus:
+def load_corpus(
+    datasets: Path,
+    cache: Path,
+    tower: str,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    backbone: str = "lite0",
+    views: Sequence[str] = ("centre",),
+    all_lemmas: bool = False,
+) -> Corpus:
     """Every set, with features of `backbone`; the evaluation sets pooled over `views` (training
     sets always see the centre view, as indexing does by default)."""
     from searchengine.encoders.bundled import efficientnet
     from searchengine.encoders.bundled.labels import class_prompts
 
     sets = {}
-    for folder, split in [("tuxpaint", "train"), ("tuxpaint", "test"), ("openclipart", "train"),
-                          ("openclipart", "test"), ("photos", "val"), ("photos", "test"), ("photos2", "test")]:
+    for folder, split in [
+        ("tuxpaint", "train"),
+        ("tuxpaint", "test"),
+        ("openclipart", "train"),
+        ("openclipart", "test"),
+        ("photos", "val"),
+        ("photos", "test"),
+        ("photos2", "test"),
+    ]:
         name = f"{folder.replace('tuxpaint', 'tux')}-{split}"
         if not (datasets / folder).exists():
             continue
-        sets[name] = load_pairs(datasets / folder, split, cache, tower, embed, backbone=backbone,
-                                views=views if name in VIEWED_SETS else ("centre",),
-                                with_evidence=name in EVAL_SETS or name == "tux-train")
+        sets[name] = load_pairs(
+            datasets / folder,
+            split,
+            cache,
+            tower,
+            embed,
+            backbone=backbone,
+            views=views if name in VIEWED_SETS else ("centre",),
+            with_evidence=name in EVAL_SETS or name == "tux-train",
+        )
     classifier = efficientnet.load_efficientnet(backbone).get_classifier().weight.detach().numpy().copy()
     sentences = class_sentences(all_lemmas=all_lemmas)
     flat = [s for group in sentences for s in group]
     groups = hypernym_groups()
     hyper = hypernym_sentences(groups)
-    return Corpus(tower, sets, classifier, sentences, text_embeddings(flat, cache, tower, embed),
-                  text_embeddings(class_prompts(), cache, tower, embed), attribute_bank(cache, tower, embed),
-                  [members for _, members in groups], hyper,
-                  text_embeddings([s for group in hyper for s in group], cache, tower, embed))
+    return Corpus(
+        tower,
+        sets,
+        classifier,
+        sentences,
+        text_embeddings(flat, cache, tower, embed),
+        text_embeddings(class_prompts(), cache, tower, embed),
+        attribute_bank(cache, tower, embed),
+        [members for _, members in groups],
+        hyper,
+        text_embeddings([s for group in hyper for s in group], cache, tower, embed),
+    )
 
 
 def attribute_bank(cache: Path, tower: str, embed: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
@@ -184,8 +317,16 @@ def subset(ps: PairSet, keep: np.ndarray) -> PairSet:
     old_text = {t: i for i, t in enumerate(ps.texts)}
     image_of_text = [[new_of_old[i] for i in ps.image_of_text[old_text[t]] if i in new_of_old] for t in texts]
     vectors = ps.text_vectors[[old_text[t] for t in texts]]
-    return PairSet(ps.name, ps.logits[keep], ps.features[keep], captions, texts, vectors, image_of_text,
-                   None if ps.evidence is None else ps.evidence[keep])
+    return PairSet(
+        ps.name,
+        ps.logits[keep],
+        ps.features[keep],
+        captions,
+        texts,
+        vectors,
+        image_of_text,
+        None if ps.evidence is None else ps.evidence[keep],
+    )
 
 
 def tux_fold(ps: PairSet, seed: int = 0, fraction: float = 0.2) -> tuple[PairSet, PairSet]:
@@ -240,28 +381,43 @@ def training_rows(corpus: Corpus, setting: Setting, caption_sets: dict[str, Pair
     if setting.proto_share is not None and "proto" in setting.data:
         sources_arr = np.array(sources)
         is_proto = sources_arr == "proto"
-        weights = np.where(is_proto, setting.proto_share / is_proto.sum(),
-                           (1 - setting.proto_share) / max(1, (~is_proto).sum()))
+        weights = np.where(
+            is_proto, setting.proto_share / is_proto.sum(), (1 - setting.proto_share) / max(1, (~is_proto).sum())
+        )
     return TrainRows(np.concatenate(inputs), texts, np.concatenate(vectors), weights), mean
 
 
-def build_head(corpus: Corpus, setting: Setting, caption_sets: dict[str, PairSet],
-               name: str = "experiment") -> tuple[FusedHead, list[float]]:
+def build_head(
+    corpus: Corpus, setting: Setting, caption_sets: dict[str, PairSet], name: str = "experiment"
+) -> tuple[FusedHead, list[float]]:
     bridge = LabelBridge(corpus.bank(setting.bank), top_k=setting.top_k, temperature=setting.temperature)
     if not setting.data:
         d = corpus.single_bank.shape[1]
-        empty = LinearMap(np.zeros((d, corpus.classifier.shape[1]), np.float32), np.zeros(d, np.float32),
-                          np.zeros(corpus.classifier.shape[1], np.float32))
-        return FusedHead(bridge, empty, 1.0, name, setting.backbone, corpus.attribute_bank, setting.attributes,
-                         _view(setting)), []
-    key = (corpus.tower, setting.backbone, setting.all_lemmas, setting.hypernyms, setting.data, setting.proto_share, repr(setting.fit),
-           tuple(sorted((k, len(v.captions)) for k, v in caption_sets.items())))
+        empty = LinearMap(
+            np.zeros((d, corpus.classifier.shape[1]), np.float32),
+            np.zeros(d, np.float32),
+            np.zeros(corpus.classifier.shape[1], np.float32),
+        )
+        return FusedHead(
+            bridge, empty, 1.0, name, setting.backbone, corpus.attribute_bank, setting.attributes, _view(setting)
+        ), []
+    key = (
+        corpus.tower,
+        setting.backbone,
+        setting.all_lemmas,
+        setting.hypernyms,
+        setting.data,
+        setting.proto_share,
+        repr(setting.fit),
+        tuple(sorted((k, len(v.captions)) for k, v in caption_sets.items())),
+    )
     if key not in _FITTED:  # settings that differ only in how the map is used share one fit
         rows, mean = training_rows(corpus, setting, caption_sets)
         _FITTED[key] = fit_linear(rows, mean, setting.fit)
     linear, losses = _FITTED[key]
-    return FusedHead(bridge, linear, setting.alpha, name, setting.backbone, corpus.attribute_bank,
-                     setting.attributes, _view(setting)), losses
+    return FusedHead(
+        bridge, linear, setting.alpha, name, setting.backbone, corpus.attribute_bank, setting.attributes, _view(setting)
+    ), losses
 
 
 def _view(setting: Setting) -> str:
@@ -284,14 +440,18 @@ def run_setting(corpus: Corpus, setting: Setting) -> dict:
     """Validation numbers (map fitted without tux-val) and reported numbers (map fitted on all train)."""
     fit_part, val_part = tux_fold(corpus.sets["tux-train"])
     val_head, _ = build_head(corpus, setting, {"openclipart": corpus.sets["openclipart-train"], "tux": fit_part})
-    full_head, losses = build_head(corpus, setting, {"openclipart": corpus.sets["openclipart-train"],
-                                                     "tux": corpus.sets["tux-train"]})
+    full_head, losses = build_head(
+        corpus, setting, {"openclipart": corpus.sets["openclipart-train"], "tux": corpus.sets["tux-train"]}
+    )
     row = {"setting": setting.name}
-    for key, head, ps in [("tux-val", val_head, val_part), ("openclipart-test", val_head, corpus.sets["openclipart-test"]),
-                          ("photos-val", val_head, corpus.sets["photos-val"]),
-                          ("tux-test", full_head, corpus.sets["tux-test"]),
-                          ("photos-test", full_head, corpus.sets["photos-test"]),
-                          ("photos2-test", full_head, corpus.sets.get("photos2-test"))]:
+    for key, head, ps in [
+        ("tux-val", val_head, val_part),
+        ("openclipart-test", val_head, corpus.sets["openclipart-test"]),
+        ("photos-val", val_head, corpus.sets["photos-val"]),
+        ("tux-test", full_head, corpus.sets["tux-test"]),
+        ("photos-test", full_head, corpus.sets["photos-test"]),
+        ("photos2-test", full_head, corpus.sets.get("photos2-test")),
+    ]:
         if ps is not None:
             row[key] = evaluate(head, ps)
     row["final_loss"] = losses[-1] if losses else None
@@ -300,5 +460,10 @@ def run_setting(corpus: Corpus, setting: Setting) -> dict:
 
 def selection_score(row: dict) -> float:
     """What the choice is made on: validation only (Tux fold T→I R@10, photo-val T→I R@1, I→T R@10)."""
-    return (row["tux-val"]["t2i_r10"] + row["tux-val"]["i2t_r10"] + row["openclipart-test"]["t2i_r10"]
-            + 2 * row["photos-val"]["t2i_r1"] + row["photos-val"]["i2t_r10"])
+    return (
+        row["tux-val"]["t2i_r10"]
+        + row["tux-val"]["i2t_r10"]
+        + row["openclipart-test"]["t2i_r10"]
+        + 2 * row["photos-val"]["t2i_r1"]
+        + row["photos-val"]["i2t_r10"]
+    )

@@ -31,8 +31,9 @@ def _key(parts: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: int = 8,
-                   backbone: str = "lite0", view: str = "centre") -> ImageFeatures:
+def image_features(
+    folder: Path, paths: Sequence[str], cache: Path, batch_size: int = 8, backbone: str = "lite0", view: str = "centre"
+) -> ImageFeatures:
     """EfficientNet logits and pooled features of `folder/path` for each path, cached by path list.
 
     `backbone` names the network (efficientnet.BACKBONES); `view` the part of the image it sees:
@@ -42,8 +43,9 @@ def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: 
     tag = "" if (backbone, view) == ("lite0", "centre") else f"{backbone}-{view}-"
     base = Path(cache) / f"images-{tag}{folder.name}-{key}"
     if base.with_suffix(".logits.npy").exists():
-        return ImageFeatures(list(paths), np.load(base.with_suffix(".logits.npy")),
-                             np.load(base.with_suffix(".features.npy")))
+        return ImageFeatures(
+            list(paths), np.load(base.with_suffix(".logits.npy")), np.load(base.with_suffix(".features.npy"))
+        )
     from searchengine.encoders.bundled.encoder import BundledEncoder
     from searchengine.encoders.bundled.heads import LabelBridge
     from searchengine.encoders.bundled.views import VIEWS
@@ -54,7 +56,7 @@ def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: 
     logits, features = [], []
     log.info("encoding %d images of %s (%s, %s view)", len(paths), folder, backbone, view)
     for start in range(0, len(paths), batch_size):
-        batch = [prepare(encoder, load_image(folder / p)) for p in paths[start:start + batch_size]]
+        batch = [prepare(encoder, load_image(folder / p)) for p in paths[start : start + batch_size]]
         lo, fe = encoder.image_outputs(batch)
         logits.append(lo)
         features.append(fe)
@@ -66,8 +68,9 @@ def image_features(folder: Path, paths: Sequence[str], cache: Path, batch_size: 
     return out
 
 
-def text_embeddings(texts: Sequence[str], cache: Path, tower: str,
-                    embed: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
+def text_embeddings(
+    texts: Sequence[str], cache: Path, tower: str, embed: Callable[[Sequence[str]], np.ndarray]
+) -> np.ndarray:
     """[n, d] unit vectors of `texts` by the text tower `tower`, cached by content."""
     base = Path(cache) / f"texts-{tower}-{_key([tower, *texts])}.npy"
     if base.exists():
@@ -79,8 +82,9 @@ def text_embeddings(texts: Sequence[str], cache: Path, tower: str,
     return vectors
 
 
-def image_evidence(folder: Path, paths: Sequence[str], cache: Path, backbone: str = "lite0",
-                   view: str = "centre") -> np.ndarray:
+def image_evidence(
+    folder: Path, paths: Sequence[str], cache: Path, backbone: str = "lite0", view: str = "centre"
+) -> np.ndarray:
     """attributes.evidence of each image's `view` (as the tower of `backbone` sees it), cached."""
     from searchengine.encoders.bundled.attributes import ATTRIBUTES, evidence
 

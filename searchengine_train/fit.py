@@ -35,8 +35,9 @@ class FitSettings:
     seed: int = 0
 
 
-def fit_linear(rows: TrainRows, mean: np.ndarray, settings: FitSettings | None = None,
-               log_every: int = 0) -> tuple[LinearMap, list[float]]:
+def fit_linear(
+    rows: TrainRows, mean: np.ndarray, settings: FitSettings | None = None, log_every: int = 0
+) -> tuple[LinearMap, list[float]]:
     """Train v = normalize(W (x − mean) + b) against frozen unit text vectors; returns the map and
     the mean loss of each epoch. Deterministic for a given seed (single-threaded math on CPU)."""
     import torch
@@ -65,10 +66,10 @@ def fit_linear(rows: TrainRows, mean: np.ndarray, settings: FitSettings | None =
         chosen = np.array([rows.texts[i][rng.integers(len(rows.texts[i]))] for i in order])
         total = 0.0
         for s in range(steps_per_epoch):
-            idx = order[s * settings.batch_size:(s + 1) * settings.batch_size]
+            idx = order[s * settings.batch_size : (s + 1) * settings.batch_size]
             if len(idx) < 2:
                 continue
-            tidx = chosen[s * settings.batch_size:(s + 1) * settings.batch_size]
+            tidx = chosen[s * settings.batch_size : (s + 1) * settings.batch_size]
             img = torch.nn.functional.normalize(linear(x_all[idx]), dim=1)
             txt = t_all[tidx]
             logits = logit_scale.clamp(max=np.log(100.0)).exp() * img @ txt.T
@@ -76,8 +77,9 @@ def fit_linear(rows: TrainRows, mean: np.ndarray, settings: FitSettings | None =
             same = torch.from_numpy(tidx[:, None] == tidx[None, :])
             logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool), -1e4)
             target = torch.arange(len(idx))
-            loss = 0.5 * (torch.nn.functional.cross_entropy(logits, target)
-                          + torch.nn.functional.cross_entropy(logits.T, target))
+            loss = 0.5 * (
+                torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)
+            )
             for p in params:
                 p.grad = None
             loss.backward()
@@ -121,6 +123,6 @@ class _AdamW:
                 p.mul_(1 - lr * decay)
                 m.mul_(self.b1).add_(p.grad, alpha=1 - self.b1)
                 v.mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
-                m_hat = m / (1 - self.b1 ** self.t)
-                v_hat = v / (1 - self.b2 ** self.t)
+                m_hat = m / (1 - self.b1**self.t)
+                v_hat = v / (1 - self.b2**self.t)
                 p.sub_(lr * m_hat / (v_hat.sqrt() + self.eps))

@@ -53,7 +53,7 @@ def _read_wordnet(path: Path) -> dict[str, tuple[list[str], list[str], str]]:
             words = [fields[4 + 2 * i].replace("_", " ") for i in range(n_words)]
             at = 4 + 2 * n_words
             n_ptrs = int(fields[at])
-            ptrs = [fields[at + 1 + 4 * i: at + 5 + 4 * i] for i in range(n_ptrs)]
+            ptrs = [fields[at + 1 + 4 * i : at + 5 + 4 * i] for i in range(n_ptrs)]
             hypernyms = [p[1] for p in ptrs if p[0] in ("@", "@i") and p[2] == "n"]
             synsets[fields[0]] = (words, hypernyms, gloss.split(";")[0].strip().strip('"').strip())
     return synsets
@@ -108,10 +108,38 @@ def class_sentences(with_gloss: bool = True, hypernyms: int = 0, all_lemmas: boo
 
 
 # WordNet ancestors too abstract to name what a photo shows
-ABSTRACT = {"entity", "physical entity", "abstraction", "object", "whole", "artifact", "instrumentality",
-            "organism", "living thing", "matter", "solid", "substance", "covering", "structure", "device",
-            "chordate", "vertebrate", "placental", "diapsid", "invertebrate", "arthropod", "part", "thing",
-            "unit", "group", "commodity", "equipment", "implement", "container", "conveyance"}
+ABSTRACT = {
+    "entity",
+    "physical entity",
+    "abstraction",
+    "object",
+    "whole",
+    "artifact",
+    "instrumentality",
+    "organism",
+    "living thing",
+    "matter",
+    "solid",
+    "substance",
+    "covering",
+    "structure",
+    "device",
+    "chordate",
+    "vertebrate",
+    "placental",
+    "diapsid",
+    "invertebrate",
+    "arthropod",
+    "part",
+    "thing",
+    "unit",
+    "group",
+    "commodity",
+    "equipment",
+    "implement",
+    "container",
+    "conveyance",
+}
 
 
 def hypernym_groups(min_classes: int = 2, max_classes: int = 200) -> list[tuple[str, list[int]]]:
@@ -123,8 +151,11 @@ def hypernym_groups(min_classes: int = 2, max_classes: int = 200) -> list[tuple[
     for index, (_, chain) in enumerate(facts):
         for name in dict.fromkeys(chain):
             members.setdefault(name, []).append(index)
-    return sorted((name, classes) for name, classes in members.items()
-                  if min_classes <= len(classes) <= max_classes and name not in ABSTRACT)
+    return sorted(
+        (name, classes)
+        for name, classes in members.items()
+        if min_classes <= len(classes) <= max_classes and name not in ABSTRACT
+    )
 
 
 def hypernym_sentences(groups: list[tuple[str, list[int]]]) -> list[list[str]]:

@@ -23,8 +23,12 @@ def _ranks(scores: np.ndarray, relevant: list[list[int]]) -> np.ndarray:
     return ranks
 
 
-def retrieval_recall(image_vectors: np.ndarray, text_vectors: np.ndarray, image_of_text: list[list[int]],
-                     ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+def retrieval_recall(
+    image_vectors: np.ndarray,
+    text_vectors: np.ndarray,
+    image_of_text: list[list[int]],
+    ks: tuple[int, ...] = (1, 5, 10),
+) -> dict[str, float]:
     """{"t2i_r1", …, "i2t_r10"} for unit image vectors [n, d] and unique caption vectors [m, d]."""
     scores = text_vectors @ image_vectors.T
     t2i = _ranks(scores, image_of_text)

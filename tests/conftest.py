@@ -44,8 +44,15 @@ def bundled(session_home):
 def run_cli(*args, home, check=True, timeout=600, env=None, cwd=REPO, **options) -> subprocess.CompletedProcess:
     """`python -m searchengine ARGS` in a subprocess, as a user runs it (text output captured)."""
     env = {**os.environ, "SEARCHENGINE_HOME": str(home), "HF_HUB_OFFLINE": "1", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "searchengine", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=cwd, **options)
+    proc = subprocess.run(
+        [sys.executable, "-m", "searchengine", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=cwd,
+        **options,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
     return proc

@@ -31,15 +31,29 @@ class TerminalRun:
         return [line.rstrip("\r") for line in self.text.split("\n")]
 
 
-def run_in_terminal(args, columns: int, env: dict, cwd=None, rows: int = 40, answers: dict[bytes, bytes] | None = None,
-                    timeout: float = 600) -> TerminalRun:
+def run_in_terminal(
+    args,
+    columns: int,
+    env: dict,
+    cwd=None,
+    rows: int = 40,
+    answers: dict[bytes, bytes] | None = None,
+    timeout: float = 600,
+) -> TerminalRun:
     """`python -m searchengine ARGS` with stdin, stdout and stderr on a pty `columns` wide. `answers`
     maps a query the program sends to the terminal to the reply the terminal gives (once each)."""
     master, slave = pty.openpty()
     # columns x rows, with a pixel size (10 x 20 per cell) for programs that ask for it
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, columns * 10, rows * 20))
-    proc = subprocess.Popen([sys.executable, "-m", "searchengine", *map(str, args)], stdin=slave, stdout=slave,
-                            stderr=slave, env={"TERM": "xterm-256color", **env}, cwd=cwd, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "searchengine", *map(str, args)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={"TERM": "xterm-256color", **env},
+        cwd=cwd,
+        start_new_session=True,
+    )
     os.close(slave)
     pending = dict(answers or {})
     chunks: list[bytes] = []

@@ -44,8 +44,10 @@ def _names(hits) -> list[str]:
 
 
 def test_importing_the_api_loads_no_heavy_library():
-    code = ("import sys\nfrom searchengine import Index, Hit, Query\n"
-            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    code = (
+        "import sys\nfrom searchengine import Index, Hit, Query\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -96,8 +98,10 @@ def test_add_and_remove_single_files(ix, files, tmp_path):
 
 
 def test_an_open_index_follows_another_writer(files, tmp_path):
-    with Index.open(tmp_path / "index", model="demo", cache_dir=tmp_path / "cache") as writer, \
-            Index.open(tmp_path / "index", model="demo", cache_dir=tmp_path / "cache") as reader:
+    with (
+        Index.open(tmp_path / "index", model="demo", cache_dir=tmp_path / "cache") as writer,
+        Index.open(tmp_path / "index", model="demo", cache_dir=tmp_path / "cache") as reader,
+    ):
         writer.sync(files / "texts")
         assert {h.kind for h in reader.search("red", k=10)} == {"text"}
         writer.sync(files)

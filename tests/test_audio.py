@@ -269,8 +269,18 @@ LONG_SCRIPT = (
     (65.5, "My grandmother baked bread for the whole street."),
     (130.0, "Finally the volcano was quiet again."),
 )
-LONG_KEYWORDS = ("letter", "school", "tractor", "violin", "parrot", "mountain", "lemons", "submarine",
-                 "grandmother", "volcano")  # words Whisper base hears right in espeak-ng's voice
+LONG_KEYWORDS = (
+    "letter",
+    "school",
+    "tractor",
+    "violin",
+    "parrot",
+    "mountain",
+    "lemons",
+    "submarine",
+    "grandmother",
+    "volcano",
+)  # words Whisper base hears right in espeak-ng's voice
 LONG_SECONDS = 150.0
 LONG_WINDOW = 30.0
 
@@ -352,12 +362,19 @@ def test_windows_of_an_empty_stream():
 def test_segments_split_where_the_words_pause():
     from types import SimpleNamespace as Word
 
-    words = [Word(start=1.0, end=1.4, word=" Hello"), Word(start=1.5, end=2.0, word=" there."),
-             Word(start=9.0, end=9.5, word=" Later"), Word(start=9.6, end=10.0, word=" on.")]
+    words = [
+        Word(start=1.0, end=1.4, word=" Hello"),
+        Word(start=1.5, end=2.0, word=" there."),
+        Word(start=9.0, end=9.5, word=" Later"),
+        Word(start=9.6, end=10.0, word=" on."),
+    ]
     segment = Word(start=1.0, end=10.0, text=" Hello there. Later on.", words=words)
 
-    assert split_at_pauses(segment) == [TranscriptSegment(1.0, 2.0, " Hello there."),
-                                        TranscriptSegment(9.0, 10.0, " Later on.")]
+    assert split_at_pauses(segment) == [
+        TranscriptSegment(1.0, 2.0, " Hello there."),
+        TranscriptSegment(9.0, 10.0, " Later on."),
+    ]
     assert split_at_pauses(segment, pause=10.0) == [TranscriptSegment(1.0, 10.0, " Hello there. Later on.")]
     assert split_at_pauses(Word(start=0.0, end=3.0, text=" no words", words=None)) == [
-        TranscriptSegment(0.0, 3.0, " no words")]
+        TranscriptSegment(0.0, 3.0, " no words")
+    ]

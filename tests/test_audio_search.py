@@ -16,7 +16,9 @@ from searchengine.query import Filters, Query, Searcher
 from searchengine.store.folder import IndexFolder
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
-pytestmark = pytest.mark.skipif(not LIBRIVOX.is_dir(), reason="needs Debian's pocketsphinx-testdata (scripts/install-test-deps.sh)")
+pytestmark = pytest.mark.skipif(
+    not LIBRIVOX.is_dir(), reason="needs Debian's pocketsphinx-testdata (scripts/install-test-deps.sh)"
+)
 
 
 def test_word_errors_by_hand():
@@ -30,11 +32,20 @@ def test_word_errors_by_hand():
 def librivox_index(tmp_path_factory, bundled):
     folder = tmp_path_factory.mktemp("librivox") / "recordings"
     folder.mkdir()
-    for name in ("sense_and_sensibility_01_austen_64kb-0880.wav", "sense_and_sensibility_01_austen_64kb-0920.wav",
-                 "sense_and_sensibility_01_austen_64kb-0870.wav"):
+    for name in (
+        "sense_and_sensibility_01_austen_64kb-0880.wav",
+        "sense_and_sensibility_01_austen_64kb-0920.wav",
+        "sense_and_sensibility_01_austen_64kb-0870.wav",
+    ):
         shutil.copy2(LIBRIVOX / name, folder / name)
     index_dir = folder.parent / "index"
-    summary = sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2, language="en"), encoder=bundled, cache_dir=cache_dir())
+    summary = sync_folder(
+        folder,
+        index_dir,
+        IngestSettings(device="cpu", workers=2, language="en"),
+        encoder=bundled,
+        cache_dir=cache_dir(),
+    )
     assert summary.failed == 0
     return folder, index_dir
 
@@ -58,7 +69,9 @@ def test_transcripts_match_the_reference(librivox_index):
 def test_text_query_finds_the_recording_and_time(librivox_index, bundled):
     _, index_dir = librivox_index
     searcher = Searcher(IndexFolder.open(index_dir), bundled)
-    hit = searcher.search(Query(text="he was not an ill disposed young man"), Filters(kind="audio", min_score=None), k=1)[0]
+    hit = searcher.search(
+        Query(text="he was not an ill disposed young man"), Filters(kind="audio", min_score=None), k=1
+    )[0]
     assert hit.path.endswith("0880.wav")
     assert hit.start is not None and hit.start < 1.5 and hit.end >= 2.0
     searcher.close()

@@ -13,8 +13,15 @@ from searchengine.encoders.registry import load_encoder
 from conftest import PHOTOS
 
 # photos of the samples folder: a cat, things that are not cats
-GALLERY = ["cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg",
-           "brick_wall.jpg", "storm_clouds_on_horizon.jpg", "greek_coins_pompeii.jpg"]
+GALLERY = [
+    "cat_chelsea.jpg",
+    "coffee_cup.jpg",
+    "rocket_launch_pad.jpg",
+    "dahlia_flower.jpg",
+    "brick_wall.jpg",
+    "storm_clouds_on_horizon.jpg",
+    "greek_coins_pompeii.jpg",
+]
 
 
 def _images(names):
@@ -47,9 +54,15 @@ def test_the_label_bridge_stays_available_under_its_own_id():
     assert BundledEncoder(LabelBridge(np.eye(1000, 384, dtype=np.float32)), towers).id == "bundled:bridge-v1"
 
 
-@pytest.mark.parametrize("query, photo", [("a cat", "cat_chelsea.jpg"), ("a cup of coffee", "coffee_cup.jpg"),
-                                          ("a rocket on a launch pad", "rocket_launch_pad.jpg"),
-                                          ("a close-up of a flower", "dahlia_flower.jpg")])
+@pytest.mark.parametrize(
+    "query, photo",
+    [
+        ("a cat", "cat_chelsea.jpg"),
+        ("a cup of coffee", "coffee_cup.jpg"),
+        ("a rocket on a launch pad", "rocket_launch_pad.jpg"),
+        ("a close-up of a flower", "dahlia_flower.jpg"),
+    ],
+)
 def test_default_finds_the_right_photo(bundled, gallery_vectors, query, photo):
     scores = gallery_vectors @ bundled.embed_texts([query])[0]
     assert GALLERY[int(np.argmax(scores))] == photo
@@ -107,8 +120,15 @@ def multilingual():
     return encoder, encoder.embed_images(_images(GALLERY))
 
 
-@pytest.mark.parametrize("query, photo", [("一只猫", "cat_chelsea.jpg"), ("un gato", "cat_chelsea.jpg"),
-                                          ("一杯咖啡", "coffee_cup.jpg"), ("una taza de café", "coffee_cup.jpg")])
+@pytest.mark.parametrize(
+    "query, photo",
+    [
+        ("一只猫", "cat_chelsea.jpg"),
+        ("un gato", "cat_chelsea.jpg"),
+        ("一杯咖啡", "coffee_cup.jpg"),
+        ("una taza de café", "coffee_cup.jpg"),
+    ],
+)
 def test_multilingual_queries(multilingual, query, photo):
     encoder, vectors = multilingual
     assert encoder.id == "bundled:lit-multilingual-v1"
@@ -164,8 +184,9 @@ def test_lite2_backbone_loads_strictly_and_classifies_a_cat():
     from searchengine.encoders.bundled.heads import LabelBridge, softmax
     from searchengine.encoders.bundled.labels import class_descriptions
 
-    encoder = BundledEncoder(LabelBridge(np.zeros((1000, 1), np.float32)), TowerCache(cache_dir()), backbone="lite2",
-                             backend="torch")
+    encoder = BundledEncoder(
+        LabelBridge(np.zeros((1000, 1), np.float32)), TowerCache(cache_dir()), backbone="lite2", backend="torch"
+    )
     prepared = encoder.prepare_image(Image.open(PHOTOS / "cat_chelsea.jpg"))
     assert prepared.shape == (3, 260, 260)
     logits, features = encoder.image_outputs([prepared])

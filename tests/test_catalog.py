@@ -37,15 +37,29 @@ def test_commit_batch_replaces_and_removes(tmp_path):
     catalog = Catalog(tmp_path / "catalog.sqlite")
     run = catalog.start_run(tmp_path, "test")
     vec = np.eye(4, dtype=np.float32)
-    first = catalog.commit_batch(run, [
-        ItemDraft(str(tmp_path / "a.txt"), "text", 1, 1, "h1", [SegmentDraft(0, vec[0], "a"), SegmentDraft(1, vec[1], "b")]),
-        ItemDraft(str(tmp_path / "b.jpg"), "image", 1, 1, "h2", [SegmentDraft(0, vec[2])]),
-        ItemDraft(str(tmp_path / "bad.jpg"), "image", 1, 1, "h3", error="bad.jpg: broken"),
-    ])
+    first = catalog.commit_batch(
+        run,
+        [
+            ItemDraft(
+                str(tmp_path / "a.txt"),
+                "text",
+                1,
+                1,
+                "h1",
+                [SegmentDraft(0, vec[0], "a"), SegmentDraft(1, vec[1], "b")],
+            ),
+            ItemDraft(str(tmp_path / "b.jpg"), "image", 1, 1, "h2", [SegmentDraft(0, vec[2])]),
+            ItemDraft(str(tmp_path / "bad.jpg"), "image", 1, 1, "h3", error="bad.jpg: broken"),
+        ],
+    )
     assert len(first.added_ids) == 3 and len(first.removed_ids) == 0
-    second = catalog.commit_batch(run, [
-        ItemDraft(str(tmp_path / "a.txt"), "text", 2, 2, "h4", [SegmentDraft(0, vec[3], "c")]),
-    ], removed_paths=[str(tmp_path / "b.jpg")])
+    second = catalog.commit_batch(
+        run,
+        [
+            ItemDraft(str(tmp_path / "a.txt"), "text", 2, 2, "h4", [SegmentDraft(0, vec[3], "c")]),
+        ],
+        removed_paths=[str(tmp_path / "b.jpg")],
+    )
     assert sorted(second.removed_ids.tolist()) == sorted(first.added_ids.tolist()[:3])
     assert catalog.segment_count() == 1
     ids, vectors = next(catalog.iter_vectors(4))
@@ -61,11 +75,28 @@ def _two_files(tmp_path):
     catalog = Catalog(tmp_path / "catalog.sqlite")
     run = catalog.start_run(tmp_path, "test")
     vec = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
-    batch = catalog.commit_batch(run, [
-        ItemDraft(str(tmp_path / "a.txt"), "text", 1, 10, "h1", [SegmentDraft(0, vec[0], "a", 0, 1), SegmentDraft(1, vec[1], "b", 1, 2)]),
-        ItemDraft(str(tmp_path / "b.jpg"), "image", 1, 20, "h2", [SegmentDraft(0, vec[2])],
-                  taken_at=datetime(2021, 7, 4, 12, 30, 5)),
-    ])
+    batch = catalog.commit_batch(
+        run,
+        [
+            ItemDraft(
+                str(tmp_path / "a.txt"),
+                "text",
+                1,
+                10,
+                "h1",
+                [SegmentDraft(0, vec[0], "a", 0, 1), SegmentDraft(1, vec[1], "b", 1, 2)],
+            ),
+            ItemDraft(
+                str(tmp_path / "b.jpg"),
+                "image",
+                1,
+                20,
+                "h2",
+                [SegmentDraft(0, vec[2])],
+                taken_at=datetime(2021, 7, 4, 12, 30, 5),
+            ),
+        ],
+    )
     return catalog, batch.added_ids
 
 
@@ -95,7 +126,9 @@ def test_files_under_a_folder_are_matched_exactly(tmp_path):
     run = catalog.start_run(tmp_path, "test")
     vector = np.ones(4, np.float32) / 2
     names = ["photos/a.jpg", "Photos/b.jpg", "photos2/c.jpg", "pho_os/d.jpg", "ph%tos/e.jpg"]
-    catalog.commit_batch(run, [ItemDraft(str(tmp_path / n), "image", 1, 1, n, [SegmentDraft(0, vector)]) for n in names])
+    catalog.commit_batch(
+        run, [ItemDraft(str(tmp_path / n), "image", 1, 1, n, [SegmentDraft(0, vector)]) for n in names]
+    )
     assert list(catalog.files_under(tmp_path / "photos")) == [str(tmp_path / "photos/a.jpg")]
     assert list(catalog.files_under(tmp_path / "pho_os")) == [str(tmp_path / "pho_os/d.jpg")]
     catalog.close()

@@ -25,20 +25,28 @@ KINDS = ("image", "text", "audio", "video")
 
 
 def _env(home, **extra):
-    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "SEARCHENGINE_HOME": str(home),
-            "HF_HUB_OFFLINE": "1", **extra}
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "SEARCHENGINE_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+        **extra,
+    }
 
 
 # --- results -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("columns", [60, 80, 120])
 def test_results_fit_the_terminal(demo_index, session_home, columns):
     index, _ = demo_index
-    shown = run_in_terminal(["search", "the household budget", "--index", index, "-k", "6"], columns,
-                            _env(session_home), cwd=REPO)
+    shown = run_in_terminal(
+        ["search", "the household budget", "--index", index, "-k", "6"], columns, _env(session_home), cwd=REPO
+    )
     assert shown.returncode == 0, shown.text
-    hits = json.loads(run_cli("search", "the household budget", "--index", index, "-k", "6", "--json",
-                              home=session_home).stdout)
+    hits = json.loads(
+        run_cli("search", "the household budget", "--index", index, "-k", "6", "--json", home=session_home).stdout
+    )
     lines = [line for line in shown.lines() if line.strip()]
     assert all(cell_len(line) <= columns for line in lines), "\n".join(lines)
     assert lines[0].split() == ["#", "score", "conf.", "kind", "path"]
@@ -97,7 +105,7 @@ def test_open_a_result_with_the_desktop_handler(demo_index, session_home, tmp_pa
     index, _ = demo_index
     opener = tmp_path / "bin" / "xdg-open"
     opener.parent.mkdir()
-    opener.write_text(f"#!/bin/sh\necho \"$1\" >> {tmp_path / 'opened'}\n")
+    opener.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path / "opened"}\n')
     opener.chmod(0o755)
     env = {"PATH": f"{opener.parent}:{os.environ['PATH']}"}
     home = session_home
@@ -128,12 +136,14 @@ def _one_line_error(proc, code, *fragments):
 
 # --- messages and exit codes ----------------------------------------------------------------------
 
+
 def test_glob_ignores_case_unless_asked(demo_index, session_home):
     index, _ = demo_index
     found = run_cli("search", "a cat", "--index", index, "--glob", "*.JPG", "-k", "1", "-f", home=session_home)
     assert found.stdout.strip() == str(PHOTOS / "cat_chelsea.jpg")
-    missed = run_cli("search", "a cat", "--index", index, "--glob", "*.JPG", "--glob-case", home=session_home,
-                     check=False)
+    missed = run_cli(
+        "search", "a cat", "--index", index, "--glob", "*.JPG", "--glob-case", home=session_home, check=False
+    )
     assert missed.returncode == 1 and missed.stdout == ""
     assert missed.stderr.strip() == "no indexed file matches --glob '*.JPG' (with --glob-case)"
     deeper = run_cli("search", "a cat", "--index", index, "--glob", "PHOTOS/*", "-f", "-k", "2", home=session_home)
@@ -151,16 +161,21 @@ def test_nothing_found_exits_1_except_with_json(demo_index, session_home):
 def test_a_closed_pipe_ends_the_search_quietly(demo_index, session_home):
     index, _ = demo_index
     shell = run_cli("search", "a cat", "--index", index, "-k", "30", home=session_home, check=False)  # warm
-    piped = subprocess.run(["bash", "-c", f"{shlex_join(_cli(index))} | head -n 1; echo \"${{PIPESTATUS[0]}}\""],
-                           capture_output=True, text=True, env=_env(session_home), cwd=REPO, timeout=300)
+    piped = subprocess.run(
+        ["bash", "-c", f'{shlex_join(_cli(index))} | head -n 1; echo "${{PIPESTATUS[0]}}"'],
+        capture_output=True,
+        text=True,
+        env=_env(session_home),
+        cwd=REPO,
+        timeout=300,
+    )
     first, status = piped.stdout.splitlines()
     assert first.startswith("1\t") and first == shell.stdout.splitlines()[0]
     assert piped.stderr == "" and status in ("0", "141")
     for args in (_cli(index), [sys.executable, "-m", "searchengine", "status", "--index", str(index)]):
         read, write = os.pipe()
         os.close(read)  # nobody reads: the first write meets a closed pipe
-        proc = subprocess.run(args, stdout=write, stderr=subprocess.PIPE, env=_env(session_home), cwd=REPO,
-                              timeout=300)
+        proc = subprocess.run(args, stdout=write, stderr=subprocess.PIPE, env=_env(session_home), cwd=REPO, timeout=300)
         os.close(write)
         assert proc.returncode == 141 and proc.stderr == b"", proc.stderr
 
@@ -182,16 +197,36 @@ def test_image_url_from_a_local_server(demo_index, session_home):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        hits = json.loads(run_cli("search", "--image", f"{base}/cat_chelsea.jpg", "--index", index, "--type", "image",
-                                  "-k", "1", "--json", home=session_home).stdout)
+        hits = json.loads(
+            run_cli(
+                "search",
+                "--image",
+                f"{base}/cat_chelsea.jpg",
+                "--index",
+                index,
+                "--type",
+                "image",
+                "-k",
+                "1",
+                "--json",
+                home=session_home,
+            ).stdout
+        )
         assert hits[0]["path"] == str(PHOTOS / "cat_chelsea.jpg")
-        _one_line_error(run_cli("search", "--image", f"{base}/missing.jpg", "--index", index, home=session_home,
-                                check=False), 2, "HTTP 404", f"{base}/missing.jpg")
+        _one_line_error(
+            run_cli("search", "--image", f"{base}/missing.jpg", "--index", index, home=session_home, check=False),
+            2,
+            "HTTP 404",
+            f"{base}/missing.jpg",
+        )
     finally:
         server.shutdown()
         server.server_close()
-    _one_line_error(run_cli("search", "--image", "ftp://example.invalid/cat.jpg", "--index", index,
-                            home=session_home, check=False), 2, "http://")
+    _one_line_error(
+        run_cli("search", "--image", "ftp://example.invalid/cat.jpg", "--index", index, home=session_home, check=False),
+        2,
+        "http://",
+    )
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -201,16 +236,22 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 # --- conventions ------------------------------------------------------------------------------------
 
+
 def test_version_and_completion(session_home):
     from importlib.metadata import version
 
     assert run_cli("--version", home=session_home).stdout.strip() == f"searchengine {version('searchengine')}"
     script = run_cli("--show-completion", "bash", home=session_home).stdout
     assert "_SEARCHENGINE_COMPLETE=complete_bash" in script and "complete " in script
-    for words, cword, expected in (("searchengine sea", 1, "search"), ("searchengine search --type au", 3, "audio"),
-                                   ("searchengine index --en", 2, "--engine")):
-        done = run_cli(home=session_home, env={"_SEARCHENGINE_COMPLETE": "complete_bash", "COMP_WORDS": words,
-                                               "COMP_CWORD": str(cword)})
+    for words, cword, expected in (
+        ("searchengine sea", 1, "search"),
+        ("searchengine search --type au", 3, "audio"),
+        ("searchengine index --en", 2, "--engine"),
+    ):
+        done = run_cli(
+            home=session_home,
+            env={"_SEARCHENGINE_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)},
+        )
         assert expected in done.stdout.split(), (words, done.stdout)
 
 
@@ -225,13 +266,17 @@ def test_index_without_folder_resyncs_every_folder(tmp_path, session_home):
         run_cli("index", folder, "--index", index, home=session_home)
     shutil.copy2(TEXTS / "thunderstorms.txt", notes)
     (photos / "coffee_cup.jpg").unlink()
-    runs = [json.loads(line) for line in run_cli("index", "--index", index, "--json", home=session_home).stdout.splitlines()]
+    runs = [
+        json.loads(line) for line in run_cli("index", "--index", index, "--json", home=session_home).stdout.splitlines()
+    ]
     assert {r["root"]: (r["added"], r["removed"]) for r in runs} == {str(notes): (1, 0), str(photos): (0, 1)}
     shutil.move(notes, tmp_path / "away")  # a disk that is not mounted now: its files stay indexed
     proc = run_cli("index", "--index", index, home=session_home, check=False)
     assert proc.returncode == 1 and f"{notes} cannot be reached now" in proc.stderr
     assert json.loads(run_cli("status", "--index", index, "--json", home=session_home).stdout)["counts"]["items"] == 2
-    _one_line_error(run_cli("index", "--index", tmp_path / "none", home=session_home, check=False), 2, "give the folder")
+    _one_line_error(
+        run_cli("index", "--index", tmp_path / "none", home=session_home, check=False), 2, "give the folder"
+    )
 
 
 def test_summaries_count_files_and_unsupported_types(tmp_path, session_home):
@@ -299,6 +344,7 @@ def test_no_other_library_speaks_on_stderr(tmp_path):
 
 
 # --- the layout's parts ---------------------------------------------------------------------------
+
 
 def test_paths_are_shortened_from_the_middle_keeping_the_name():
     from pathlib import Path

@@ -243,8 +243,9 @@ def _read_only(index_dir: Path) -> list[str]:
         return []
     if shutil.which("unshare") is None:
         pytest.skip("root needs unshare(1) to mount the index read-only")
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind -o ro '{index_dir}' '{index_dir}'"],
-                           capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind -o ro '{index_dir}' '{index_dir}'"], capture_output=True
+    )
     if probe.returncode != 0:
         pytest.skip(f"cannot mount read-only here: {probe.stderr.decode().strip()}")
     return ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(index_dir)]
@@ -268,8 +269,9 @@ def test_read_only_index_is_searched_not_written(index, session_home):
     cli_ = [*prefix, sys.executable, "-m", "searchengine"]
 
     def run(*args):
-        return subprocess.run([*cli_, *map(str, args)], capture_output=True, text=True, env=_env(session_home),
-                              cwd=REPO, timeout=300)
+        return subprocess.run(
+            [*cli_, *map(str, args)], capture_output=True, text=True, env=_env(session_home), cwd=REPO, timeout=300
+        )
 
     hits = run("search", "a cat sleeping", "--index", index, "--type", "image", "--json")
     assert hits.returncode == 0, hits.stderr
@@ -283,8 +285,14 @@ def test_read_only_index_is_searched_not_written(index, session_home):
     assert len(refused.stderr.strip().splitlines()) == 1
 
     port = _free_port()
-    server = subprocess.Popen([*cli_, "serve", "--index", str(index), "--port", str(port)], env=_env(session_home),
-                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [*cli_, "serve", "--index", str(index), "--port", str(port)],
+        env=_env(session_home),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         body = _get_json(f"http://127.0.0.1:{port}/api/search?q=a+cat&type=image", server)
         assert body["hits"][0]["name"] == "cat_chelsea.jpg"

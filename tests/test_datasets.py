@@ -24,14 +24,15 @@ from benchmarks.datasets import common  # noqa: E402
 
 TUX = Path("/usr/share/tuxpaint/stamps")
 OPENCLIPART = Path("/usr/share/openclipart/svg")
-APT_HINT = ("apt-get update && apt-get install -y tuxpaint-stamps-default "
-            "openclipart-svg librsvg2-bin")
+APT_HINT = "apt-get update && apt-get install -y tuxpaint-stamps-default openclipart-svg librsvg2-bin"
 
 
 def run_builder(name: str, *args, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, str(DATASETS / f"{name}.py"), *map(str, args)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -52,9 +53,7 @@ def check_folder(folder: Path) -> list[dict]:
     assert pairs
     for pair in pairs:
         assert not Path(pair["image"]).is_absolute()
-        assert pair["captions"] and all(
-            isinstance(c, str) and c.strip() == c and c for c in pair["captions"]
-        )
+        assert pair["captions"] and all(isinstance(c, str) and c.strip() == c and c for c in pair["captions"])
         with Image.open(folder / pair["image"]) as im:
             im.load()
         if "audio" in pair:
@@ -137,14 +136,15 @@ def karpathy_source(tmp_path):
 def test_karpathy_test_split_symlinks(tmp_path, karpathy_source):
     data, images = karpathy_source
     out = tmp_path / "flickr-test"
-    counts = counts_of(run_builder("karpathy", out, "--json", data, "--images", images,
-                                   "--split", "test"))
+    counts = counts_of(run_builder("karpathy", out, "--json", data, "--images", images, "--split", "test"))
     assert counts["images"] == 3 and counts["captions"] == 6
     pairs = check_folder(out)
     assert [p["id"] for p in pairs] == [3, 1004, 5]
-    assert pairs[0] == {"image": "images/0003.jpg",
-                        "captions": ["A yellow square.", "a plain yellow rectangle"],
-                        "id": 3}
+    assert pairs[0] == {
+        "image": "images/0003.jpg",
+        "captions": ["A yellow square.", "a plain yellow rectangle"],
+        "id": 3,
+    }
     assert pairs[1]["image"] == "images/val2014/0004.jpg"
     link = out / pairs[1]["image"]
     assert link.is_symlink() and link.resolve() == (images / "val2014" / "0004.jpg").resolve()
@@ -162,8 +162,7 @@ def test_karpathy_test_split_symlinks(tmp_path, karpathy_source):
 def test_karpathy_all_copy_limit_and_missing(tmp_path, karpathy_source):
     data, images = karpathy_source
     out = tmp_path / "all"
-    run_builder("karpathy", out, "--json", data, "--images", images,
-                "--split", "all", "--mode", "copy")
+    run_builder("karpathy", out, "--json", data, "--images", images, "--split", "all", "--mode", "copy")
     pairs = check_folder(out)
     assert len(pairs) == 6
     assert not any((out / p["image"]).is_symlink() for p in pairs)
@@ -172,18 +171,15 @@ def test_karpathy_all_copy_limit_and_missing(tmp_path, karpathy_source):
     assert not {p["image"] for p in train} & {p["image"] for p in test}
 
     # rebuilding the same folder smaller prunes the images it no longer lists
-    run_builder("karpathy", out, "--json", data, "--images", images,
-                "--split", "test", "--limit", "1")
+    run_builder("karpathy", out, "--json", data, "--images", images, "--split", "test", "--limit", "1")
     assert len(check_folder(out)) == 1
     assert len([p for p in (out / "images").rglob("*") if p.is_file()]) == 1
     assert not (out / "train.jsonl").exists()
 
     (images / "0005.jpg").unlink()
-    proc = run_builder("karpathy", tmp_path / "m", "--json", data, "--images", images,
-                       check=False)
+    proc = run_builder("karpathy", tmp_path / "m", "--json", data, "--images", images, check=False)
     assert proc.returncode != 0 and "not found" in proc.stderr
-    counts = counts_of(run_builder("karpathy", tmp_path / "m", "--json", data,
-                                   "--images", images, "--allow-missing"))
+    counts = counts_of(run_builder("karpathy", tmp_path / "m", "--json", data, "--images", images, "--allow-missing"))
     assert counts["images"] == 2 and counts["missing"] == 1
 
 
@@ -204,13 +200,14 @@ def test_tuxpaint_caption_file(tmp_path):
     from benchmarks.datasets import tuxpaint
 
     txt = tmp_path / "crow.txt"
-    txt.write_text("  A  crow. \nfr.utf8=Un corbeau.\nhi.utf8=एक कौवा|\n"
-                   "pt_BR.utf8=Um corvo.\nca@valencia.utf8=Un corb.\nzz.utf8=\n",
-                   encoding="utf-8")
+    txt.write_text(
+        "  A  crow. \nfr.utf8=Un corbeau.\nhi.utf8=एक कौवा|\n"
+        "pt_BR.utf8=Um corvo.\nca@valencia.utf8=Un corb.\nzz.utf8=\n",
+        encoding="utf-8",
+    )
     english, tr = tuxpaint.parse_caption_file(txt)
     assert english == "A crow."
-    assert tr == {"fr": "Un corbeau.", "hi": "एक कौवा", "pt_BR": "Um corvo.",
-                  "ca@valencia": "Un corb."}
+    assert tr == {"fr": "Un corbeau.", "hi": "एक कौवा", "pt_BR": "Um corvo.", "ca@valencia": "Un corb."}
 
 
 @pytest.mark.skipif(not TUX.is_dir(), reason=f"Tux Paint stamps missing: {APT_HINT}")
@@ -248,12 +245,13 @@ def test_tuxpaint_split_is_stable_and_disjoint(tmp_path):
 # ---------------------------------------------------------------- openclipart
 
 
-@pytest.mark.skipif(not (OPENCLIPART.is_dir() and shutil.which("rsvg-convert")),
-                    reason=f"openclipart-svg or rsvg-convert missing: {APT_HINT}")
+@pytest.mark.skipif(
+    not (OPENCLIPART.is_dir() and shutil.which("rsvg-convert")),
+    reason=f"openclipart-svg or rsvg-convert missing: {APT_HINT}",
+)
 def test_openclipart_small_build(tmp_path):
     out = tmp_path / "oc"
-    counts = counts_of(run_builder("openclipart", out, "--limit", 12, "--workers", 2,
-                                   "--size", 96))
+    counts = counts_of(run_builder("openclipart", out, "--limit", 12, "--workers", 2, "--size", 96))
     assert counts["rendered"] + counts["render_failed"] == 12
     pairs = check_folder(out)
     assert len(pairs) == counts["rendered"]

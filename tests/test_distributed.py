@@ -72,9 +72,12 @@ def photos_and_texts(tmp_path) -> Path:
 
 def _catalog(index_dir: Path) -> tuple[list, list]:
     with sqlite3.connect(index_dir / "catalog.sqlite") as db:
-        items = db.execute("SELECT id, path, kind, size, mtime_ns, content_hash, status, error FROM items ORDER BY id").fetchall()
-        segments = db.execute("SELECT id, item_id, ordinal, char_start, char_end, t_start, t_end, text, vector "
-                              "FROM segments ORDER BY id").fetchall()
+        items = db.execute(
+            "SELECT id, path, kind, size, mtime_ns, content_hash, status, error FROM items ORDER BY id"
+        ).fetchall()
+        segments = db.execute(
+            "SELECT id, item_id, ordinal, char_start, char_end, t_start, t_end, text, vector FROM segments ORDER BY id"
+        ).fetchall()
     return items, segments
 
 
@@ -90,19 +93,25 @@ def _hits(index_dir: Path, encoder) -> list:
         searcher.close()
 
 
-def test_ray_run_gives_the_catalog_and_results_of_the_in_process_pipeline(local_ray, photos_and_texts, tmp_path, bundled):
+def test_ray_run_gives_the_catalog_and_results_of_the_in_process_pipeline(
+    local_ray, photos_and_texts, tmp_path, bundled
+):
     from searchengine.distributed.executor import RayExecutor
     from searchengine.ingest.run import sync_folder
 
     local = sync_folder(photos_and_texts, tmp_path / "local", SETTINGS, encoder=bundled, cache_dir=cache_dir())
-    distributed = sync_folder(photos_and_texts, tmp_path / "ray", SETTINGS, cache_dir=cache_dir(), executor=RayExecutor())
+    distributed = sync_folder(
+        photos_and_texts, tmp_path / "ray", SETTINGS, cache_dir=cache_dir(), executor=RayExecutor()
+    )
     assert distributed.chunks > 1 and distributed.resumed == 0
     assert (distributed.added, distributed.segments, distributed.failed) == (local.added, local.segments, local.failed)
     assert _catalog(tmp_path / "ray") == _catalog(tmp_path / "local")  # ids, records and vector bytes
     assert _hits(tmp_path / "ray", bundled) == _hits(tmp_path / "local", bundled)
     assert not list((tmp_path / "ray" / "shards").glob("*"))  # committed shards are gone
 
-    again = sync_folder(photos_and_texts, tmp_path / "ray", SETTINGS, cache_dir=cache_dir(), executor=RayExecutor())  # nothing changed: Ray not needed
+    again = sync_folder(
+        photos_and_texts, tmp_path / "ray", SETTINGS, cache_dir=cache_dir(), executor=RayExecutor()
+    )  # nothing changed: Ray not needed
     assert again.unchanged == local.added and again.chunks == 0
 
 
@@ -121,8 +130,9 @@ def test_interrupted_run_commits_its_shards_instead_of_embedding_again(local_ray
     root = photos_and_texts.resolve()
     plan = plan_folder(Catalog(tmp_path / "scratch.sqlite"), root, list(discover(root)), 2)
     first = plan.embed[: SETTINGS.commit_every]
-    decoded = decode_chunk({"position": [0], "files": [pickle.dumps(first)]}, "bundled", None, None, None,
-                           str(cache_dir()))
+    decoded = decode_chunk(
+        {"position": [0], "files": [pickle.dumps(first)]}, "bundled", None, None, None, str(cache_dir())
+    )
     EmbedShards("bundled", "cpu", None, SETTINGS.batch_size, str(index_dir / "shards"), str(cache_dir()))(decoded)
     assert len(list((index_dir / "shards").glob("*.parquet"))) == 1
 
@@ -146,8 +156,13 @@ def test_killed_ray_run_resumes_without_embedding_twice(photos_and_texts, tmp_pa
         "sync_folder(Path(sys.argv[1]), Path(sys.argv[2]), "
         "IngestSettings(model='bundled', device='cpu', workers=2, commit_every=2), cache_dir=cache_dir(), executor=RayExecutor())\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", script, str(photos_and_texts), str(index_dir)], cwd=REPO,
-                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(photos_and_texts), str(index_dir)],
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and child.poll() is None:

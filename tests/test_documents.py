@@ -72,17 +72,24 @@ def test_scanned_pdf_pages_go_to_the_ocr_given(tmp_path):
 
 
 def test_docx_paragraphs_and_tables(tmp_path):
-    path = make.docx_file(tmp_path / "minutes.docx", "Garden club minutes",
-                          ["We agreed to plant tulips along the north fence.", "The treasurer reported 412 euros."],
-                          table=[["Item", "Cost"], ["Compost", "35 euros"]])
+    path = make.docx_file(
+        tmp_path / "minutes.docx",
+        "Garden club minutes",
+        ["We agreed to plant tulips along the north fence.", "The treasurer reported 412 euros."],
+        table=[["Item", "Cost"], ["Compost", "35 euros"]],
+    )
     text = words(read_document(path))
     assert "Garden club minutes" in text and "tulips along the north fence" in text
     assert "Compost | 35 euros" in text
 
 
 def test_odt_headings_lists_and_paragraphs(tmp_path):
-    path = make.odt_file(tmp_path / "notes.odt", "Bicycle workshop notes",
-                         ["Patch the inner tube after finding the hole in a bowl of water."], items=["Buy tyre levers"])
+    path = make.odt_file(
+        tmp_path / "notes.odt",
+        "Bicycle workshop notes",
+        ["Patch the inner tube after finding the hole in a bowl of water."],
+        items=["Buy tyre levers"],
+    )
     text = words(read_document(path))
     assert "Bicycle workshop notes" in text and "bowl of water" in text and "Buy tyre levers" in text
 
@@ -90,10 +97,14 @@ def test_odt_headings_lists_and_paragraphs(tmp_path):
 def test_html_main_text_without_scripts_navigation_or_footer(tmp_path):
     secret = "trackOutboundClicks(window.secretToken)"
     for semantic in (True, False):
-        page = make.html_page("Fixing a slow puncture", ["A tyre that goes soft over days has a slow puncture.",
-                                                          "Pass the tube through water to find the hole."],
-                              nav=["Home", "Shop catalogue", "Contact"], footer="Impressum and privacy policy",
-                              script=secret, semantic=semantic)
+        page = make.html_page(
+            "Fixing a slow puncture",
+            ["A tyre that goes soft over days has a slow puncture.", "Pass the tube through water to find the hole."],
+            nav=["Home", "Shop catalogue", "Contact"],
+            footer="Impressum and privacy policy",
+            script=secret,
+            semantic=semantic,
+        )
         path = tmp_path / f"page-{semantic}.html"
         path.write_text(page, encoding="utf-8")
         text = words(read_document(path))
@@ -103,9 +114,14 @@ def test_html_main_text_without_scripts_navigation_or_footer(tmp_path):
 
 
 def test_epub_chapters_in_spine_order(tmp_path):
-    path = make.epub_file(tmp_path / "book.epub", "The Lighthouse Keeper",
-                          [("Arrival", ["The keeper arrived on the island in a storm."]),
-                           ("Winter", ["Ice covered the lamp room every morning."])])
+    path = make.epub_file(
+        tmp_path / "book.epub",
+        "The Lighthouse Keeper",
+        [
+            ("Arrival", ["The keeper arrived on the island in a storm."]),
+            ("Winter", ["Ice covered the lamp room every morning."]),
+        ],
+    )
     text = words(read_document(path))
     assert text.index("arrived on the island") < text.index("Ice covered the lamp room")
     assert text.count("The Lighthouse Keeper") == 0  # chapter <title>s are the book's, not text
@@ -132,12 +148,15 @@ def test_plain_text_formats_and_text_recognised_by_content(tmp_path):
         read_document(tmp_path / "blob")
 
 
-@pytest.mark.parametrize("name, content", [
-    ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage"),
-    ("broken.docx", b"PK\x03\x04 this is not a word file"),
-    ("broken.odt", b"not even a zip"),
-    ("broken.epub", b"PK\x05\x06" + bytes(18)),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage"),
+        ("broken.docx", b"PK\x03\x04 this is not a word file"),
+        ("broken.odt", b"not even a zip"),
+        ("broken.epub", b"PK\x05\x06" + bytes(18)),
+    ],
+)
 def test_damaged_files_raise_one_line_decode_errors(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)

@@ -44,7 +44,11 @@ def test_a_lit_v1_index_is_extended_and_searched_with_lit_v1_and_told_once(media
     shutil.copy2(PHOTOS / "greek_coins_pompeii.jpg", media_folder / "photos" / "coins.jpg")
     summary = sync_folder(media_folder, index_dir, settings, cache_dir=cache_dir())
     assert (summary.added, summary.failed, summary.model) == (1, 0, "bundled:lit-v1")
-    assert len(summary.notices) == 1 and "bundled:lit-v2" in str(summary.notices[0]) and "build a new index" in str(summary.notices[0])
+    assert (
+        len(summary.notices) == 1
+        and "bundled:lit-v2" in str(summary.notices[0])
+        and "build a new index" in str(summary.notices[0])
+    )
     again = sync_folder(media_folder, index_dir, settings, cache_dir=cache_dir())
     assert again.notices == []  # once per index
 
@@ -54,8 +58,11 @@ def test_a_lit_v1_index_is_extended_and_searched_with_lit_v1_and_told_once(media
         top = searcher.search(Query(text="old coins"), Filters(kind="image", min_score=None), k=1)[0]
         assert top.path.endswith("coins.jpg")
         catalog = searcher.index.catalog
-        stored = {catalog.segment_records([int(i)])[int(i)].path: v
-                  for ids, vectors in catalog.iter_vectors(searcher.index.manifest.dim) for i, v in zip(ids, vectors)}
+        stored = {
+            catalog.segment_records([int(i)])[int(i)].path: v
+            for ids, vectors in catalog.iter_vectors(searcher.index.manifest.dim)
+            for i, v in zip(ids, vectors)
+        }
     finally:
         searcher.close()
     from PIL import Image
@@ -67,4 +74,7 @@ def test_a_lit_v1_index_is_extended_and_searched_with_lit_v1_and_told_once(media
 def test_asking_for_lit_v1_by_name_gives_no_notice(media_folder, tmp_path, lit_v1):
     settings = IngestSettings(model="bundled:lit-v1", device="cpu", workers=2)
     summary = sync_folder(media_folder, tmp_path / "index", settings, encoder=lit_v1, cache_dir=cache_dir())
-    assert summary.notices == [] and sync_folder(media_folder, tmp_path / "index", settings, cache_dir=cache_dir()).notices == []
+    assert (
+        summary.notices == []
+        and sync_folder(media_folder, tmp_path / "index", settings, cache_dir=cache_dir()).notices == []
+    )

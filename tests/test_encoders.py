@@ -45,8 +45,13 @@ def test_bundled_prepared_and_pil_images_agree(bundled):
     ],
 )
 def test_bundled_ranks_the_right_caption_first(bundled, photo, caption):
-    captions = ["a photo of a cat", "a cup of coffee", "a rocket on a launch pad", "a close-up of a flower",
-                "a spreadsheet of household expenses"]
+    captions = [
+        "a photo of a cat",
+        "a cup of coffee",
+        "a rocket on a launch pad",
+        "a close-up of a flower",
+        "a spreadsheet of household expenses",
+    ]
     image = bundled.embed_images([Image.open(PHOTOS / photo)])
     scores = (image @ bundled.embed_texts(captions).T)[0]
     assert captions[int(np.argmax(scores))] == caption
@@ -97,7 +102,9 @@ def test_bundled_tower_scales_uint8_crops_as_the_host_does(bundled):
     the device); the result is exactly that of the float pixels scaled on the host."""
     from searchengine.encoders.bundled import efficientnet
 
-    crops = np.stack([bundled.prepare_image(Image.open(PHOTOS / name)) for name in ("cat_chelsea.jpg", "brick_wall.jpg")])
+    crops = np.stack(
+        [bundled.prepare_image(Image.open(PHOTOS / name)) for name in ("cat_chelsea.jpg", "brick_wall.jpg")]
+    )
     assert crops.dtype == np.uint8
     pixels = efficientnet.scale_pixels(crops)
     assert pixels.dtype == np.float32 and pixels.min() >= -1.0 and pixels.max() <= 1.0

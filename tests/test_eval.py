@@ -21,11 +21,13 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "photos"
 
 
 def test_ranks_count_ties_against_the_query():
-    scores = np.array([
-        [0.9, 0.5, 0.1],  # right answer (0) clearly first
-        [0.7, 0.7, 0.2],  # right answer (1) tied with a wrong one: rank 2, not 1
-        [0.3, 0.3, 0.3],  # all tied: last
-    ])
+    scores = np.array(
+        [
+            [0.9, 0.5, 0.1],  # right answer (0) clearly first
+            [0.7, 0.7, 0.2],  # right answer (1) tied with a wrong one: rank 2, not 1
+            [0.3, 0.3, 0.3],  # all tied: last
+        ]
+    )
     correct = np.eye(3, dtype=bool)
     ranks = pessimistic_ranks(scores, correct)
     assert ranks.tolist() == [1, 2, 3]
@@ -40,8 +42,11 @@ def test_a_constant_encoder_scores_no_better_than_last():
 def test_image_to_text_pools_identical_captions(tmp_path):
     # Gallery: "A flower." (image 0's), "A flower." (image 1's), "A dog." (image 2's).
     gallery = write_gallery(
-        [Pair(Path("/x/0.png"), ("A flower.",)), Pair(Path("/x/1.png"), ("A flower.",)),
-         Pair(Path("/x/2.png"), ("A dog.",))],
+        [
+            Pair(Path("/x/0.png"), ("A flower.",)),
+            Pair(Path("/x/1.png"), ("A flower.",)),
+            Pair(Path("/x/2.png"), ("A dog.",)),
+        ],
         tmp_path / "gallery",
     )
     correct = gallery.correct_captions(np.arange(3))
@@ -96,8 +101,13 @@ def test_bench_recall_end_to_end(tmp_path):
             shutil.copy(SAMPLES / name, dataset / "images" / name)
             fh.write(json.dumps({"image": f"images/{name}", "captions": captions}) + "\n")
     env = {**os.environ, "SEARCHENGINE_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "searchengine", "bench", "recall", str(dataset), "--json"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "searchengine", "bench", "recall", str(dataset), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert {"model", "n_images", "n_captions", "t2i", "i2t", "seconds", "ann"} <= set(result)

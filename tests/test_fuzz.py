@@ -28,27 +28,49 @@ from searchengine.store.folder import IndexFolder
 from conftest import PHOTOS, REPO, SAMPLES, TEXTS
 
 SEED = 19
-EXTENSIONS = {"image": [".jpg", ".png", ".gif", ".webp", ".bmp", ".tiff"], "text": [".txt", ".md"],
-              "audio": [".ogg", ".wav", ".mp3", ".flac"], "video": [".mp4", ".mkv", ".webm"]}
-ODD_NAMES = [b"caf\xe9", b"\xff\xfe\xfd", b"new\nline", b"tab\there", b"-rf --help", b"\x01ctrl\x1b[31m",
-             b"100% ?q=a#b&c", b"quote\"'`", b"back\\slash", "emoji \U0001F431 \u202eRTL".encode(),
-             b"e\xcc\x81 combining", b"x" * 240, b" leading and trailing "]
+EXTENSIONS = {
+    "image": [".jpg", ".png", ".gif", ".webp", ".bmp", ".tiff"],
+    "text": [".txt", ".md"],
+    "audio": [".ogg", ".wav", ".mp3", ".flac"],
+    "video": [".mp4", ".mkv", ".webm"],
+}
+ODD_NAMES = [
+    b"caf\xe9",
+    b"\xff\xfe\xfd",
+    b"new\nline",
+    b"tab\there",
+    b"-rf --help",
+    b"\x01ctrl\x1b[31m",
+    b"100% ?q=a#b&c",
+    b"quote\"'`",
+    b"back\\slash",
+    "emoji \U0001f431 \u202eRTL".encode(),
+    b"e\xcc\x81 combining",
+    b"x" * 240,
+    b" leading and trailing ",
+]
 EXTRA_BYTES = 450 << 20  # over an ordinary run's peak: two decode workers at 96 MB each, and slack
 
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header declares width x height, with almost no pixel data behind it."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _corpus(folder: Path, rng: np.random.Generator) -> set[bytes]:
     """Write the hostile corpus; returns the names (bytes, relative) of the regular files in it."""
-    real = {"image": sorted(PHOTOS.glob("*.jpg"))[:4], "text": sorted(TEXTS.glob("*"))[:4],
-            "audio": sorted((SAMPLES / "audio").glob("*.ogg"))}
+    real = {
+        "image": sorted(PHOTOS.glob("*.jpg"))[:4],
+        "text": sorted(TEXTS.glob("*"))[:4],
+        "audio": sorted((SAMPLES / "audio").glob("*.ogg")),
+    }
     files: set[bytes] = set()
     base = os.fsencode(folder)
 
@@ -96,8 +118,23 @@ def _index(folder: Path, index_dir: Path, home: Path) -> tuple[subprocess.Comple
     env = {**os.environ, "SEARCHENGINE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     out, err = index_dir.with_suffix(".out"), index_dir.with_suffix(".err")
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "searchengine", "index", str(folder), "--index", str(index_dir),
-                                 "--json", "--quiet"], stdout=stdout, stderr=stderr, env=env, cwd=REPO)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "searchengine",
+                "index",
+                str(folder),
+                "--index",
+                str(index_dir),
+                "--json",
+                "--quiet",
+            ],
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            cwd=REPO,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     result = subprocess.CompletedProcess(proc.args, proc.returncode, out.read_bytes(), err.read_bytes())
@@ -108,7 +145,11 @@ def _index(folder: Path, index_dir: Path, home: Path) -> tuple[subprocess.Comple
 def test_hostile_corpus_is_indexed_or_reported_within_bounded_memory(tmp_path, session_home):
     ordinary = tmp_path / "ordinary"
     ordinary.mkdir()
-    for source in (*sorted(PHOTOS.glob("*.jpg"))[:4], *sorted(TEXTS.glob("*"))[:2], SAMPLES / "audio" / "great_wall_trip.ogg"):
+    for source in (
+        *sorted(PHOTOS.glob("*.jpg"))[:4],
+        *sorted(TEXTS.glob("*"))[:2],
+        SAMPLES / "audio" / "great_wall_trip.ogg",
+    ):
         shutil.copy2(source, ordinary / source.name)
     baseline, baseline_peak = _index(ordinary, tmp_path / "ordinary-index", session_home)
     assert baseline.returncode == 0, baseline.stderr.decode(errors="replace")
@@ -131,4 +172,6 @@ def test_hostile_corpus_is_indexed_or_reported_within_bounded_memory(tmp_path, s
     assert all(e["reason"].strip() and "\n" not in e["reason"] for e in summary["errors"])
     assert {os.path.basename(p) for p in skipped} == {"dangling.jpg", "loop", "outside.txt", "fifo.mp3"}
     assert summary["added"] >= len(ODD_NAMES)  # every real file under an odd name went in
-    assert peak <= baseline_peak + EXTRA_BYTES, f"peak {peak / 2**20:.0f} MiB, ordinary run {baseline_peak / 2**20:.0f} MiB"
+    assert peak <= baseline_peak + EXTRA_BYTES, (
+        f"peak {peak / 2**20:.0f} MiB, ordinary run {baseline_peak / 2**20:.0f} MiB"
+    )

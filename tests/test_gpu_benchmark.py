@@ -26,9 +26,24 @@ def _dry_run(tmp_path: Path, home: Path, *extra: str) -> dict:
     # A shared 2-core machine can be slow: a generous budget, and OpenMP threads that sleep rather
     # than spin while they wait (PyTorch's CPU kernels crawl when spinning threads share cores).
     env = {**os.environ, "SEARCHENGINE_HOME": str(home), "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    done = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--budget", "900", "--out", str(out),
-                           "--work", str(tmp_path / "work"), *extra], capture_output=True, text=True, env=env,
-                          timeout=1000)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--dry-run",
+            "--budget",
+            "900",
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1000,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert json.loads(done.stdout) == result  # printed as written
@@ -56,8 +71,17 @@ def test_gpu_benchmark_dry_run_runs_every_stage(tmp_path, session_home):
     """Every stage but Ray (its engine has tests of its own, and Ray's start-up costs seconds)."""
     result = _dry_run(tmp_path, session_home, "--skip", "ray")
     stages = result["stages"]
-    assert result["dry_run"] and set(stages) == {"environment", "folder", "decode", "clip", "bundled", "ray_stages",
-                                                 "ray", "cli", "whisper"}
+    assert result["dry_run"] and set(stages) == {
+        "environment",
+        "folder",
+        "decode",
+        "clip",
+        "bundled",
+        "ray_stages",
+        "ray",
+        "cli",
+        "whisper",
+    }
     for name in ("environment", "folder", "decode", "clip", "bundled", "ray_stages", "cli"):
         assert stages[name]["status"] == "ok", (name, stages[name])
     assert stages["ray"]["status"] == "skipped (--skip)"
@@ -94,8 +118,24 @@ def test_gpu_benchmark_writes_its_json_when_a_stage_cannot_run(tmp_path, session
         pytest.skip("this machine has a GPU")
     out = tmp_path / "gpu.json"
     env = {**os.environ, "SEARCHENGINE_HOME": str(session_home)}
-    done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--work", str(tmp_path / "work"),
-                           "--images", "4", "--skip", "decode"], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+            "--images",
+            "4",
+            "--skip",
+            "decode",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     stages = json.loads(out.read_text())["stages"]
     assert stages["environment"]["status"] == "failed" and "no CUDA GPU" in stages["environment"]["error"]

@@ -184,9 +184,17 @@ def test_index_folder_keeps_an_ivfpq_on_disk_within_its_budget(tmp_path):
     folder = tmp_path / "index"
     with IndexFolder.open_for_writing(folder, "test", "test-encoder", 64, "ivfpq", max_memory=1) as index:
         run = index.catalog.start_run(tmp_path, "test-encoder")
-        drafts = [ItemDraft(f"/data/{i}.{'txt' if t else 'jpg'}", "text" if t else "image", 1, 1, f"h{i}",
-                            [SegmentDraft(0, v, text="words" if t else None)])
-                  for i, (v, t) in enumerate(zip(vectors, is_text))]
+        drafts = [
+            ItemDraft(
+                f"/data/{i}.{'txt' if t else 'jpg'}",
+                "text" if t else "image",
+                1,
+                1,
+                f"h{i}",
+                [SegmentDraft(0, v, text="words" if t else None)],
+            )
+            for i, (v, t) in enumerate(zip(vectors, is_text))
+        ]
         index.commit(run, drafts)
         index.save()
         assert index.manifest.index_type == "ivfpq" and index.manifest.index_params["ondisk"]
@@ -215,11 +223,13 @@ def test_ivfpq_shards_encoded_apart_and_merged_hold_the_same_index(ondisk, tmp_p
     ids = np.arange(4_000, dtype=np.int64) * 7
     chunks = [(ids[i : i + 1_000], vectors[i : i + 1_000]) for i in range(0, 4_000, 1_000)]
     params = {"opq": False, "ondisk": ondisk}
-    whole = IvfPqIndex.train(64, 4_000, lambda rows: vectors[rows], is_text, params,
-                        tmp_path / "a.x.ivfdata" if ondisk else None)
+    whole = IvfPqIndex.train(
+        64, 4_000, lambda rows: vectors[rows], is_text, params, tmp_path / "a.x.ivfdata" if ondisk else None
+    )
     add_chunks(whole, chunks)
-    sharded = IvfPqIndex.train(64, 4_000, lambda rows: vectors[rows], is_text, params,
-                          tmp_path / "b.x.ivfdata" if ondisk else None)
+    sharded = IvfPqIndex.train(
+        64, 4_000, lambda rows: vectors[rows], is_text, params, tmp_path / "b.x.ivfdata" if ondisk else None
+    )
     add_chunks(sharded, chunks, map_shards=lambda fn, args: (fn(*a) for a in args))
     assert sharded.ntotal == whole.ntotal == 4_000
     np.testing.assert_array_equal(sharded.ids(), np.sort(ids))

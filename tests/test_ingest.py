@@ -22,7 +22,6 @@ def _run(folder, index_dir, bundled):
     return sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
 
 
-
 def test_incremental_runs(media_folder, tmp_path, bundled):
     index_dir = tmp_path / "index"
     first = _run(media_folder, index_dir, bundled)
@@ -83,7 +82,9 @@ def test_stale_vector_file_is_rebuilt_from_the_catalog(media_folder, tmp_path, b
     _run(media_folder, index_dir, bundled)
     (index_dir / "vectors.faiss").unlink()
     searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
-    assert searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0].path.endswith("cat_chelsea.jpg")
+    assert searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0].path.endswith(
+        "cat_chelsea.jpg"
+    )
     searcher.close()
 
 
@@ -112,7 +113,9 @@ def test_model_mismatch_is_refused(media_folder, tmp_path, bundled):
     _run(media_folder, index_dir, bundled)
     before = (index_dir / "catalog.sqlite").read_bytes()
     with pytest.raises(ModelMismatch, match="model=.bundled"):
-        sync_folder(media_folder, index_dir, IngestSettings(model="clip:ViT-B-32/laion2b_s34b_b79k"), cache_dir=cache_dir())
+        sync_folder(
+            media_folder, index_dir, IngestSettings(model="clip:ViT-B-32/laion2b_s34b_b79k"), cache_dir=cache_dir()
+        )
     with IndexFolder.open(index_dir) as index:
         assert index.catalog.counts()["items"] == 7
     assert (index_dir / "catalog.sqlite").read_bytes() == before

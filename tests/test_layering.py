@@ -17,8 +17,11 @@ from conftest import REPO
 
 tomllib = pytest.importorskip("tomllib")
 
-PACKAGES = {"searchengine": REPO / "searchengine", "searchengine.cli": REPO / "cli",
-            "searchengine_train": REPO / "searchengine_train"}
+PACKAGES = {
+    "searchengine": REPO / "searchengine",
+    "searchengine.cli": REPO / "cli",
+    "searchengine_train": REPO / "searchengine_train",
+}
 UNLAYERED = {"searchengine", "searchengine.__main__"}  # the package's own entry points
 
 
@@ -35,8 +38,9 @@ def _modules() -> dict[str, Path]:
 
 def _type_checking(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
@@ -85,8 +89,9 @@ def layers() -> list[list[str]]:
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
     contract = next(c for c in config["contracts"] if c["type"] == "layers")
     container = contract["containers"][0]
-    return [["searchengine.cli"]] + [[f"{container}.{m.strip()}" for m in layer.split("|")]
-                                     for layer in contract["layers"]]
+    return [["searchengine.cli"]] + [
+        [f"{container}.{m.strip()}" for m in layer.split("|")] for layer in contract["layers"]
+    ]
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -159,15 +164,21 @@ def test_imports_only_go_down(graph, layers):
 
 
 def test_training_stays_apart(graph):
-    assert [m for m, imported in graph.items() if m.startswith("searchengine.")
-            for other in imported if other.startswith("searchengine_train")] == []
+    assert [
+        m
+        for m, imported in graph.items()
+        if m.startswith("searchengine.")
+        for other in imported
+        if other.startswith("searchengine_train")
+    ] == []
 
 
 def test_the_checker_sees_imports_inside_functions(tmp_path):
     """A cycle made by imports inside functions is still a cycle."""
     modules = {"pkg.a": tmp_path / "a.py", "pkg.b": tmp_path / "b.py"}
     modules["pkg.a"].write_text("def f():\n    from pkg import b\n")
-    modules["pkg.b"].write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.c import x\n"
-                                "def g():\n    import pkg.a\n")
+    modules["pkg.b"].write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.c import x\ndef g():\n    import pkg.a\n"
+    )
     graph = {name: _imports(name, path, modules) for name, path in modules.items()}
     assert graph == {"pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a"}} and _cycles(graph) == [["pkg.a", "pkg.b"]]

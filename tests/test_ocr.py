@@ -20,8 +20,10 @@ from conftest import PHOTOS, REPO
 
 pytest.importorskip("rapidocr_onnxruntime")
 FONTS = ["DejaVu Sans", "Liberation Sans"]
-needs_fonts = pytest.mark.skipif(text_images.available_fonts(FONTS) != FONTS,
-                                 reason="fonts-dejavu-core and fonts-liberation are needed (scripts/install-test-deps.sh)")
+needs_fonts = pytest.mark.skipif(
+    text_images.available_fonts(FONTS) != FONTS,
+    reason="fonts-dejavu-core and fonts-liberation are needed (scripts/install-test-deps.sh)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,9 @@ def test_screenshot_text_is_read(engine, tmp_path):
 @needs_fonts
 def test_rotated_blurred_sign_in_a_photo_is_read(engine):
     background = Image.open(PHOTOS / "brick_wall.jpg")
-    sign = text_images.sign(["PHARMACY", "Open 24 hours"], "Liberation Sans", background, seed=5,
-                            angle=9, blur=1.0, noise=8)
+    sign = text_images.sign(
+        ["PHARMACY", "Open 24 hours"], "Liberation Sans", background, seed=5, angle=9, blur=1.0, noise=8
+    )
     assert engine.has_text(sign.image)
     lines = engine.read_lines(sign.image)
     assert [line.text for line in lines] == ["PHARMACY", "Open 24 hours"]  # line by line, along the tilt
@@ -68,8 +71,10 @@ def test_gate_says_no_text_for_the_sample_photos(engine):
 
 @needs_fonts
 def test_scanned_pdf_is_read_page_by_page(engine, tmp_path):
-    pages = [text_images.page("The plumber sent an invoice for the kitchen tap.", "DejaVu Serif", size=30).image,
-             text_images.page("Minutes of the harbour committee meeting.", "DejaVu Sans", size=30).image]
+    pages = [
+        text_images.page("The plumber sent an invoice for the kitchen tap.", "DejaVu Serif", size=30).image,
+        text_images.page("Minutes of the harbour committee meeting.", "DejaVu Sans", size=30).image,
+    ]
     pdf = make.image_pdf(tmp_path / "scan.pdf", pages)
     extraction = read_document(pdf, ReadOptions(ocr=engine.read_lines))
     assert extraction.unread_pages == ()
@@ -85,8 +90,10 @@ def test_keyframes_showing_the_same_text_are_one_run(engine):
     other = text_images.sign(["THANK YOU"], "DejaVu Sans", Image.new("RGB", (800, 600), "navy"), seed=2)
     blank = Image.new("RGB", (800, 600), "navy")
     runs = engine.read_frames([(0.0, slide.image), (4.0, slide.image), (8.0, blank), (12.0, other.image)])
-    assert [(r.start, r.end, r.passages[0].text) for r in runs] == [(0.0, 4.0, "QUARTERLY RESULTS"),
-                                                                     (12.0, 12.0, "THANK YOU")]
+    assert [(r.start, r.end, r.passages[0].text) for r in runs] == [
+        (0.0, 4.0, "QUARTERLY RESULTS"),
+        (12.0, 12.0, "THANK YOU"),
+    ]
 
 
 def test_lines_become_passages_with_their_boxes():

@@ -34,7 +34,9 @@ def test_tiny_open_clip_export_round_trip(tiny_clip_dir):
     np.testing.assert_allclose(onnx.embed_images(images), torch_.embed_images(images), atol=1e-4)
     np.testing.assert_allclose(onnx.embed_texts(texts), torch_.embed_texts(texts), atol=1e-4)
 
-    again = load_encoder(f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx", cache_dir=cache_dir())  # from the cache: no PyTorch model
+    again = load_encoder(
+        f"clip:local-dir:{tiny_clip_dir}", "cpu", "onnx", cache_dir=cache_dir()
+    )  # from the cache: no PyTorch model
     assert again._torch is None
     np.testing.assert_allclose(again.embed_texts(texts), onnx.embed_texts(texts), atol=1e-6)
 
@@ -53,7 +55,8 @@ def test_the_plain_python_clip_tokenizer_is_the_exported_one(tiny_clip_dir):
     rng = np.random.default_rng(0)
     alphabet = list("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789 .,;:!?'\"-()\t\né€ßçÑİΣσ猫の한ä😀½²")
     texts = ["a red bicycle by the sea", "ΣΊΣΥΦΟΣ", "", "word " * 120] + [
-        "".join(rng.choice(alphabet, size=int(n))) for n in rng.integers(1, 90, size=300)]
+        "".join(rng.choice(alphabet, size=int(n))) for n in rng.integers(1, 90, size=300)
+    ]
     want = np.array([e.ids for e in Tokenizer.from_file(str(saved)).encode_batch(texts)])
     np.testing.assert_array_equal(ClipBpe.load(saved.with_suffix(".bpe")).encode(texts), want)
 
@@ -91,8 +94,10 @@ def test_int8_is_a_model_of_its_own_close_to_fp32(bundled, tiny_clip_dir):
     assert int8.id == bundled.id + "+int8"
     texts = ["a cat sleeping on a sofa", "the household budget", "a rocket on a launch pad"]
     images = [Image.open(p) for p in SAMPLE_PHOTOS[:3]]
-    for fp32_vectors, int8_vectors in ((bundled.embed_texts(texts), int8.embed_texts(texts)),
-                                       (bundled.embed_images(images), int8.embed_images(images))):
+    for fp32_vectors, int8_vectors in (
+        (bundled.embed_texts(texts), int8.embed_texts(texts)),
+        (bundled.embed_images(images), int8.embed_images(images)),
+    ):
         np.testing.assert_allclose(np.linalg.norm(int8_vectors, axis=1), 1.0, atol=1e-4)
         assert ((fp32_vectors * int8_vectors).sum(1) > 0.9).all()
     assert np.abs(bundled.embed_texts(texts) - int8.embed_texts(texts)).max() > 1e-3  # really quantised
@@ -129,9 +134,26 @@ def test_a_cold_text_query_does_not_import_torch(bundled, media_folder, tmp_path
     sync_folder(media_folder, index_dir, IngestSettings(model="bundled", device="cpu"), cache_dir=cache_dir())
     env = {"SEARCHENGINE_HOME": str(session_home), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
     # -X importtime lists every module the real command imports (it ends with os._exit: no hook runs)
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "searchengine", "search", "a cup of coffee",
-                          "--index", str(index_dir), "-k", "1", "--json"], capture_output=True, text=True, env=env,
-                         timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "searchengine",
+            "search",
+            "a cup of coffee",
+            "--index",
+            str(index_dir),
+            "-k",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)[0]["path"].endswith("coffee_cup.jpg")
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}

@@ -26,12 +26,28 @@ def mixed(tmp_path_factory, bundled):
     """Photos and texts about the same subjects, indexed once."""
     folder = tmp_path_factory.mktemp("mixed") / "media"
     folder.mkdir()
-    for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg",
-                 "astronaut_eileen_collins.jpg", "greek_coins_pompeii.jpg", "storm_clouds_on_horizon.jpg",
-                 "summer_palace_pagoda_china.jpg", "grace_hopper_portrait.jpg", "ladybird_on_grass.jpg"):
+    for name in (
+        "cat_chelsea.jpg",
+        "coffee_cup.jpg",
+        "rocket_launch_pad.jpg",
+        "dahlia_flower.jpg",
+        "astronaut_eileen_collins.jpg",
+        "greek_coins_pompeii.jpg",
+        "storm_clouds_on_horizon.jpg",
+        "summer_palace_pagoda_china.jpg",
+        "grace_hopper_portrait.jpg",
+        "ladybird_on_grass.jpg",
+    ):
         shutil.copy2(PHOTOS / name, folder / name)
-    for name in ("cats_and_sleep.md", "coffee_brewing_guide.md", "rocket_launches.txt", "flower_gardening.md",
-                 "bicycle_repair_guide.md", "household_budget_meeting.txt", "coin_collecting.txt"):
+    for name in (
+        "cats_and_sleep.md",
+        "coffee_brewing_guide.md",
+        "rocket_launches.txt",
+        "flower_gardening.md",
+        "bicycle_repair_guide.md",
+        "household_budget_meeting.txt",
+        "coin_collecting.txt",
+    ):
         shutil.copy2(TEXTS / name, folder / name)
     index_dir = folder.parent / "index"
     sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir())
@@ -116,7 +132,13 @@ def test_exact_reranking_matches_flat_order(tmp_path, bundled, media_folder):
     orders = {}
     for kind in ("flat", "hnsw"):
         index_dir = tmp_path / kind
-        sync_folder(media_folder, index_dir, IngestSettings(device="cpu", workers=2, index_type=kind), encoder=bundled, cache_dir=cache_dir())
+        sync_folder(
+            media_folder,
+            index_dir,
+            IngestSettings(device="cpu", workers=2, index_type=kind),
+            encoder=bundled,
+            cache_dir=cache_dir(),
+        )
         searcher = Searcher(IndexFolder.open(index_dir), bundled)
         assert searcher.index.vectors.kind == kind
         hits = searcher.search(Query(text="coffee and bicycles"), Filters(min_score=None), k=10, segments=True)
@@ -146,12 +168,16 @@ def test_date_filters_use_the_exif_capture_date(tmp_path, bundled):
     shutil.copy2(PHOTOS / "coffee_cup.jpg", folder / "coffee.jpg")  # no EXIF date: its file time counts
     assert capture_time(folder / "old_cat.jpg") == datetime(2009, 7, 14, 18, 30, 5)
     assert capture_time(folder / "coffee.jpg") is None
-    sync_folder(folder, tmp_path / "index", IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir())
+    sync_folder(
+        folder, tmp_path / "index", IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir()
+    )
     searcher = Searcher(IndexFolder.open(tmp_path / "index"), bundled)
     try:
         names = lambda f: sorted(h.path.rsplit("/", 1)[1] for h in searcher.search(Query(text="a cat"), f, k=5))  # noqa: E731
         assert names(Filters(before=datetime(2010, 1, 1), min_score=None)) == ["old_cat.jpg"]
-        assert names(Filters(after=datetime(2009, 7, 14), before=datetime(2009, 7, 15), min_score=None)) == ["old_cat.jpg"]
+        assert names(Filters(after=datetime(2009, 7, 14), before=datetime(2009, 7, 15), min_score=None)) == [
+            "old_cat.jpg"
+        ]
         assert names(Filters(after=datetime(2010, 1, 1), min_score=None)) == ["coffee.jpg"]
     finally:
         searcher.close()
@@ -165,8 +191,10 @@ def test_old_catalog_gains_the_capture_date_column(tmp_path):
 
     path = tmp_path / "catalog.sqlite"
     con = sqlite3.connect(path)  # a version-1 catalog: items without taken_at
-    con.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, path TEXT UNIQUE, kind VARCHAR(16), size INTEGER, "
-                "mtime_ns INTEGER, content_hash VARCHAR(64), status VARCHAR(16), error TEXT, indexed_at DATETIME)")
+    con.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, path TEXT UNIQUE, kind VARCHAR(16), size INTEGER, "
+        "mtime_ns INTEGER, content_hash VARCHAR(64), status VARCHAR(16), error TEXT, indexed_at DATETIME)"
+    )
     con.execute("INSERT INTO items VALUES (1, '/a.jpg', 'image', 1, 5, NULL, 'ok', NULL, '2024-01-01 00:00:00')")
     con.execute("PRAGMA user_version = 1")
     con.commit()

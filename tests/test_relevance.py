@@ -33,9 +33,16 @@ def collection(tmp_path_factory, bundled):
     base = tmp_path_factory.mktemp("relevance")
     folder = base / "media"
     (folder / "copies").mkdir(parents=True)
-    for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg",
-                 "yellow_flower_closeup.jpg", "storm_clouds_on_horizon.jpg", "grace_hopper_portrait.jpg",
-                 "horse_silhouette.png"):
+    for name in (
+        "cat_chelsea.jpg",
+        "coffee_cup.jpg",
+        "rocket_launch_pad.jpg",
+        "dahlia_flower.jpg",
+        "yellow_flower_closeup.jpg",
+        "storm_clouds_on_horizon.jpg",
+        "grace_hopper_portrait.jpg",
+        "horse_silhouette.png",
+    ):
         shutil.copy2(PHOTOS / name, folder / name)
     for name in ("cats_and_sleep.md", "coffee_brewing_guide.md", "household_budget_meeting.txt", "flower_gardening.md"):
         shutil.copy2(TEXTS / name, folder / name)
@@ -66,7 +73,10 @@ def test_default_lists_the_k_best_even_for_an_absent_subject(collection, kind, c
 def test_a_clear_match_comes_first_with_more_confidence_than_noise(collection):
     _, _, searcher = collection
     cat = searcher.search(Query(text="a photo of a cat"), Filters(kind="image"), k=3)
-    assert names(cat)[:2] == ["cat_chelsea.jpg", "cat_small.jpg"] or names(cat)[:2] == ["cat_small.jpg", "cat_chelsea.jpg"]
+    assert names(cat)[:2] == ["cat_chelsea.jpg", "cat_small.jpg"] or names(cat)[:2] == [
+        "cat_small.jpg",
+        "cat_chelsea.jpg",
+    ]
     order = {"low": 0, "medium": 1, "high": 2}
     absent = searcher.search(Query(text=ABSENT), Filters(kind="image"), k=1)[0]
     assert order[cat[0].confidence] > order[absent.confidence]
@@ -80,10 +90,13 @@ def test_min_score_still_cuts(collection):
     assert cut == everything[: len(cut)] and 3 <= len(cut) < len(everything)
 
 
-@pytest.mark.parametrize("query, first", [
-    (PHOTOS / "rocket_launch_pad.jpg", {"rocket_launch_pad.jpg", "rocket_again.jpg"}),  # byte-identical files
-    (PHOTOS / "cat_chelsea.jpg", {"cat_chelsea.jpg", "cat_small.jpg"}),  # itself and a half-size copy
-])
+@pytest.mark.parametrize(
+    "query, first",
+    [
+        (PHOTOS / "rocket_launch_pad.jpg", {"rocket_launch_pad.jpg", "rocket_again.jpg"}),  # byte-identical files
+        (PHOTOS / "cat_chelsea.jpg", {"cat_chelsea.jpg", "cat_small.jpg"}),  # itself and a half-size copy
+    ],
+)
 def test_copies_of_the_query_image_rank_first_among_every_kind(collection, query, first):
     _, _, searcher = collection
     hits = searcher.search(Query(image=query), k=5)
@@ -113,8 +126,21 @@ def test_each_group_is_searched_exactly(collection):
 def test_cli_json_and_queries_carry_confidence_and_warn_on_a_weak_best(collection, tmp_path, session_home):
     _, index_dir, _ = collection
     env = {"SEARCHENGINE_HOME": str(session_home), "PATH": "/usr/bin:/bin"}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "searchengine", "search", *map(str, args),  # noqa: E731
-                                        "--index", str(index_dir)], capture_output=True, text=True, env=env, check=True)
+    run = lambda *args: subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "searchengine",
+            "search",
+            *map(str, args),  # noqa: E731
+            "--index",
+            str(index_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     absent = run(ABSENT, "--json", "-k", "3")
     hits = json.loads(absent.stdout)
     assert len(hits) == 3 and all(h["confidence"] in LEVELS for h in hits)
@@ -143,8 +169,9 @@ def test_server_returns_the_cli_hits_and_confidences(collection, session_home):
         for params in ({"q": "a flower", "k": 6}, {"q": ABSENT, "type": "image", "k": 5}):
             served = client.get("/api/search", params=params).json()["hits"]
             local = searcher.search(Query(text=params["q"]), Filters(kind=params.get("type", "any")), k=params["k"])
-            assert [(h["path"], h["score"], h["confidence"]) for h in served] == \
-                [(h.path, h.score, h.confidence) for h in local]
+            assert [(h["path"], h["score"], h["confidence"]) for h in served] == [
+                (h.path, h.score, h.confidence) for h in local
+            ]
         with open(PHOTOS / "cat_chelsea.jpg", "rb") as fh:
             served = client.post("/api/search", files={"image": ("cat.jpg", fh, "image/jpeg")}, data={"k": "3"}).json()
         assert {h["path"].rsplit("/", 1)[1] for h in served["hits"][:2]} == {"cat_chelsea.jpg", "cat_small.jpg"}

@@ -127,7 +127,9 @@ def test_verify_and_repair(tmp_path, bundled, media_folder):
     restored = repair(index_dir, cache_dir=cache_dir())
     assert restored.ok
     searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
-    assert searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0].path.endswith("cat_chelsea.jpg")
+    assert searcher.search(Query(text="a cat"), Filters(kind="image", min_score=None), k=1)[0].path.endswith(
+        "cat_chelsea.jpg"
+    )
     searcher.close()
 
 
@@ -156,7 +158,13 @@ def test_searches_keep_working_while_indexing(tmp_path, bundled, media_folder):
 
     thread = threading.Thread(target=search_loop)
     thread.start()
-    sync_folder(media_folder, index_dir, IngestSettings(device="cpu", workers=2, commit_every=4), encoder=bundled, cache_dir=cache_dir())
+    sync_folder(
+        media_folder,
+        index_dir,
+        IngestSettings(device="cpu", workers=2, commit_every=4),
+        encoder=bundled,
+        cache_dir=cache_dir(),
+    )
     done.set()
     thread.join()
     assert not errors
@@ -178,8 +186,13 @@ def test_kill_at_random_points_then_resume(tmp_path, session_home):
     command = [sys.executable, "-m", "searchengine", "index", str(folder), "--quiet", "--workers", "2"]
 
     def run(index_dir, kill_after=None):
-        proc = subprocess.Popen(command + ["--index", str(index_dir)], env=env, cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            command + ["--index", str(index_dir)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             proc.wait(timeout=kill_after)
         except subprocess.TimeoutExpired:
@@ -207,8 +220,9 @@ def test_kill_at_random_points_then_resume(tmp_path, session_home):
 # (the damaged-index cases, items 2, 3, 6, 7 and 8, are in test_damage.py)
 def _cli_json(*args, home, check=True):
     env = {**os.environ, "SEARCHENGINE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "searchengine", *map(str, args)], capture_output=True, env=env,
-                          cwd=REPO, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "searchengine", *map(str, args)], capture_output=True, env=env, cwd=REPO, timeout=300
+    )
     if check:
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc
@@ -230,18 +244,20 @@ def test_file_names_that_are_not_utf8_are_indexed_and_shown(tmp_path, bundled, s
     index_dir = tmp_path / "index"
     summary = sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
     assert (summary.added, summary.failed) == (2, 0)
-    assert sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir()).unchanged == 2  # found again, exactly
+    assert (
+        sync_folder(folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir()).unchanged == 2
+    )  # found again, exactly
 
-    out = _cli_json("search", "a cat", "--index", index_dir, "--type", "image", "--json",
-                    home=session_home).stdout
+    out = _cli_json("search", "a cat", "--index", index_dir, "--type", "image", "--json", home=session_home).stdout
     hit = json.loads(out.decode("utf-8"))[0]  # valid UTF-8
     assert hit["path"].endswith("/caf\ufffd \x01 100%.jpg")
     assert base64.b64decode(hit["path_bytes"]) == raw
     status = _cli_json("status", "--index", index_dir, "--errors", home=session_home).stdout
     status.decode("utf-8")
 
-    with TestClient(create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"),
-                    base_url="http://127.0.0.1") as client:
+    with TestClient(
+        create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"), base_url="http://127.0.0.1"
+    ) as client:
         found = client.get("/api/search", params={"q": "a cat", "type": "image"}).json()["hits"][0]
         assert found["name"] == "caf\ufffd \x01 100%.jpg"
         served = client.get(found["file_url"])
@@ -274,8 +290,13 @@ def test_symlinks_leading_outside_are_skipped_unless_asked(tmp_path, bundled):
     searcher.close()
     with IndexFolder.open(index_dir) as index:
         assert {p for p, _ in index.catalog.skipped_files()} == {str(folder / "passwd.txt"), str(folder / "elsewhere")}
-    opted = sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=2, follow_outside_links=True),
-                         encoder=bundled, cache_dir=cache_dir())
+    opted = sync_folder(
+        folder,
+        index_dir,
+        IngestSettings(device="cpu", workers=2, follow_outside_links=True),
+        encoder=bundled,
+        cache_dir=cache_dir(),
+    )
     assert opted.added == 2 and opted.skipped == 0
 
 
@@ -300,8 +321,9 @@ def test_images_of_extreme_proportions_are_cut_or_refused_in_one_line(tmp_path, 
     assert all("\n" not in r for r in reasons.values())
     with pytest.raises(QueryError, match="proportions"):
         Query(image=folder / "tall.png").validate()
-    with TestClient(create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"),
-                    base_url="http://127.0.0.1") as client:
+    with TestClient(
+        create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"), base_url="http://127.0.0.1"
+    ) as client:
         with open(folder / "line.png", "rb") as fh:
             response = client.post("/api/search", files={"image": ("line.png", fh, "image/png")})
         assert response.status_code == 400 and "proportions" in response.json()["detail"]
@@ -315,7 +337,13 @@ def test_a_lost_manifest_cannot_relabel_another_models_vectors(tmp_path, media_f
 
     bridge = load_encoder("bundled:bridge", "cpu", cache_dir=cache_dir())
     index_dir = tmp_path / "index"
-    sync_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2), encoder=bridge, cache_dir=cache_dir())
+    sync_folder(
+        media_folder,
+        index_dir,
+        IngestSettings(model="bundled:bridge", device="cpu", workers=2),
+        encoder=bridge,
+        cache_dir=cache_dir(),
+    )
     (index_dir / "manifest.json").unlink()
     with pytest.raises(ManifestMissing, match=f"{bridge.id}.*repair the index"):
         sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
@@ -323,8 +351,16 @@ def test_a_lost_manifest_cannot_relabel_another_models_vectors(tmp_path, media_f
     assert fixed.ok and json.loads((index_dir / "manifest.json").read_text())["encoder_id"] == bridge.id
     with pytest.raises(ModelMismatch, match=bridge.id):
         sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
-    assert sync_folder(media_folder, index_dir, IngestSettings(model="bundled:bridge", device="cpu", workers=2),
-                        encoder=bridge, cache_dir=cache_dir()).unchanged == 7
+    assert (
+        sync_folder(
+            media_folder,
+            index_dir,
+            IngestSettings(model="bundled:bridge", device="cpu", workers=2),
+            encoder=bridge,
+            cache_dir=cache_dir(),
+        ).unchanged
+        == 7
+    )
 
 
 def test_thumbnail_of_a_reused_item_id_shows_the_new_file(tmp_path, bundled):
@@ -373,10 +409,17 @@ def test_edge_values_are_refused_not_500s(tmp_path, media_folder, bundled, sessi
 
     index_dir = tmp_path / "index"
     sync_folder(media_folder, index_dir, SETTINGS, encoder=bundled, cache_dir=cache_dir())
-    with TestClient(create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"),
-                    base_url="http://127.0.0.1") as client:
-        for path in (f"/api/items/{2**63}/file", f"/api/items/{2**64}/thumbnail", f"/api/search?like={2**63}",
-                     "/api/items/1/thumbnail?t=inf", "/api/items/1/thumbnail?t=1e20", "/api/items/1/thumbnail?t=nan"):
+    with TestClient(
+        create_app(index_dir, encoder=bundled, thumbnail_dir=tmp_path / "t"), base_url="http://127.0.0.1"
+    ) as client:
+        for path in (
+            f"/api/items/{2**63}/file",
+            f"/api/items/{2**64}/thumbnail",
+            f"/api/search?like={2**63}",
+            "/api/items/1/thumbnail?t=inf",
+            "/api/items/1/thumbnail?t=1e20",
+            "/api/items/1/thumbnail?t=nan",
+        ):
             response = client.get(path)
             assert response.status_code in (400, 404, 422), (path, response.status_code, response.text)
     with IndexFolder.open(index_dir) as index:
@@ -473,8 +516,9 @@ def test_smaller_things(tmp_path, media_folder, bundled, session_home):
 
     queries = tmp_path / "queries.txt"
     queries.write_text(f"a cat\nimage:{tmp_path / 'missing.jpg'}\na rocket\n")
-    proc = _cli_json("search", "--queries", queries, "--index", index_dir, "--type", "image",
-                     home=session_home, check=False)
+    proc = _cli_json(
+        "search", "--queries", queries, "--index", index_dir, "--type", "image", home=session_home, check=False
+    )
     results = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert [bool(r["hits"]) for r in results] == [True, False, True] and "does not exist" in results[1]["error"]
     assert proc.returncode == 2 and len(proc.stderr.decode().strip().splitlines()) == 1

@@ -63,8 +63,10 @@ def _add_recording(index_dir: Path, root: Path, encoder) -> None:
 
     path = root / "household_budget_meeting.ogg"
     shutil.copy2(SAMPLES / "audio" / path.name, path)
-    lines = [(0.0, AUDIO_START, "Welcome everyone, let us get started."),
-             (AUDIO_START, AUDIO_END, "The household budget: rent, groceries and savings for next month.")]
+    lines = [
+        (0.0, AUDIO_START, "Welcome everyone, let us get started."),
+        (AUDIO_START, AUDIO_END, "The household budget: rent, groceries and savings for next month."),
+    ]
     vectors = encoder.embed_texts([text for _, _, text in lines])
     segments = [SegmentDraft(i, v, text=t, t_start=a, t_end=b) for i, ((a, b, t), v) in enumerate(zip(lines, vectors))]
     _commit(index_dir, root, encoder, path, "audio", segments)
@@ -77,8 +79,9 @@ def _commit(index_dir: Path, root: Path, encoder, path: Path, kind: str, segment
     from searchengine.store.records import ItemDraft
 
     st = path.stat()
-    draft = ItemDraft(path=str(path), kind=kind, size=st.st_size, mtime_ns=st.st_mtime_ns, content_hash=None,
-                      segments=segments)
+    draft = ItemDraft(
+        path=str(path), kind=kind, size=st.st_size, mtime_ns=st.st_mtime_ns, content_hash=None, segments=segments
+    )
     with IndexFolder.open_for_writing(index_dir, "bundled", encoder.id, encoder.dim, "auto") as index:
         run_id = index.catalog.start_run(root, encoder.id)
         index.commit(run_id, [draft])
@@ -101,7 +104,9 @@ def client(app):
 
 
 def item_id(client, name: str, kind: str = "any") -> int:
-    hits = client.get("/api/search", params={"q": Path(name).stem.replace("_", " "), "type": kind, "k": 50}).json()["hits"]
+    hits = client.get("/api/search", params={"q": Path(name).stem.replace("_", " "), "type": kind, "k": 50}).json()[
+        "hits"
+    ]
     return next(h["item_id"] for h in hits if h["name"] == name)
 
 
@@ -137,10 +142,17 @@ def test_more_like_this_leaves_out_the_segment_itself(client):
     assert client.get("/api/search", params={"like": 10**9}).status_code == 400
 
 
-@pytest.mark.parametrize("params, status", [
-    ({}, 400), ({"q": "   "}, 400), ({"q": "cat", "type": "bogus"}, 422), ({"q": "cat", "k": 0}, 422),
-    ({"q": "cat", "k": 100000}, 422), ({"like": "x"}, 422),
-])
+@pytest.mark.parametrize(
+    "params, status",
+    [
+        ({}, 400),
+        ({"q": "   "}, 400),
+        ({"q": "cat", "type": "bogus"}, 422),
+        ({"q": "cat", "k": 0}, 422),
+        ({"q": "cat", "k": 100000}, 422),
+        ({"like": "x"}, 422),
+    ],
+)
 def test_bad_searches_are_refused_with_one_line(client, params, status):
     response = client.get("/api/search", params=params)
     assert response.status_code == status
@@ -151,8 +163,7 @@ def test_bad_searches_are_refused_with_one_line(client, params, status):
 
 def test_image_upload_finds_the_same_photo(client):
     with open(PHOTOS / "rocket_launch_pad.jpg", "rb") as fh:
-        response = client.post("/api/search", files={"image": ("query.jpg", fh, "image/jpeg")},
-                               data={"type": "image"})
+        response = client.post("/api/search", files={"image": ("query.jpg", fh, "image/jpeg")}, data={"type": "image"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["hits"][0]["name"] == "rocket_launch_pad.jpg"
@@ -172,8 +183,11 @@ def test_upload_over_the_limit_is_a_413(library, bundled, tmp_path):
         big = b"\xff\xd8" + os.urandom(60_000)
         declared = c.post("/api/search", files={"image": ("big.jpg", big, "image/jpeg")})
         assert declared.status_code == 413 and "MB at most" in declared.json()["detail"]
-        streamed = c.post("/api/search", content=iter([b"x" * 20_000] * 4),
-                          headers={"content-type": "multipart/form-data; boundary=abc"})
+        streamed = c.post(
+            "/api/search",
+            content=iter([b"x" * 20_000] * 4),
+            headers={"content-type": "multipart/form-data; boundary=abc"},
+        )
         assert streamed.status_code == 413
 
 
@@ -237,8 +251,14 @@ def test_video_thumbnail_is_the_frame_at_t(client, library, bundled):
         out.mux(stream.encode())
     images = [Image.new("RGB", (64, 48), c) for c in colours]
     vectors = bundled.embed_images(images)
-    _commit(index_dir, recordings, bundled, path, "video",
-            [SegmentDraft(i, v, t_start=float(i), t_end=float(i + 1)) for i, v in enumerate(vectors)])
+    _commit(
+        index_dir,
+        recordings,
+        bundled,
+        path,
+        "video",
+        [SegmentDraft(i, v, t_start=float(i), t_end=float(i + 1)) for i, v in enumerate(vectors)],
+    )
     video = item_id(client, path.name, "video")  # the server picked the new state up by itself
     for t, (red, _, blue) in ((0.2, colours[0]), (1.5, colours[1])):
         response = client.get(f"/api/items/{video}/thumbnail", params={"t": t})
@@ -353,27 +373,42 @@ def test_browser_search_drop_and_play(live, client):
     rocket = item_id(client, "rocket_launch_pad.jpg", "image")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--autoplay-policy=no-user-gesture-required"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(live + "/")
             expect(page.locator("#status")).to_contain_text("files", timeout=15_000)
             page.fill("#q", "a cat sleeping on a sofa")
             page.press("#q", "Enter")
-            thumb = page.locator(".result img").first  # texts about cats may rank above it; the first picture is the cat
+            thumb = page.locator(
+                ".result img"
+            ).first  # texts about cats may rank above it; the first picture is the cat
             expect(thumb).to_have_attribute("src", f"/api/items/{cat}/thumbnail", timeout=15_000)
-            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle(), timeout=15_000)
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle(), timeout=15_000
+            )
             page.screenshot(path=str(ARTIFACTS / "server-page.png"))
 
             photo = (PHOTOS / "rocket_launch_pad.jpg").read_bytes()
-            page.evaluate("""async (bytes) => {
+            page.evaluate(
+                """async (bytes) => {
                 const file = new File([new Uint8Array(bytes)], "dropped.jpg", { type: "image/jpeg" });
                 const data = new DataTransfer();
                 data.items.add(file);
                 document.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
-            }""", list(photo))
+            }""",
+                list(photo),
+            )
             expect(page.locator("#image-chip")).to_be_visible()
             expect(page.locator(".result").first).to_have_attribute("data-item", str(rocket), timeout=15_000)
 

@@ -69,8 +69,20 @@ def _spoken_seconds(text: str) -> float:
     return float(np.flatnonzero(track).max()) / rate
 
 
-def make_clip(path: Path, slides=SLIDES, narration=(), *, fps=10.0, gop=None, codec="libx264", fmt=None,
-              rotation=None, size=SIZE, jitter=True, video=True) -> Path:
+def make_clip(
+    path: Path,
+    slides=SLIDES,
+    narration=(),
+    *,
+    fps=10.0,
+    gop=None,
+    codec="libx264",
+    fmt=None,
+    rotation=None,
+    size=SIZE,
+    jitter=True,
+    video=True,
+) -> Path:
     """A slideshow clip: each photo for its seconds, frames at irregular times (VFR) when `jitter`,
     with the narration as AAC. rotation: the display rotation to record (the pixels are stored turned
     the other way, as a phone does)."""
@@ -141,8 +153,9 @@ class RecordingProgress(SilentProgress):
 def video_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("videos")
     make_clip(folder / "slideshow.mp4", narration=NARRATION)
-    make_clip(folder / "train_announcement.mp4", narration=((0.5, TRAIN),), video=False,
-              slides=(("cat_chelsea.jpg", 5.0),))
+    make_clip(
+        folder / "train_announcement.mp4", narration=((0.5, TRAIN),), video=False, slides=(("cat_chelsea.jpg", 5.0),)
+    )
     make_data_only(folder / "notes.mp4")
     (folder / "garbage.mp4").write_bytes(np.random.default_rng(1).integers(0, 256, 50_000, np.uint8).tobytes())
     (folder / "empty.mkv").write_bytes(b"")
@@ -155,7 +168,9 @@ def video_folder(tmp_path_factory) -> Path:
 def indexed(video_folder, tmp_path_factory, bundled):
     index_dir = tmp_path_factory.mktemp("video-index")
     progress = RecordingProgress()
-    summary = sync_folder(video_folder, index_dir, IngestSettings(device="cpu", workers=2), progress, bundled, cache_dir=cache_dir())
+    summary = sync_folder(
+        video_folder, index_dir, IngestSettings(device="cpu", workers=2), progress, bundled, cache_dir=cache_dir()
+    )
     searcher = Searcher.open(index_dir, device="cpu", cache_dir=cache_dir())
     yield summary, searcher, progress
     searcher.close()
@@ -169,13 +184,16 @@ def test_slideshow_keyframes_follow_the_photos(video_folder):
     assert all(image.size == SIZE for image in keyframes.images)
 
 
-@pytest.mark.parametrize("suffix, codec, gop", [
-    ("mkv", "libx264", None),   # long GOPs: decoded in full, probed every half second
-    ("mov", "libx264", 10),     # a key frame a second, as phones record: key frames only
-    ("m4v", "libx264", 5),
-    ("webm", "libvpx", 10),
-    ("avi", "mpeg4", 12),
-])
+@pytest.mark.parametrize(
+    "suffix, codec, gop",
+    [
+        ("mkv", "libx264", None),  # long GOPs: decoded in full, probed every half second
+        ("mov", "libx264", 10),  # a key frame a second, as phones record: key frames only
+        ("m4v", "libx264", 5),
+        ("webm", "libvpx", 10),
+        ("avi", "mpeg4", 12),
+    ],
+)
 def test_containers_and_codecs(tmp_path, suffix, codec, gop):
     slides = (("cat_chelsea.jpg", 2.0), ("rocket_launch_pad.jpg", 2.0), ("coffee_cup.jpg", 2.0))
     clip = make_clip(tmp_path / f"clip.{suffix}", slides, codec=codec, gop=gop, fps=6, jitter=suffix != "avi")
@@ -188,8 +206,12 @@ def test_keyframe_image_is_the_photo_shown_then(video_folder):
     def distance(image, name):
         return float(np.abs(np.asarray(image, np.float32) - np.asarray(_photo(name), np.float32)).mean())
 
-    for seconds, expected in ((1.0, "cat_chelsea.jpg"), (5.0, "rocket_launch_pad.jpg"), (11.9, "coffee_cup.jpg"),
-                              (99.0, "coffee_cup.jpg")):
+    for seconds, expected in (
+        (1.0, "cat_chelsea.jpg"),
+        (5.0, "rocket_launch_pad.jpg"),
+        (11.9, "coffee_cup.jpg"),
+        (99.0, "coffee_cup.jpg"),
+    ):
         image = keyframe_image(video_folder / "slideshow.mp4", seconds)
         assert min((name for name, _ in SLIDES), key=lambda name: distance(image, name)) == expected
     assert keyframe_image(video_folder / "slideshow.mp4", 5.0, max_side=120).size == (160, 120)
@@ -198,8 +220,9 @@ def test_keyframe_image_is_the_photo_shown_then(video_folder):
 @pytest.mark.parametrize("rotation", [-90, 90])
 def test_rotated_phone_video_gives_upright_frames(tmp_path, rotation):
     portrait = (180, 240)
-    clip = make_clip(tmp_path / "phone.mp4", (("grace_hopper_portrait.jpg", 2.0),), size=portrait,
-                     rotation=rotation, gop=10)
+    clip = make_clip(
+        tmp_path / "phone.mp4", (("grace_hopper_portrait.jpg", 2.0),), size=portrait, rotation=rotation, gop=10
+    )
     with av.open(str(clip)) as container:  # stored landscape, shown portrait
         assert (container.streams.video[0].width, container.streams.video[0].height) == (240, 180)
     upright = np.asarray(_photo("grace_hopper_portrait.jpg", portrait), np.float32)
@@ -254,8 +277,9 @@ def test_a_photo_of_a_cat_lands_in_the_cat_slide(indexed):
 
 def test_spoken_words_give_their_time_range(indexed):
     _, searcher, _ = indexed
-    hit = searcher.search(Query(text="repairing the red bicycle in the garage"), Filters(kind="video", **ANY_SCORE),
-                          k=1, segments=True)[0]
+    hit = searcher.search(
+        Query(text="repairing the red bicycle in the garage"), Filters(kind="video", **ANY_SCORE), k=1, segments=True
+    )[0]
     assert hit.path.endswith("slideshow.mp4") and "bicycle" in hit.text.lower()
     said_from, said_to = NARRATION[1][0], NARRATION[1][0] + _spoken_seconds(BICYCLE)
     assert hit.start <= said_from + 0.5 and hit.end >= said_to - 0.5
@@ -263,8 +287,9 @@ def test_spoken_words_give_their_time_range(indexed):
 
 def test_audio_only_mp4_is_indexed_as_a_recording(indexed, video_folder):
     _, searcher, _ = indexed
-    hit = searcher.search(Query(text="when does the train leave the station"), Filters(kind="audio", **ANY_SCORE),
-                          k=1)[0]
+    hit = searcher.search(Query(text="when does the train leave the station"), Filters(kind="audio", **ANY_SCORE), k=1)[
+        0
+    ]
     assert hit.path.endswith("train_announcement.mp4") and hit.kind == "audio" and "train" in hit.text.lower()
     assert 0.0 <= hit.start < 2.0
     videos = searcher.search(Query(text="when does the train leave the station"), Filters(kind="video", **ANY_SCORE))
@@ -308,17 +333,27 @@ def test_decoding_ahead_holds_a_bounded_number_of_keyframes(monkeypatch):
 
 
 def _hit(segment_id, score, start, end, text=None, item_id=1, kind="video"):
-    return Hit(rank=0, score=score, raw_score=score / 10, path=f"/v{item_id}.mp4", kind=kind, start=start, end=end,
-               text=text, item_id=item_id, segment_id=segment_id)
+    return Hit(
+        rank=0,
+        score=score,
+        raw_score=score / 10,
+        path=f"/v{item_id}.mp4",
+        kind=kind,
+        start=start,
+        end=end,
+        text=text,
+        item_id=item_id,
+        segment_id=segment_id,
+    )
 
 
 def test_fuse_moments_joins_what_is_seen_and_said_at_once():
     hits = [
-        _hit(1, 5.0, 0.0, 4.0, text=None),                  # keyframe 0–4 s
-        _hit(2, 4.0, 2.5, 6.0, text="the cat wakes up"),    # said 2.5–6 s: overlaps keyframe 1
-        _hit(3, 6.0, 20.0, 30.0, text="unrelated words"),   # said much later: stays alone
-        _hit(4, 5.5, 0.0, 0.0, kind="image", item_id=2),    # a photo: passes through
-        _hit(5, 4.5, 8.0, 12.0, text=None),                 # another keyframe, nothing said then
+        _hit(1, 5.0, 0.0, 4.0, text=None),  # keyframe 0–4 s
+        _hit(2, 4.0, 2.5, 6.0, text="the cat wakes up"),  # said 2.5–6 s: overlaps keyframe 1
+        _hit(3, 6.0, 20.0, 30.0, text="unrelated words"),  # said much later: stays alone
+        _hit(4, 5.5, 0.0, 0.0, kind="image", item_id=2),  # a photo: passes through
+        _hit(5, 4.5, 8.0, 12.0, text=None),  # another keyframe, nothing said then
     ]
     fused = fuse_moments(hits)
     assert [h.rank for h in fused] == [1, 2, 3, 4]

@@ -61,10 +61,18 @@ def main() -> int:
                 rows[name] = {"error": f"{args.datasets / folder} not built"}
                 continue
             r = run_recall(args.datasets / folder, model=model, device="cpu", split=split, encoder=encoder)
-            rows[name] = {"n_images": r["n_images"], "n_captions": r["n_captions"], "t2i": r["t2i"], "i2t": r["i2t"],
-                          "chance": r["chance"]}
-            print(f"{model:32s} {name:16s} T→I R@1 {r['t2i']['R@1']:.3f} R@10 {r['t2i']['R@10']:.3f}  "
-                  f"I→T R@1 {r['i2t']['R@1']:.3f} R@10 {r['i2t']['R@10']:.3f}", flush=True)
+            rows[name] = {
+                "n_images": r["n_images"],
+                "n_captions": r["n_captions"],
+                "t2i": r["t2i"],
+                "i2t": r["i2t"],
+                "chance": r["chance"],
+            }
+            print(
+                f"{model:32s} {name:16s} T→I R@1 {r['t2i']['R@1']:.3f} R@10 {r['t2i']['R@10']:.3f}  "
+                f"I→T R@1 {r['i2t']['R@1']:.3f} R@10 {r['i2t']['R@10']:.3f}",
+                flush=True,
+            )
     if args.save:
         RESULTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     return 0

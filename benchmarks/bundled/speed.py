@@ -43,8 +43,13 @@ def forward(name: str, photos: list[Path], images: int, batch: int) -> dict:
         encoder.embed_images(b)
     seconds = time.perf_counter() - start
     n = len(batches) * batch
-    return {"model": encoder.id, "runtime": encoder.runtime, "images": n, "images_per_s": round(n / seconds, 1),
-            "load_1m": round(os.getloadavg()[0], 2)}
+    return {
+        "model": encoder.id,
+        "runtime": encoder.runtime,
+        "images": n,
+        "images_per_s": round(n / seconds, 1),
+        "load_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 def index_once(name: str, folder: Path, workers: int) -> dict:
@@ -53,9 +58,19 @@ def index_once(name: str, folder: Path, workers: int) -> dict:
     from searchengine.ingest.settings import IngestSettings
 
     with tempfile.TemporaryDirectory(prefix="bundled-speed-") as tmp:
-        summary = sync_folder(folder, Path(tmp) / "index", IngestSettings(model=name, device="cpu", workers=workers), cache_dir=cache_dir())
-    return {"images": summary.added, "failed": summary.failed, "seconds": round(summary.seconds, 2),
-            "images_per_s": round(summary.items_per_second, 1), "load_1m": round(os.getloadavg()[0], 2)}
+        summary = sync_folder(
+            folder,
+            Path(tmp) / "index",
+            IngestSettings(model=name, device="cpu", workers=workers),
+            cache_dir=cache_dir(),
+        )
+    return {
+        "images": summary.added,
+        "failed": summary.failed,
+        "seconds": round(summary.seconds, 2),
+        "images_per_s": round(summary.items_per_second, 1),
+        "load_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 def cold_queries(names: list[str], folder: Path, runs: int) -> dict:
@@ -71,12 +86,20 @@ def cold_queries(names: list[str], folder: Path, runs: int) -> dict:
         for name in names:
             index_dir = Path(tmp) / name.replace(":", "_")
             sync_folder(folder, index_dir, IngestSettings(model=name, device="cpu", workers=2), cache_dir=cache_dir())
-            commands[name] = [searchengine, "search", "a red flower in a garden", "--index", str(index_dir),
-                              "-k", "5", "--json"]
+            commands[name] = [
+                searchengine,
+                "search",
+                "a red flower in a garden",
+                "--index",
+                str(index_dir),
+                "-k",
+                "5",
+                "--json",
+            ]
             subprocess.run(commands[name], capture_output=True, check=True)  # warm-up: OS file cache, calibration
         times: dict[str, list[float]] = {name: [] for name in names}
         for r in range(runs):
-            for name in (names if r % 2 == 0 else names[::-1]):
+            for name in names if r % 2 == 0 else names[::-1]:
                 start = time.perf_counter()
                 subprocess.run(commands[name], capture_output=True, check=True)
                 times[name].append(round(time.perf_counter() - start, 3))
@@ -99,15 +122,25 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     photos = sorted((REPO / "samples" / "photos").glob("*.jp*g"))
-    result: dict = {"benchmark": "bundled-speed", "threads": args.threads, "batch": args.batch, "cpus": os.cpu_count(),
-                    "forward": [forward(name, photos, args.images, args.batch) for name in args.models]}
+    result: dict = {
+        "benchmark": "bundled-speed",
+        "threads": args.threads,
+        "batch": args.batch,
+        "cpus": os.cpu_count(),
+        "forward": [forward(name, photos, args.images, args.batch) for name in args.models],
+    }
     if args.folder:
         runs: dict[str, list] = {name: [] for name in args.models}
         for r in range(args.rounds):
-            for name in (args.models if r % 2 == 0 else args.models[::-1]):
+            for name in args.models if r % 2 == 0 else args.models[::-1]:
                 runs[name].append(index_once(name, args.folder, workers=args.threads))
-        result["end_to_end"] = {"folder": str(args.folder), "runs": runs, "median_images_per_s": {
-            name: statistics.median(r["images_per_s"] for r in rs) for name, rs in runs.items()}}
+        result["end_to_end"] = {
+            "folder": str(args.folder),
+            "runs": runs,
+            "median_images_per_s": {
+                name: statistics.median(r["images_per_s"] for r in rs) for name, rs in runs.items()
+            },
+        }
         if args.queries:
             result["cold_query"] = cold_queries(args.models, args.folder, args.queries)
     print(json.dumps(result, indent=1))

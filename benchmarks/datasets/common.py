@@ -83,9 +83,7 @@ def random_split(keys: Iterable[str], test_fraction: float, seed: int) -> set[st
     return set(order[:n_test])
 
 
-def group_split(
-    sizes: Mapping[str, int], test_fraction: float, seed: int
-) -> set[str]:
+def group_split(sizes: Mapping[str, int], test_fraction: float, seed: int) -> set[str]:
     """Groups of the test split, for splitting by group (folder) rather than
     by item: groups are visited in a ``random.Random(seed)`` order and one is
     added to the test split when that brings the test share closer to
@@ -156,9 +154,7 @@ def load_pairs(folder: str | Path, split: str | None = None) -> list[dict]:
         return read_jsonl(folder / f"{split}.jsonl")
     meta = json.loads((folder / SPLIT_FILE).read_text(encoding="utf-8"))
     if meta.get("written") != split:
-        raise FileNotFoundError(
-            f"{folder} has no {split}.jsonl and holds split {meta.get('written')!r}"
-        )
+        raise FileNotFoundError(f"{folder} has no {split}.jsonl and holds split {meta.get('written')!r}")
     return read_jsonl(folder / PAIRS_FILE)
 
 
@@ -278,9 +274,7 @@ def write_dataset(
 def write_license(out: Path, header: str, copyright_file: Path | None) -> None:
     text = header.rstrip() + "\n"
     if copyright_file and Path(copyright_file).exists():
-        text += "\n" + "-" * 72 + "\n" + Path(copyright_file).read_text(
-            encoding="utf-8", errors="replace"
-        )
+        text += "\n" + "-" * 72 + "\n" + Path(copyright_file).read_text(encoding="utf-8", errors="replace")
     (Path(out) / "LICENSE.txt").write_text(text, encoding="utf-8")
 
 
@@ -291,8 +285,7 @@ def _rsvg(src: Path, tmp: Path, box: int, timeout: float):
     """Render ``src`` to fit a ``box``×``box`` square, transparent; an RGBA image."""
     from PIL import Image
 
-    cmd = ["rsvg-convert", "-a", "-w", str(box), "-h", str(box), "-u",
-           "-o", str(tmp), str(src)]
+    cmd = ["rsvg-convert", "-a", "-w", str(box), "-h", str(box), "-u", "-o", str(tmp), str(src)]
     proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
     if proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()

@@ -82,8 +82,7 @@ def place(src: Path, dst: Path, mode: str) -> None:
         if mode != "symlink" and not dst.is_symlink():
             s, d = target.stat(), dst.stat()
             if (s.st_ino == d.st_ino and s.st_dev == d.st_dev) or (
-                mode == "copy" and s.st_size == d.st_size
-                and int(s.st_mtime) == int(d.st_mtime)
+                mode == "copy" and s.st_size == d.st_size and int(s.st_mtime) == int(d.st_mtime)
             ):
                 return
         dst.unlink()
@@ -101,17 +100,16 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ap.add_argument("out", type=Path, help="output folder (created)")
-    ap.add_argument("--json", type=Path, required=True, dest="json_file",
-                    help="dataset_flickr30k.json / dataset_coco.json")
-    ap.add_argument("--images", type=Path, required=True,
-                    help="folder of the original images")
+    ap.add_argument(
+        "--json", type=Path, required=True, dest="json_file", help="dataset_flickr30k.json / dataset_coco.json"
+    )
+    ap.add_argument("--images", type=Path, required=True, help="folder of the original images")
     ap.add_argument("--split", choices=sorted(SELECT), default="test")
-    ap.add_argument("--mode", choices=["symlink", "hardlink", "copy"], default="symlink",
-                    help="how images are put under OUT/images")
-    ap.add_argument("--limit", type=int, default=None,
-                    help="first N images of the split, in JSON order")
-    ap.add_argument("--allow-missing", action="store_true",
-                    help="skip images whose file is missing instead of failing")
+    ap.add_argument(
+        "--mode", choices=["symlink", "hardlink", "copy"], default="symlink", help="how images are put under OUT/images"
+    )
+    ap.add_argument("--limit", type=int, default=None, help="first N images of the split, in JSON order")
+    ap.add_argument("--allow-missing", action="store_true", help="skip images whose file is missing instead of failing")
     args = ap.parse_args(argv)
 
     data = json.loads(args.json_file.read_text(encoding="utf-8"))
@@ -131,8 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if split not in wanted or (args.limit and n_selected >= args.limit):
             continue
         captions = common.dedupe(
-            common.clean_text(s.get("raw") or " ".join(s.get("tokens", [])))
-            for s in entry.get("sentences", [])
+            common.clean_text(s.get("raw") or " ".join(s.get("tokens", []))) for s in entry.get("sentences", [])
         )
         if not captions:
             no_caption += 1
@@ -141,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             missing.append(rel)
             continue
         n_selected += 1
-        pair = {"image": image, "captions": captions,
-                "id": entry.get("cocoid", entry.get("imgid"))}
+        pair = {"image": image, "captions": captions, "id": entry.get("cocoid", entry.get("imgid"))}
         pairs.append((src, pair))
 
     if missing and not args.allow_missing:

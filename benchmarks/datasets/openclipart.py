@@ -71,14 +71,56 @@ RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 
 # subject tags that say nothing about what is drawn
 STOP_KEYWORDS = {
-    "hash", "none", "null", "icon", "icons", "theme", "themes", "magick",
-    "unsorted", "special", "signs and symbols", "mimetypes", "mime-types",
-    "mime types", "clip art", "clipart", "clip-art", "image", "images", "media",
-    "svg", "png", "public domain", "publicdomain", "openclipart", "ocal",
-    "united nations member", "mapsym", "lemon theme icon", "action", "actions",
-    "application", "applications", "apps", "filesystem", "webpage", "menu",
-    "computer", "recreation", "education", "office", "work", "various",
-    "remix", "inkscape", "gradients", "r16", "misc", "other", "stuff",
+    "hash",
+    "none",
+    "null",
+    "icon",
+    "icons",
+    "theme",
+    "themes",
+    "magick",
+    "unsorted",
+    "special",
+    "signs and symbols",
+    "mimetypes",
+    "mime-types",
+    "mime types",
+    "clip art",
+    "clipart",
+    "clip-art",
+    "image",
+    "images",
+    "media",
+    "svg",
+    "png",
+    "public domain",
+    "publicdomain",
+    "openclipart",
+    "ocal",
+    "united nations member",
+    "mapsym",
+    "lemon theme icon",
+    "action",
+    "actions",
+    "application",
+    "applications",
+    "apps",
+    "filesystem",
+    "webpage",
+    "menu",
+    "computer",
+    "recreation",
+    "education",
+    "office",
+    "work",
+    "various",
+    "remix",
+    "inkscape",
+    "gradients",
+    "r16",
+    "misc",
+    "other",
+    "stuff",
 }
 # titles that name a collection rather than the drawing
 COLLECTION_TITLE = re.compile(
@@ -172,9 +214,18 @@ def clean_keywords(subjects, creators, exclude_words) -> list[str]:
     out = []
     for s in subjects:
         k = common.clean_text((s or "").replace("_", " ")).lower().strip(" .,;")
-        if (not k or k in STOP_KEYWORDS or k in creator_full or k in ctoks
-                or _HAS_DIGIT.search(k) or len(k) < 3 or "theme" in k
-                or "@" in k or "http" in k or len(k) > 40):
+        if (
+            not k
+            or k in STOP_KEYWORDS
+            or k in creator_full
+            or k in ctoks
+            or _HAS_DIGIT.search(k)
+            or len(k) < 3
+            or "theme" in k
+            or "@" in k
+            or "http" in k
+            or len(k) > 40
+        ):
             continue
         if k in exclude_words or k.rstrip("s") in exclude_words:
             continue
@@ -211,8 +262,7 @@ def select_drawings(source: Path) -> list[dict]:
     drawings = []
     for path in sorted(seen.values()):
         rel = path.relative_to(source)
-        drawings.append({"src": path, "rel": rel.as_posix(),
-                         "group": rel.parts[0] if len(rel.parts) > 1 else "."})
+        drawings.append({"src": path, "rel": rel.as_posix(), "group": rel.parts[0] if len(rel.parts) > 1 else "."})
     return drawings
 
 
@@ -281,8 +331,7 @@ def _render_one(args):
                     return None, True
         except Exception:
             pass
-    return common.render_svg(src, dst, size, background="white", square=True,
-                             trim=trim, timeout=timeout), False
+    return common.render_svg(src, dst, size, background="white", square=True, trim=trim, timeout=timeout), False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,22 +344,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["all", "train", "test"], default="all")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--test-fraction", type=float, default=0.2)
-    ap.add_argument("--limit", type=int, default=None,
-                    help="render only N drawings (a seeded sample; splits unchanged)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="parallel rsvg-convert processes")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="render only N drawings (a seeded sample; splits unchanged)"
+    )
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel rsvg-convert processes")
     ap.add_argument("--size", type=int, default=224, help="output side in pixels")
-    ap.add_argument("--max-same-caption", type=int, default=5,
-                    help="max drawings per (folder, first caption); 0 = no cap")
+    ap.add_argument(
+        "--max-same-caption", type=int, default=5, help="max drawings per (folder, first caption); 0 = no cap"
+    )
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per render")
-    ap.add_argument("--no-trim", action="store_true",
-                    help="keep each drawing's page margins (default: crop to the drawing)")
+    ap.add_argument(
+        "--no-trim", action="store_true", help="keep each drawing's page margins (default: crop to the drawing)"
+    )
     ap.add_argument("--force", action="store_true", help="re-render existing PNGs")
     args = ap.parse_args(argv)
 
     if not args.source.is_dir():
-        sys.exit(f"error: {args.source} not found; install it with "
-                 "`apt-get update && apt-get install -y openclipart-svg librsvg2-bin`")
+        sys.exit(
+            f"error: {args.source} not found; install it with "
+            "`apt-get update && apt-get install -y openclipart-svg librsvg2-bin`"
+        )
     if not common.have_rsvg():
         sys.exit("error: rsvg-convert not found; apt-get install -y librsvg2-bin")
 
@@ -325,16 +378,14 @@ def main(argv: list[str] | None = None) -> int:
         d["image"] = "images/" + str(Path(d["rel"]).with_suffix(".png").as_posix())
     sizes = collections.Counter(d["group"] for d in drawings)
     test_groups = common.group_split(sizes, args.test_fraction, args.seed)
-    assignment = {d["image"]: ("test" if d["group"] in test_groups else "train")
-                  for d in drawings}
+    assignment = {d["image"]: ("test" if d["group"] in test_groups else "train") for d in drawings}
     chosen = set(common.sample_limit([d["image"] for d in drawings], args.limit, args.seed))
     drawings = [d for d in drawings if d["image"] in chosen]
     t_meta = time.time() - t0
 
     out = common.prepare_out(args.out, "openclipart")
     todo = [d for d in drawings if args.split in ("all", assignment[d["image"]])]
-    jobs = [(d["src"], out / d["image"], args.size, args.timeout, args.force,
-             not args.no_trim) for d in todo]
+    jobs = [(d["src"], out / d["image"], args.size, args.timeout, args.force, not args.no_trim) for d in todo]
     t1 = time.time()
     failures: dict[str, str] = {}
     reused = 0
@@ -349,15 +400,21 @@ def main(argv: list[str] | None = None) -> int:
     for d in drawings:
         if d["image"] in failures:
             continue
-        pairs.append({"image": d["image"], "captions": d["captions"],
-                      "keywords": d["keywords"], "source": d["rel"],
-                      "group": d["group"]})
+        pairs.append(
+            {
+                "image": d["image"],
+                "captions": d["captions"],
+                "keywords": d["keywords"],
+                "source": d["rel"],
+                "group": d["group"],
+            }
+        )
     meta = {
         "builder": "openclipart",
         "source": str(args.source),
         "seed": args.seed,
         "method": "by top-level folder: whole folders to test, random.Random(seed) "
-                  f"order, until about {args.test_fraction} of drawings",
+        f"order, until about {args.test_fraction} of drawings",
         "test_fraction": args.test_fraction,
         "test_groups": sorted(test_groups),
         "train_groups": sorted(set(sizes) - test_groups),
@@ -388,8 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         test_groups=sorted(test_groups),
         seconds_metadata=round(t_meta, 1),
         seconds_render=round(t_render, 1),
-        renders_per_second=(round((len(todo) - reused) / t_render, 1)
-                            if t_render > 0 and len(todo) > reused else None),
+        renders_per_second=(round((len(todo) - reused) / t_render, 1) if t_render > 0 and len(todo) > reused else None),
     )
     for image, err in sorted(failures.items()):
         print(f"render failed: {image}: {err}", file=sys.stderr)

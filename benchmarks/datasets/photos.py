@@ -55,71 +55,108 @@ def _python_package_dir(name: str, *sub: str) -> Path | None:
 PLASMA = "/usr/share/wallpapers/{}/contents/images/1920x1080.jpg"
 # source name -> (root folder or None when not installed, package, licence note)
 SOURCES = {
-    "skimage": (lambda: _python_package_dir("skimage", "data"), "scikit-image (PyPI)",
-                "scikit-image sample data: public domain or CC0 (see skimage/data/README.txt)"),
-    "sklearn": (lambda: _python_package_dir("sklearn", "datasets", "images"), "scikit-learn (PyPI)",
-                "scikit-learn sample images (china.jpg, flower.jpg): CC BY 2.0, from Flickr"),
-    "matplotlib": (lambda: _python_package_dir("matplotlib", "mpl-data", "sample_data"), "matplotlib (PyPI)",
-                   "grace_hopper.jpg: US Navy photograph, public domain"),
-    "palapeli": (lambda: Path("/usr/share/palapeli/collection"), "palapeli-data (Debian)",
-                 "/usr/share/doc/palapeli-data/copyright"),
-    "lomiri": (lambda: Path("/usr/share/backgrounds"), "lomiri-wallpapers-16.04 (Debian)",
-               "/usr/share/doc/lomiri-wallpapers-16.04/copyright"),
-    "mate": (lambda: Path("/usr/share/backgrounds/mate/nature"), "mate-backgrounds (Debian)",
-             "/usr/share/doc/mate-backgrounds/copyright"),
-    "plasma": (lambda: Path("/usr/share/wallpapers"), "plasma-workspace-wallpapers (Debian)",
-               "/usr/share/doc/plasma-workspace-wallpapers/copyright"),
+    "skimage": (
+        lambda: _python_package_dir("skimage", "data"),
+        "scikit-image (PyPI)",
+        "scikit-image sample data: public domain or CC0 (see skimage/data/README.txt)",
+    ),
+    "sklearn": (
+        lambda: _python_package_dir("sklearn", "datasets", "images"),
+        "scikit-learn (PyPI)",
+        "scikit-learn sample images (china.jpg, flower.jpg): CC BY 2.0, from Flickr",
+    ),
+    "matplotlib": (
+        lambda: _python_package_dir("matplotlib", "mpl-data", "sample_data"),
+        "matplotlib (PyPI)",
+        "grace_hopper.jpg: US Navy photograph, public domain",
+    ),
+    "palapeli": (
+        lambda: Path("/usr/share/palapeli/collection"),
+        "palapeli-data (Debian)",
+        "/usr/share/doc/palapeli-data/copyright",
+    ),
+    "lomiri": (
+        lambda: Path("/usr/share/backgrounds"),
+        "lomiri-wallpapers-16.04 (Debian)",
+        "/usr/share/doc/lomiri-wallpapers-16.04/copyright",
+    ),
+    "mate": (
+        lambda: Path("/usr/share/backgrounds/mate/nature"),
+        "mate-backgrounds (Debian)",
+        "/usr/share/doc/mate-backgrounds/copyright",
+    ),
+    "plasma": (
+        lambda: Path("/usr/share/wallpapers"),
+        "plasma-workspace-wallpapers (Debian)",
+        "/usr/share/doc/plasma-workspace-wallpapers/copyright",
+    ),
 }
 
 # (source, file under the source root, [two hand-written captions])
 PHOTOS: list[tuple[str, str, list[str]]] = [
-    ("skimage", "astronaut.png", ["an astronaut in an orange spacesuit",
-                                  "a smiling woman astronaut with her helmet"]),
-    ("skimage", "camera.png", ["a man taking a picture with a camera on a tripod",
-                               "black and white photo of a cameraman in a park"]),
+    ("skimage", "astronaut.png", ["an astronaut in an orange spacesuit", "a smiling woman astronaut with her helmet"]),
+    (
+        "skimage",
+        "camera.png",
+        ["a man taking a picture with a camera on a tripod", "black and white photo of a cameraman in a park"],
+    ),
     ("skimage", "chelsea.png", ["a cat", "close-up of a tabby cat's face"]),
     ("skimage", "coffee.png", ["a cup of coffee", "an espresso cup on a red saucer"]),
     ("skimage", "coins.png", ["old coins", "rows of ancient coins on a dark background"]),
     ("skimage", "rocket.jpg", ["a rocket on a launch pad", "a space rocket at night before launch"]),
     ("skimage", "motorcycle_left.png", ["a red motorcycle", "a motorbike parked in a garage"]),
-    ("skimage", "hubble_deep_field.jpg", ["galaxies in deep space",
-                                          "a telescope image of many distant galaxies"]),
-    ("skimage", "retina.jpg", ["a photo of the retina of an eye",
-                               "the back of an eye with blood vessels"]),
+    ("skimage", "hubble_deep_field.jpg", ["galaxies in deep space", "a telescope image of many distant galaxies"]),
+    ("skimage", "retina.jpg", ["a photo of the retina of an eye", "the back of an eye with blood vessels"]),
     ("skimage", "brick.png", ["a brick wall", "grey bricks in rows"]),
     ("skimage", "grass.png", ["grass", "close-up of blades of grass in black and white"]),
     ("skimage", "gravel.png", ["gravel", "a heap of small stones"]),
-    ("skimage", "ihc.png", ["stained tissue under a microscope",
-                            "a microscope slide of cells stained brown and blue"]),
+    ("skimage", "ihc.png", ["stained tissue under a microscope", "a microscope slide of cells stained brown and blue"]),
     ("skimage", "moon.png", ["the surface of the moon", "craters on the lunar surface"]),
     ("sklearn", "china.jpg", ["a Chinese pagoda", "a traditional temple tower among trees by a lake"]),
     ("sklearn", "flower.jpg", ["an orange dahlia", "a round flower with many petals"]),
-    ("matplotlib", "grace_hopper.jpg", ["portrait of an old woman in a navy uniform",
-                                        "an elderly woman with glasses and a military cap"]),
+    (
+        "matplotlib",
+        "grace_hopper.jpg",
+        ["portrait of an old woman in a navy uniform", "an elderly woman with glasses and a military cap"],
+    ),
     ("palapeli", "castle-maintenon.jpg", ["a castle with towers", "a French chateau under a blue sky"]),
     ("palapeli", "cincinnati-bridge.jpg", ["a bridge at night", "a lit suspension bridge over a river"]),
     ("palapeli", "citrus-fruits.jpg", ["slices of oranges and lemons", "sliced citrus fruit"]),
     ("palapeli", "european-honey-bee.jpg", ["a bee on a flower", "a honey bee on a purple aster"]),
     ("palapeli", "panther-chameleon-female.jpg", ["a chameleon", "a lizard climbing a branch"]),
-    ("lomiri", "Kleiber_by_Lukas_Baubkus.jpg", ["a small bird on a tree trunk",
-                                               "a nuthatch clinging to the bark of a tree"]),
+    (
+        "lomiri",
+        "Kleiber_by_Lukas_Baubkus.jpg",
+        ["a small bird on a tree trunk", "a nuthatch clinging to the bark of a tree"],
+    ),
     ("lomiri", "Picture_0B_by_freespace.jpg", ["a fig in a red bowl", "half a fig on a red dish"]),
     ("lomiri", "Picture_1A_by_freespace.jpg", ["paint brushes", "colourful brushes covered in paint"]),
     ("lomiri", "Wine_by_Jakkub_Mede.jpg", ["a drum on a beanbag", "a living room with a djembe and a bottle of wine"]),
-    ("lomiri", "aitzgorri_by_Aitzol_Berasategi.jpg", ["a mountain landscape in autumn",
-                                                      "green meadow and autumn trees below a mountain"]),
-    ("lomiri", "free_by_Peter_Nerlich.jpg", ["a toy bird hanging under lamps",
-                                             "a bird figurine below a ceiling light"]),
-    ("lomiri", "friends_by_Aitzol_Berasategi.jpg", ["two dogs looking out of a window",
-                                                    "brown spaniels peeking out of a wooden house"]),
+    (
+        "lomiri",
+        "aitzgorri_by_Aitzol_Berasategi.jpg",
+        ["a mountain landscape in autumn", "green meadow and autumn trees below a mountain"],
+    ),
+    (
+        "lomiri",
+        "free_by_Peter_Nerlich.jpg",
+        ["a toy bird hanging under lamps", "a bird figurine below a ceiling light"],
+    ),
+    (
+        "lomiri",
+        "friends_by_Aitzol_Berasategi.jpg",
+        ["two dogs looking out of a window", "brown spaniels peeking out of a wooden house"],
+    ),
     ("lomiri", "greentock_by_Peter_Nerlich.jpg", ["a wall clock", "close-up of a clock face with its hands"]),
     ("lomiri", "life_by_Aitzol_Berasategi.jpg", ["a stream in a forest", "a creek flowing over rocks among trees"]),
-    ("lomiri", "picosdeeuropa_by_Aitzol_Berasategi.jpg", ["a path in the mountains",
-                                                          "rocky mountain peaks with snow"]),
+    ("lomiri", "picosdeeuropa_by_Aitzol_Berasategi.jpg", ["a path in the mountains", "rocky mountain peaks with snow"]),
     ("lomiri", "seeding_by_Clements_Engelhardt.jpg", ["dandelions at sunset", "dandelion seed heads in a field"]),
     ("lomiri", "sunset_by_Aitzol_Berasategi.jpg", ["a sunset", "the sun going down over the hills"]),
-    ("lomiri", "Bridge_by_Sander_Klootwijk.jpg", ["steel cables against a blue sky",
-                                                  "a beach seen between the cables of a bridge"]),
+    (
+        "lomiri",
+        "Bridge_by_Sander_Klootwijk.jpg",
+        ["steel cables against a blue sky", "a beach seen between the cables of a bridge"],
+    ),
     ("lomiri", "Dragonfly_by_Bolly.jpg", ["a dragonfly", "a dragonfly on a twig among green leaves"]),
     ("mate", "Aqua.jpg", ["a splash of water", "a drop falling into water"]),
     ("mate", "Blinds.jpg", ["a green leaf", "the veins of a large green leaf up close"]),
@@ -133,7 +170,11 @@ PHOTOS: list[tuple[str, str, list[str]]] = [
     ("mate", "TwoWings.jpg", ["dandelion seeds", "two fluffy seeds in front of orange flowers"]),
     ("mate", "Wood.jpg", ["wood", "a pale wooden surface"]),
     ("mate", "YellowFlower.jpg", ["a yellow flower", "yellow petals of a daisy close-up"]),
-    ("plasma", "/usr/share/wallpapers/ColorfulCups/contents/images/2560x1600.jpg", ["colourful cups", "rows of plastic cups seen from above"]),
+    (
+        "plasma",
+        "/usr/share/wallpapers/ColorfulCups/contents/images/2560x1600.jpg",
+        ["colourful cups", "rows of plastic cups seen from above"],
+    ),
     ("plasma", PLASMA.format("EveningGlow"), ["rowing boats on a shore at sunset", "wooden boats by a lake"]),
     ("plasma", PLASMA.format("FallenLeaf"), ["a fallen leaf", "a maple leaf on the ground in autumn"]),
     ("plasma", PLASMA.format("Kite"), ["a kite in the sky", "a kite flying among white clouds"]),
@@ -161,8 +202,10 @@ def resolve(source: str, rel: str) -> Path | None:
 
 
 def license_text(used: set[str]) -> str:
-    parts = ["Photos in this folder were copied from installed packages; captions were written\n"
-             "for this evaluation set (public domain). Licences of the photos, by source:\n"]
+    parts = [
+        "Photos in this folder were copied from installed packages; captions were written\n"
+        "for this evaluation set (public domain). Licences of the photos, by source:\n"
+    ]
     for source in sorted(used):
         _, package, note = SOURCES[source]
         parts.append(f"\n== {source}: {package}\n")
@@ -180,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["all", "val", "test"], default="all")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-fraction", type=float, default=0.25)
-    ap.add_argument("--lang", choices=("en",) + LANGS, default="en",
-                    help="caption language (translations exist for the test split: use with --split test)")
+    ap.add_argument(
+        "--lang",
+        choices=("en",) + LANGS,
+        default="en",
+        help="caption language (translations exist for the test split: use with --split test)",
+    )
     args = ap.parse_args(argv)
     if args.lang != "en" and args.split != "test":
         raise SystemExit("error: --lang needs --split test (only the test captions are translated)")
@@ -207,9 +254,13 @@ def main(argv: list[str] | None = None) -> int:
             used.add(source)
         pairs.append(pair)
 
-    meta = {"builder": "photos", "seed": args.seed, "lang": args.lang,
-            "method": f"random by image, val fraction {args.val_fraction}, "
-                      "random.Random(seed).shuffle over sorted image paths"}
+    meta = {
+        "builder": "photos",
+        "seed": args.seed,
+        "lang": args.lang,
+        "method": f"random by image, val fraction {args.val_fraction}, "
+        "random.Random(seed).shuffle over sorted image paths",
+    }
     counts = common.write_dataset(out, pairs, assignment, args.split, meta)
     (out / "LICENSE.txt").write_text(license_text(used), encoding="utf-8")
     counts["missing_sources"] = len(missing)

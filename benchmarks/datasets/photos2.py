@@ -130,7 +130,12 @@ GCOMPRIS: list[tuple[str, int, tuple[int, int], str]] = [
     ("explore_monuments", 2180543, (0, 0), "cliff dwellings built under an orange sandstone overhang"),
     ("explore_monuments", 2258147, (0, 0), "white temple with columns lit up at dusk"),
     ("explore_monuments", 2312825, (0, 0), "aerial view of a star-shaped stone fort by the sea"),
-    ("explore_monuments", 2394293, (0, 0), "black and white photo of a round fort by a harbour with skyscrapers behind"),
+    (
+        "explore_monuments",
+        2394293,
+        (0, 0),
+        "black and white photo of a round fort by a harbour with skyscrapers behind",
+    ),
     ("explore_monuments", 2441265, (0, 0), "temple facade carved into a rock cliff"),
     ("explore_monuments", 2548815, (0, 0), "stepped mayan pyramid on a lawn under clouds"),
     ("explore_monuments", 2615509, (0, 0), "taj mahal with its long reflecting pool"),
@@ -157,16 +162,36 @@ def _python_package_dir(name: str, *sub: str) -> Path | None:
 
 # (source, absolute path or a callable giving it, query, package)
 FILES: list[tuple[str, object, str, str]] = [
-    ("lomiri", "/usr/share/backgrounds/Infinite-Sea_by_Aury88.jpg",
-     "milky way above a calm sea at dusk", "lomiri-wallpapers-20.04 (Debian)"),
-    ("plasma", "/usr/share/wallpapers/DarkestHour/contents/images/2560x1600.jpg",
-     "misty lake in blue twilight", "plasma-workspace-wallpapers (Debian)"),
-    ("plasma", "/usr/share/wallpapers/Grey/contents/images/2560x1600.jpg",
-     "black and white picture of a building's wavy facade", "plasma-workspace-wallpapers (Debian)"),
-    ("skimage", lambda: _python_package_dir("skimage", "data", "page.png"),
-     "photo of a printed page of text", "scikit-image (PyPI)"),
-    ("skimage", lambda: _python_package_dir("skimage", "data", "text.png"),
-     "handwritten maths on a sheet of paper", "scikit-image (PyPI)"),
+    (
+        "lomiri",
+        "/usr/share/backgrounds/Infinite-Sea_by_Aury88.jpg",
+        "milky way above a calm sea at dusk",
+        "lomiri-wallpapers-20.04 (Debian)",
+    ),
+    (
+        "plasma",
+        "/usr/share/wallpapers/DarkestHour/contents/images/2560x1600.jpg",
+        "misty lake in blue twilight",
+        "plasma-workspace-wallpapers (Debian)",
+    ),
+    (
+        "plasma",
+        "/usr/share/wallpapers/Grey/contents/images/2560x1600.jpg",
+        "black and white picture of a building's wavy facade",
+        "plasma-workspace-wallpapers (Debian)",
+    ),
+    (
+        "skimage",
+        lambda: _python_package_dir("skimage", "data", "page.png"),
+        "photo of a printed page of text",
+        "scikit-image (PyPI)",
+    ),
+    (
+        "skimage",
+        lambda: _python_package_dir("skimage", "data", "text.png"),
+        "handwritten maths on a sheet of paper",
+        "scikit-image (PyPI)",
+    ),
 ]
 
 LICENCES = {
@@ -213,8 +238,13 @@ def main(argv: list[str] | None = None) -> int:
         if not (out / key).exists():
             image.save(out / key, quality=92)
         used.add("gcompris")
-        pairs.append({"image": key, "captions": [query],
-                      "source": f"gcompris-qt-data (Debian): {RCC / activity}.rcc at byte {offset}"})
+        pairs.append(
+            {
+                "image": key,
+                "captions": [query],
+                "source": f"gcompris-qt-data (Debian): {RCC / activity}.rcc at byte {offset}",
+            }
+        )
     for source, where, query, package in FILES:
         path = where() if callable(where) else Path(where)
         if path is None or not Path(path).exists():
@@ -230,13 +260,18 @@ def main(argv: list[str] | None = None) -> int:
     assignment = {p["image"]: "test" for p in pairs}
     meta = {"builder": "photos2", "seed": 0, "method": "every photo is test (a set for reporting only)"}
     counts = common.write_dataset(out, pairs, assignment, "test" if args.split == "test" else "all", meta)
-    notes = ["Photos in this folder were copied or cut from installed packages; queries were written\n"
-             "for this evaluation set (public domain). Licences of the photos, by source:\n"]
+    notes = [
+        "Photos in this folder were copied or cut from installed packages; queries were written\n"
+        "for this evaluation set (public domain). Licences of the photos, by source:\n"
+    ]
     for source in sorted(used):
         note = LICENCES[source]
         notes.append(f"\n== {source}\n")
-        notes.append(Path(note).read_text(encoding="utf-8", errors="replace") if note.startswith("/") and Path(note).exists()
-                     else note + "\n")
+        notes.append(
+            Path(note).read_text(encoding="utf-8", errors="replace")
+            if note.startswith("/") and Path(note).exists()
+            else note + "\n"
+        )
     (out / "LICENSE.txt").write_text("".join(notes), encoding="utf-8")
     counts["missing_sources"] = len(missing)
     if missing:

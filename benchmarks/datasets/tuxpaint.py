@@ -115,31 +115,37 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ap.add_argument("out", type=Path, help="output folder (created)")
-    ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
-                    help="Tux Paint stamps folder")
-    ap.add_argument("--split", choices=["all", "train", "test"], default="all",
-                    help="which split to write into OUT (split.json always records both)")
+    ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="Tux Paint stamps folder")
+    ap.add_argument(
+        "--split",
+        choices=["all", "train", "test"],
+        default="all",
+        help="which split to write into OUT (split.json always records both)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="split seed")
     ap.add_argument("--test-fraction", type=float, default=0.2)
-    ap.add_argument("--limit", type=int, default=None,
-                    help="write only N stamps (a seeded sample; their split is unchanged)")
-    ap.add_argument("--no-translations", action="store_true",
-                    help="leave out the 'translations' field")
-    ap.add_argument("--audio-langs", default="",
-                    help="comma-separated languages of extra spoken captions to copy "
-                         "into 'audio_translations' (e.g. fr,es; 'all' for every one)")
-    ap.add_argument("--include-svg", action="store_true",
-                    help="also include SVG-only stamps, rendered to PNG with rsvg-convert "
-                         "(changes the split draw)")
-    ap.add_argument("--svg-size", type=int, default=400,
-                    help="longer side in pixels of rendered SVG stamps")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="write only N stamps (a seeded sample; their split is unchanged)"
+    )
+    ap.add_argument("--no-translations", action="store_true", help="leave out the 'translations' field")
+    ap.add_argument(
+        "--audio-langs",
+        default="",
+        help="comma-separated languages of extra spoken captions to copy "
+        "into 'audio_translations' (e.g. fr,es; 'all' for every one)",
+    )
+    ap.add_argument(
+        "--include-svg",
+        action="store_true",
+        help="also include SVG-only stamps, rendered to PNG with rsvg-convert (changes the split draw)",
+    )
+    ap.add_argument("--svg-size", type=int, default=400, help="longer side in pixels of rendered SVG stamps")
     args = ap.parse_args(argv)
 
     source = args.source
     if not source.is_dir():
         sys.exit(
-            f"error: {source} not found; install it with "
-            "`apt-get update && apt-get install -y tuxpaint-stamps-default`"
+            f"error: {source} not found; install it with `apt-get update && apt-get install -y tuxpaint-stamps-default`"
         )
     if args.include_svg and not common.have_rsvg():
         sys.exit("error: --include-svg needs rsvg-convert (apt-get install -y librsvg2-bin)")
@@ -149,11 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"error: no captioned stamps found under {source}")
     for s in stamps:
         s["image"] = f"images/{s['rel']}.png"
-    test_images = common.random_split(
-        (s["image"] for s in stamps), args.test_fraction, args.seed
-    )
-    assignment = {s["image"]: ("test" if s["image"] in test_images else "train")
-                  for s in stamps}
+    test_images = common.random_split((s["image"] for s in stamps), args.test_fraction, args.seed)
+    assignment = {s["image"]: ("test" if s["image"] in test_images else "train") for s in stamps}
     chosen = set(common.sample_limit([s["image"] for s in stamps], args.limit, args.seed))
     stamps = [s for s in stamps if s["image"] in chosen]
 
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         if audio_langs:
             extra = {}
             for ogg in sorted(stem.parent.glob(stem.name + "_desc_*.ogg")):
-                lang = ogg.name[len(stem.name) + len("_desc_"):-len(".ogg")]
+                lang = ogg.name[len(stem.name) + len("_desc_") : -len(".ogg")]
                 if "all" in audio_langs or lang in audio_langs:
                     extra[lang] = f"audio/{s['rel']}_{lang}.ogg"
             if extra:
@@ -190,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             if s["kind"] == "png":
                 common.copy_file(s["src"], dst)
             elif not (dst.exists() and dst.stat().st_mtime >= s["src"].stat().st_mtime):
-                err = common.render_svg(s["src"], dst, args.svg_size,
-                                        background=None, square=False)
+                err = common.render_svg(s["src"], dst, args.svg_size, background=None, square=False)
                 if err:
                     failed.append(f"{s['rel']}: {err}")
                     continue
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "source": str(source),
         "seed": args.seed,
         "method": f"random by image, test fraction {args.test_fraction}, "
-                  "random.Random(seed).shuffle over sorted image paths",
+        "random.Random(seed).shuffle over sorted image paths",
         "test_fraction": args.test_fraction,
         "include_svg": args.include_svg,
         "limit": args.limit,

@@ -81,7 +81,9 @@ class AudioReader:
             yield samples
 
     def _failed(self, reason: str) -> DecodeError:
-        return DecodeError(f"cannot decode {self.path}: {reason}; check that it is a complete audio file or re-encode it")
+        return DecodeError(
+            f"cannot decode {self.path}: {reason}; check that it is a complete audio file or re-encode it"
+        )
 
 
 @dataclass(frozen=True)

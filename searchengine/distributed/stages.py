@@ -35,14 +35,25 @@ _CONTEXTS: dict[tuple, object] = {}
 def _context(model: str, backend: str | None, asr_model: str | None, language: str | None, cache: str):
     key = (model, backend, asr_model, language, cache)
     if key not in _CONTEXTS:
-        encoder = load_encoder(model, "cpu", backend, cache_dir=Path(cache))  # decoding uses only its CPU-side preprocessing
-        _CONTEXTS[key] = DecodeContext(encoder, asr_model=asr_model, language=language, device="cpu",
-                                       cache_dir=Path(cache))
+        encoder = load_encoder(
+            model, "cpu", backend, cache_dir=Path(cache)
+        )  # decoding uses only its CPU-side preprocessing
+        _CONTEXTS[key] = DecodeContext(
+            encoder, asr_model=asr_model, language=language, device="cpu", cache_dir=Path(cache)
+        )
     return _CONTEXTS[key]
 
 
-def decode_chunk(batch: dict, model: str, backend: str | None, asr_model: str | None, language: str | None,
-                 cache: str, threads: int = 1, env: dict | None = None) -> dict:
+def decode_chunk(
+    batch: dict,
+    model: str,
+    backend: str | None,
+    asr_model: str | None,
+    language: str | None,
+    cache: str,
+    threads: int = 1,
+    env: dict | None = None,
+) -> dict:
     """Rows {position, files: pickled [(FoundFile, hash)]} → {position, decoded: pickled [DecodedFile]}.
     The files of a chunk are decoded by `threads` threads, as the in-process decode workers do;
     env: the driver's settings (SEARCHENGINE_HOME, …), applied before anything loads."""
@@ -75,8 +86,17 @@ def _use_threads(threads: int) -> None:
 class EmbedShards:
     """An embedding actor: the encoder loaded once; each call embeds one chunk and writes its shard."""
 
-    def __init__(self, model: str, device: str, backend: str | None, batch_size: int, shards_dir: str, cache: str,
-                 threads: int | None = None, env: dict | None = None):
+    def __init__(
+        self,
+        model: str,
+        device: str,
+        backend: str | None,
+        batch_size: int,
+        shards_dir: str,
+        cache: str,
+        threads: int | None = None,
+        env: dict | None = None,
+    ):
         os.environ.update(env or {})
         if threads:
             _use_threads(threads)
@@ -93,5 +113,8 @@ class EmbedShards:
             write_shard(self.shards_dir / name, drafts, self.encoder.id)
             names.append(name)
             counts.append(len(drafts))
-        return {"position": np.asarray(batch["position"]), "shard": np.array(names, dtype=object),
-                "files": np.asarray(counts)}
+        return {
+            "position": np.asarray(batch["position"]),
+            "shard": np.array(names, dtype=object),
+            "files": np.asarray(counts),
+        }

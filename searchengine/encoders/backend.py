@@ -22,15 +22,17 @@ ONNX_INT8 = "onnx-int8"
 
 
 def split_int8(name: str) -> tuple[str, bool]:
-    """"bundled+int8" -> ("bundled", True)."""
+    """ "bundled+int8" -> ("bundled", True)."""
     return (name[: -len(INT8_SUFFIX)], True) if name.endswith(INT8_SUFFIX) else (name, False)
 
 
 def int8_backend(backend: str, device: str) -> str:
     """The backend for an int8 model: ONNX Runtime on the CPU, or a one-line error."""
     if backend == "torch" or device != "cpu":
-        raise UsageError("int8 models ({suffix}) run in ONNX Runtime on the CPU: use {-device=cpu} and {-backend=auto} or onnx",
-                         suffix=INT8_SUFFIX)
+        raise UsageError(
+            "int8 models ({suffix}) run in ONNX Runtime on the CPU: use {-device=cpu} and {-backend=auto} or onnx",
+            suffix=INT8_SUFFIX,
+        )
     if not onnxruntime_available():
         raise ModelUnavailable("int8 models need ONNX Runtime: pip install onnxruntime onnx")
     return ONNX_INT8
@@ -38,7 +40,9 @@ def int8_backend(backend: str, device: str) -> str:
 
 def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
-        raise UsageError("unknown {-backend=$backend}: use one of {choices}", backend=backend, choices=", ".join(BACKENDS))
+        raise UsageError(
+            "unknown {-backend=$backend}: use one of {choices}", backend=backend, choices=", ".join(BACKENDS)
+        )
     return backend
 
 
@@ -65,7 +69,9 @@ def use_onnx(device: str, backend: str) -> bool:
         return False
     if backend == "onnx":
         if device != "cpu":
-            raise UsageError("{-backend=onnx} runs on the CPU only: add {-device=cpu}, or use {-backend=torch} on a GPU")
+            raise UsageError(
+                "{-backend=onnx} runs on the CPU only: add {-device=cpu}, or use {-backend=torch} on a GPU"
+            )
         if not onnxruntime_available():
             raise ModelUnavailable("{-backend=onnx} needs ONNX Runtime: pip install onnxruntime onnx")
         return True

@@ -56,8 +56,9 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def stack_prepared(encoder: Encoder, images: Sequence[Image.Image | np.ndarray],
-                   dtype: type | None = np.float32) -> np.ndarray:
+def stack_prepared(
+    encoder: Encoder, images: Sequence[Image.Image | np.ndarray], dtype: type | None = np.float32
+) -> np.ndarray:
     """One batch (of `dtype`; None: the prepared arrays' own) from a mix of PIL images and
     already prepared arrays."""
     arrays = [im if isinstance(im, np.ndarray) else encoder.prepare_image(im) for im in images]

@@ -63,13 +63,19 @@ class ClipBpe:
         model = spec["model"]
         merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
         specials = spec["post_processor"]["special_tokens"]
-        return cls(model["vocab"], dict(zip(merges, range(len(merges)))), specials["<|startoftext|>"]["ids"][0],
-                   specials["<|endoftext|>"]["ids"][0], spec["truncation"]["max_length"])
+        return cls(
+            model["vocab"],
+            dict(zip(merges, range(len(merges)))),
+            specials["<|startoftext|>"]["ids"][0],
+            specials["<|endoftext|>"]["ids"][0],
+            spec["truncation"]["max_length"],
+        )
 
     def save(self, path: Path) -> None:
         merges = sorted(self.ranks, key=self.ranks.__getitem__)
-        blob = marshal.dumps((FORMAT, list(self.vocab), list(self.vocab.values()), merges,
-                              self.sot, self.eot, self.context))
+        blob = marshal.dumps(
+            (FORMAT, list(self.vocab), list(self.vocab.values()), merges, self.sot, self.eot, self.context)
+        )
         atomic_write(path, blob)
 
     @classmethod

@@ -22,8 +22,15 @@ from searchengine.errors import UnknownModel
 DIM = 256
 PROBES = 2  # dimensions a word is hashed to
 THUMB = 8  # side of the grey thumbnail
-COLOURS = {"red": (220, 30, 30), "green": (30, 180, 30), "blue": (30, 60, 220), "yellow": (230, 220, 40),
-           "black": (10, 10, 10), "white": (245, 245, 245), "grey": (128, 128, 128)}
+COLOURS = {
+    "red": (220, 30, 30),
+    "green": (30, 180, 30),
+    "blue": (30, 60, 220),
+    "yellow": (230, 220, 40),
+    "black": (10, 10, 10),
+    "white": (245, 245, 245),
+    "grey": (128, 128, 128),
+}
 _WORD = re.compile(r"\w+")
 
 

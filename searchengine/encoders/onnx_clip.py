@@ -51,8 +51,11 @@ class Preprocess:
     @staticmethod
     def supports(cfg: dict) -> bool:
         size = _size(cfg)
-        return (cfg.get("interpolation") in _FILTERS and len(size) == 2
-                and (cfg.get("resize_mode") == "squash" or (cfg.get("resize_mode") == "shortest" and size[0] == size[1])))
+        return (
+            cfg.get("interpolation") in _FILTERS
+            and len(size) == 2
+            and (cfg.get("resize_mode") == "squash" or (cfg.get("resize_mode") == "shortest" and size[0] == size[1]))
+        )
 
     def __call__(self, image) -> np.ndarray:
         image = image.convert("RGB")
@@ -93,16 +96,24 @@ def _clip_bpe_tokenizer(simple, context_length: int):
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     merges = [pair for pair, _ in sorted(simple.bpe_ranks.items(), key=lambda item: item[1])]
-    bpe = models.BPE(vocab=dict(simple.encoder), merges=merges, unk_token="<|endoftext|>",
-                     end_of_word_suffix="</w>", continuing_subword_prefix="", fuse_unk=False)
+    bpe = models.BPE(
+        vocab=dict(simple.encoder),
+        merges=merges,
+        unk_token="<|endoftext|>",
+        end_of_word_suffix="</w>",
+        continuing_subword_prefix="",
+        fuse_unk=False,
+    )
     tok = Tokenizer(bpe)
     tok.normalizer = normalizers.Sequence(
         [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()]
     )
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(_CLIP_SPLIT), behavior="removed", invert=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(_CLIP_SPLIT), behavior="removed", invert=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     sot, eot = simple.sot_token_id, simple.eot_token_id
     tok.post_processor = processors.TemplateProcessing(
@@ -197,6 +208,7 @@ def _save_tokenizer(torch_clip, path: Path) -> str:
 
 # -- towers -------------------------------------------------------------------------------------------
 
+
 def export_image(torch_clip, path: Path) -> dict:
     import torch
 
@@ -220,8 +232,13 @@ def export_image(torch_clip, path: Path) -> dict:
     sample = {"pixels": rng.standard_normal((2, 3, height, width)).astype(np.float32)}
     check = {"pixels": rng.standard_normal((3, 3, height, width)).astype(np.float32)}
     return export_tower(
-        ImageTower(torch_clip.model), sample, ["embedding"], {"pixels": {0: "batch"}, "embedding": {0: "batch"}},
-        path, check_inputs=[check], tolerance=1e-3,
+        ImageTower(torch_clip.model),
+        sample,
+        ["embedding"],
+        {"pixels": {0: "batch"}, "embedding": {0: "batch"}},
+        path,
+        check_inputs=[check],
+        tolerance=1e-3,
         extra={"dim": torch_clip.dim, "preprocess": json.loads(json.dumps(cfg)) if prepare else None},
     )
 
@@ -244,8 +261,12 @@ def export_text(torch_clip, path: Path) -> dict:
 
     tokens = torch_clip.tokenizer(CHECK_TEXTS).numpy().astype(np.int64)
     return export_tower(
-        TextTower(torch_clip.model), {"tokens": tokens[:2]}, ["embedding"],
+        TextTower(torch_clip.model),
+        {"tokens": tokens[:2]},
+        ["embedding"],
         {"tokens": {0: "batch"}, "embedding": {0: "batch"}},
-        path, check_inputs=[{"tokens": tokens}], tolerance=1e-3,
+        path,
+        check_inputs=[{"tokens": tokens}],
+        tolerance=1e-3,
         extra={"dim": torch_clip.dim, "tokenizer": tokenizer_name},
     )

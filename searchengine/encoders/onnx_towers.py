@@ -159,9 +159,15 @@ def export_tower(
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer notes about constants; verification below decides
                 torch.onnx.export(
-                    module, tuple(torch.from_numpy(v) for v in inputs.values()), str(tmp),
-                    input_names=list(inputs), output_names=list(output_names), dynamic_axes=dynamic_axes,
-                    opset_version=OPSET, do_constant_folding=True, dynamo=False,
+                    module,
+                    tuple(torch.from_numpy(v) for v in inputs.values()),
+                    str(tmp),
+                    input_names=list(inputs),
+                    output_names=list(output_names),
+                    dynamic_axes=dynamic_axes,
+                    opset_version=OPSET,
+                    do_constant_folding=True,
+                    dynamo=False,
                 )
             diff = _max_difference(module, tmp, [inputs, *check_inputs])
         except ExportFailed:
@@ -172,8 +178,14 @@ def export_tower(
             torch.backends.mha.set_fastpath_enabled(fastpath)
         if not diff <= tolerance:
             raise ExportFailed(f"ONNX output differs from PyTorch by {diff:.2e} (tolerance {tolerance:.0e})")
-        info = {"format": EXPORT_FORMAT, "max_abs_diff": diff, "versions": runtime_versions(),
-                "inputs": list(inputs), "outputs": list(output_names), **(extra or {})}
+        info = {
+            "format": EXPORT_FORMAT,
+            "max_abs_diff": diff,
+            "versions": runtime_versions(),
+            "inputs": list(inputs),
+            "outputs": list(output_names),
+            **(extra or {}),
+        }
         atomic_write(path.with_suffix(".json"), json.dumps(info, indent=1))
     return info
 
@@ -245,8 +257,9 @@ class TowerCache:
         with preparing(f"quantising {model_id.split(':')[-1]} to int8"), atomic_path(target, suffix=".onnx") as tmp:
             try:
                 root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process is not for our users
-                quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,
-                                 op_types_to_quantize=["MatMul", "Gemm"])
+                quantize_dynamic(
+                    str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"]
+                )
             except Exception as exc:  # the quantiser raises whatever its graph passes raise
                 raise ExportFailed(f"int8 quantisation failed: {type(exc).__name__}: {exc}") from exc
             finally:
@@ -262,15 +275,20 @@ class TowerCache:
                 raise ExportFailed("the fp32 export failed")
             return self.quantized_copy(model_id, tower, info)
         except ExportFailed as exc:
-            raise ModelUnavailable("no int8 {tower} tower for {model_id} ({reason}): use the model without +int8",
-                                   tower=tower, model_id=model_id, reason=exc) from exc
+            raise ModelUnavailable(
+                "no int8 {tower} tower for {model_id} ({reason}): use the model without +int8",
+                tower=tower,
+                model_id=model_id,
+                reason=exc,
+            ) from exc
 
     def load(self, model_id: str, tower: str, info: dict, variant: str = FP32, threads: int | None = None) -> OnnxTower:
         """The exported tower (facts `info`) in an ONNX Runtime session."""
         return OnnxTower(self.path(model_id, tower, variant), info, threads, self.prepack)
 
-    def tower(self, model_id: str, tower: str, export: Callable[[Path], dict], threads: int | None = None,
-              variant: str = FP32) -> OnnxTower | None:
+    def tower(
+        self, model_id: str, tower: str, export: Callable[[Path], dict], threads: int | None = None, variant: str = FP32
+    ) -> OnnxTower | None:
         """The tower in an ONNX Runtime session (exported first when absent); None when export fails.
 
         `variant` "int8" runs the dynamically quantised copy (made from the fp32 export).

@@ -47,7 +47,9 @@ class ClipSpec:
             return cls(arch, tag)
         raise UnknownModel(
             "model 'clip:{spec}' names no weights: use clip:ARCH/PRETRAINED (e.g. clip:ViT-B-32/laion2b_s34b_b79k), "
-            "clip:ARCH@/path/to/weights.pt or clip:local-dir:/folder", spec=spec)
+            "clip:ARCH@/path/to/weights.pt or clip:local-dir:/folder",
+            spec=spec,
+        )
 
     @property
     def local_path(self) -> Path | None:
@@ -145,7 +147,9 @@ class OpenClipEncoder:
     def _export_towers(self) -> bool:
         """Make sure both towers are exported (from the PyTorch model, once); False: stay on PyTorch."""
         for name, export in (("image", onnx_clip.export_image), ("text", onnx_clip.export_text)):
-            info = self.towers.ensure_exported(self._fp32_id, name, lambda path, export=export: export(self.torch, path))
+            info = self.towers.ensure_exported(
+                self._fp32_id, name, lambda path, export=export: export(self.torch, path)
+            )
             if self._variant == INT8:
                 info = self.towers.int8_info(self._fp32_id, name, info)
             if info is None:
@@ -215,7 +219,9 @@ class TorchClip:
         try:
             with _hub_offline(offline):
                 model, _, preprocess = open_clip.create_model_and_transforms(
-                    self.spec.arch, pretrained=self.spec.pretrained, device=self.device,
+                    self.spec.arch,
+                    pretrained=self.spec.pretrained,
+                    device=self.device,
                     precision=self.precision,
                 )
         except Exception as exc:  # open_clip raises RuntimeError/ValueError/FileNotFoundError/HF errors
@@ -223,7 +229,10 @@ class TorchClip:
             raise ModelUnavailable(
                 "cannot load open_clip weights for {arch}/{pretrained} ({where}): run once where huggingface.co is "
                 "reachable to cache them, or pass clip:ARCH@/path/to/weights.pt",
-                arch=self.spec.arch, pretrained=self.spec.pretrained or "", where=where) from exc
+                arch=self.spec.arch,
+                pretrained=self.spec.pretrained or "",
+                where=where,
+            ) from exc
         self.model = model.eval()
         self.preprocess = preprocess
         self.tokenizer = open_clip.get_tokenizer(self.spec.arch)

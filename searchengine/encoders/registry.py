@@ -39,8 +39,13 @@ def _factories() -> dict[str, Factory]:
     from searchengine.encoders.demo import load_demo
     from searchengine.encoders.openclip import load_clip
 
-    return {"bundled": load_bundled, "bundled-multilingual": load_bundled_multilingual, "clip": load_clip,
-            "demo": load_demo, **_REGISTERED}
+    return {
+        "bundled": load_bundled,
+        "bundled-multilingual": load_bundled_multilingual,
+        "clip": load_clip,
+        "demo": load_demo,
+        **_REGISTERED,
+    }
 
 
 def families() -> list[str]:
@@ -60,8 +65,14 @@ def split_name(name: str) -> tuple[str, str]:
     return family, spec
 
 
-def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto", backend: str | None = None, *,
-                 cache_dir: Path, quick_start: bool = False) -> Encoder:
+def load_encoder(
+    name: str = DEFAULT_MODEL,
+    device: str = "auto",
+    backend: str | None = None,
+    *,
+    cache_dir: Path,
+    quick_start: bool = False,
+) -> Encoder:
     """The encoder `name` on `device`; `backend` (auto|onnx|torch; None: auto) chooses the runtime
     of its towers (see backend.py); `cache_dir` keeps what is derived from its weights (exports,
     text banks). A name ending in "+int8" is that model with int8 towers (ONNX Runtime, CPU), an
@@ -79,10 +90,17 @@ def load_encoder(name: str = DEFAULT_MODEL, device: str = "auto", backend: str |
     family, spec = split_name(base)
     factory = factories.get(family)
     if factory is None:
-        raise UnknownModel("unknown model {name}: use 'bundled' or 'clip:ARCH/PRETRAINED' (families: {families})",
-                           name=repr(name), families=", ".join(sorted(factories)))
+        raise UnknownModel(
+            "unknown model {name}: use 'bundled' or 'clip:ARCH/PRETRAINED' (families: {families})",
+            name=repr(name),
+            families=", ".join(sorted(factories)),
+        )
     started = time.perf_counter()
     encoder = factory(spec, Runtime(Path(cache_dir), device, backend, quick_start))
-    log.info("model %s on %s, ready in %.1f s", encoder.id, getattr(encoder, "runtime", encoder.device),
-             time.perf_counter() - started)
+    log.info(
+        "model %s on %s, ready in %.1f s",
+        encoder.id,
+        getattr(encoder, "runtime", encoder.device),
+        time.perf_counter() - started,
+    )
     return encoder

@@ -46,13 +46,15 @@ def load_pairs(folder: Path, split: str | None = None) -> list[Pair]:
     missing = [str(p.image) for p in pairs if not p.image.is_file()]
     missing += [str(p.audio) for p in pairs if p.audio is not None and not p.audio.is_file()]
     if missing:
-        raise UsageError(f"{len(missing)} files listed in {path} do not exist (first: {missing[0]}): rebuild the dataset")
+        raise UsageError(
+            f"{len(missing)} files listed in {path} do not exist (first: {missing[0]}): rebuild the dataset"
+        )
     return pairs
 
 
 def _pair(row: dict, folder: Path, where: str) -> Pair:
     if not isinstance(row, dict) or not isinstance(row.get("image"), str):
-        raise UsageError(f"{where}: each line needs an \"image\" path")
+        raise UsageError(f'{where}: each line needs an "image" path')
     captions = tuple(c.strip() for c in row.get("captions") or [] if isinstance(c, str) and c.strip())
     if not captions:
         raise UsageError(f"{where}: {row['image']} has no captions")

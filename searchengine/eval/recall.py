@@ -82,9 +82,17 @@ class Vectors:
         return np.maximum.reduceat(queries @ self.caption_segments[order].T, starts, axis=1)
 
 
-def run_recall(dataset: Path, model: str = DEFAULT_MODEL, device: str = "auto", *, split: str | None = None,
-               audio: bool = False, index_type: str = "auto", progress: Progress | None = None,
-               encoder: Encoder | None = None) -> dict:
+def run_recall(
+    dataset: Path,
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    *,
+    split: str | None = None,
+    audio: bool = False,
+    index_type: str = "auto",
+    progress: Progress | None = None,
+    encoder: Encoder | None = None,
+) -> dict:
     """Recall of `model` on the dataset folder (pairs.jsonl, or <split>.jsonl); see the module doc."""
     started = time.perf_counter()
     progress = progress or SilentProgress()
@@ -96,8 +104,10 @@ def run_recall(dataset: Path, model: str = DEFAULT_MODEL, device: str = "auto", 
         settings = IngestSettings(model=model, device=device, index_type=index_type, follow_outside_links=True)
         summary = sync_folder(gallery.root, Path(tmp) / "index", settings, progress, encoder, cache_dir=cache_dir())
         if summary.failed:
-            raise DecodeError(f"{summary.failed} dataset files could not be indexed (first: {summary.errors[0][1]}); "
-                              "fix or drop them from the dataset")
+            raise DecodeError(
+                f"{summary.failed} dataset files could not be indexed (first: {summary.errors[0][1]}); "
+                "fix or drop them from the dataset"
+            )
         index = IndexFolder.open(Path(tmp) / "index")
         try:
             result, vectors, t2i_ranks = _measure(index, encoder, pairs, gallery, progress)
@@ -105,8 +115,14 @@ def run_recall(dataset: Path, model: str = DEFAULT_MODEL, device: str = "auto", 
                 result["a2i"] = _spoken(index, encoder, pairs, vectors, t2i_ranks, progress)
         finally:
             index.close()
-    return {"model": model, "encoder_id": encoder.id, "dataset": str(Path(dataset).expanduser().resolve()),
-              "split": split or "all", **result, "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "model": model,
+        "encoder_id": encoder.id,
+        "dataset": str(Path(dataset).expanduser().resolve()),
+        "split": split or "all",
+        **result,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def write_gallery(pairs: Sequence[Pair], root: Path) -> Gallery:
@@ -149,18 +165,22 @@ def stored_vectors(index: IndexFolder, gallery: Gallery) -> Vectors:
     unindexed = int(np.isnan(images[:, 0]).sum()) if len(images) else 0
     if unindexed or len(set(owners)) != len(caption_of):
         first = next((n for n, i in image_of.items() if np.isnan(images[i, 0])), None)
-        raise DecodeError(f"{unindexed} images and {len(caption_of) - len(set(owners))} captions were not indexed"
-                          f"{f' (first image: {first}; is its file type one searchengine indexes?)' if first else ''}")
+        raise DecodeError(
+            f"{unindexed} images and {len(caption_of) - len(set(owners))} captions were not indexed"
+            f"{f' (first image: {first}; is its file type one searchengine indexes?)' if first else ''}"
+        )
     sids, image_pos, caption_pos = (np.asarray(column, np.int64) for column in zip(*places))
     image_at = np.full(int(sids.max()) + 1, -1, np.int64)
     caption_at = image_at.copy()
     image_at[sids], caption_at[sids] = image_pos, caption_pos
-    return Vectors(images, np.asarray(segments, np.float32).reshape(-1, dim), np.asarray(owners, np.int64),
-                   image_at, caption_at)
+    return Vectors(
+        images, np.asarray(segments, np.float32).reshape(-1, dim), np.asarray(owners, np.int64), image_at, caption_at
+    )
 
 
-def _measure(index: IndexFolder, encoder: Encoder, pairs: Sequence[Pair], gallery: Gallery,
-             progress: Progress) -> tuple[dict, Vectors, np.ndarray]:
+def _measure(
+    index: IndexFolder, encoder: Encoder, pairs: Sequence[Pair], gallery: Gallery, progress: Progress
+) -> tuple[dict, Vectors, np.ndarray]:
     vectors = stored_vectors(index, gallery)
     n_images, n_captions = len(pairs), len(gallery.captions)
     queries = _embed_texts(encoder, gallery.captions)
@@ -179,8 +199,10 @@ def _measure(index: IndexFolder, encoder: Encoder, pairs: Sequence[Pair], galler
         "n_captions": n_captions,
         "t2i": recall_at(t2i_ranks),
         "i2t": recall_at(_exact_ranks(n_images, i2t)),
-        "chance": {"t2i": chance_recall([1] * n_captions, n_images),
-                   "i2t": chance_recall(gallery.n_correct_captions(), n_captions)},
+        "chance": {
+            "t2i": chance_recall([1] * n_captions, n_images),
+            "i2t": chance_recall(gallery.n_correct_captions(), n_captions),
+        },
         "ann": {
             "index_type": index.manifest.index_type,
             "params": index.manifest.index_params,
@@ -191,8 +213,14 @@ def _measure(index: IndexFolder, encoder: Encoder, pairs: Sequence[Pair], galler
     return result, vectors, t2i_ranks
 
 
-def _spoken(index: IndexFolder, encoder: Encoder, pairs: Sequence[Pair], vectors: Vectors, t2i_ranks: np.ndarray,
-            progress: Progress) -> dict:
+def _spoken(
+    index: IndexFolder,
+    encoder: Encoder,
+    pairs: Sequence[Pair],
+    vectors: Vectors,
+    t2i_ranks: np.ndarray,
+    progress: Progress,
+) -> dict:
     """Spoken captions, transcribed, as text queries over the images (a2i), beside t2i on the same images."""
     from searchengine.audio import Transcriber
 
@@ -236,8 +264,13 @@ def _exact_ranks(n_queries: int, score: Callable[[slice], tuple[np.ndarray, np.n
     return np.concatenate([pessimistic_ranks(*score(rows)) for rows in _row_slices(n_queries)] or [np.zeros(0)])
 
 
-def _searched_ranks(index: VectorIndex, queries: np.ndarray, position: np.ndarray,
-                    score: Callable[[slice], tuple[np.ndarray, np.ndarray]], progress: Progress) -> np.ndarray:
+def _searched_ranks(
+    index: VectorIndex,
+    queries: np.ndarray,
+    position: np.ndarray,
+    score: Callable[[slice], tuple[np.ndarray, np.ndarray]],
+    progress: Progress,
+) -> np.ndarray:
     """Ranks among the entries the vector index returns for each query.
 
     position maps a segment id to its gallery entry (-1: another kind, skipped); the index is
@@ -288,5 +321,7 @@ def _one_hot(truth: np.ndarray, n: int) -> np.ndarray:
 
 def _embed_texts(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     """Texts embedded as queries (what Searcher.embed_query does for words, in batches)."""
-    chunks = [encoder.embed_texts([t.strip() for t in texts[i : i + TEXT_BATCH]]) for i in range(0, len(texts), TEXT_BATCH)]
+    chunks = [
+        encoder.embed_texts([t.strip() for t in texts[i : i + TEXT_BATCH]]) for i in range(0, len(texts), TEXT_BATCH)
+    ]
     return np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)

@@ -10,8 +10,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"),
-             Path("/usr/share/fonts/truetype/liberation2"))
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/truetype/liberation"),
+    Path("/usr/share/fonts/truetype/liberation2"),
+)
 FONTS = {  # name -> file (Debian package)
     "DejaVu Sans": "DejaVuSans.ttf",
     "DejaVu Serif": "DejaVuSerif.ttf",
@@ -95,11 +98,37 @@ def page(text: str, font: str, size: int = 23, width: int = 1240, height: int = 
     return TextImage(image, shown, "page", font)
 
 
-UI_LABELS = ["Display brightness", "Night light schedule", "Wi-Fi network", "Bluetooth devices", "Battery saver",
-             "Keyboard layout", "Notifications", "Storage usage", "Privacy and security", "Default browser",
-             "Automatic updates", "Screen lock timeout", "Sound output device", "Time zone", "Printers and scanners"]
-UI_VALUES = ["On", "Off", "75 %", "Automatic", "English (UK)", "5 minutes", "Home-Office-5G", "Enabled", "Never",
-             "Speakers (USB Audio)", "Europe/Berlin", "12.4 GB free"]
+UI_LABELS = [
+    "Display brightness",
+    "Night light schedule",
+    "Wi-Fi network",
+    "Bluetooth devices",
+    "Battery saver",
+    "Keyboard layout",
+    "Notifications",
+    "Storage usage",
+    "Privacy and security",
+    "Default browser",
+    "Automatic updates",
+    "Screen lock timeout",
+    "Sound output device",
+    "Time zone",
+    "Printers and scanners",
+]
+UI_VALUES = [
+    "On",
+    "Off",
+    "75 %",
+    "Automatic",
+    "English (UK)",
+    "5 minutes",
+    "Home-Office-5G",
+    "Enabled",
+    "Never",
+    "Speakers (USB Audio)",
+    "Europe/Berlin",
+    "12.4 GB free",
+]
 
 
 def screenshot(font: str, seed: int, size: int = 16) -> TextImage:
@@ -130,14 +159,34 @@ def screenshot(font: str, seed: int, size: int = 16) -> TextImage:
     return TextImage(image, lines + [button], "screenshot", font)
 
 
-SIGN_TEXTS = [["NO PARKING", "Mon - Fri 8am - 6pm"], ["BAKERY", "Fresh bread daily"], ["PLATFORM 4", "Trains to Leeds"],
-              ["CITY MUSEUM", "Open until 5 pm"], ["WET FLOOR"], ["EXIT", "Emergency only"], ["Main Street 12"],
-              ["PHARMACY", "Open 24 hours"], ["SLOW DOWN", "School zone"], ["Harbour Road"], ["PRIVATE", "Keep out"],
-              ["TICKET OFFICE", "Cash and cards"], ["Garden Cafe", "Coffee and cake"], ["BUS STOP", "Line 7 and 19"]]
+SIGN_TEXTS = [
+    ["NO PARKING", "Mon - Fri 8am - 6pm"],
+    ["BAKERY", "Fresh bread daily"],
+    ["PLATFORM 4", "Trains to Leeds"],
+    ["CITY MUSEUM", "Open until 5 pm"],
+    ["WET FLOOR"],
+    ["EXIT", "Emergency only"],
+    ["Main Street 12"],
+    ["PHARMACY", "Open 24 hours"],
+    ["SLOW DOWN", "School zone"],
+    ["Harbour Road"],
+    ["PRIVATE", "Keep out"],
+    ["TICKET OFFICE", "Cash and cards"],
+    ["Garden Cafe", "Coffee and cake"],
+    ["BUS STOP", "Line 7 and 19"],
+]
 
 
-def sign(lines: list[str], font: str, background, seed: int, angle: float = 0.0, blur: float = 0.0,
-         noise: float = 0.0, size: int = 800) -> TextImage:
+def sign(
+    lines: list[str],
+    font: str,
+    background,
+    seed: int,
+    angle: float = 0.0,
+    blur: float = 0.0,
+    noise: float = 0.0,
+    size: int = 800,
+) -> TextImage:
     """A sign photographed in a scene: `lines` on a board over a photo `background`, rotated by
     `angle` degrees, blurred (Gaussian radius `blur`), with sensor noise (std `noise`), saved as JPEG."""
     from PIL import Image, ImageDraw
@@ -148,9 +197,15 @@ def sign(lines: list[str], font: str, background, seed: int, angle: float = 0.0,
     widths = [face.getlength(line) for line in lines]
     board_w, line_h = int(max(widths)) + 60, int(face.size * 1.35)
     board_h = line_h * len(lines) + 40
-    colour, ink = rng.choice([((250, 250, 245), (20, 20, 20)), ((20, 90, 170), (255, 255, 255)),
-                              ((200, 30, 30), (255, 255, 255)), ((30, 110, 60), (255, 255, 255)),
-                              ((250, 200, 30), (20, 20, 20))])
+    colour, ink = rng.choice(
+        [
+            ((250, 250, 245), (20, 20, 20)),
+            ((20, 90, 170), (255, 255, 255)),
+            ((200, 30, 30), (255, 255, 255)),
+            ((30, 110, 60), (255, 255, 255)),
+            ((250, 200, 30), (20, 20, 20)),
+        ]
+    )
     board = Image.new("RGBA", (board_w, board_h), colour + (255,))
     draw = ImageDraw.Draw(board)
     for i, (line, w) in enumerate(zip(lines, widths)):
@@ -168,8 +223,13 @@ def degrade(item: TextImage, seed: int, angle: float, blur: float, noise: float)
     from PIL import Image
 
     image = item.image.rotate(angle, expand=True, fillcolor="white", resample=Image.Resampling.BICUBIC)
-    return TextImage(_photographed(image, seed, blur, noise, quality=80), item.lines, item.kind, item.font,
-                     f"rotated {angle:g}°, blur {blur:g}, noise {noise:g}")
+    return TextImage(
+        _photographed(image, seed, blur, noise, quality=80),
+        item.lines,
+        item.kind,
+        item.font,
+        f"rotated {angle:g}°, blur {blur:g}, noise {noise:g}",
+    )
 
 
 def _photographed(image, seed: int, blur: float, noise: float, quality: int):

@@ -64,8 +64,9 @@ class DecodeContext:
 
     def transcriber(self) -> Transcriber:
         if self._transcriber is None:
-            self._transcriber = Transcriber(self.asr_model, device=self.device, language=self.language,
-                                            cache_dir=self.cache_dir)
+            self._transcriber = Transcriber(
+                self.asr_model, device=self.device, language=self.language, cache_dir=self.cache_dir
+            )
         return self._transcriber
 
     @contextmanager
@@ -130,20 +131,21 @@ def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
         keyframes = video.Keyframes()
         if stream is not None:
             with ctx.media_progress(path, "video") as report:
-                keyframes = video.extract_keyframes(path, ctx.encoder.prepare_image, container=container,
-                                                    on_progress=report)
+                keyframes = video.extract_keyframes(
+                    path, ctx.encoder.prepare_image, container=container, on_progress=report
+                )
     segments = [
         SegmentInput(i, image=image, t_start=start, t_end=end)
         for i, (image, start, end) in enumerate(zip(keyframes.images, keyframes.starts, keyframes.ends))
     ]
     if has_audio:
-        segments += _speech(path, content_hash, ctx, first=len(segments), offset=audio_offset,
-                            required=stream is None)
+        segments += _speech(path, content_hash, ctx, first=len(segments), offset=audio_offset, required=stream is None)
     return segments
 
 
-def _speech(path: Path, content_hash: str, ctx: DecodeContext, first: int, offset: float,
-            required: bool) -> list[SegmentInput]:
+def _speech(
+    path: Path, content_hash: str, ctx: DecodeContext, first: int, offset: float, required: bool
+) -> list[SegmentInput]:
     """Transcript segments numbered from `first`, shifted to file time; a broken sound track of a
     video that shows something is logged and left out (required=False)."""
     try:

@@ -16,8 +16,9 @@ from searchengine.store.records import ItemDraft, SegmentDraft
 TEXT_BATCH = 64
 
 
-def embedding_groups(decoded: Iterable[DecodedFile], batch_size: int, every: int | None = None
-                     ) -> Iterator[list[DecodedFile]]:
+def embedding_groups(
+    decoded: Iterable[DecodedFile], batch_size: int, every: int | None = None
+) -> Iterator[list[DecodedFile]]:
     """Consecutive files embedded together, in order: a group closes once it holds `batch_size`
     images or TEXT_BATCH passages, and at every `every`-th file (a commit's end).
 
@@ -41,7 +42,9 @@ def embedding_groups(decoded: Iterable[DecodedFile], batch_size: int, every: int
 
 def embed_decoded(encoder: Encoder, decoded: list[DecodedFile], batch_size: int) -> list[ItemDraft]:
     """Embed every segment of a chunk of decoded files, group by group (embedding_groups)."""
-    return [draft for group in embedding_groups(decoded, batch_size) for draft in embed_group(encoder, group, batch_size)]
+    return [
+        draft for group in embedding_groups(decoded, batch_size) for draft in embed_group(encoder, group, batch_size)
+    ]
 
 
 def embed_group(encoder: Encoder, decoded: list[DecodedFile], batch_size: int) -> list[ItemDraft]:
@@ -60,15 +63,29 @@ def embed_group(encoder: Encoder, decoded: list[DecodedFile], batch_size: int) -
                 vectors[i] = vector
     drafts, position = [], 0
     for d in decoded:
-        draft = ItemDraft(str(d.file.path), d.kind or d.file.kind, d.file.size, d.file.mtime_ns, d.digest,
-                          error=d.error, note=d.note if d.error is None else None)
+        draft = ItemDraft(
+            str(d.file.path),
+            d.kind or d.file.kind,
+            d.file.size,
+            d.file.mtime_ns,
+            d.digest,
+            error=d.error,
+            note=d.note if d.error is None else None,
+        )
         if d.file.kind == IMAGE and d.error is None:
             draft.taken_at = capture_time(d.file.path)
         for s in d.inputs if d.error is None else []:
-            draft.segments.append(SegmentDraft(
-                s.ordinal, vectors[position], text=s.text, char_start=s.char_start, char_end=s.char_end,
-                t_start=s.t_start, t_end=s.t_end,
-            ))
+            draft.segments.append(
+                SegmentDraft(
+                    s.ordinal,
+                    vectors[position],
+                    text=s.text,
+                    char_start=s.char_start,
+                    char_end=s.char_end,
+                    t_start=s.t_start,
+                    t_end=s.t_end,
+                )
+            )
             position += 1
         drafts.append(draft)
     return drafts

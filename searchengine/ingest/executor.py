@@ -85,8 +85,14 @@ class LocalExecutor:
 
     def drafts(self, work: Work) -> Iterator[list[ItemDraft]]:
         settings = work.settings
-        ctx = DecodeContext(work.encoder, asr_model=settings.asr_model, language=settings.language,
-                            device=settings.device, cache_dir=work.cache_dir, progress=work.progress)
+        ctx = DecodeContext(
+            work.encoder,
+            asr_model=settings.asr_model,
+            language=settings.language,
+            device=settings.device,
+            cache_dir=work.cache_dir,
+            progress=work.progress,
+        )
         window = max(2 * settings.commit_every, 4 * settings.workers)
         with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:
             decoded = counted(decode_ahead(pool, work.files, ctx, window, max_videos=settings.workers), work.progress)
@@ -100,8 +106,14 @@ class LocalExecutor:
                 yield embedded
 
 
-def decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | None]], ctx: DecodeContext,
-                 window: int, max_bytes: int = DECODE_AHEAD_BYTES, max_videos: int = 2) -> Iterator[DecodedFile]:
+def decode_ahead(
+    pool: ThreadPoolExecutor,
+    work: list[tuple[FoundFile, str | None]],
+    ctx: DecodeContext,
+    window: int,
+    max_bytes: int = DECODE_AHEAD_BYTES,
+    max_videos: int = 2,
+) -> Iterator[DecodedFile]:
     """Decoded files in order, with at most `window` decoding ahead of the consumer.
 
     Memory stays bounded too: nothing more is submitted while the decoded files waiting hold over
@@ -110,8 +122,12 @@ def decode_ahead(pool: ThreadPoolExecutor, work: list[tuple[FoundFile, str | Non
     pending: deque[tuple[Future, bool]] = deque()  # (future, is a video)
     for file, digest in work:
         video = file.kind == VIDEO
-        while pending and (len(pending) >= window or _waiting_bytes(pending) > max_bytes
-                           or video and sum(v and not f.done() for f, v in pending) >= max_videos):
+        while pending and (
+            len(pending) >= window
+            or _waiting_bytes(pending) > max_bytes
+            or video
+            and sum(v and not f.done() for f, v in pending) >= max_videos
+        ):
             yield pending.popleft()[0].result()
         pending.append((pool.submit(decode_file, file, digest, ctx), video))
     while pending:

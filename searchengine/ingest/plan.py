@@ -41,8 +41,9 @@ def plan_files(catalog: CatalogReader, found: list[FoundFile], workers: int) -> 
     return plan_changes(catalog, catalog.files_at([str(f.path) for f in found]), found, workers, drop_missing=False)
 
 
-def plan_changes(catalog: CatalogReader, known: dict[str, KnownFile], found: list[FoundFile], workers: int,
-                 drop_missing: bool) -> Plan:
+def plan_changes(
+    catalog: CatalogReader, known: dict[str, KnownFile], found: list[FoundFile], workers: int, drop_missing: bool
+) -> Plan:
     candidates = [f for f in found if _changed(known.get(str(f.path)), f)]
     found_paths = {str(f.path) for f in found}
     missing = {path: k for path, k in known.items() if path not in found_paths} if drop_missing else {}

@@ -39,9 +39,17 @@ Found = tuple[list[FoundFile], list[tuple[str, str]]]  # files, and (path, reaso
 Loader = Callable[[str, str], Encoder]  # (model name, device) -> the encoder, loaded
 
 
-def sync_folder(folder: Path, index_dir: Path, settings: IngestSettings = IngestSettings(),
-                progress: Progress | None = None, encoder: Encoder | None = None, *, cache_dir: Path,
-                executor: Executor | None = None, loader: Loader | None = None) -> RunSummary:
+def sync_folder(
+    folder: Path,
+    index_dir: Path,
+    settings: IngestSettings = IngestSettings(),
+    progress: Progress | None = None,
+    encoder: Encoder | None = None,
+    *,
+    cache_dir: Path,
+    executor: Executor | None = None,
+    loader: Loader | None = None,
+) -> RunSummary:
     """Bring the index at `index_dir` up to date with `folder`. Returns what changed.
 
     cache_dir: the model cache; encoder: the index's encoder when already loaded, else `loader`
@@ -51,18 +59,42 @@ def sync_folder(folder: Path, index_dir: Path, settings: IngestSettings = Ingest
 
     def find(manifest: Manifest | None) -> Found:
         skipped: list[tuple[str, str]] = []
-        found = list(discover(root, exclude=settings.exclude, skipped=skipped,
-                              other_roots=manifest.roots if manifest else (),
-                              follow_outside_links=settings.follow_outside_links))
+        found = list(
+            discover(
+                root,
+                exclude=settings.exclude,
+                skipped=skipped,
+                other_roots=manifest.roots if manifest else (),
+                follow_outside_links=settings.follow_outside_links,
+            )
+        )
         return found, skipped
 
-    return _run(index_dir, settings, find, lambda catalog, found: plan_folder(catalog, root, found, settings.workers),
-                progress, encoder, cache_dir, executor, loader, root=root)
+    return _run(
+        index_dir,
+        settings,
+        find,
+        lambda catalog, found: plan_folder(catalog, root, found, settings.workers),
+        progress,
+        encoder,
+        cache_dir,
+        executor,
+        loader,
+        root=root,
+    )
 
 
-def add_files(paths: Iterable[Path | str], index_dir: Path, settings: IngestSettings = IngestSettings(),
-              progress: Progress | None = None, encoder: Encoder | None = None, *, cache_dir: Path,
-              executor: Executor | None = None, loader: Loader | None = None) -> RunSummary:
+def add_files(
+    paths: Iterable[Path | str],
+    index_dir: Path,
+    settings: IngestSettings = IngestSettings(),
+    progress: Progress | None = None,
+    encoder: Encoder | None = None,
+    *,
+    cache_dir: Path,
+    executor: Executor | None = None,
+    loader: Loader | None = None,
+) -> RunSummary:
     """Add the given files (and the files under given folders) to the index, or update them where
     they changed; nothing else in the index is touched. Their folders are not recorded as the
     index's own (a later sync of them, or a repair, does not follow from this)."""
@@ -72,8 +104,18 @@ def add_files(paths: Iterable[Path | str], index_dir: Path, settings: IngestSett
         skipped: list[tuple[str, str]] = []
         return list(find_files(paths, skipped)), skipped
 
-    return _run(index_dir, settings, find, lambda catalog, found: plan_files(catalog, found, settings.workers),
-                progress, encoder, cache_dir, executor, loader, root=None)
+    return _run(
+        index_dir,
+        settings,
+        find,
+        lambda catalog, found: plan_files(catalog, found, settings.workers),
+        progress,
+        encoder,
+        cache_dir,
+        executor,
+        loader,
+        root=None,
+    )
 
 
 def remove_files(paths: Iterable[Path | str], index_dir: Path) -> RunSummary:
@@ -116,9 +158,18 @@ def prepare_index(index_dir: Path, settings: IngestSettings) -> tuple[Path, Mani
     return index_dir, manifest
 
 
-def _run(index_dir: Path, settings: IngestSettings, find: Callable[[Manifest | None], Found],
-         make_plan: Callable[[CatalogReader, list[FoundFile]], Plan], progress: Progress | None, encoder: Encoder | None,
-         cache_dir: Path, executor: Executor | None, loader: Loader | None, root: Path | None) -> RunSummary:
+def _run(
+    index_dir: Path,
+    settings: IngestSettings,
+    find: Callable[[Manifest | None], Found],
+    make_plan: Callable[[CatalogReader, list[FoundFile]], Plan],
+    progress: Progress | None,
+    encoder: Encoder | None,
+    cache_dir: Path,
+    executor: Executor | None,
+    loader: Loader | None,
+    root: Path | None,
+) -> RunSummary:
     executor = executor or LocalExecutor()
     progress = progress or SilentProgress()
     started = time.perf_counter()
@@ -145,8 +196,12 @@ def _run(index_dir: Path, settings: IngestSettings, find: Callable[[Manifest | N
     if notice:
         summary.notices.append(notice)
 
-    with IndexFolder.open_for_writing(index_dir, settings.model, encoder_id, dim, settings.index_type,
-                                      settings.max_memory) as index, executor:
+    with (
+        IndexFolder.open_for_writing(
+            index_dir, settings.model, encoder_id, dim, settings.index_type, settings.max_memory
+        ) as index,
+        executor,
+    ):
         catalog = index.catalog
         plan = make_plan(catalog, found)
         run_id = catalog.start_run(root or index.folder, encoder_id)

@@ -44,6 +44,10 @@ def upgrade_notice(index_dir: Path, manifest: Manifest | None, requested: str, c
     tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
     tmp.write_text(f"{index_dir}\n")
     tmp.replace(marker)
-    return Message("this index was built with {built_with} and keeps using it; a better default, {newer}, is "
-                   "available: {@rebuild} (or delete {index} and index again) to use it",
-                   built_with=manifest.encoder_id, newer=newer, index=str(index_dir))
+    return Message(
+        "this index was built with {built_with} and keeps using it; a better default, {newer}, is "
+        "available: {@rebuild} (or delete {index} and index again) to use it",
+        built_with=manifest.encoder_id,
+        newer=newer,
+        index=str(index_dir),
+    )

@@ -34,7 +34,9 @@ class FoundFile:
 def check_folder(folder: Path) -> Path:
     folder = Path(folder).expanduser()
     if not folder.exists():
-        raise FolderNotFound(f"folder {folder} does not exist: give the path of a folder of photos, texts or recordings")
+        raise FolderNotFound(
+            f"folder {folder} does not exist: give the path of a folder of photos, texts or recordings"
+        )
     if not folder.is_dir():
         raise FolderNotFound(f"{folder} is not a folder: give the folder that holds it")
     return folder.absolute()
@@ -61,17 +63,27 @@ NO_EXTENSION = "no extension"
 
 def unsupported_by_extension(skipped: Iterable[tuple[str, str]]) -> dict[str, int]:
     """{".pdf": 2, "no extension": 1, …}, most first, of the (path, reason) entries skipped as UNSUPPORTED."""
-    counts = Counter(Path(path).suffix.lower() or NO_EXTENSION
-                     for path, reason in skipped if reason.endswith(UNSUPPORTED))
+    counts = Counter(
+        Path(path).suffix.lower() or NO_EXTENSION for path, reason in skipped if reason.endswith(UNSUPPORTED)
+    )
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-SPECIAL = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-           stat.S_IFBLK: "a block device"}
+SPECIAL = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
-def discover(root: Path, exclude: Iterable[str] = (), skipped: list[tuple[str, str]] | None = None,
-             other_roots: Sequence[Path | str] = (), follow_outside_links: bool = False) -> Iterator[FoundFile]:
+def discover(
+    root: Path,
+    exclude: Iterable[str] = (),
+    skipped: list[tuple[str, str]] | None = None,
+    other_roots: Sequence[Path | str] = (),
+    follow_outside_links: bool = False,
+) -> Iterator[FoundFile]:
     """Every indexable file under root, in a stable order.
 
     Each real directory is entered once (by device and inode), so symlink loops end. What is left
@@ -93,8 +105,13 @@ def discover(root: Path, exclude: Iterable[str] = (), skipped: list[tuple[str, s
             skipped.append((str(folder), f"{folder}: cannot list this folder ({exc.strerror or exc})"))
             continue
         if (st.st_dev, st.st_ino) in seen_dirs:
-            skipped.append((str(folder), f"{folder}: already indexed as {seen_dirs[st.st_dev, st.st_ino]} "
-                                         "(a symlink loop, or a second link to one folder)"))
+            skipped.append(
+                (
+                    str(folder),
+                    f"{folder}: already indexed as {seen_dirs[st.st_dev, st.st_ino]} "
+                    "(a symlink loop, or a second link to one folder)",
+                )
+            )
             continue
         seen_dirs[st.st_dev, st.st_ino] = folder
         subfolders = []
@@ -172,6 +189,8 @@ def _found_file(path: Path, skipped: list[tuple[str, str]]) -> FoundFile | None:
         skipped.append((str(path), f"{path}: not a kind of file searchengine indexes"))
         return None
     if not stat.S_ISREG(st.st_mode):
-        skipped.append((str(path), f"{path}: not a regular file ({SPECIAL.get(stat.S_IFMT(st.st_mode), 'a special file')})"))
+        skipped.append(
+            (str(path), f"{path}: not a regular file ({SPECIAL.get(stat.S_IFMT(st.st_mode), 'a special file')})")
+        )
         return None
     return FoundFile(path, kind, st.st_size, st.st_mtime_ns)

@@ -34,8 +34,15 @@ REFUSE_ASPECT = 100.0  # beyond this an image is a line, not a picture: refused
 _PEAK_BYTES = {"1": 2, "L": 1, "P": 5, "PA": 9, "LA": 8, "RGBA": 8, "RGBa": 8, "La": 8}
 _16_BIT_BYTES = 6
 ORIENTATION = 0x0112
-_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
-              7: "TRANSVERSE", 8: "ROTATE_90"}
+_TRANSPOSE = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
 DRAFT_SIZE = 512  # shortest side to decode JPEGs at when the caller does not know the model's input
 CROP_RATIO = 8 / 7  # resize side over crop side, at most, in the usual preprocessing (256 → 224)
 DRAFT_MARGIN = 1.5  # decode at least this much larger than the resize side (see above)
@@ -98,8 +105,9 @@ def _check_size(path: Path, image) -> None:
     if width * height > MAX_PIXELS:
         raise DecodeError(f"{path}: {width}×{height} pixels is too large to index safely")
     if max(width, height) > REFUSE_ASPECT * min(width, height):
-        raise DecodeError(f"{path}: {width}×{height} pixels: proportions beyond {REFUSE_ASPECT:.0f}:1 "
-                          "are a line, not a picture")
+        raise DecodeError(
+            f"{path}: {width}×{height} pixels: proportions beyond {REFUSE_ASPECT:.0f}:1 are a line, not a picture"
+        )
 
 
 def _check_decoding(path: Path, image) -> None:
@@ -111,8 +119,10 @@ def _check_decoding(path: Path, image) -> None:
         per_pixel = _PEAK_BYTES["PA"]
     need = width * height * per_pixel
     if need > MAX_DECODE_BYTES:
-        raise DecodeError(f"{path}: {width}×{height} pixels ({mode}) would take {need / 1e6:.0f} MB to decode, over "
-                          f"the {MAX_DECODE_BYTES / 1e6:.0f} MB one image may use; save a smaller copy to index it")
+        raise DecodeError(
+            f"{path}: {width}×{height} pixels ({mode}) would take {need / 1e6:.0f} MB to decode, over "
+            f"the {MAX_DECODE_BYTES / 1e6:.0f} MB one image may use; save a smaller copy to index it"
+        )
 
 
 def within_aspect(image, max_aspect: float = MAX_ASPECT):

@@ -187,8 +187,9 @@ def page_like(image) -> bool:
     grey = np.asarray(image.convert("L"))
     counts = np.bincount((grey // 8).ravel(), minlength=32)
     low, high = np.percentile(grey, (2, 98))
-    return (counts.max() / grey.size >= PAGE_BACKGROUND and counts.argmax() * 8 >= PAGE_TONE
-            and high - low >= PAGE_CONTRAST)
+    return (
+        counts.max() / grey.size >= PAGE_BACKGROUND and counts.argmax() * 8 >= PAGE_TONE and high - low >= PAGE_CONTRAST
+    )
 
 
 def _load(threads: int, det_side: int):
@@ -202,12 +203,18 @@ def _load(threads: int, det_side: int):
         logger = get_logger(name)
         logger.handlers.clear()
         logger.setLevel(logging.WARNING)
-    return RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1, det_limit_type="max",
-                    det_limit_side_len=det_side, text_score=MIN_CONFIDENCE, print_verbose=False,
-                    max_side_len=2 * READ_SIDE,
-                    # the direction classifier turned 2 of 18 upright lines of a clean page upside down
-                    # (benchmarks/ocr.py); pictures arrive upright (EXIF orientation applied)
-                    use_cls=False)
+    return RapidOCR(
+        intra_op_num_threads=threads,
+        inter_op_num_threads=1,
+        det_limit_type="max",
+        det_limit_side_len=det_side,
+        text_score=MIN_CONFIDENCE,
+        print_verbose=False,
+        max_side_len=2 * READ_SIDE,
+        # the direction classifier turned 2 of 18 upright lines of a clean page upside down
+        # (benchmarks/ocr.py); pictures arrive upright (EXIF orientation applied)
+        use_cls=False,
+    )
 
 
 def _thumbnail(image, side: int):

@@ -82,9 +82,17 @@ def ocr_passages(lines: list[OcrLine], page: int | None = None) -> list[Document
     passages = []
     for p in split_passages("".join(parts)):
         held = [line for line, (a, b) in zip(lines, spans) if a < p.end and b > p.start]
-        passages.append(DocumentPassage(
-            p.text, p.start, p.end, page=page, source="ocr", boxes=tuple(line.box for line in held),
-            confidence=round(sum(line.confidence for line in held) / max(len(held), 1), 4)))
+        passages.append(
+            DocumentPassage(
+                p.text,
+                p.start,
+                p.end,
+                page=page,
+                source="ocr",
+                boxes=tuple(line.box for line in held),
+                confidence=round(sum(line.confidence for line in held) / max(len(held), 1), 4),
+            )
+        )
     return passages
 
 

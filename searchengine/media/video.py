@@ -118,8 +118,15 @@ def extract_keyframes(
     """
     if container is None:
         with open_media(path) as opened:
-            return extract_keyframes(path, prepare, min_interval=min_interval, max_interval=max_interval,
-                                     max_keyframes=max_keyframes, container=opened, on_progress=on_progress)
+            return extract_keyframes(
+                path,
+                prepare,
+                min_interval=min_interval,
+                max_interval=max_interval,
+                max_keyframes=max_keyframes,
+                container=opened,
+                on_progress=on_progress,
+            )
     stream = video_stream(container)
     if stream is None:
         raise DecodeError(f"{path}: no video stream in it")
@@ -159,9 +166,15 @@ class _FrameSampler:
     A GOP too large to hold (MAX_HELD_BYTES, MAX_HELD_PACKETS) is decoded as it comes instead.
     """
 
-    def __init__(self, path: Path, container: av.container.InputContainer, stream,
-                 chooser: _SceneChooser, on_progress: Callable[[float, float | None], None] | None = None,
-                 expected_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        container: av.container.InputContainer,
+        stream,
+        chooser: _SceneChooser,
+        on_progress: Callable[[float, float | None], None] | None = None,
+        expected_seconds: float | None = None,
+    ) -> None:
         self.path = path
         self.on_progress = on_progress
         self.expected_seconds = expected_seconds

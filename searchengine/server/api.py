@@ -88,8 +88,11 @@ def _run(lib: Library, query: Query, kind: str, min_score: float | None, k: int)
     return SearchOut(query=query.describe(), took_ms=round(took, 1), hits=[HitOut.of(h) for h in hits])
 
 
-MinScore = Param(None, description="Leave out hits whose calibrated score is below this (off by default: the k best, "
-                                   "each with its confidence).")
+MinScore = Param(
+    None,
+    description="Leave out hits whose calibrated score is below this (off by default: the k best, "
+    "each with its confidence).",
+)
 
 
 @router.get("/search", response_model=SearchOut, summary="Search with words, or more like an indexed segment")
@@ -148,8 +151,9 @@ MAX_SECONDS = 1e7  # about 115 days: later than any video
 @router.get("/items/{item_id}/thumbnail", response_class=FileResponse, summary="A JPEG thumbnail of an image or video")
 async def thumbnail(
     item_id: int = ItemId,
-    t: float = Param(0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
-                     description="For a video: the time of the frame, in seconds."),
+    t: float = Param(
+        0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False, description="For a video: the time of the frame, in seconds."
+    ),
     lib: Library = Depends(library),
     thumbs: Thumbnails = Depends(thumbnails),
 ) -> FileResponse:
@@ -158,13 +162,21 @@ async def thumbnail(
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
 
-@router.get("/items/{item_id}/file", response_class=FileResponse,
-            summary="The indexed file itself (HTTP Range requests supported, so audio and video can seek)")
+@router.get(
+    "/items/{item_id}/file",
+    response_class=FileResponse,
+    summary="The indexed file itself (HTTP Range requests supported, so audio and video can seek)",
+)
 def item_file(item_id: int = ItemId, lib: Library = Depends(library)) -> FileResponse:
     served = lib.file(item_id)
     if served.kind == TEXT:
         media_type = "text/plain"
     else:
         media_type = mimetypes.guess_type(served.path.name)[0] or "application/octet-stream"
-    return FileResponse(served.path, media_type=media_type, headers=dict(FILE_HEADERS),
-                        filename=printable(served.path.name), content_disposition_type="inline")
+    return FileResponse(
+        served.path,
+        media_type=media_type,
+        headers=dict(FILE_HEADERS),
+        filename=printable(served.path.name),
+        content_disposition_type="inline",
+    )

@@ -39,12 +39,22 @@ def _parameter(name: str, value) -> str:
     return flag if value is None else f"{flag} {value}"
 
 
-WORDING = Wording(option=_parameter, actions={"repair": "run `searchengine repair` on the index",
-                                              "reindex": "run `searchengine index` on its folder again"})
+WORDING = Wording(
+    option=_parameter,
+    actions={
+        "repair": "run `searchengine repair` on the index",
+        "reindex": "run `searchengine index` on its folder again",
+    },
+)
 
 _STATUS = [  # most specific first
-    (UsageError, 400), (ItemNotFound, 404), (NoThumbnail, 404), (FileRefused, 403),
-    (IndexNotFound, 503), (IndexFormatError, 503), (SearchEngineError, 500),
+    (UsageError, 400),
+    (ItemNotFound, 404),
+    (NoThumbnail, 404),
+    (FileRefused, 403),
+    (IndexNotFound, 503),
+    (IndexFormatError, 503),
+    (SearchEngineError, 500),
 ]
 
 
@@ -81,13 +91,19 @@ class PrintableJSON(JSONResponse):
     def render(self, content) -> bytes:
         import json
 
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
-                          separators=(",", ":")).encode("utf-8", REPLACE_ERRORS)
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode(
+            "utf-8", REPLACE_ERRORS
+        )
 
 
-def create_app(index_dir: Path, device: str = "auto", encoder: Encoder | None = None,
-               thumbnail_dir: Path | None = None, max_upload: int = MAX_UPLOAD,
-               allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
+def create_app(
+    index_dir: Path,
+    device: str = "auto",
+    encoder: Encoder | None = None,
+    thumbnail_dir: Path | None = None,
+    max_upload: int = MAX_UPLOAD,
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+) -> FastAPI:
     """The web app and API for the index at `index_dir` (opened now: a missing index fails here).
 
     `encoder` is the one that built the index, if already loaded; otherwise it is loaded on `device`.
@@ -101,8 +117,13 @@ def create_app(index_dir: Path, device: str = "auto", encoder: Encoder | None = 
         thumbs.close()
         library.close()
 
-    app = FastAPI(title="searchengine", version=__version__, lifespan=lifespan, default_response_class=PrintableJSON,
-                  description="Local cross-modal search over an index of photos, documents and recordings.")
+    app = FastAPI(
+        title="searchengine",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=PrintableJSON,
+        description="Local cross-modal search over an index of photos, documents and recordings.",
+    )
     app.state.library = library
     app.state.thumbnails = thumbs
     app.include_router(router)

@@ -43,12 +43,19 @@ class Library:
         self.index_dir = index.path
 
     @classmethod
-    def open(cls, index_dir: Path, device: str = "auto", encoder: Encoder | None = None,
-             cache_dir: Path | None = None) -> Library:
+    def open(
+        cls, index_dir: Path, device: str = "auto", encoder: Encoder | None = None, cache_dir: Path | None = None
+    ) -> Library:
         """Open the index (a missing one fails here); load its encoder unless one is given (it must be
         the one that built it)."""
-        index = Index.open(Path(index_dir).expanduser().resolve(), create=False, device=device, encoder=encoder,
-                           cache_dir=cache_dir, read_whole=True)
+        index = Index.open(
+            Path(index_dir).expanduser().resolve(),
+            create=False,
+            device=device,
+            encoder=encoder,
+            cache_dir=cache_dir,
+            read_whole=True,
+        )
         try:
             index.search("warm up", k=1)  # opens the index, loads the vectors, the calibration and the text tower
             _warm_up(index.encoder)

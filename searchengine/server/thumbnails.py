@@ -52,7 +52,9 @@ class Thumbnails:
     async def get(self, file: ServedFile, seconds: float | None = None) -> Path:
         """The cached thumbnail's path, rendering it first if needed (NoThumbnail when there is none)."""
         if file.kind not in (IMAGE, VIDEO):
-            raise NoThumbnail(f"item {file.item_id} is {'a' if file.kind == 'text' else 'an'} {file.kind} file: no thumbnail")
+            raise NoThumbnail(
+                f"item {file.item_id} is {'a' if file.kind == 'text' else 'an'} {file.kind} file: no thumbnail"
+            )
         identity = file.content_hash or hashlib.sha1(os.fsencode(file.path)).hexdigest()[:20]
         key = f"{identity}-{file.mtime_ns}-{file.size}"
         if file.kind == VIDEO:
@@ -72,7 +74,9 @@ def _render(file: ServedFile, seconds: float, target: Path) -> Path:
     try:
         image = _picture(file, seconds)
     except DecodeError as exc:
-        raise NoThumbnail(f"item {file.item_id} cannot be shown: {exc}".replace(str(file.path), file.path.name)) from exc
+        raise NoThumbnail(
+            f"item {file.item_id} cannot be shown: {exc}".replace(str(file.path), file.path.name)
+        ) from exc
     image.thumbnail((SIDE, SIDE))
     with atomic_path(target) as tmp:
         image.save(tmp, "JPEG", quality=QUALITY, optimize=True)

@@ -36,8 +36,9 @@ class Catalog(CatalogReader):
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.engine = create_engine("sqlite://", creator=functools.partial(connect, self.path, False),
-                                    poolclass=QueuePool, future=True)
+        self.engine = create_engine(
+            "sqlite://", creator=functools.partial(connect, self.path, False), poolclass=QueuePool, future=True
+        )
         event.listen(self.engine, "connect", _sqlite_pragmas)
         event.listen(self.engine, "handle_error", functools.partial(_one_line_error, self.path))
         try:
@@ -89,7 +90,9 @@ class Catalog(CatalogReader):
         stamp = now()
         with self.session() as s, s.begin():
             prefix = path_prefix(root)
-            s.execute(text("DELETE FROM skipped WHERE substr(path, 1, :n) = :prefix"), {"n": len(prefix), "prefix": prefix})
+            s.execute(
+                text("DELETE FROM skipped WHERE substr(path, 1, :n) = :prefix"), {"n": len(prefix), "prefix": prefix}
+            )
             s.add_all(Skipped(path=path, reason=one_line(reason), at=stamp) for path, reason in skipped)
 
     def record_moves(self, moves: Sequence[tuple[int, str, int, int]]) -> None:
@@ -111,14 +114,25 @@ class Catalog(CatalogReader):
             items = []
             for draft in drafts:
                 item = Item(
-                    path=draft.path, kind=draft.kind, size=draft.size, mtime_ns=draft.mtime_ns,
-                    content_hash=draft.content_hash, status="failed" if draft.error else "ok",
-                    error=_shown(draft.error), indexed_at=stamp, taken_at=draft.taken_at, note=_shown(draft.note),
+                    path=draft.path,
+                    kind=draft.kind,
+                    size=draft.size,
+                    mtime_ns=draft.mtime_ns,
+                    content_hash=draft.content_hash,
+                    status="failed" if draft.error else "ok",
+                    error=_shown(draft.error),
+                    indexed_at=stamp,
+                    taken_at=draft.taken_at,
+                    note=_shown(draft.note),
                 )
                 item.segments = [
                     Segment(
-                        ordinal=seg.ordinal, text=seg.text, char_start=seg.char_start, char_end=seg.char_end,
-                        t_start=seg.t_start, t_end=seg.t_end,
+                        ordinal=seg.ordinal,
+                        text=seg.text,
+                        char_start=seg.char_start,
+                        char_end=seg.char_end,
+                        t_start=seg.t_start,
+                        t_end=seg.t_end,
                         vector=np.ascontiguousarray(seg.vector, dtype=np.float32).tobytes(),
                     )
                     for seg in draft.segments
@@ -160,9 +174,12 @@ def _sqlite_failure(path: Path, error: sqlite3.DatabaseError) -> Exception:
     """SQLite's failures as the library's typed one-line errors: a damaged file names repair; a
     full disk, a read-only file or a lock that never came leave the catalog as last committed."""
     if isinstance(error, sqlite3.OperationalError):
-        return IndexWriteFailed("catalog {path}: {error}: the index keeps its last committed state; free space, fix "
-                                "permissions or wait for the other writer, and try again",
-                                path=printable(str(path)), error=error)
+        return IndexWriteFailed(
+            "catalog {path}: {error}: the index keeps its last committed state; free space, fix "
+            "permissions or wait for the other writer, and try again",
+            path=printable(str(path)),
+            error=error,
+        )
     return damaged(path, error)
 
 

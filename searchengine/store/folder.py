@@ -79,14 +79,23 @@ def existing_manifest(folder: Path) -> Manifest | None:
         finally:
             catalog.close()
         if runs:
-            raise ManifestMissing("{path} is missing (the catalog was built with {model}): {@repair} to rewrite it from "
-                                  "the catalog", path=printable(str(folder / MANIFEST)), model=runs[0][1])
+            raise ManifestMissing(
+                "{path} is missing (the catalog was built with {model}): {@repair} to rewrite it from the catalog",
+                path=printable(str(folder / MANIFEST)),
+                model=runs[0][1],
+            )
     return None
 
 
 class IndexFolder:
-    def __init__(self, folder: Path, manifest: Manifest, catalog: Catalog | CatalogReader, writable: bool,
-                 map_vectors: bool = True):
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        catalog: Catalog | CatalogReader,
+        writable: bool,
+        map_vectors: bool = True,
+    ):
         self.folder = folder
         self.manifest = manifest
         self.catalog = catalog
@@ -131,8 +140,9 @@ class IndexFolder:
             os.close(lock_fd)
 
     @classmethod
-    def open_for_writing(cls, folder: Path, model: str, encoder_id: str, dim: int, index_type: str,
-                         max_memory: int | None = None) -> IndexFolder:
+    def open_for_writing(
+        cls, folder: Path, model: str, encoder_id: str, dim: int, index_type: str, max_memory: int | None = None
+    ) -> IndexFolder:
         """Open (or create) an index to add to it, holding the writer lock until close().
         max_memory (bytes), when given, becomes the index's memory budget from now on."""
         from searchengine.store.catalog import Catalog
@@ -147,8 +157,9 @@ class IndexFolder:
                     manifest.index_type_requested = index_type
             else:
                 kind = index_type if index_type != "auto" else "flat"
-                manifest = Manifest(model=model, encoder_id=encoder_id, dim=dim, index_type=kind,
-                                    index_type_requested=index_type)
+                manifest = Manifest(
+                    model=model, encoder_id=encoder_id, dim=dim, index_type=kind, index_type_requested=index_type
+                )
             if max_memory is not None:
                 manifest.max_memory = int(max_memory)
             index = cls(folder, manifest, Catalog(folder / CATALOG), writable=True)
@@ -200,16 +211,22 @@ class IndexFolder:
         if path.is_file() and self.manifest.vectors_generation == generation:
             try:
                 self.check_vector_file(full=not self.map_vectors)
-                loaded = load_index(path, self.manifest.index_type, self.manifest.dim, self.manifest.index_params,
-                                    mmap=self.map_vectors)
+                loaded = load_index(
+                    path, self.manifest.index_type, self.manifest.dim, self.manifest.index_params, mmap=self.map_vectors
+                )
             except IndexFormatError as exc:
-                log.warning("%s: rebuilding it from the catalog%s", exc,
-                            "" if self.writable else " for this run (repairing the index saves it)")
+                log.warning(
+                    "%s: rebuilding it from the catalog%s",
+                    exc,
+                    "" if self.writable else " for this run (repairing the index saves it)",
+                )
             else:
                 loaded.rerank_with(self._stored_vectors)
                 return loaded
         elif generation:
-            log.warning("vector file of %s is missing or stale: rebuilding it from the catalog", printable(str(self.folder)))
+            log.warning(
+                "vector file of %s is missing or stale: rebuilding it from the catalog", printable(str(self.folder))
+            )
         index = self._rebuild(self.manifest.index_type, self.manifest.index_params)
         if self.writable:
             self._vectors = index
@@ -242,13 +259,17 @@ class IndexFolder:
     def _build_ivfpq(self, n: int, params: dict, map_shards: Callable | None) -> VectorIndex:
         ids = self.catalog.segment_ids()
         is_text = np.isin(ids, self._text_ids())
-        build = {k: params[k] for k in ("m", "nbits", "nlist", "ondisk", "fastscan", "opq", "nprobe", "rerank")
-                 if k in params}
+        build = {
+            k: params[k]
+            for k in ("m", "nbits", "nlist", "ondisk", "fastscan", "opq", "nprobe", "rerank")
+            if k in params
+        }
         if "nlist" in build and params.get("trained_on") != n:  # sized for another collection: size it anew
             del build["nlist"]
         data_file = pq.new_data_file(self.folder / VECTORS) if build.get("ondisk") else None
-        index = IvfPqIndex.train(self.manifest.dim, n, lambda rows: self._stored_vectors(ids[rows]), is_text, build,
-                                 data_file)
+        index = IvfPqIndex.train(
+            self.manifest.dim, n, lambda rows: self._stored_vectors(ids[rows]), is_text, build, data_file
+        )
         add_chunks(index, self.catalog.iter_vectors(self.manifest.dim, chunk=50_000), map_shards)
         return index
 
@@ -256,8 +277,9 @@ class IndexFolder:
         """Exact vectors of segment ids from the catalog, in the order given."""
         if len(ids) <= 10_000:
             return self.catalog.vectors_of(ids, self.manifest.dim)
-        return np.concatenate([self.catalog.vectors_of(ids[i : i + 10_000], self.manifest.dim)
-                               for i in range(0, len(ids), 10_000)])
+        return np.concatenate(
+            [self.catalog.vectors_of(ids[i : i + 10_000], self.manifest.dim) for i in range(0, len(ids), 10_000)]
+        )
 
     def _text_ids(self) -> np.ndarray:
         """Segment ids of text vectors (passages, transcripts): IVF training samples both modalities."""
@@ -279,11 +301,13 @@ class IndexFolder:
         expected_size, expected_sum = self.manifest.vectors_bytes, self.manifest.vectors_checksum
         size = path.stat().st_size
         if expected_size is not None and size != expected_size:
-            raise IndexFormatError(f"vector file {printable(str(path))} is damaged ({size} bytes, "
-                                   f"{expected_size} were written)")
+            raise IndexFormatError(
+                f"vector file {printable(str(path))} is damaged ({size} bytes, {expected_size} were written)"
+            )
         if (full or size <= QUICK_CHECKSUM_BYTES) and expected_sum is not None and file_checksum(path) != expected_sum:
-            raise IndexFormatError(f"vector file {printable(str(path))} is damaged (its checksum differs from "
-                                   "the one written)")
+            raise IndexFormatError(
+                f"vector file {printable(str(path))} is damaged (its checksum differs from the one written)"
+            )
 
     def save(self, map_shards: Callable | None = None) -> None:
         """Write vectors (switching index type when 'auto' asks for another) and the manifest. A run
@@ -346,9 +370,13 @@ def check_model(manifest: Manifest, folder: Path, model: str | None = None, enco
         same = model is None or model.partition(":")[0] == manifest.model.partition(":")[0]
     if not same:
         asked = encoder_id or model
-        raise ModelMismatch("index {folder} was built with {built_with}, not {asked}: use {-model=$model} or a new "
-                            "{-index} folder", folder=printable(str(folder)), built_with=manifest.encoder_id, asked=asked,
-                            model=encoder_name(manifest))
+        raise ModelMismatch(
+            "index {folder} was built with {built_with}, not {asked}: use {-model=$model} or a new {-index} folder",
+            folder=printable(str(folder)),
+            built_with=manifest.encoder_id,
+            asked=asked,
+            model=encoder_name(manifest),
+        )
 
 
 def file_checksum(path: Path) -> str:
@@ -363,11 +391,15 @@ def writable_index_folder(folder: Path) -> Path:
     """The index folder, made if needed, that a writer may use: not a file, not read-only."""
     folder = Path(folder).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
-        raise UsageError("{folder} is a file, not an index folder: give a folder for the index", folder=printable(str(folder)))
+        raise UsageError(
+            "{folder} is a file, not an index folder: give a folder for the index", folder=printable(str(folder))
+        )
     folder.mkdir(parents=True, exist_ok=True)
     if not writable_folder(folder):
-        raise IndexReadOnly("index {folder} is read-only: searching it works, but this writes to it; make the folder "
-                            "writable first", folder=printable(str(folder)))
+        raise IndexReadOnly(
+            "index {folder} is read-only: searching it works, but this writes to it; make the folder writable first",
+            folder=printable(str(folder)),
+        )
     return folder
 
 
@@ -377,6 +409,7 @@ def _acquire_lock(folder: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise IndexLocked("another process is indexing into {folder}: wait for it to finish",
-                          folder=printable(str(folder))) from None
+        raise IndexLocked(
+            "another process is indexing into {folder}: wait for it to finish", folder=printable(str(folder))
+        ) from None
     return fd

@@ -42,8 +42,11 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ManifestMissing("{path} is unreadable ({reason}): {@repair} to rewrite it from the catalog",
-                                  path=path, reason=_reason(exc)) from exc
+            raise ManifestMissing(
+                "{path} is unreadable ({reason}): {@repair} to rewrite it from the catalog",
+                path=path,
+                reason=_reason(exc),
+            ) from exc
         version = data.get("format_version") if isinstance(data, dict) else None
         if not isinstance(version, int):
             raise ManifestMissing("{path} has no format version: {@repair} to rewrite it from the catalog", path=path)
@@ -56,8 +59,9 @@ class Manifest:
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:  # a required field is missing
-            raise ManifestMissing("{path} is incomplete ({reason}): {@repair} to rewrite it from the catalog",
-                                  path=path, reason=exc) from exc
+            raise ManifestMissing(
+                "{path} is incomplete ({reason}): {@repair} to rewrite it from the catalog", path=path, reason=exc
+            ) from exc
 
     def write(self, folder: Path) -> None:
         atomic_write(folder / MANIFEST, json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")

@@ -35,8 +35,10 @@ def _v3_lossless_paths(conn: Connection) -> None:
     for table, column in (("items", "path"), ("runs", "root"), ("errors", "path")):
         if table not in tables:
             continue
-        conn.execute(text(f"UPDATE {table} SET {column} = replace({column}, :bare, :escaped) "
-                          f"WHERE instr({column}, :bare) > 0"), {"bare": ESCAPE, "escaped": ESCAPE + "01"})
+        conn.execute(
+            text(f"UPDATE {table} SET {column} = replace({column}, :bare, :escaped) WHERE instr({column}, :bare) > 0"),
+            {"bare": ESCAPE, "escaped": ESCAPE + "01"},
+        )
 
 
 def _v4_skipped_and_notes(conn: Connection) -> None:

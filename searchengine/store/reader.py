@@ -37,8 +37,10 @@ from searchengine.store.records import (
 
 CHUNK = 500  # ids per IN (...) list
 _KNOWN = "SELECT id, path, size, mtime_ns, content_hash, status FROM items"
-_RECORD = ("SELECT s.id, s.item_id, i.path, i.kind, s.ordinal, s.text, s.char_start, s.char_end, s.t_start, s.t_end, "
-           "i.mtime_ns, i.taken_at FROM segments s JOIN items i ON s.item_id = i.id")
+_RECORD = (
+    "SELECT s.id, s.item_id, i.path, i.kind, s.ordinal, s.text, s.char_start, s.char_end, s.t_start, s.t_end, "
+    "i.mtime_ns, i.taken_at FROM segments s JOIN items i ON s.item_id = i.id"
+)
 
 
 class CatalogOutdated(IndexFormatError):
@@ -46,26 +48,40 @@ class CatalogOutdated(IndexFormatError):
 
 
 def damaged(path: Path, reason) -> IndexFormatError:
-    return IndexFormatError("catalog {path} is damaged ({reason}): {@repair} (it keeps what is readable and re-indexes "
-                            "the rest)", path=printable(str(path)), reason=reason)
+    return IndexFormatError(
+        "catalog {path} is damaged ({reason}): {@repair} (it keeps what is readable and re-indexes the rest)",
+        path=printable(str(path)),
+        reason=reason,
+    )
 
 
 def missing(path: Path) -> CatalogMissing:
-    return CatalogMissing("catalog {path} is missing: {@repair} to re-index the folders this index was built from",
-                          path=printable(str(path)))
+    return CatalogMissing(
+        "catalog {path} is missing: {@repair} to re-index the folders this index was built from",
+        path=printable(str(path)),
+    )
 
 
 def too_new(path: Path, version: int) -> IndexFormatError:
-    return IndexFormatError("catalog {path} has schema version {version}, newer than this searchengine understands "
-                            "({known}): upgrade searchengine (pip install -U searchengine)",
-                            path=printable(str(path)), version=version, known=SCHEMA_VERSION)
+    return IndexFormatError(
+        "catalog {path} has schema version {version}, newer than this searchengine understands "
+        "({known}): upgrade searchengine (pip install -U searchengine)",
+        path=printable(str(path)),
+        version=version,
+        known=SCHEMA_VERSION,
+    )
 
 
 def outdated(path: Path, version: int) -> CatalogOutdated:
     writable = writable_folder(path.parent)
     where = "" if writable else ", and its folder is read-only: open it once where it can be written, to upgrade it"
-    return CatalogOutdated("catalog {path} has schema version {version}, older than this searchengine's ({known})"
-                           + where, path=printable(str(path)), version=version, known=SCHEMA_VERSION, writable=writable)
+    return CatalogOutdated(
+        "catalog {path} has schema version {version}, older than this searchengine's ({known})" + where,
+        path=printable(str(path)),
+        version=version,
+        known=SCHEMA_VERSION,
+        writable=writable,
+    )
 
 
 def writable_folder(folder: Path) -> bool:
@@ -212,8 +228,9 @@ class CatalogReader:
     def segment_groups(self) -> dict[str, np.ndarray]:
         """Every segment id, sorted, by kinds.segment_group."""
         groups: dict[str, list[int]] = {}
-        for sid, kind, has_text in self._rows("SELECT s.id, i.kind, s.text IS NOT NULL FROM segments s "
-                                              "JOIN items i ON s.item_id = i.id ORDER BY s.id"):
+        for sid, kind, has_text in self._rows(
+            "SELECT s.id, i.kind, s.text IS NOT NULL FROM segments s JOIN items i ON s.item_id = i.id ORDER BY s.id"
+        ):
             groups.setdefault(segment_group(kind, bool(has_text)), []).append(sid)
         return {group: np.asarray(ids, dtype=np.int64) for group, ids in groups.items()}
 
@@ -221,15 +238,20 @@ class CatalogReader:
         """Up to `per_kind` (item ids, vectors) of each calibration kind's segments, a seeded random sample."""
         rng = np.random.default_rng(seed)
         by_kind: dict[str, list[int]] = {}
-        for kind, sid, has_text in self._rows("SELECT i.kind, s.id, s.text IS NOT NULL FROM items i "
-                                              "JOIN segments s ON i.id = s.item_id ORDER BY s.id"):
+        for kind, sid, has_text in self._rows(
+            "SELECT i.kind, s.id, s.text IS NOT NULL FROM items i JOIN segments s ON i.id = s.item_id ORDER BY s.id"
+        ):
             by_kind.setdefault(calibration_kind(kind, bool(has_text)), []).append(sid)
         out = {}
         for kind, ids in by_kind.items():
             chosen = sorted(rng.choice(ids, size=min(per_kind, len(ids)), replace=False).tolist())
-            picked = [row for part, marks in _marks(chosen)
-                      for row in self._rows(f"SELECT id, item_id, vector FROM segments WHERE id IN ({marks}) "
-                                            "ORDER BY id", part)]
+            picked = [
+                row
+                for part, marks in _marks(chosen)
+                for row in self._rows(
+                    f"SELECT id, item_id, vector FROM segments WHERE id IN ({marks}) ORDER BY id", part
+                )
+            ]
             out[kind] = (np.array([r[1] for r in picked], dtype=np.int64), _vectors([r[2] for r in picked], dim))
         return out
 
@@ -244,8 +266,10 @@ class CatalogReader:
         out: dict[str, KnownFile] = {}
         for start in range(0, len(stored), CHUNK):
             part = stored[start : start + CHUNK]
-            out.update((f.path, f) for f in map(_known, self._rows(f"{_KNOWN} WHERE path IN ({','.join('?' * len(part))})",
-                                                                   part)))
+            out.update(
+                (f.path, f)
+                for f in map(_known, self._rows(f"{_KNOWN} WHERE path IN ({','.join('?' * len(part))})", part))
+            )
         return out
 
     def all_files(self) -> dict[str, KnownFile]:
@@ -256,8 +280,9 @@ class CatalogReader:
         hashes = sorted(set(hashes))
         for start in range(0, len(hashes), CHUNK):
             part = hashes[start : start + CHUNK]
-            for row in self._rows(f"{_KNOWN} WHERE content_hash IN ({','.join('?' * len(part))}) AND status = 'ok'",
-                                  part):
+            for row in self._rows(
+                f"{_KNOWN} WHERE content_hash IN ({','.join('?' * len(part))}) AND status = 'ok'", part
+            ):
                 found.setdefault(row[4], []).append(_known(row))
         return found
 
@@ -265,14 +290,16 @@ class CatalogReader:
         """(path, kind, size, mtime_ns, content hash) of one indexed file, or None when no item has that id."""
         if not valid_id(item_id):
             return None
-        rows = self._rows("SELECT path, kind, size, mtime_ns, content_hash FROM items WHERE id = ? AND status = 'ok'",
-                          (int(item_id),))
+        rows = self._rows(
+            "SELECT path, kind, size, mtime_ns, content_hash FROM items WHERE id = ? AND status = 'ok'", (int(item_id),)
+        )
         return None if not rows else (from_catalog(rows[0][0]), *rows[0][1:])
 
     def counts(self) -> dict:
         by_kind = dict(self._rows("SELECT kind, count(*) FROM items WHERE status = 'ok' GROUP BY kind"))
-        segments = dict(self._rows("SELECT i.kind, count(s.id) FROM items i JOIN segments s ON i.id = s.item_id "
-                                   "GROUP BY i.kind"))
+        segments = dict(
+            self._rows("SELECT i.kind, count(s.id) FROM items i JOIN segments s ON i.id = s.item_id GROUP BY i.kind")
+        )
         return {
             "items": sum(by_kind.values()),
             "segments": sum(segments.values()),
@@ -292,8 +319,10 @@ class CatalogReader:
 
     def bad_vector_items(self, dim: int) -> list[str]:
         """Paths of files with a stored vector of the wrong size (re-embedding fixes them)."""
-        rows = self._rows("SELECT DISTINCT i.path FROM items i JOIN segments s ON i.id = s.item_id "
-                          "WHERE length(s.vector) != ?", (dim * 4,))
+        rows = self._rows(
+            "SELECT DISTINCT i.path FROM items i JOIN segments s ON i.id = s.item_id WHERE length(s.vector) != ?",
+            (dim * 4,),
+        )
         return [from_catalog(r[0]) for r in rows]
 
     def failed_files(self) -> list[tuple[str, str]]:
@@ -317,8 +346,10 @@ class CatalogReader:
         return [(from_catalog(r), m) for r, m in self._rows("SELECT root, model FROM runs ORDER BY id DESC")]
 
     def last_run(self) -> RunRecord | None:
-        rows = self._rows("SELECT root, model, started_at, finished_at, added, updated, unchanged, renamed, removed, "
-                          "failed FROM runs ORDER BY id DESC LIMIT 1")
+        rows = self._rows(
+            "SELECT root, model, started_at, finished_at, added, updated, unchanged, renamed, removed, "
+            "failed FROM runs ORDER BY id DESC LIMIT 1"
+        )
         if not rows:
             return None
         root, model, started, finished, *counts = rows[0]

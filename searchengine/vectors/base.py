@@ -32,8 +32,9 @@ class VectorIndex:
         self._apply_search_params()
 
     @classmethod
-    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray, is_text: np.ndarray | None,
-              params: dict) -> VectorIndex:
+    def build(
+        cls, dim: int, ids: np.ndarray, vectors: np.ndarray, is_text: np.ndarray | None, params: dict
+    ) -> VectorIndex:
         """An empty index of this kind for these vectors (trained on them where the kind needs it)."""
         raise NotImplementedError
 

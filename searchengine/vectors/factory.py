@@ -25,12 +25,22 @@ def index_class(kind: str) -> type[VectorIndex]:
     try:
         return KINDS[kind]
     except KeyError:
-        raise UsageError("unknown {-index_type=$kind}: use one of {choices}", kind=kind,
-                         choices=", ".join(INDEX_TYPES)) from None
+        raise UsageError(
+            "unknown {-index_type=$kind}: use one of {choices}", kind=kind, choices=", ".join(INDEX_TYPES)
+        ) from None
 
 
-def build_index(kind: str, dim: int, ids: np.ndarray, vectors: np.ndarray, *, is_text: np.ndarray | None = None,
-                params: dict | None = None, max_memory: int | None = None, data_dir: Path | None = None) -> VectorIndex:
+def build_index(
+    kind: str,
+    dim: int,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    is_text: np.ndarray | None = None,
+    params: dict | None = None,
+    max_memory: int | None = None,
+    data_dir: Path | None = None,
+) -> VectorIndex:
     """A new index of `kind` ('auto' picks by size and memory budget) holding the given vectors.
 
     is_text marks text vectors (IVF training samples both modalities); params overrides the
@@ -79,9 +89,13 @@ def load_index(path: Path, kind: str, dim: int, params: dict, mmap: bool = False
         with pq.quiet_stdout():
             raw = faiss.read_index(str(path), flags)
     except RuntimeError as exc:
-        raise IndexFormatError("vector file {path} is unreadable ({reason}): {@repair} to rebuild it from the catalog",
-                               path=path, reason=exc) from exc
+        raise IndexFormatError(
+            "vector file {path} is unreadable ({reason}): {@repair} to rebuild it from the catalog",
+            path=path,
+            reason=exc,
+        ) from exc
     if raw.d != dim:
-        raise IndexFormatError("vector file {path} holds {held}-d vectors, the manifest says {dim}",
-                               path=path, held=raw.d, dim=dim)
+        raise IndexFormatError(
+            "vector file {path} holds {held}-d vectors, the manifest says {dim}", path=path, held=raw.d, dim=dim
+        )
     return cls(dim, raw, params)

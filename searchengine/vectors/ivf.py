@@ -35,7 +35,8 @@ class Inverted(VectorIndex):
         invlists = self._ivf().invlists
         lists = [
             faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
-            for i in range(invlists.nlist) if invlists.list_size(i)
+            for i in range(invlists.nlist)
+            if invlists.list_size(i)
         ]
         return np.sort(np.concatenate(lists).astype(np.int64)) if lists else np.zeros(0, np.int64)
 
@@ -49,7 +50,9 @@ class IvfIndex(Inverted):
 
         n = len(vectors)
         if n == 0:
-            raise UsageError("an IVF index needs vectors to train on: index some files first, or use {-index_type=flat}")
+            raise UsageError(
+                "an IVF index needs vectors to train on: index some files first, or use {-index_type=flat}"
+            )
         nlist = max(1, min(int(4 * math.sqrt(max(n, 1))), n // 39 if n >= 39 else 1))
         inner = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         rows = pq.sample_rows(n, is_text, 256 * nlist)

@@ -32,8 +32,15 @@ class IvfPqIndex(Inverted):
         return cls.train(dim, len(vectors), lambda rows: vectors[rows], is_text, params)
 
     @classmethod
-    def train(cls, dim: int, n: int, fetch_rows: Callable[[np.ndarray], np.ndarray], is_text: np.ndarray | None,
-              params: dict | None = None, data_file: Path | None = None) -> IvfPqIndex:
+    def train(
+        cls,
+        dim: int,
+        n: int,
+        fetch_rows: Callable[[np.ndarray], np.ndarray],
+        is_text: np.ndarray | None,
+        params: dict | None = None,
+        data_file: Path | None = None,
+    ) -> IvfPqIndex:
         """An empty IVF-PQ index for n vectors, trained on a sample of both modalities.
 
         fetch_rows(row numbers) → their vectors (rows of an array, or of the catalog's id order);
@@ -41,8 +48,9 @@ class IvfPqIndex(Inverted):
         import faiss
 
         if n < 39:
-            raise UsageError("an IVF-PQ index needs vectors to train on: index some files first, or use "
-                             "{-index_type=flat}")
+            raise UsageError(
+                "an IVF-PQ index needs vectors to train on: index some files first, or use {-index_type=flat}"
+            )
         params = pq.make_params(n, dim, params)
         rows = pq.sample_rows(n, is_text, pq.train_size(params["nlist"], n))
         index = pq.train(dim, fetch_rows(rows), params)

@@ -189,8 +189,12 @@ def _append_lists(target, source) -> None:
             target.add_entries(i, size, source.get_ids(i), source.get_codes(i))
 
 
-def add_in_shards(index, chunks: Iterable[tuple[np.ndarray, np.ndarray]], trained: bytes | None = None,
-                  map_shards: Callable[[Callable, Iterator], Iterable[bytes]] | None = None) -> None:
+def add_in_shards(
+    index,
+    chunks: Iterable[tuple[np.ndarray, np.ndarray]],
+    trained: bytes | None = None,
+    map_shards: Callable[[Callable, Iterator], Iterable[bytes]] | None = None,
+) -> None:
     """Add chunks of (ids, vectors) to a trained index.
 
     - `map_shards` (e.g. Ray tasks; needs `trained`, the serialised empty index): every chunk is

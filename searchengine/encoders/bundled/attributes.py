@@ -48,8 +48,9 @@ def evidence(pixels: np.ndarray) -> np.ndarray:
     hue, sat, val = _hsv(np.clip(x.transpose(0, 2, 3, 1), 0, 1))
     names = np.full(hue.shape, -1, np.int64)
     chroma = (sat >= 0.2) & (val >= 0.2)
-    bins = np.select([(hue < 15) | (hue >= 345), hue < 40, hue < 70, hue < 165, hue < 255, hue < 290],
-                     [3, 4, 5, 6, 7, 8], default=9)
+    bins = np.select(
+        [(hue < 15) | (hue >= 345), hue < 40, hue < 70, hue < 165, hue < 255, hue < 290], [3, 4, 5, 6, 7, 8], default=9
+    )
     brown = chroma & (hue < 40) | chroma & (hue >= 345)
     brown &= val < 0.55
     pink = chroma & ((hue >= 290) | (hue < 15)) & (sat < 0.55) & (val >= 0.6)
@@ -72,5 +73,5 @@ def attribute_vectors(evidence_rows: np.ndarray, bank: np.ndarray, floor: float 
     ncol = len(COLOURS)
     ev[:, :ncol] = np.where(ev[:, :ncol] >= floor, ev[:, :ncol], 0.0)
     # in a black-and-white picture the hue names are noise
-    ev[:, :ncol] *= (1.0 - ev[:, ncol:ncol + 1])
+    ev[:, :ncol] *= 1.0 - ev[:, ncol : ncol + 1]
     return ev @ bank

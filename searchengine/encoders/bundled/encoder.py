@@ -29,8 +29,15 @@ from searchengine.errors import UnknownModel
 class BundledEncoder:
     dim = TEXT_DIM
 
-    def __init__(self, head: ImageHead, towers: TowerCache, device: str = "cpu", backend: str = "auto",
-                 embed_text: Callable[[Sequence[str]], np.ndarray] | None = None, backbone: str | None = None):
+    def __init__(
+        self,
+        head: ImageHead,
+        towers: TowerCache,
+        device: str = "cpu",
+        backend: str = "auto",
+        embed_text: Callable[[Sequence[str]], np.ndarray] | None = None,
+        backbone: str | None = None,
+    ):
         self.head = head
         self.towers = towers  # where the towers' ONNX exports are kept
         self.device = device
@@ -83,7 +90,9 @@ class BundledEncoder:
             from searchengine.encoders.bundled.attributes import evidence
 
             pixels = self.pixels(images)
-            logits, features = efficientnet.image_tower(self.towers, self.device, self.backend, self.backbone.name)(pixels)
+            logits, features = efficientnet.image_tower(self.towers, self.device, self.backend, self.backbone.name)(
+                pixels
+            )
             return self.head(logits, features, evidence(pixels)).astype(np.float32)
         logits, features = self.image_outputs(images)
         return self.head(logits, features).astype(np.float32)
@@ -144,13 +153,15 @@ def load_bundled(spec: str, runtime: Runtime) -> BundledEncoder:
     factory = HEADS.get(spec)
     if factory is None:
         names = [f"'bundled:{name}'" for name in [*HEADS, *MULTILINGUAL] if name]
-        raise UnknownModel("unknown bundled variant {spec}: use one of 'bundled', {names}", spec=repr(spec),
-                           names=", ".join(names))
+        raise UnknownModel(
+            "unknown bundled variant {spec}: use one of 'bundled', {names}", spec=repr(spec), names=", ".join(names)
+        )
     return BundledEncoder(factory(towers, device, backend), towers, device=device, backend=backend)
 
 
 def load_bundled_multilingual(spec: str, runtime: Runtime) -> BundledEncoder:
     if spec:
-        raise UnknownModel("unknown variant {spec}: use 'bundled-multilingual' or 'bundled:multilingual'",
-                           spec=repr(spec))
+        raise UnknownModel(
+            "unknown variant {spec}: use 'bundled-multilingual' or 'bundled:multilingual'", spec=repr(spec)
+        )
     return _multilingual(MULTILINGUAL_HEAD, _towers(runtime), resolve_device(runtime.device), runtime.backend)

@@ -27,11 +27,18 @@ def class_descriptions() -> list[str]:
     import importlib.util
 
     spec = importlib.util.find_spec("timm")
-    folder = Path(spec.submodule_search_locations[0]) / "data" / "_info" if spec and spec.submodule_search_locations else None
+    folder = (
+        Path(spec.submodule_search_locations[0]) / "data" / "_info"
+        if spec and spec.submodule_search_locations
+        else None
+    )
     try:
         synsets = (folder / "imagenet_synsets.txt").read_text(encoding="utf-8").splitlines()
-        lemmas = dict(csv.reader((folder / "imagenet_synset_to_lemma.txt").read_text(encoding="utf-8").splitlines(),
-                                 delimiter="\t"))
+        lemmas = dict(
+            csv.reader(
+                (folder / "imagenet_synset_to_lemma.txt").read_text(encoding="utf-8").splitlines(), delimiter="\t"
+            )
+        )
         return [lemmas[synset] for synset in synsets]
     except (TypeError, OSError, KeyError, ValueError):  # laid out otherwise: ask timm itself
         from timm.data import ImageNetInfo
@@ -75,4 +82,3 @@ def class_text_bank(towers: TowerCache, device: str = "cpu", backend: str = "aut
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-

@@ -53,8 +53,11 @@ class FusedHead:
     def __call__(self, logits: np.ndarray, features: np.ndarray, evidence: np.ndarray | None = None) -> np.ndarray:
         """`evidence`: attributes.evidence(pixels) for the batch, needed when `uses_pixels`."""
         mapped = self.map(features)
-        out = mapped if self.alpha <= 0 else l2_normalize(
-            self.alpha * self.bridge(logits, features) + (1.0 - self.alpha) * mapped)
+        out = (
+            mapped
+            if self.alpha <= 0
+            else l2_normalize(self.alpha * self.bridge(logits, features) + (1.0 - self.alpha) * mapped)
+        )
         if self.uses_pixels and evidence is not None:
             from searchengine.encoders.bundled.attributes import attribute_vectors
 
@@ -76,8 +79,14 @@ def save_head(path: Path, head: FusedHead, **meta) -> None:
             temperature=np.float32(head.bridge.temperature),
             backbone=np.array(head.backbone),
             view=np.array(head.view),
-            **({"attribute_bank": head.attribute_bank.astype(np.float32),
-                "attribute_weight": np.float32(head.attribute_weight)} if head.uses_pixels else {}),
+            **(
+                {
+                    "attribute_bank": head.attribute_bank.astype(np.float32),
+                    "attribute_weight": np.float32(head.attribute_weight),
+                }
+                if head.uses_pixels
+                else {}
+            ),
             **{k: np.array(v) for k, v in meta.items()},
         )
 
@@ -87,8 +96,7 @@ def load_head(path: Path, name: str | None = None) -> FusedHead:
     if not path.exists():
         raise ModelUnavailable(f"bundled head weights missing at {path}: reinstall searchengine")
     with np.load(path) as z:
-        bridge = LabelBridge(z["class_bank"], top_k=int(z["top_k"]), temperature=float(z["temperature"]),
-                             name="bridge")
+        bridge = LabelBridge(z["class_bank"], top_k=int(z["top_k"]), temperature=float(z["temperature"]), name="bridge")
         linear = LinearMap(z["weight"], z["bias"], z["mean"])
         backbone = str(z["backbone"]) if "backbone" in z.files else "lite0"  # lit-v1 predates the field
         attributes = (z["attribute_bank"], float(z["attribute_weight"])) if "attribute_bank" in z.files else (None, 0.0)

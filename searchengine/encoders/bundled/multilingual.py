@@ -41,7 +41,7 @@ def embed_e5_queries(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     model = load_e5()
     out = []
     for start in range(0, len(texts), batch_size):
-        chunk = list(texts[start:start + batch_size])
+        chunk = list(texts[start : start + batch_size])
         out.append(np.asarray(model.query(chunk), np.float32).reshape(len(chunk), E5_DIM))
     if not out:
         return np.zeros((0, E5_DIM), np.float32)

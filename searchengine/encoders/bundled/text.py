@@ -99,8 +99,9 @@ def _export_minilm(path: Path) -> dict:
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
+            hidden = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=-1)
@@ -108,9 +109,13 @@ def _export_minilm(path: Path) -> dict:
     _check_tokenizer(load_minilm("cpu"))
     dynamic = {0: "batch", 1: "tokens"}
     return export_tower(
-        PooledMiniLM(bert), tokenize(_CHECK_SENTENCES[:2]), ["embedding"],
+        PooledMiniLM(bert),
+        tokenize(_CHECK_SENTENCES[:2]),
+        ["embedding"],
         {name: dynamic for name in ("input_ids", "attention_mask", "token_type_ids")} | {"embedding": {0: "batch"}},
-        path, check_inputs=[tokenize(_CHECK_SENTENCES)], extra={"dim": TEXT_DIM},
+        path,
+        check_inputs=[tokenize(_CHECK_SENTENCES)],
+        extra={"dim": TEXT_DIM},
     )
 
 
@@ -135,7 +140,9 @@ def _check_tokenizer(model) -> None:
 def _onnx_tower(towers: TowerCache, variant: str) -> TextTower | None:
     from importlib.metadata import version
 
-    tower = towers.tower(f"bundled-text:{TEXT_MODEL_ID}@{version(WEIGHTS_PACKAGE)}", "text", _export_minilm, variant=variant)
+    tower = towers.tower(
+        f"bundled-text:{TEXT_MODEL_ID}@{version(WEIGHTS_PACKAGE)}", "text", _export_minilm, variant=variant
+    )
     if tower is None:
         return None
 
@@ -144,7 +151,7 @@ def _onnx_tower(towers: TowerCache, variant: str) -> TextTower | None:
         order = np.argsort([len(t) for t in texts], kind="stable")
         vectors = np.zeros((len(texts), TEXT_DIM), np.float32)
         for start in range(0, len(texts), _BATCH):
-            rows = order[start:start + _BATCH]
+            rows = order[start : start + _BATCH]
             vectors[rows] = tower(**tokenize([texts[i] for i in rows]))[0]
         return vectors
 

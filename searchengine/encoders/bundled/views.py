@@ -88,5 +88,10 @@ def framed(encoder, image) -> np.ndarray:
     return _to_array(square.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
 
 
-VIEWS: dict[str, Callable] = {"centre": centre, "whole": whole, "framed": framed,
-                              "left": _end(True), "right": _end(False)}
+VIEWS: dict[str, Callable] = {
+    "centre": centre,
+    "whole": whole,
+    "framed": framed,
+    "left": _end(True),
+    "right": _end(False),
+}

@@ -35,10 +35,13 @@ EXTENSIONS: dict[str, str] = {
     ".pdf": "pdf",
     ".docx": "docx",
     ".odt": "odt",
-    ".html": "html", ".htm": "html", ".xhtml": "html",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
     ".epub": "epub",
-    **dict.fromkeys((".txt", ".text", ".md", ".markdown", ".rst", ".org", ".csv", ".tsv", ".json", ".jsonl",
-                     ".log"), "text"),
+    **dict.fromkeys(
+        (".txt", ".text", ".md", ".markdown", ".rst", ".org", ".csv", ".tsv", ".json", ".jsonl", ".log"), "text"
+    ),
 }
 
 

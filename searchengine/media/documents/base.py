@@ -36,8 +36,10 @@ def check_size(path: Path, options: ReadOptions) -> int:
     except OSError as exc:
         raise DecodeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if size > options.max_file_bytes:
-        raise DecodeError(f"{path}: {size / MiB:.0f} MiB is larger than the {options.max_file_bytes // MiB} MiB "
-                          "a document may have; split it or leave it out")
+        raise DecodeError(
+            f"{path}: {size / MiB:.0f} MiB is larger than the {options.max_file_bytes // MiB} MiB "
+            "a document may have; split it or leave it out"
+        )
     return size
 
 
@@ -49,8 +51,10 @@ def check_zip(path: Path, options: ReadOptions, what: str) -> None:
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DecodeError(f"{path}: not a valid {what} file (not a readable zip package: {exc})") from exc
     if unpacked > options.max_unpacked_bytes:
-        raise DecodeError(f"{path}: unpacks to {unpacked / MiB:.0f} MiB, more than the "
-                          f"{options.max_unpacked_bytes // MiB} MiB a {what} file may; it is left out")
+        raise DecodeError(
+            f"{path}: unpacks to {unpacked / MiB:.0f} MiB, more than the "
+            f"{options.max_unpacked_bytes // MiB} MiB a {what} file may; it is left out"
+        )
 
 
 def one_line(exc: BaseException) -> str:
@@ -74,4 +78,3 @@ def bounded_text(blocks: list[str], options: ReadOptions) -> tuple[str, str | No
 def text_extraction(blocks: list[str], options: ReadOptions) -> Extraction:
     text, truncated = bounded_text([b for b in blocks if b.strip()], options)
     return Extraction(text_passages(text), truncated=truncated)
-

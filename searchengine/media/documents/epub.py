@@ -25,8 +25,11 @@ def read_epub(path: Path, options: ReadOptions) -> Extraction:
     check_zip(path, options, "EPUB")
     try:
         with zipfile.ZipFile(path) as book:
-            blocks = [block for chapter in _chapters(book) for block in
-                      html_blocks(decode_markup(book.read(chapter)), title=False)]
+            blocks = [
+                block
+                for chapter in _chapters(book)
+                for block in html_blocks(decode_markup(book.read(chapter)), title=False)
+            ]
     except DecodeError:
         raise
     except Exception as exc:  # a missing part, malformed XML, a damaged member
@@ -47,7 +50,11 @@ def _chapters(book: zipfile.ZipFile) -> list[str]:
     chapters = []
     for ref in opf.iterfind(".//opf:spine/opf:itemref", NS):
         item = manifest.get(ref.get("idref"))
-        if item is None or item.get("media-type") not in CHAPTER_TYPES or "nav" in (item.get("properties") or "").split():
+        if (
+            item is None
+            or item.get("media-type") not in CHAPTER_TYPES
+            or "nav" in (item.get("properties") or "").split()
+        ):
             continue
         chapters.append(posixpath.normpath(posixpath.join(base, item.get("href", ""))))
     return chapters

@@ -17,21 +17,92 @@ from searchengine.media.passages import Extraction
 MAX_HTML_BYTES = 16 * MiB  # a page's markup read (its scripts and styles included)
 
 # Never text a reader sees in the page's body.
-DROPPED = ("script", "style", "noscript", "template", "svg", "math", "canvas", "iframe", "object", "embed",
-           "nav", "aside", "form", "button", "select", "dialog", "head")
+DROPPED = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "nav",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "dialog",
+    "head",
+)
 DROPPED_ROLES = ("navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog")
 # Page furniture outside the main content; inside <main> or <article> a header or footer belongs to it.
 FURNITURE = ("header", "footer")
 # Class or id words of page furniture (a word of the name, split at spaces, dashes and underscores).
-FURNITURE_NAMES = frozenset({"nav", "navbar", "navigation", "menu", "menubar", "breadcrumb", "breadcrumbs", "cookie",
-                             "cookies", "consent", "sidebar", "share", "sharing", "social", "advert", "advertisement",
-                             "ads", "promo", "newsletter", "related", "skip", "toc", "pagination", "footer", "copyright",
-                             "comments"})
+FURNITURE_NAMES = frozenset(
+    {
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "menubar",
+        "breadcrumb",
+        "breadcrumbs",
+        "cookie",
+        "cookies",
+        "consent",
+        "sidebar",
+        "share",
+        "sharing",
+        "social",
+        "advert",
+        "advertisement",
+        "ads",
+        "promo",
+        "newsletter",
+        "related",
+        "skip",
+        "toc",
+        "pagination",
+        "footer",
+        "copyright",
+        "comments",
+    }
+)
 _NAME_PARTS = re.compile(r"[\s_-]+")
 MAIN = ("main", "[role=main]", "article")
-BLOCKS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd",
-          "pre", "blockquote", "figcaption", "caption", "table", "tr", "br", "hr", "address", "details",
-          "summary", "ul", "ol", "dl", "figure")
+BLOCKS = (
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "dt",
+    "dd",
+    "pre",
+    "blockquote",
+    "figcaption",
+    "caption",
+    "table",
+    "tr",
+    "br",
+    "hr",
+    "address",
+    "details",
+    "summary",
+    "ul",
+    "ol",
+    "dl",
+    "figure",
+)
 CELLS = ("td", "th")
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._-]+)""", re.I)
@@ -52,7 +123,9 @@ def read_html(path: Path, options: ReadOptions) -> Extraction:
         raise DecodeError(f"{path}: not a readable HTML page ({one_line(exc)})") from exc
     extraction = text_extraction(blocks, options)
     if len(raw) == MAX_HTML_BYTES and extraction.truncated is None:
-        return Extraction(extraction.passages, truncated=f"only the first {MAX_HTML_BYTES // MiB} MiB of the page were read")
+        return Extraction(
+            extraction.passages, truncated=f"only the first {MAX_HTML_BYTES // MiB} MiB of the page were read"
+        )
     return extraction
 
 
@@ -85,8 +158,13 @@ def html_blocks(markup: str, title: bool = True) -> list[str]:
     title = _SPACES.sub(" ", heading.text()).strip() if heading is not None else ""
     tree.strip_tags(list(DROPPED))
     _remove(tree.css(", ".join(f"[role={role}]" for role in DROPPED_ROLES) + ", [hidden], [aria-hidden=true]"))
-    _remove([node for node in tree.css("[class], [id]")
-             if node.tag not in ("html", "body", "main", "article") and _furniture_name(node)])
+    _remove(
+        [
+            node
+            for node in tree.css("[class], [id]")
+            if node.tag not in ("html", "body", "main", "article") and _furniture_name(node)
+        ]
+    )
     root = _main(tree)
     if root is None:
         return [title] if title else []

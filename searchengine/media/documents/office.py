@@ -64,8 +64,17 @@ def _odt_blocks(element):
         elif name == "table":
             for row in child.getElementsByType(_table_row()):
                 yield _row([" ".join(_odt_blocks(cell)) for cell in row.childNodes if _name(cell) == "table-cell"])
-        elif name in ("list", "list-item", "list-header", "section", "index-body", "table-of-content",
-                      "alphabetical-index", "illustration-index", "bibliography"):
+        elif name in (
+            "list",
+            "list-item",
+            "list-header",
+            "section",
+            "index-body",
+            "table-of-content",
+            "alphabetical-index",
+            "illustration-index",
+            "bibliography",
+        ):
             yield from _odt_blocks(child)
 
 

@@ -81,7 +81,8 @@ def _page_text(path: Path, pdf, number: int) -> tuple[str, bool]:
                 text = textpage.get_text_range()
                 textpage.close()
                 scanned = len("".join(text.split())) < MIN_TEXT_LAYER_CHARS and any(
-                    True for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3))
+                    True for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3)
+                )
             finally:
                 page.close()
         except pdfium.PdfiumError as exc:

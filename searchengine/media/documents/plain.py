@@ -14,6 +14,8 @@ def read_plain(path: Path, options: ReadOptions) -> Extraction:
     size = check_size(path, options)
     extraction = text_extraction([read_text(path)], options)
     if size > MAX_TEXT_BYTES and extraction.truncated is None:
-        return Extraction(extraction.passages,
-                          truncated=f"only the first {MAX_TEXT_BYTES // 1024:,} KiB of {size // 1024:,} KiB were read")
+        return Extraction(
+            extraction.passages,
+            truncated=f"only the first {MAX_TEXT_BYTES // 1024:,} KiB of {size // 1024:,} KiB were read",
+        )
     return extraction
