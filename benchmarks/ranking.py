@@ -153,9 +153,10 @@ def main() -> None:
         searcher = Searcher.open(index_dir, cache_dir=cache_dir())
         present_words = set().union(*(content_words(c) for c, _, _ in queries["present"]))
         stem = lambda hit: Path(hit.path).stem  # noqa: E731
-        prior = lambda h: float(
-            searcher.calibration.z("text", calibration_kind(h.kind, h.text is not None), h.raw_score)
-        )  # noqa: E731
+
+        def prior(h):
+            return float(searcher.calibration.z("text", calibration_kind(h.kind, h.text is not None), h.raw_score))
+
         rows = []  # one per present query
         for caption, target, split in queries["present"]:
             query = Query(text=caption)

@@ -126,21 +126,11 @@ def test_each_group_is_searched_exactly(collection):
 def test_cli_json_and_queries_carry_confidence_and_warn_on_a_weak_best(collection, tmp_path, session_home):
     _, index_dir, _ = collection
     env = {"SEARCHENGINE_HOME": str(session_home), "PATH": "/usr/bin:/bin"}
-    run = lambda *args: subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "searchengine",
-            "search",
-            *map(str, args),  # noqa: E731
-            "--index",
-            str(index_dir),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+
+    def run(*args):
+        command = [sys.executable, "-m", "searchengine", "search", *map(str, args), "--index", str(index_dir)]
+        return subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+
     absent = run(ABSENT, "--json", "-k", "3")
     hits = json.loads(absent.stdout)
     assert len(hits) == 3 and all(h["confidence"] in LEVELS for h in hits)
