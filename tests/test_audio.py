@@ -322,6 +322,7 @@ def test_long_recording_is_read_in_windows_cut_between_words(long_recording):
     assert [w.speech for w in windows] == [any(s < w.end and e > w.offset for s, e in said) for w in windows]
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 def test_transcript_of_a_long_recording_has_every_sentence_once_at_its_time(cache_dir, long_recording):
     path, said = long_recording
     transcriber = Transcriber(cache_dir=cache_dir, device="cpu", window_seconds=LONG_WINDOW)

@@ -323,6 +323,7 @@ def test_progress_moves_file_by_file(tmp_path, session_home):
     assert "30 files added" in shown.text
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 def test_no_other_library_speaks_on_stderr(tmp_path):
     """A first run in a fresh home (models exported to ONNX, Whisper assembled) and a search."""
     home = tmp_path / "home"

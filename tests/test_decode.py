@@ -38,6 +38,7 @@ def _large_jpeg(path: Path, size=(4000, 3000)) -> Path:
     return path
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 def test_large_jpeg_is_decoded_at_reduced_scale(tmp_path, bundled):
     side = draft_side(bundled)
     assert 256 <= side < 1000  # at least the bundled model's resize side (256), well under the photo
@@ -57,6 +58,7 @@ def test_large_jpeg_is_decoded_at_reduced_scale(tmp_path, bundled):
     assert load_image(png, draft_size=0).size == (4000, 3000)
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 def test_reducing_other_formats_keeps_embeddings(tmp_path, bundled):
     """PNG copies of real photos at 3x their size: reduced after decoding, embedded as if decoded whole."""
     paths = []

@@ -76,6 +76,7 @@ def test_open_clip_local_dir(tiny_clip_dir):
     np.testing.assert_allclose(again.embed_texts(["a cat"]), encoder.embed_texts(["a cat"]), atol=1e-5)
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 def test_open_clip_weights_file(tiny_clip_dir, tmp_path):
     import open_clip
 

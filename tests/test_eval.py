@@ -93,6 +93,7 @@ CAPTIONS = {
 }
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 def test_bench_recall_end_to_end(tmp_path):
     dataset = tmp_path / "dataset"
     (dataset / "images").mkdir(parents=True)

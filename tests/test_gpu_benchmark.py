@@ -67,6 +67,7 @@ def _check_models_and_pipelines(result: dict) -> None:
     assert summary["clip"]["forward_best_batch"] in (2, 4) and "pipeline_over_forward" in summary["bundled"]
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 def test_gpu_benchmark_dry_run_runs_every_stage(tmp_path, session_home):
     """Every stage but Ray (its engine has tests of its own, and Ray's start-up costs seconds)."""
     result = _dry_run(tmp_path, session_home, "--skip", "ray")
@@ -109,6 +110,7 @@ def test_gpu_benchmark_dry_run_with_ray(tmp_path, session_home):
     assert ray["catalog_vs_in_process"]["catalog_equal"]
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 def test_gpu_benchmark_writes_its_json_when_a_stage_cannot_run(tmp_path, session_home):
     """A run without a GPU (not a dry run) says so in the JSON and leaves the GPU stages out."""
     pytest.importorskip("torch")

@@ -69,6 +69,7 @@ def test_gate_says_no_text_for_the_sample_photos(engine):
     assert flagged == []  # not even the ribbon bar on Grace Hopper's uniform, which the detector half-likes
 
 
+@pytest.mark.slow  # default run under 3 minutes; CI runs it (-m "")
 @needs_fonts
 def test_scanned_pdf_is_read_page_by_page(engine, tmp_path):
     pages = [
