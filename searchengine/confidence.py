@@ -15,7 +15,8 @@ benchmark collections (benchmarks/relevance.py):
   an image against passages): the modality gap makes those scores noisier.
 
 Each is free of the encoder's own scale (standard deviations, not cosines), so the method carries
-over to another encoder; the coefficients are fitted per model on the benchmarks' tune halves
+over to another encoder; a rare exact match of the query's words (hybrid.STRONG) is strong
+evidence of its own, "high" like a near copy; the coefficients are fitted per model on the benchmarks' tune halves
 (`python benchmarks/relevance.py --fit`) and kept here as named constants. A near copy of the
 query image (raw cosine at least the model's NEAR_COPY) is "high" whatever the rest.
 
@@ -42,6 +43,7 @@ class Evidence:
     lead: float
     cross: bool
     near_copy: bool = False
+    exact: bool = False  # a rare term of the query found whole in its words (hybrid.STRONG)
 
     def features(self) -> np.ndarray:
         return np.array([self.z, self.z_prior, self.lead, float(self.cross)], dtype=np.float64)
@@ -89,7 +91,7 @@ def assess(evidence: list[Evidence], model: ModelConfidence) -> list[str]:
     if not evidence:
         return []
     ps = probability(np.stack([e.features() for e in evidence]), model)
-    return ["high" if e.near_copy else level(float(p), model) for e, p in zip(evidence, ps)]
+    return ["high" if e.near_copy or e.exact else level(float(p), model) for e, p in zip(evidence, ps)]
 
 
 def lead_reference(group_scores: np.ndarray) -> float:

@@ -23,6 +23,7 @@ class Hit:
     char_end: int | None = None
     confidence: str = "low"  # "high" | "medium" | "low" (confidence.py)
     page: int | None = None  # documents: the page the passage is on (none are indexed by page yet)
+    matched: tuple[str, ...] = ("meaning",)  # why it was found: "words" (the word index), "meaning" (the vectors)
 
     def as_json(self) -> dict:
         """The hit as `search --json` and the API give it; a path that is not UTF-8 is shown, plus
@@ -42,5 +43,6 @@ class Hit:
             "segment_id": self.segment_id,
             "char_start": self.char_start,
             "char_end": self.char_end,
+            "matched": list(self.matched),
         }
         return shown | json_path(self.path)

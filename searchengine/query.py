@@ -12,6 +12,7 @@ Every hit carries a confidence (confidence.py); the default lists the k best wha
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchengine import confidence
+from searchengine import confidence, hybrid
 from searchengine.calibrate import current_calibration
 from searchengine.calibration import Calibration, QueryCalibration
 from searchengine.encoders.base import Encoder, l2_normalize
@@ -28,12 +29,20 @@ from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
 from searchengine.hits import Hit
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
+from searchengine.lexical import WordQuery, file_words, parse, words
 from searchengine.media.images import load_image
 from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.store.records import SegmentRecord, valid_id
 from searchengine.vectors.base import Subset
 
+log = logging.getLogger(__name__)
+
 NEGATIVE_WEIGHT = 0.5
+HYBRID, WORDS, MEANING = "hybrid", "words", "meaning"  # search by both, by the word index alone, by the vectors alone
+MODES = (HYBRID, WORDS, MEANING)
+# Terms held by more than this share of the texts (and COMMON_MIN of them) are scored but not looked
+# up: they find half the collection, and ranking all of it is what costs a word search most.
+COMMON, COMMON_MIN = 0.2, 2_000
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,10 @@ class _Candidate:
     score: float = field(default=0.0)
     group: str = ""
     near_copy: bool = False
+    semantic: float = 0.0  # the calibrated score by meaning alone
+    by_meaning: bool = True  # found by the vector search (not only through the word index)
+    words: float = 0.0  # hybrid.strength of its words
+    word_rank: int | None = None  # its place in the word index's order (1 = best)
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,9 @@ class Searcher:
         self._calibration: Calibration | None = None
         self.calibration_computed = False
         self._subsets: dict[str, Subset] | None = None  # per segment group, made on first use
+        self.fusion = hybrid.DEFAULT
+        self._has_words: bool | None = None
+        self._text_count: int | None = None
 
     @classmethod
     def open(
@@ -210,10 +226,20 @@ class Searcher:
         return l2_normalize(vector[None, :])[0], kind
 
     # --- searching ------------------------------------------------------------------------------
-    def search(self, query: Query, filters: Filters = Filters(), k: int = 10, segments: bool = False) -> list[Hit]:
-        vector, query_kind = self.embed_query(query)
+    def search(
+        self, query: Query, filters: Filters = Filters(), k: int = 10, segments: bool = False, mode: str = HYBRID
+    ) -> list[Hit]:
+        """The k best hits by words and meaning (mode: hybrid, or words or meaning alone)."""
+        return [hit for hit, _ in self.assessed_query(query, filters, k, segments, mode)]
+
+    def assessed_query(
+        self, query: Query, filters: Filters = Filters(), k: int = 10, segments: bool = False, mode: str = HYBRID
+    ) -> list[tuple[Hit, confidence.Evidence]]:
+        """`assessed` for a query: its words taken apart (lexical.py), the rest embedded."""
+        word_query, meant = split_words(query, mode)
+        vector, query_kind = self.embed_query(meant) if meant is not None else (None, "text")
         exclude = {query.like} if query.like is not None else set()
-        return self.search_vector(vector, query_kind, filters, k, segments, exclude)
+        return self.assessed(vector, query_kind, filters, k, segments, exclude, word_query, mode)
 
     def search_vector(
         self,
@@ -228,31 +254,41 @@ class Searcher:
 
     def assessed(
         self,
-        vector: np.ndarray,
+        vector: np.ndarray | None,
         query_kind: str = "text",
         filters: Filters = Filters(),
         k: int = 10,
         segments: bool = False,
         exclude: set[int] = frozenset(),
+        word_query: WordQuery | None = None,
+        mode: str = HYBRID,
     ) -> list[tuple[Hit, confidence.Evidence]]:
         """The hits, best first, each with its confidence and the evidence it was judged on.
 
         Each segment group is searched for its own best (a FAISS search restricted to the group's
         ids), so its k best files are exact however far down the overall raw order they lie;
         within a group the calibrated score grows with the raw one, so the groups' best, merged
-        by calibrated score, are the k best overall."""
+        by calibrated score, are the k best overall. With a word query (and a word index), the
+        segments whose words match join them, each scored by meaning too, and the two are fused
+        (hybrid.py); what the query requires (quoted phrases, name:, path:) filters them all."""
         if k < 1:
             raise UsageError("{-k} must be at least 1")
-        scale = self.calibration.for_query(vector, query_kind)  # this query's baseline per kind
         model = confidence.for_model(self.encoder.id)
-        pools = {g.name: self._gather(vector, g, scale, filters, k, segments, exclude) for g in self._groups(filters)}
-        candidates = [c for pool in pools.values() for c in pool]
+        scale = self.calibration.for_query(vector, query_kind) if vector is not None else None
+        candidates: list[_Candidate] = []
+        if scale is not None:  # this query's baseline per kind
+            for group in self._groups(filters):
+                candidates += self._gather(vector, group, scale, filters, k, segments, exclude)
         if query_kind == "image":
             _promote_copies(candidates, model.near_copy)
+        for c in candidates:
+            c.semantic = c.score
+        if word_query is not None and (word_query.terms or word_query.required):
+            candidates = self._with_words(candidates, word_query, vector, scale, filters, k, exclude, mode)
         by_segment = {c.record.segment_id: c for c in candidates}
         by_group: dict[str, list[float]] = {}
         for c in candidates:
-            by_group.setdefault(c.group, []).append(c.score)
+            by_group.setdefault(c.group, []).append(c.semantic)
         references = {name: confidence.lead_reference(np.array(scores)) for name, scores in by_group.items()}
         hits = self._rank(candidates, filters, k, segments)
         evidence = [self._evidence(hit, by_segment[hit.segment_id], references, query_kind) for hit in hits]
@@ -262,12 +298,110 @@ class Searcher:
     def _evidence(self, hit: Hit, c: _Candidate, references: dict[str, float], query_kind: str) -> confidence.Evidence:
         target = calibration_kind(c.record.kind, c.record.text is not None)
         return confidence.Evidence(
-            z=hit.score,
-            z_prior=float(self.calibration.z(query_kind, target, c.raw)),
-            lead=hit.score - references[c.group],
+            z=c.semantic,
+            z_prior=float(self.calibration.z(query_kind, target, c.raw)) if c.by_meaning or c.raw else 0.0,
+            lead=c.semantic - references[c.group],
             cross=tower(target) != query_kind,
             near_copy=c.near_copy,
+            exact=c.words >= hybrid.STRONG,
         )
+
+    # --- words ------------------------------------------------------------------------------------
+    @property
+    def has_words(self) -> bool:
+        """Whether the index has a word index (store/words.py); without one, search goes by meaning."""
+        if self._has_words is None:
+            self._has_words = self.index.catalog.has_words()
+            if not self._has_words:
+                log.info("%s has no word index yet: searching by meaning alone", self.index.folder)
+        return self._has_words
+
+    def _with_words(
+        self,
+        candidates: list[_Candidate],
+        word_query: WordQuery,
+        vector: np.ndarray | None,
+        scale: QueryCalibration | None,
+        filters: Filters,
+        k: int,
+        exclude,
+        mode: str,
+    ) -> list[_Candidate]:
+        """The candidates with those the word index finds added (scored by meaning too), each with
+        its word strength and fused score; those that miss a requirement of the query left out."""
+        rarity = hybrid.term_rarity({}, 1)
+        if self.has_words and mode != MEANING:
+            if self._text_count is None:
+                self._text_count = self.index.catalog.text_count()
+            n = self._text_count
+            counts = self.index.catalog.word_counts({w for t in word_query.terms + word_query.names for w in t})
+            rarity = hybrid.term_rarity(counts, n)
+            limit = max(COMMON * n, COMMON_MIN)
+            common = {t for t in word_query.terms if min(counts.get(w, 0) for w in t) > limit}
+            fetch = max(4 * k, 64)
+            ranked: list[int] = []
+            if (match := word_query.text_match(common)) is not None:
+                ranked += self.index.catalog.text_matches(match, fetch)
+            if (match := word_query.name_match(common)) is not None:
+                ranked += self.index.catalog.name_matches(match, fetch)
+            order = {sid: i + 1 for i, sid in enumerate(dict.fromkeys(ranked))}
+            known = {c.record.segment_id for c in candidates}
+            extra = [sid for sid in order if sid not in known and sid not in exclude]
+            candidates = candidates + self._word_candidates(extra, vector, scale, filters)
+            for c in candidates:
+                c.word_rank = order.get(c.record.segment_id)
+        kept = []
+        for c in candidates:
+            text_words = words(c.record.text) if c.record.text else []
+            name_words, folder_words = file_words(c.record.path)
+            if not word_query.satisfied_by(text_words, name_words, folder_words):
+                continue
+            if mode != MEANING:
+                c.words = hybrid.strength(word_query, rarity, text_words, name_words)
+            kept.append(c)
+        self._fuse(kept, mode)
+        return kept
+
+    def _word_candidates(
+        self, ids: list[int], vector: np.ndarray | None, scale: QueryCalibration | None, filters: Filters
+    ) -> list[_Candidate]:
+        """Candidates found by their words alone, scored by meaning with their stored vectors."""
+        if not ids:
+            return []
+        records = self.index.catalog.segment_records(ids)
+        ids = [sid for sid in ids if sid in records and filters.admits(records[sid])]
+        raw = (
+            self.index.catalog.vectors_of(ids, self.encoder.dim) @ vector
+            if vector is not None and ids
+            else np.zeros(len(ids))
+        )
+        out = []
+        for sid, score in zip(ids, raw.tolist()):
+            record = records[sid]
+            has_text = record.text is not None
+            target = calibration_kind(record.kind, has_text)
+            z = float(scale.z(target, score)) if scale is not None else 0.0
+            out.append(_Candidate(record, score, z, segment_group(record.kind, has_text), semantic=z, by_meaning=False))
+        return out
+
+    def _fuse(self, candidates: list[_Candidate], mode: str) -> None:
+        fusion = self.fusion
+        if mode == WORDS:
+            for c in candidates:
+                c.score = fusion.weight * c.words
+            return
+        if mode == MEANING:
+            return
+        if fusion.method == hybrid.RRF:
+            by_meaning = sorted(candidates, key=lambda c: c.semantic, reverse=True)
+            meaning_rank = {id(c): i + 1 for i, c in enumerate(by_meaning)}
+            by_words = sorted((c for c in candidates if c.words > 0), key=lambda c: c.words, reverse=True)
+            words_rank = {id(c): i + 1 for i, c in enumerate(by_words)}
+            for c in candidates:
+                c.score = 100 * hybrid.rrf(meaning_rank[id(c)], words_rank.get(id(c)), fusion)
+            return
+        for c in candidates:
+            c.score = hybrid.blend(c.semantic, c.words, fusion)
 
     def _groups(self, filters: Filters) -> list[_Group]:
         cal = self.calibration
@@ -330,6 +464,7 @@ class Searcher:
 
     def _rank(self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool) -> list[Hit]:
         ranked = [_hit(0, c) for c in candidates]
+
         if any(h.kind == VIDEO for h in ranked):  # what a moment shows and what is said in it, together
             ranked = fuse_moments(ranked)
         ranked.sort(key=lambda h: h.score, reverse=True)
@@ -393,4 +528,21 @@ def _hit(rank: int, c: _Candidate) -> Hit:
         segment_id=r.segment_id,
         char_start=r.char_start,
         char_end=r.char_end,
+        matched=tuple(why for why, yes in (("words", c.words > 0), ("meaning", c.by_meaning)) if yes) or ("meaning",),
     )
+
+
+def split_words(query: Query, mode: str = HYBRID) -> tuple[WordQuery | None, Query | None]:
+    """A query's words taken apart (None without words), and what is left to embed (None when
+    nothing is: words alone, or only name:/path: parts)."""
+    if mode not in MODES:
+        raise UsageError("unknown search mode {mode}: use one of {choices}", mode=mode, choices=", ".join(MODES))
+    if query.text is None:
+        return None, query if mode != WORDS else None
+    word_query = parse(query.text)
+    if mode == WORDS:
+        return word_query, None
+    meant = replace(query, text=word_query.meaning or None)
+    if meant.text is None and meant.image is None and meant.like is None:
+        return word_query, None
+    return word_query, meant

@@ -14,6 +14,7 @@ from searchengine.paths import ESCAPE
 from searchengine.store.models import Base, Skipped
 from searchengine.store.reader import too_new
 from searchengine.store.records import SCHEMA_VERSION
+from searchengine.store.words import REBUILD, SCHEMA
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -49,12 +50,20 @@ def _v4_skipped_and_notes(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE items ADD COLUMN note TEXT")
 
 
+def _v5_word_index(conn: Connection) -> None:
+    """The word index beside the vectors (store/words.py): FTS5 tables over segment texts and file
+    names, kept in step by triggers, filled here from what the catalog already holds."""
+    for statement in SCHEMA + REBUILD:
+        conn.exec_driver_sql(statement)
+
+
 # index i holds the migration from version i to i + 1
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("initial schema: items, segments, runs, errors, meta", _v1_initial),
     ("items.taken_at: EXIF capture date of photos", _v2_taken_at),
     ("paths stored losslessly: names that are not UTF-8", _v3_lossless_paths),
     ("skipped entries, items.note", _v4_skipped_and_notes),
+    ("word index: FTS5 over segment texts and file names", _v5_word_index),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "records.SCHEMA_VERSION is the number of migrations"
 
