@@ -329,7 +329,7 @@ class Searcher:
     ) -> list[_Candidate]:
         """The candidates with those the word index finds added (scored by meaning too), each with
         its word strength and fused score; those that miss a requirement of the query left out."""
-        rarity = hybrid.term_rarity({}, 1)
+        rarity = None  # without a word index (or by meaning alone): the requirements filter, words score nothing
         if self.has_words and mode != MEANING:
             if self._text_count is None:
                 self._text_count = self.index.catalog.text_count()
@@ -356,7 +356,7 @@ class Searcher:
             name_words, folder_words = file_words(c.record.path)
             if not word_query.satisfied_by(text_words, name_words, folder_words):
                 continue
-            if mode != MEANING:
+            if rarity is not None:
                 c.words = hybrid.strength(word_query, rarity, text_words, name_words)
             kept.append(c)
         self._fuse(kept, mode)
