@@ -376,6 +376,7 @@ def catalog_sizes(catalog: Path, work: Path, trigram: bool) -> dict:
 
 
 def scale(work: Path, n: int) -> dict:
+    from searchengine.config import cache_dir
     from searchengine.encoders.registry import load_encoder
     from searchengine.eval.measure import summarize_ms
     from searchengine.query import HYBRID, MEANING, Filters, Query, Searcher
@@ -390,7 +391,7 @@ def scale(work: Path, n: int) -> dict:
     queries += [c.split("-")[1] for c in rng.sample(codes, 20)]  # parts
     queries += [" ".join(rng.sample(vocab[:2000], 4)) for _ in range(20)]  # common words
     queries += [" ".join(rng.sample(vocab[2000:], 2)) for _ in range(20)]  # rarer words
-    encoder = load_encoder("demo:384", "cpu")
+    encoder = load_encoder("demo:384", "cpu", cache_dir=cache_dir())
     searcher = Searcher(IndexFolder.open(folder), encoder)
     latency = {}
     for mode in (MEANING, HYBRID):
@@ -450,6 +451,7 @@ def main() -> None:
                 for c, s in result["semantic"].items()
             },
         }
+    (args.work / "partial.json").write_text(to_json(result))  # what is measured so far
     if "scale" not in args.skip:
         result["scale"] = scale(args.work, args.passages)
         notes = args.work / f"notes-seed{HELD_OUT_SEED}-index" / "catalog.sqlite"
