@@ -42,7 +42,8 @@ TUNE_SEED, HELD_OUT_SEED = 1, 2
 NOTES = 400
 PER_CATEGORY = 15
 K = 10
-GRID = [("blend", w) for w in (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)] + [("rrf", w) for w in (0.5, 1.0, 2.0)]
+GRID = [("blend", w, f) for f in (0.0, 0.5) for w in (2.0, 4.0, 6.0, 8.0, 12.0)]
+GRID += [("rrf", w, 0.0) for w in (0.5, 1.0, 2.0)]
 CATEGORIES = ("code", "code part", "password", "plate", "surname", "file-name stem", "quoted phrase")
 
 # --- 1. generated notes -----------------------------------------------------------------------------
@@ -191,13 +192,16 @@ def configure(searcher, setting) -> str:
 
     if setting in ("meaning", "words"):
         return MEANING if setting == "meaning" else WORDS
-    method, weight = setting
-    searcher.fusion = hybrid.Fusion(method=method, weight=weight)
+    method, weight, floor = setting
+    searcher.fusion = hybrid.Fusion(method=method, weight=weight, floor=floor)
     return HYBRID
 
 
 def label(setting) -> str:
-    return setting if isinstance(setting, str) else f"{setting[0]} {setting[1]:g}"
+    if isinstance(setting, str):
+        return setting
+    method, weight, floor = setting
+    return f"{method} {weight:g}" + (f" floor {floor:g}" if floor else "")
 
 
 def ranks(searcher, queries: list[dict], right, setting) -> list[int | None]:
@@ -283,17 +287,20 @@ def semantic_sets(relevance: Path, work: Path, settings) -> dict:
 
 def choose(exact: dict, semantic: dict, settings) -> str:
     """The fusion setting with the best exact-token top-1 on the tune seed whose semantic recall@10
-    on every tune half stays within 1 point of meaning alone (ties: the smaller weight)."""
+    on every tune half stays within 1 point of meaning alone. Ties: a blend (its score stays a
+    calibrated score) with the larger weight (in a larger collection the best loose neighbour of a
+    code scores higher by chance: 100,000 passages put one near 4.5 standard deviations)."""
     baseline = {c: s["meaning"]["tune"]["R@10"] for c, s in semantic.items() if "tune" in s["meaning"]}
-    best, best_top1 = None, -1.0
+    best, best_key = None, None
     for setting in settings:
         if isinstance(setting, str):
             continue
         name = label(setting)
-        within = all(semantic[c][name]["tune"]["R@10"] >= baseline[c] - 0.01 for c in baseline)
-        score = exact["tune"]["settings"][name]["top1"]
-        if within and score > best_top1:
-            best, best_top1 = name, score
+        if not all(semantic[c][name]["tune"]["R@10"] >= baseline[c] - 0.01 for c in baseline):
+            continue
+        key = (exact["tune"]["settings"][name]["top1"], setting[0] == "blend", setting[1], setting[2])
+        if best_key is None or key > best_key:
+            best, best_key = name, key
     return best
 
 
@@ -347,18 +354,21 @@ def catalog_sizes(catalog: Path, work: Path, trigram: bool) -> dict:
 
     con = sqlite3.connect(catalog)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.execute("VACUUM")
     con.close()
-    copy = work / "size-copy.sqlite"
+    copy, compact = work / "size-copy.sqlite", work / "size-compact.sqlite"
     shutil.copy2(catalog, copy)
     con = sqlite3.connect(copy)
+    con.execute("PRAGMA journal_mode = DELETE")  # sizes are the main file's: nothing left in a log
+    con.execute("VACUUM")
+    shutil.copy2(copy, compact)
     for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         con.execute(f"DROP TRIGGER {name}")
     for table in reversed(TABLES):
         con.execute(f"DROP TABLE {table}")
     con.commit()
     con.execute("VACUUM")
-    out = {"with_word_index": catalog.stat().st_size, "without": copy.stat().st_size}
+    out = {"with_word_index": compact.stat().st_size, "without": copy.stat().st_size}
+    compact.unlink()
     if trigram:
         con.execute(
             "CREATE VIRTUAL TABLE tri USING fts5(text, content='segments', content_rowid='id', tokenize='trigram')"
@@ -393,6 +403,7 @@ def scale(work: Path, n: int) -> dict:
     queries += [" ".join(rng.sample(vocab[2000:], 2)) for _ in range(20)]  # rarer words
     encoder = load_encoder("demo:384", "cpu", cache_dir=cache_dir())
     searcher = Searcher(IndexFolder.open(folder), encoder)
+    kinds = ["whole code"] * 40 + ["part of a code"] * 20 + ["4 common words"] * 20 + ["2 rarer words"] * 20
     latency = {}
     for mode in (MEANING, HYBRID):
         for q in queries[:5]:  # warm: calibration computed, files mapped
@@ -402,7 +413,12 @@ def scale(work: Path, n: int) -> dict:
             start = time.perf_counter()
             searcher.search(Query(text=q), Filters(), K, mode=mode)
             times.append((time.perf_counter() - start) * 1000)
-        latency["meaning alone" if mode == MEANING else "hybrid"] = summarize_ms(times)
+        name = "meaning alone" if mode == MEANING else "hybrid"
+        latency[name] = summarize_ms(times)
+        latency[name]["p50_by_query"] = {
+            kind: round(float(np.median([t for t, k in zip(times, kinds) if k == kind])), 2)
+            for kind in dict.fromkeys(kinds)
+        }
     found = sum(
         Path(searcher.search(Query(text=c), Filters(), 1)[0].path).name == f"doc_{codes.index(c) // 10:06d}.txt"
         for c in queries[:40]

@@ -12,7 +12,8 @@ benchmarks/hybrid.py (chosen on its tune seed, reported on another):
   absent from the files, ranks nearly as by meaning alone;
 - "rrf": reciprocal rank fusion of the meaning order and the words order (1/(k + rank) each),
   which ignores how far apart the scores are.
-A strength of at least STRONG is strong evidence: confidence.py counts such a hit as "high".
+Fusion.floor makes terms whose rarity is at most `floor` add nothing. A strength of at least
+STRONG is strong evidence: confidence.py counts such a hit as "high".
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Fusion:
     method: str = BLEND
     weight: float = 4.0  # blend: calibrated-score points a full, rare match adds; rrf: weight of the words order
     rrf_k: float = 60.0
+    floor: float = 0.0  # rarity at or below which a term adds nothing (common words never move a result)
 
 
 DEFAULT = Fusion()
@@ -59,6 +61,7 @@ def strength(
     rarity: Callable[[Term], tuple[float, float]],
     text_words: Sequence[str],
     name_words: Sequence[str],
+    floor: float = 0.0,
 ) -> float:
     """How strongly a result's words (its text's and its file name's) match the query's terms."""
     total = matched = best = 0.0
@@ -68,7 +71,9 @@ def strength(
         if contains(text_words, term) or contains(name_words, term):
             matched += weight
             best = max(best, rare)
-    return 0.0 if not total else matched / total * best
+    if not total or best <= floor:
+        return 0.0
+    return matched / total * (best - floor) / (1.0 - floor)
 
 
 def blend(semantic: float, words: float, fusion: Fusion) -> float:

@@ -41,8 +41,9 @@ NEGATIVE_WEIGHT = 0.5
 HYBRID, WORDS, MEANING = "hybrid", "words", "meaning"  # search by both, by the word index alone, by the vectors alone
 MODES = (HYBRID, WORDS, MEANING)
 # Terms held by more than this share of the texts (and COMMON_MIN of them) are scored but not looked
-# up: they find half the collection, and ranking all of it is what costs a word search most.
-COMMON, COMMON_MIN = 0.2, 2_000
+# up in a hybrid search: they find much of the collection, and ranking all of it is what costs a word
+# search most (the meaning finds what such words are about). Searching by words alone looks them up.
+COMMON, COMMON_MIN = 0.02, 500
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ class Searcher:
             counts = self.index.catalog.word_counts({w for t in word_query.terms + word_query.names for w in t})
             rarity = hybrid.term_rarity(counts, n)
             limit = max(COMMON * n, COMMON_MIN)
-            common = {t for t in word_query.terms if min(counts.get(w, 0) for w in t) > limit}
+            common = {t for t in word_query.terms if min(counts.get(w, 0) for w in t) > limit and mode != WORDS}
             fetch = max(4 * k, 64)
             ranked: list[int] = []
             if (match := word_query.text_match(common)) is not None:
@@ -357,7 +358,7 @@ class Searcher:
             if not word_query.satisfied_by(text_words, name_words, folder_words):
                 continue
             if rarity is not None:
-                c.words = hybrid.strength(word_query, rarity, text_words, name_words)
+                c.words = hybrid.strength(word_query, rarity, text_words, name_words, self.fusion.floor)
             kept.append(c)
         self._fuse(kept, mode)
         return kept

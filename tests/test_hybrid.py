@@ -265,3 +265,5 @@ def test_search_json_and_flags_on_the_command_line(real, session_home):
     hits = json.loads(out.stdout)
     hits = hits["hits"] if isinstance(hits, dict) else hits
     assert [Path(h["path"]).name for h in hits] == ["order_confirmation.txt"] and hits[0]["matched"] == ["words"]
+    out = run_cli("search", '"no such phrase anywhere"', "--index", root / "index", home=session_home, check=False)
+    assert out.returncode == 1 and "quoted words" in out.stderr
