@@ -12,7 +12,8 @@ Three parts, in one run:
    and reported on the held-out seed.
 2. Semantic recall: the Tux Paint and photo collections of benchmarks/relevance.py (its indexes
    and rows.json, copied here so the original is not upgraded), their present-subject queries
-   ranked by meaning alone (as before) and hybrid: recall@10 and top-1, per split.
+   ranked by meaning alone (as before) and hybrid: recall@10 and top-1, per split; Tux Paint also
+   with --type image (its stamps' names hold no words: the images' ranking by meaning alone).
 3. Scale: 100,000 synthetic passages (700 characters of Zipf-distributed words, one code each;
    random 384-dimensional vectors, the bundled model's size; the demo encoder embeds the
    queries): warm query latency, hybrid and by meaning alone in the same run, and the catalog's
@@ -204,14 +205,14 @@ def label(setting) -> str:
     return f"{method} {weight:g}" + (f" floor {floor:g}" if floor else "")
 
 
-def ranks(searcher, queries: list[dict], right, setting) -> list[int | None]:
+def ranks(searcher, queries: list[dict], right, setting, kind: str = "any") -> list[int | None]:
     """The 1-based rank of each query's first right hit in the top K (None: not there)."""
     from searchengine.query import Filters, Query
 
     mode = configure(searcher, setting)
     out = []
     for q in queries:
-        hits = searcher.search(Query(text=q["query"]), Filters(), K, mode=mode)
+        hits = searcher.search(Query(text=q["query"]), Filters(kind=kind), K, mode=mode)
         out.append(next((h.rank for h in hits if right(q, h)), None))
     return out
 
@@ -251,11 +252,12 @@ def semantic_sets(relevance: Path, work: Path, settings) -> dict:
 
     rows = json.loads((relevance / "rows.json").read_text())
     result = {}
-    for collection, index_name in (
-        ("tuxpaint", "tuxpaint"),
-        ("photos", "photos"),
-        ("photos-descriptive", "photos"),
-        ("photos-mixed", "photos-mixed"),
+    for collection, index_name, kind in (
+        ("tuxpaint", "tuxpaint", "any"),
+        ("tuxpaint", "tuxpaint", "image"),  # the stamps alone: names without words, ranked by meaning
+        ("photos", "photos", "any"),
+        ("photos-descriptive", "photos", "any"),
+        ("photos-mixed", "photos-mixed", "any"),
     ):
         copy = work / "relevance" / index_name / "index"
         if not copy.exists():
@@ -274,14 +276,14 @@ def semantic_sets(relevance: Path, work: Path, settings) -> dict:
         searcher = Searcher.open(copy, cache_dir=cache_dir())
         per = {}
         for setting in settings:
-            found = ranks(searcher, queries, right, setting)
+            found = ranks(searcher, queries, right, setting, kind)
             per[label(setting)] = {
                 split: {"R@10": recall(f), "top1": top1(f), "queries": len(f)}
                 for split in ("tune", "held-out")
                 if (f := [r for r, q in zip(found, queries) if q["split"] == split])
             }
         searcher.close()
-        result[collection] = per
+        result[collection if kind == "any" else f"{collection} --type {kind}"] = per
     return result
 
 

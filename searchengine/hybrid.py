@@ -1,13 +1,14 @@
 """Words and meaning in one ranked list: how much a result's words add to its calibrated score.
 
-A result's word strength is `coverage × rarity` in [0, 1]: coverage, the share of the query's
-terms (weighted by how rare each is, BM25's idf) that its text or file name holds; rarity, how
-rare the rarest of those is (1 for a term only one segment holds, near 0 for one most hold). An
-order code found whole scores 1; a note that shares "the" and "meeting" with the query, little.
+A result's word strength is `coverage² × rarity` in [0, 1]: coverage, the share of the query's
+terms (weighted by how rare each is, BM25's idf) that its text or file name holds (squared: a
+passage that holds one word of a descriptive query's three is not a match of its words); rarity,
+how rare the rarest of those is (1 for a term only one segment holds, near 0 for one most hold).
+An order code found whole scores 1; a note that shares "the" and "meeting" with the query, little.
 
 Two ways to join it with the calibrated score by meaning (z, calibration.py), both measured by
 benchmarks/hybrid.py (chosen on its tune seed, reported on another):
-- "blend": z + weight × strength. The score stays a calibrated score, lifted by the words, so a
+- "blend" (the default, DEFAULT): z + weight × strength. The score stays a calibrated score, lifted by the words, so a
   rare exact match outranks loose neighbours and a descriptive query, whose words are common or
   absent from the files, ranks nearly as by meaning alone;
 - "rrf": reciprocal rank fusion of the meaning order and the words order (1/(k + rank) each),
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from searchengine.lexical import Term, WordQuery, contains
 
 BLEND, RRF = "blend", "rrf"
-STRONG = 0.75  # word strength of a rare term found whole (one held by at most ~3 of 400 notes)
+STRONG = 0.75  # word strength of a rare term found whole (with DEFAULT: one that at most 2 of 400 notes hold)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class Fusion:
     floor: float = 0.0  # rarity at or below which a term adds nothing (common words never move a result)
 
 
-DEFAULT = Fusion()
+# Chosen by benchmarks/hybrid.py on its tune seed and the semantic sets' tune halves (the largest
+# weight with the best exact-token top-1 that keeps recall@10 within a point of meaning alone).
+DEFAULT = Fusion(BLEND, weight=12.0, floor=0.5)
 
 
 def idf(df: int, n: int) -> float:
@@ -44,13 +47,12 @@ def idf(df: int, n: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-def term_rarity(counts: Mapping[str, int], n: int) -> Callable[[Term], tuple[float, float]]:
-    """(idf, rarity in [0, 1]) of each term, given how many segments hold each word. A term of
-    several words is as rare as its rarest word (at least)."""
+def term_rarity(held_by: Mapping[Term, int], n: int) -> Callable[[Term], tuple[float, float]]:
+    """(idf, rarity in [0, 1]) of each term, given how many of the n segments hold each."""
     top = idf(1, max(n, 1))
 
     def of(term: Term) -> tuple[float, float]:
-        value = idf(min(counts.get(w, 0) for w in term), max(n, 1))
+        value = idf(held_by.get(term, 0), max(n, 1))
         return value, min(1.0, value / top)
 
     return of
@@ -73,7 +75,7 @@ def strength(
             best = max(best, rare)
     if not total or best <= floor:
         return 0.0
-    return matched / total * (best - floor) / (1.0 - floor)
+    return (matched / total) ** 2 * (best - floor) / (1.0 - floor)
 
 
 def blend(semantic: float, words: float, fusion: Fusion) -> float:

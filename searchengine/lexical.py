@@ -64,20 +64,23 @@ class WordQuery:
         """The expression for segment texts: every phrase (when any is required), else any term
         that is not `common` (terms most texts hold find nothing worth ranking and cost the most)."""
         if self.phrases:
-            return " AND ".join(map(_fts, self.phrases))
+            return " AND ".join(map(fts_phrase, self.phrases))
         wanted = [t for t in self.terms if t not in common]
-        return " OR ".join(map(_fts, wanted)) or None
+        return " OR ".join(map(fts_phrase, wanted)) or None
 
     def name_match(self, common: set[Term] = frozenset()) -> str | None:
         """The expression for file names and folders: the name:/path: requirements, else any term."""
-        required = [f"name : {_fts(t)}" for t in self.names] + [f"{{name folder}} : {_fts(t)}" for t in self.paths]
+        required = [f"name : {fts_phrase(t)}" for t in self.names] + [
+            f"{{name folder}} : {fts_phrase(t)}" for t in self.paths
+        ]
         if required:
             return " AND ".join(required)
         wanted = [t for t in self.terms if t not in common]
-        return f"name : ({' OR '.join(map(_fts, wanted))})" if wanted else None
+        return f"name : ({' OR '.join(map(fts_phrase, wanted))})" if wanted else None
 
 
-def _fts(term: Term) -> str:
+def fts_phrase(term: Term) -> str:
+    """A term as an FTS5 phrase."""
     return '"' + " ".join(term) + '"'  # words are letters and digits only: nothing to escape
 
 

@@ -29,7 +29,7 @@ from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
 from searchengine.hits import Hit
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
-from searchengine.lexical import WordQuery, file_words, parse, words
+from searchengine.lexical import WordQuery, file_words, fts_phrase, parse, words
 from searchengine.media.images import load_image
 from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.store.records import SegmentRecord, valid_id
@@ -335,10 +335,15 @@ class Searcher:
             if self._text_count is None:
                 self._text_count = self.index.catalog.text_count()
             n = self._text_count
-            counts = self.index.catalog.word_counts({w for t in word_query.terms + word_query.names for w in t})
-            rarity = hybrid.term_rarity(counts, n)
+            terms = word_query.terms + word_query.names
+            counts = self.index.catalog.word_counts({w for t in terms for w in t})
+            held_by = {t: min(counts.get(w, 0) for w in t) for t in terms}  # at most as many as the rarest word
             limit = max(COMMON * n, COMMON_MIN)
-            common = {t for t in word_query.terms if min(counts.get(w, 0) for w in t) > limit and mode != WORDS}
+            for t in word_query.terms:  # a phrase or code: exactly, unless even its rarest word is common
+                if len(t) > 1 and 0 < held_by[t] <= limit:
+                    held_by[t] = self.index.catalog.text_match_count(fts_phrase(t))
+            rarity = hybrid.term_rarity(held_by, n)
+            common = {t for t in word_query.terms if held_by[t] > limit and mode != WORDS}
             fetch = max(4 * k, 64)
             ranked: list[int] = []
             if (match := word_query.text_match(common)) is not None:

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,18 @@ def test_an_older_catalog_is_upgraded_and_one_without_words_searched_by_meaning(
     assert _names(ix.search("ZX81-4471-QP", lexical_only=True)) == ["order_confirmation.txt"]  # upgraded by the open
 
 
+def _committed(index_dir: Path) -> bool:
+    """Whether a run has committed files to the catalog yet."""
+    try:
+        con = sqlite3.connect(f"file:{index_dir / 'catalog.sqlite'}?mode=ro", uri=True, timeout=0.1)
+        try:
+            return con.execute("SELECT count(*) FROM items").fetchone()[0] > 0
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+
+
 def test_kill_mid_run_leaves_words_and_catalog_in_step(tmp_path, session_home):
     """SIGKILL `searchengine index` while it writes, run it again: the word index holds exactly the
     catalog's texts and files after every kill."""
@@ -192,13 +205,18 @@ def test_kill_mid_run_leaves_words_and_catalog_in_step(tmp_path, session_home):
     command = [sys.executable, "-m", "searchengine", "index", str(folder), "--model", "demo", "--quiet"]
     command += ["--index", str(index_dir)]
     partial = []
-    for _ in range(4):
+    for attempt in range(4):
         proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            proc.wait(timeout=float(rng.uniform(1.0, 1.8)))
-        except subprocess.TimeoutExpired:
+        if attempt == 0:  # the first kill right after the first files are committed
+            while proc.poll() is None and not _committed(index_dir):
+                time.sleep(0.02)
             proc.kill()
-            proc.wait()
+        else:  # then at random moments
+            try:
+                proc.wait(timeout=float(rng.uniform(0.8, 1.8)))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        proc.wait()
         if (index_dir / "catalog.sqlite").exists():
             texts, found, items, named = _word_rows(index_dir)
             assert texts == found and items == named

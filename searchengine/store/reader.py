@@ -381,6 +381,10 @@ class CatalogReader:
         )
         return [r[0] for r in rows]
 
+    def text_match_count(self, match: str) -> int:
+        """How many segments' texts match an FTS5 expression."""
+        return self._scalar(f"SELECT count(*) FROM {SEGMENT_WORDS} WHERE {SEGMENT_WORDS} MATCH ?", (match,)) or 0
+
     def name_matches(self, match: str, limit: int) -> list[int]:
         """The first segment of each file whose name or folder matches an FTS5 expression, best first."""
         rows = self._rows(
