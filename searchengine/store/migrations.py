@@ -11,7 +11,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, text
 
 from searchengine.paths import ESCAPE
-from searchengine.store.models import Base, Skipped
+from searchengine.store.models import Base, Item, Segment, Skipped
 from searchengine.store.reader import too_new
 from searchengine.store.records import SCHEMA_VERSION
 from searchengine.store.words import REBUILD, SCHEMA
@@ -52,7 +52,9 @@ def _v4_skipped_and_notes(conn: Connection) -> None:
 
 def _v5_word_index(conn: Connection) -> None:
     """The word index beside the vectors (store/words.py): FTS5 tables over segment texts and file
-    names, kept in step by triggers, filled here from what the catalog already holds."""
+    names, kept in step by triggers, filled here from what the catalog already holds (the tables
+    they follow are made first where a catalog lacks them)."""
+    Base.metadata.create_all(conn, tables=[Item.__table__, Segment.__table__])
     for statement in SCHEMA + REBUILD:
         conn.exec_driver_sql(statement)
 
