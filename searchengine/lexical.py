@@ -25,11 +25,22 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits: unicode61's token characte
 _SYNTAX = re.compile(r'(?:(name|path):)?(?:"([^"]*)"?|(\S+))', re.IGNORECASE)
 
 
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")  # combining
+
+
 def words(text: str) -> list[str]:
     """The words the word index makes of `text` (unicode61 remove_diacritics 2, as store/words.py)."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _WORD.findall(folded)
+    if text.isascii():
+        return _WORD.findall(text.lower())
+    return _WORD.findall(_MARKS.sub("", unicodedata.normalize("NFKD", text.casefold())))
+
+
+def may_hold(text: str, needles: set[str]) -> bool:
+    """False when `text` certainly holds none of the words `needles` (a quick look before `words`)."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return any(n in low for n in needles)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import fuse_moments
 from searchengine.hits import Hit
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
-from searchengine.lexical import WordQuery, file_words, fts_phrase, parse, words
+from searchengine.lexical import WordQuery, file_words, fts_phrase, may_hold, parse, words
 from searchengine.media.images import load_image
 from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.store.records import SegmentRecord, valid_id
@@ -357,8 +357,10 @@ class Searcher:
             for c in candidates:
                 c.word_rank = order.get(c.record.segment_id)
         kept = []
+        needles = {w for t in word_query.terms + word_query.phrases for w in t}
         for c in candidates:
-            text_words = words(c.record.text) if c.record.text else []
+            text = c.record.text
+            text_words = words(text) if text and may_hold(text, needles) else []
             name_words, folder_words = file_words(c.record.path)
             if not word_query.satisfied_by(text_words, name_words, folder_words):
                 continue
