@@ -96,12 +96,17 @@ def fts_phrase(term: Term) -> str:
 
 
 def contains(haystack: Sequence[str], term: Term) -> bool:
-    """Whether the words `term` occur in `haystack` one after the other."""
-    n = len(term)
-    if not n:
+    """Whether the words `term` occur in `haystack` (a list) one after the other."""
+    if len(term) <= 1:
+        return bool(term) and term[0] in haystack
+    first, rest, i = term[0], list(term[1:]), -1
+    try:
+        while True:
+            i = haystack.index(first, i + 1)
+            if haystack[i + 1 : i + len(term)] == rest:
+                return True
+    except ValueError:
         return False
-    first = term[0]
-    return any(haystack[i : i + n] == list(term) for i, w in enumerate(haystack) if w == first)
 
 
 def file_words(path: str) -> tuple[list[str], list[str]]:

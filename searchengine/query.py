@@ -43,7 +43,7 @@ MODES = (HYBRID, WORDS, MEANING)
 # Terms held by more than this share of the texts (and COMMON_MIN of them) are scored but not looked
 # up in a hybrid search: they find much of the collection, and ranking all of it is what costs a word
 # search most (the meaning finds what such words are about). Searching by words alone looks them up.
-COMMON, COMMON_MIN = 0.02, 500
+COMMON, COMMON_MIN = 0.005, 500
 
 
 @dataclass(frozen=True)
