@@ -160,6 +160,8 @@ def _embed_on_ray(ray, work: Work, remaining: list, actors: int | None) -> Itera
             "cache": str(work.cache_dir),
             "threads": settings.workers,
             "env": _worker_env(),
+            "ocr": settings.ocr,
+            "ocr_video": settings.ocr and settings.ocr_video,
         },
     )
     data = data.map_batches(

@@ -21,7 +21,7 @@ import logging
 import math
 import statistics
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,13 +93,16 @@ class OcrEngine:
                 self._gate_session = _detector_session(self.threads)
             return self._gate_session
 
-    def text_likelihood(self, image) -> float:
+    def text_likelihood(self, image, larger: Callable[[], object] | None = None) -> float:
         """How likely `image` shows text, 0–1: the mean detector probability of its most text-like
         region. Cheap for a photo without text: the detector looks at a GATE_SIDE copy, and only
         when something there may be text at a CONFIRM_SIDE copy; a page- or screen-like picture
-        (`page_like`), whose text is small, goes straight to a PAGE_GATE_SIDE copy."""
+        (`page_like`), whose text is small, goes straight to a PAGE_GATE_SIDE copy (of `larger()`,
+        the picture decoded larger, when `image` is a reduced copy smaller than that)."""
         thumbnail = _thumbnail(image, self.gate_side)
         if page_like(thumbnail):
+            if larger is not None and max(image.size) < PAGE_GATE_SIDE:
+                image = larger()
             return self._region_score(_thumbnail(image, PAGE_GATE_SIDE))
         candidate = self._region_score(thumbnail)
         if candidate < GATE_CANDIDATE:
@@ -124,9 +127,9 @@ class OcrEngine:
         text_like = (areas >= GATE_MIN_AREA) & (heights <= GATE_MAX_HEIGHT * probability.shape[0])
         return float(np.where(text_like, sums[1:] / np.maximum(areas, 1), 0.0).max())
 
-    def has_text(self, image) -> bool:
+    def has_text(self, image, larger: Callable[[], object] | None = None) -> bool:
         """Whether `image` likely shows text worth reading (the gate before `read_lines`)."""
-        return self.text_likelihood(image) >= GATE_REGION
+        return self.text_likelihood(image, larger) >= GATE_REGION
 
     def read_lines(self, image) -> list[OcrLine]:
         """Every line of text in `image` (a PIL image), in reading order: boxes on one row, left to

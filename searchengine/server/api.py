@@ -48,6 +48,7 @@ class HitOut(BaseModel):
     end: float | None
     page: int | None
     text: str | None
+    source: str | None
     item_id: int
     segment_id: int
     char_start: int | None
