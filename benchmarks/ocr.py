@@ -377,7 +377,15 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/ocr.json")
     ap.add_argument("--quick", action="store_true", help="a few pictures of each kind (a smoke run)")
+    ap.add_argument(
+        "--only",
+        choices=("cer", "throughput", "gate"),
+        action="append",
+        help="run only these parts (repeatable; saved as ocr-PART.json beside the full run's ocr.json)",
+    )
     args = ap.parse_args(argv)
+    if args.only:
+        return partial(args)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from searchengine.media.ocr import MODEL_ID, OcrEngine
@@ -419,6 +427,27 @@ def main(argv=None) -> None:
     print(to_json(result))
     if args.save:
         log.info("saved %s", save_result(result, "ocr"))
+
+
+def partial(args) -> None:
+    """Some parts of the benchmark (--only), e.g. after a change to the gate or to page reading."""
+    from searchengine.media.ocr import MODEL_ID, OcrEngine
+
+    began = time.perf_counter()
+    parts = sorted(set(args.only))
+    result = {"benchmark": "ocr-" + "-".join(parts), "machine": machine(), "model": MODEL_ID}
+    sets = {split: text_set(split, args.quick) for split in ("tune", "confirm")}
+    if "cer" in parts:
+        result["confirm"] = cer_of(OcrEngine(1), sets["confirm"])
+    if "throughput" in parts:
+        result["throughput"] = throughput(sets["confirm"], args.quick)
+    if "gate" in parts:
+        result["gate"] = gate(sets, args.quick)
+    result["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    print(to_json(result))
+    if args.save:
+        log.info("saved %s", save_result(result, result["benchmark"]))
 
 
 if __name__ == "__main__":
