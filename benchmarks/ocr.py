@@ -364,7 +364,9 @@ def gate(sets: dict, quick: bool) -> dict:
     import torch
 
     torch.set_num_threads(2)
-    encoder = load_encoder("bundled", "cpu")
+    from searchengine.config import cache_dir
+
+    encoder = load_encoder("bundled", "cpu", cache_dir=cache_dir())
     encoder.embed_images([encoder.prepare_image(decoded["tune"][0])])  # warm
     result["cost_at_default_side"] = {
         split: gate_cost(engine, encoder, paths, threshold, rounds=1 if quick else 2)

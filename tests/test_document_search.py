@@ -12,10 +12,11 @@ import sqlite3
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS, run_cli
 from searchengine import Index
 from searchengine.eval import sample_documents as make
 from searchengine.eval import text_images as ti
+
+from conftest import PHOTOS, run_cli
 
 pytest.importorskip("rapidocr_onnxruntime")
 
