@@ -193,3 +193,42 @@ def test_catalog_of_schema_4_gains_pages_and_sources(tmp_path):
     assert {"page", "source", "boxes"} <= columns
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+def _sign_video(path, sign, photo, seconds: float = 3.0, fps: int = 10):
+    """A silent clip: a photo, then a sign, each for `seconds`."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, picture in enumerate((photo, sign)):
+            for n in range(int(seconds * fps)):
+                frame = av.VideoFrame.from_image(picture.convert("RGB").resize((640, 480)))
+                frame.pts, frame.time_base = round((i * seconds + n / fps) * 1000), Fraction(1, 1000)
+                out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.slow
+def test_video_keyframes_are_read_only_when_asked(tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    sign = ti.sign(SIGN_LINES, "DejaVu Sans Bold", Image.open(PHOTOS / "brick_wall.jpg"), seed=1, size=640).image
+    clip = _sign_video(folder / "street.mp4", sign, Image.open(PHOTOS / "cat_chelsea.jpg"))
+    with Index.open(tmp_path / "index", model="bundled") as ix:
+        ix.sync(folder)
+        assert all(s.text is None for s in ix.segments_of(clip))  # --ocr-video is off by default
+        ix.sync(folder, ocr_video=True)  # the same file: unchanged, so nothing is read
+        assert all(s.text is None for s in ix.segments_of(clip))
+    with Index.open(tmp_path / "read", model="bundled") as ix:
+        ix.sync(folder, ocr_video=True)
+        read = [s for s in ix.segments_of(clip) if s.text]
+        assert read and "BAKERY" in read[0].text.upper() and read[0].source == "ocr"
+        assert read[0].t_start >= 2.5  # the sign shows from the third second
+        hit = ix.search("bakery open sunday", k=1, kind="video")[0]
+        assert hit.path == str(clip) and hit.start is not None

@@ -239,17 +239,45 @@ def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
             raise DecodeError(f"{path}: no video or audio stream in it; check that it is a complete video file")
         audio_offset = video.stream_start(container, container.streams.audio[0]) if has_audio else 0.0
         keyframes = video.Keyframes()
+        engine = ctx.ocr_engine() if ctx.ocr_video else None
+        prepare = ctx.encoder.prepare_image
+        if engine is not None:  # each keyframe prepared and, past the gate, read: (prepared, lines)
+
+            def prepare(image):
+                lines = engine.read_lines(image) if engine.has_text(image) else []
+                return ctx.encoder.prepare_image(image), lines
+
         if stream is not None:
             with ctx.media_progress(path, "video") as report:
-                keyframes = video.extract_keyframes(
-                    path, ctx.encoder.prepare_image, container=container, on_progress=report
-                )
+                keyframes = video.extract_keyframes(path, prepare, container=container, on_progress=report)
+    read = [lines for _, lines in keyframes.images] if engine is not None else []
+    images = [image for image, _ in keyframes.images] if engine is not None else keyframes.images
     segments = [
         SegmentInput(i, image=image, t_start=start, t_end=end)
-        for i, (image, start, end) in enumerate(zip(keyframes.images, keyframes.starts, keyframes.ends))
+        for i, (image, start, end) in enumerate(zip(images, keyframes.starts, keyframes.ends))
     ]
+    segments += _frame_text(read, keyframes.starts, keyframes.ends, first=len(segments))
     if has_audio:
         segments += _speech(path, content_hash, ctx, first=len(segments), offset=audio_offset, required=stream is None)
+    return segments
+
+
+def _frame_text(read: list[list], starts: list[float], ends: list[float], first: int) -> list[SegmentInput]:
+    """The text read in keyframes as passages (source "ocr"), one run of consecutive keyframes that
+    read alike as one, timed from its first keyframe's start to its last one's end."""
+    runs: list[tuple[str, list, float, float]] = []
+    for lines, start, end in zip(read, starts, ends):
+        said = " ".join(line.text for line in lines)
+        if not said:
+            continue
+        if runs and runs[-1][0] == said:
+            runs[-1] = (said, runs[-1][1], runs[-1][2], end)
+        else:
+            runs.append((said, lines, start, end))
+    segments: list[SegmentInput] = []
+    for _, lines, start, end in runs:
+        for p in ocr_passages(lines):
+            segments.append(SegmentInput.of_passage(first + len(segments), p, t_start=start, t_end=end))
     return segments
 
 

@@ -51,6 +51,9 @@ READ_SIDE = 2400  # pictures are enlarged towards this longer side before readin
 MAX_UPSCALE = 2.0  # by at most this factor
 SHARPEN = (2, 150, 2)  # PIL UnsharpMask radius, percent, threshold before reading
 MIN_CONFIDENCE = 0.8  # lines read with less confidence are dropped (every right line of the tune set scored ≥ 0.83)
+# Text lines are resized to this height for the recogniser (PP-OCRv4 was trained at 48): its cost
+# grows with the square of it, and recognition is most of a page's reading time (benchmarks/ocr.py).
+REC_HEIGHT = 48
 ROW_OVERLAP = 0.5  # boxes overlapping vertically by this share of the smaller height are one line
 
 
@@ -70,8 +73,16 @@ class OcrEngine:
 
     model_id = MODEL_ID
 
-    def __init__(self, threads: int = 1, det_side: int = DET_SIDE, sharpen: bool = True, gate_side: int = GATE_SIDE):
+    def __init__(
+        self,
+        threads: int = 1,
+        det_side: int = DET_SIDE,
+        sharpen: bool = True,
+        gate_side: int = GATE_SIDE,
+        rec_height: int = REC_HEIGHT,
+    ):
         self.threads = max(1, threads)
+        self.rec_height = rec_height
         self.gate_side = gate_side
         self.det_side = det_side
         self.sharpen = sharpen
@@ -83,7 +94,7 @@ class OcrEngine:
     def _engine(self):
         with self._load_lock:
             if self._ocr is None:
-                self._ocr = _load(self.threads, self.det_side)
+                self._ocr = _load(self.threads, self.det_side, self.rec_height)
             return self._ocr
 
     def _gate(self):
@@ -196,7 +207,7 @@ def page_like(image) -> bool:
     )
 
 
-def _load(threads: int, det_side: int):
+def _load(threads: int, det_side: int, rec_height: int = REC_HEIGHT):
     try:
         from rapidocr_onnxruntime import RapidOCR
         from rapidocr_onnxruntime.utils import get_logger
@@ -207,7 +218,7 @@ def _load(threads: int, det_side: int):
         logger = get_logger(name)
         logger.handlers.clear()
         logger.setLevel(logging.WARNING)
-    return RapidOCR(
+    engine = RapidOCR(
         intra_op_num_threads=threads,
         inter_op_num_threads=1,
         det_limit_type="max",
@@ -219,6 +230,8 @@ def _load(threads: int, det_side: int):
         # (benchmarks/ocr.py); pictures arrive upright (EXIF orientation applied)
         use_cls=False,
     )
+    engine.text_rec.rec_image_shape = [3, rec_height, engine.text_rec.rec_image_shape[2]]
+    return engine
 
 
 def _thumbnail(image, side: int):
