@@ -420,10 +420,10 @@ def main(argv=None) -> None:
         help="run only these parts (repeatable; saved as ocr-PART.json beside the full run's ocr.json)",
     )
     args = ap.parse_args(argv)
-    if args.only:
-        return partial(args)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.only:
+        return partial(args)
     from searchengine.media.ocr import MODEL_ID, OcrEngine
 
     began = time.perf_counter()

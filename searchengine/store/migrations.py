@@ -54,6 +54,8 @@ def _v5_passage_pages(conn: Connection) -> None:
     .boxes (the OCR line boxes, JSON). Catalogs created by this code already have them (create_all);
     older ones get them empty: their passages have no pages, their pictures no words read."""
     columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(segments)")}
+    if not columns:  # no segments table to extend (a catalog made in part)
+        return
     for column, sql_type in (("page", "INTEGER"), ("source", "VARCHAR(8)"), ("boxes", "TEXT")):
         if column not in columns:
             conn.exec_driver_sql(f"ALTER TABLE segments ADD COLUMN {column} {sql_type}")
