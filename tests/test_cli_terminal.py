@@ -241,7 +241,10 @@ def test_version_and_completion(session_home):
     from importlib.metadata import version
 
     assert run_cli("--version", home=session_home).stdout.strip() == f"searchengine {version('searchengine')}"
-    script = run_cli("--show-completion", "bash", home=session_home).stdout
+    # Typer finds the user's shell among the command's parents (shellingham); pytest may run without
+    # one (a detached job), so the shell is named instead, through Typer's own switch for that
+    named = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    script = run_cli("--show-completion", "bash", home=session_home, env=named).stdout
     assert "_SEARCHENGINE_COMPLETE=complete_bash" in script and "complete " in script
     for words, cword, expected in (
         ("searchengine sea", 1, "search"),
