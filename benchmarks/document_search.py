@@ -110,7 +110,7 @@ def build(folder: Path, rng: random.Random) -> list[dict]:
         queries.append(dict(query=" ".join(lines), file=f"sign-{i}.jpg", kind="sign"))
     for photo in backgrounds:
         shutil.copy2(photo, folder / photo.name)
-    return queries
+    return [q for q in queries if q["query"].strip()]
 
 
 def main(argv=None) -> None:

@@ -151,8 +151,12 @@ def decode_image(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
     segments = [SegmentInput(0, image=ctx.encoder.prepare_image(image))]
     engine = ctx.ocr_engine()
     if engine is not None:
-        passages = ocr_passages(_picture_lines(path, content_hash, image, engine, ctx))
-        segments += [SegmentInput.of_passage(1 + i, p) for i, p in enumerate(passages)]
+        try:
+            lines = _picture_lines(path, content_hash, image, engine, ctx)
+        except Exception as exc:  # the picture is indexed whatever its words' reading does
+            log.warning("%s: its words are not read: %s: %s", path, type(exc).__name__, exc)
+            lines = []
+        segments += [SegmentInput.of_passage(1 + i, p) for i, p in enumerate(ocr_passages(lines))]
     return segments
 
 
