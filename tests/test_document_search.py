@@ -232,3 +232,26 @@ def test_video_keyframes_are_read_only_when_asked(tmp_path):
         assert read[0].t_start >= 2.5  # the sign shows from the third second
         hit = ix.search("bakery open sunday", k=1, kind="video")[0]
         assert hit.path == str(clip) and hit.start is not None
+
+
+def test_web_page_hits_carry_pages_and_pdfs_open_in_the_browsers_viewer(indexed, tmp_path, bundled):
+    pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
+    from fastapi.testclient import TestClient
+
+    from searchengine.server import create_app
+
+    index, _ = indexed
+    app = create_app(index, encoder=bundled, thumbnail_dir=tmp_path)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        hit = client.get("/api/search", params={"q": "budget for lanterns and fog horns", "k": 1}).json()["hits"][0]
+        assert hit["name"] == "report.pdf" and hit["page"] == 2 and hit["source"] == "text"
+        pdf = client.get(hit["file_url"])
+        assert pdf.headers["content-type"] == "application/pdf" and "sandbox" not in pdf.headers.get(
+            "content-security-policy", ""
+        )
+        page = client.get("/api/search", params={"q": "sourdough starter rye flour", "k": 1}).json()["hits"][0]
+        served = client.get(page["file_url"])  # an HTML page is shown as text, never run
+        assert page["name"] == "bread.html" and served.headers["content-type"].startswith("text/plain")
+        assert "sandbox" in served.headers["content-security-policy"]
+        sign = client.get("/api/search", params={"q": "bakery open sunday", "type": "image", "k": 1}).json()["hits"][0]
+        assert sign["name"] == "sign.jpg" and sign["source"] == "ocr" and sign["thumbnail_url"]
