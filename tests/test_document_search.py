@@ -234,6 +234,7 @@ def test_video_keyframes_are_read_only_when_asked(tmp_path):
         assert hit.path == str(clip) and hit.start is not None
 
 
+@pytest.mark.slow
 def test_web_page_hits_carry_pages_and_pdfs_open_in_the_browsers_viewer(indexed, tmp_path, bundled):
     pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
     from fastapi.testclient import TestClient
