@@ -162,6 +162,8 @@ def _embed_on_ray(ray, work: Work, remaining: list, actors: int | None) -> Itera
             "cache": str(work.cache_dir),
             "threads": settings.workers,
             "env": _worker_env(),
+            "ocr": settings.ocr,
+            "ocr_video": settings.ocr and settings.ocr_video,
         },
     )
     # max_restarts is passed as Ray Data's own code says to, a way it also calls deprecated
