@@ -536,6 +536,8 @@ def _hit(rank: int, c: _Candidate) -> Hit:
         segment_id=r.segment_id,
         char_start=r.char_start,
         char_end=r.char_end,
+        page=r.page,
+        source=r.source,
         matched=tuple(why for why, yes in (("words", c.words > 0), ("meaning", c.by_meaning)) if yes) or ("meaning",),
     )
 

@@ -193,14 +193,14 @@ def _committed(index_dir: Path) -> bool:
         return False
 
 
-def test_kill_mid_run_leaves_words_and_catalog_in_step(tmp_path, session_home):
+def test_kill_mid_run_leaves_words_and_catalog_in_step(tmp_path):
     """SIGKILL `searchengine index` while it writes, run it again: the word index holds exactly the
     catalog's texts and files after every kill."""
     rng = np.random.default_rng(26)
     COUNT = 1500  # a few seconds of indexing with the demo encoder: the kills land while it writes
     folder = tmp_path / "many"
     _write(folder, {f"note-{i:03d}.txt": f"Order QX{i:03d}-{7000 + i} about topic {i % 7}." for i in range(COUNT)})
-    env = {**os.environ, "SEARCHENGINE_HOME": str(session_home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "SEARCHENGINE_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}  # the demo model's own
     index_dir = tmp_path / "index"
     command = [sys.executable, "-m", "searchengine", "index", str(folder), "--model", "demo", "--quiet"]
     command += ["--index", str(index_dir)]

@@ -50,7 +50,19 @@ def _v4_skipped_and_notes(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE items ADD COLUMN note TEXT")
 
 
-def _v5_word_index(conn: Connection) -> None:
+def _v5_passage_pages(conn: Connection) -> None:
+    """segments.page (a PDF passage's page), .source ("text" or "ocr": read in a picture) and
+    .boxes (the OCR line boxes, JSON). Catalogs created by this code already have them (create_all);
+    older ones get them empty: their passages have no pages, their pictures no words read."""
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(segments)")}
+    if not columns:  # no segments table to extend (a catalog made in part)
+        return
+    for column, sql_type in (("page", "INTEGER"), ("source", "VARCHAR(8)"), ("boxes", "TEXT")):
+        if column not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE segments ADD COLUMN {column} {sql_type}")
+
+
+def _v6_word_index(conn: Connection) -> None:
     """The word index beside the vectors (store/words.py): FTS5 tables over segment texts and file
     names, kept in step by triggers, filled here from what the catalog already holds (the tables
     they follow are made first where a catalog lacks them)."""
@@ -65,7 +77,8 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("items.taken_at: EXIF capture date of photos", _v2_taken_at),
     ("paths stored losslessly: names that are not UTF-8", _v3_lossless_paths),
     ("skipped entries, items.note", _v4_skipped_and_notes),
-    ("word index: FTS5 over segment texts and file names", _v5_word_index),
+    ("segments.page, .source, .boxes: document pages and text read in pictures", _v5_passage_pages),
+    ("word index: FTS5 over segment texts and file names", _v6_word_index),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "records.SCHEMA_VERSION is the number of migrations"
 
