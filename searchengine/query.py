@@ -5,7 +5,8 @@ this") minus negative words. Candidates come from the ANN index, one segment gro
 (images, passages, recordings, a video's keyframes, its speech: see `_gather`), are re-scored
 exactly with the stored vectors when the index is approximate, turned into calibrated scores
 (comparable across kinds, see calibration.py), filtered (kind, path glob, date, an explicit
-cutoff) and collapsed to one hit per file (its best segment) unless every segment is asked for.
+cutoff) and collapsed to one hit per file (its best segment) unless every segment is asked for;
+a list of any kind interleaves its kinds (fusion.py), and copies of a query image come first.
 Every hit carries a confidence (confidence.py); the default lists the k best whatever it is.
 """
 
@@ -246,7 +247,9 @@ class Searcher:
         Each segment group is searched for its own best (a FAISS search restricted to the group's
         ids), so its k best files are exact however far down the overall raw order they lie;
         within a group the calibrated score grows with the raw one, so the groups' best, merged
-        by calibrated score, are the k best overall."""
+        by calibrated score, are the k best overall. A list of any kind interleaves its kinds by
+        their own rank (fusion.interleave_kinds), which each kind's k best are enough for. An
+        image query's copies (`copy_of`: its file) come first (`_promote_copies`)."""
         if k < 1:
             raise UsageError("{-k} must be at least 1")
         scale = self.calibration.for_query(vector, query_kind)  # this query's baseline per kind
