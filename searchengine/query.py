@@ -29,7 +29,7 @@ from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import KIND_STEP, fuse_moments, interleave_kinds
 from searchengine.hits import Hit
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
-from searchengine.media.copies import fingerprint, same_picture
+from searchengine.media.copies import Fingerprint, fingerprint, same_picture
 from searchengine.media.images import load_image
 from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.store.records import SegmentRecord, valid_id
@@ -38,6 +38,8 @@ from searchengine.vectors.base import Subset
 NEGATIVE_WEIGHT = 0.5
 MARGIN_LEADERS = 5  # best hits a hit's margin is measured against (duplicates of it skipped)
 COPY_CHECKS = 5  # nearest images whose pixels an image query compares with its own (copies rank first)
+SAME_EMBEDDING = 0.995  # a cosine only the same pixels give (distinct stamps: 0.973 at most): no need to look
+COPY_SPREAD = 0.15  # ... those within this raw cosine of the nearest (Tux Paint copies: within 0.13)
 
 
 @dataclass(frozen=True)
@@ -413,16 +415,14 @@ def _promote_copies(candidates: list[_Candidate], near_copy: float, copy_of: Pat
     3 standard deviations above the query's baseline for images, less than a passage that merely
     mentions the subject gets against the narrow baseline for texts. A copy is put above the best
     other candidate instead. With the query image's file (`copy_of`), copies are the images among
-    the COPY_CHECKS nearest whose pixels match it (media/copies.py: the embedding alone puts a
-    similar drawing closer than a half-size copy); without it (more like an indexed keyframe),
-    images at a raw cosine of at least `near_copy`."""
+    the COPY_CHECKS nearest (within COPY_SPREAD of the nearest's cosine) whose pixels match it
+    (media/copies.py: the embedding alone puts a similar drawing closer than a half-size copy), or
+    whose embedding is the query's (SAME_EMBEDDING, no file read); without the file (more like an
+    indexed keyframe), images at a raw cosine of at least `near_copy`."""
     pictures = sorted((c for c in candidates if _tower(c) == "image"), key=lambda c: c.raw, reverse=True)
     if copy_of is not None and (query := fingerprint(copy_of)) is not None:
-        copies = [
-            c
-            for c in pictures[:COPY_CHECKS]
-            if c.record.kind == IMAGE and (other := fingerprint(Path(c.record.path))) and same_picture(query, other)
-        ]
+        near = [c for c in pictures[:COPY_CHECKS] if c.record.kind == IMAGE and c.raw >= pictures[0].raw - COPY_SPREAD]
+        copies = [c for c in near if c.raw >= SAME_EMBEDDING or _looks_like(query, c)]
     else:
         copies = [c for c in pictures if c.raw >= near_copy]
     if not copies:
@@ -432,6 +432,11 @@ def _promote_copies(candidates: list[_Candidate], near_copy: float, copy_of: Pat
     for c in copies:
         c.score = max(c.score, floor + max(c.raw, 0.0))
         c.near_copy = True
+
+
+def _looks_like(query: Fingerprint, c: _Candidate) -> bool:
+    other = fingerprint(Path(c.record.path))
+    return other is not None and same_picture(query, other)
 
 
 def _tower(c: _Candidate) -> str:
