@@ -420,9 +420,11 @@ def _promote_copies(candidates: list[_Candidate], near_copy: float, copy_of: Pat
     whose embedding is the query's (SAME_EMBEDDING, no file read); without the file (more like an
     indexed keyframe), images at a raw cosine of at least `near_copy`."""
     pictures = sorted((c for c in candidates if _tower(c) == "image"), key=lambda c: c.raw, reverse=True)
-    if copy_of is not None and (query := fingerprint(copy_of)) is not None:
+    if copy_of is not None:
         near = [c for c in pictures[:COPY_CHECKS] if c.record.kind == IMAGE and c.raw >= pictures[0].raw - COPY_SPREAD]
-        copies = [c for c in near if c.raw >= SAME_EMBEDDING or _looks_like(query, c)]
+        unsure = [c for c in near if c.raw < SAME_EMBEDDING]  # the query's pixels are read only for these
+        query = fingerprint(copy_of) if unsure else None
+        copies = [c for c in near if c.raw >= SAME_EMBEDDING or (query is not None and _looks_like(query, c))]
     else:
         copies = [c for c in pictures if c.raw >= near_copy]
     if not copies:
