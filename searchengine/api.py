@@ -41,7 +41,7 @@ from searchengine.ingest.settings import IngestSettings, default_workers
 from searchengine.ingest.summary import RunSummary
 from searchengine.ingest.upgrades import model_to_load
 from searchengine.paths import printable
-from searchengine.query import Filters, Query, Searcher
+from searchengine.query import Filters, Query, Searcher, copies_of
 from searchengine.status import empty_status, index_status
 from searchengine.store.folder import CATALOG, IndexFolder, check_model, existing_manifest
 from searchengine.store.manifest import MANIFEST, Manifest
@@ -312,7 +312,7 @@ class Index:
             return []
         vector, query_kind = self._embed(searcher, query)
         exclude = {query.like} if query.like is not None else set()
-        hits = searcher.search_vector(vector, query_kind, filters, k, segments, exclude)
+        hits = searcher.search_vector(vector, query_kind, filters, k, segments, exclude, copies_of(query, query_kind))
         self._keep_calibration(searcher)
         return hits
 
