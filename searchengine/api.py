@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from searchengine import config
+from searchengine.duplicates import DuplicateGroup, find_duplicates
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
 from searchengine.errors import IndexFormatError, IndexNotFound
@@ -398,6 +399,22 @@ class Index:
         """(path, kind, size, mtime_ns, content hash) of an indexed file by its id (a Hit's item_id)."""
         searcher = self._current()
         return None if searcher is None else searcher.index.catalog.item(item_id)
+
+    def duplicates(
+        self, kind: str = "any", threshold: float | None = None, near: bool = True
+    ) -> list[DuplicateGroup]:
+        """Groups of duplicate files, largest first, from what the index stores (nothing is
+        re-embedded, nothing deleted): files of one content hash, and near-duplicates (photos
+        resized, re-encoded, cropped, brightened, converted; texts nearly the same) found with the
+        stored vectors and confirmed with a perceptual fingerprint (photos) or shared wording
+        (texts). kind: any, image, text, audio, video; threshold: how alike near-duplicates must
+        be, 0-1 (None: the measured default; lower finds burst shots and look-alikes too);
+        near=False: exact copies only. Each group names the file to keep (largest resolution,
+        then oldest, then shortest path)."""
+        if not self.exists:
+            return []
+        with IndexFolder.open(self.path, upgrade=True) as index:
+            return find_duplicates(index.catalog, index.manifest.dim, kind=kind, threshold=threshold, near=near)
 
     def roots(self) -> list[str]:
         """The folders the index was synced with."""

@@ -1,0 +1,273 @@
+"""Duplicate files in an index, from what it already stores: nothing is embedded again, nothing deleted.
+
+- Exact duplicates: files of one content hash (any kind).
+- Near-duplicate photos: pairs whose stored picture vectors are close (a FAISS range search, exact
+  up to EXACT_LIMIT photos, an inverted-file index beyond) are candidates; a candidate is called a
+  copy when the perceptual fingerprints of the two files (media/fingerprint.py: pHash of the whole
+  and of crops) are at least `threshold` similar. The vectors alone cannot tell an edited copy from
+  the next shot of a burst (both are the same scene to the model); the fingerprint can.
+- Near-identical texts: files whose mean passage vectors are close and whose stored passages share
+  at least `threshold` of their word 5-grams (Jaccard).
+
+Groups are the connected components of the confirmed pairs, largest first; in each, the file to
+keep is the one of largest resolution, then the oldest, then the shortest path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from searchengine.errors import DecodeError, UsageError
+from searchengine.kinds import ANY, IMAGE, KINDS, TEXT
+from searchengine.media.fingerprint import Fingerprint, fingerprint, similarity
+from searchengine.paths import printable
+from searchengine.store.reader import CatalogReader
+
+log = logging.getLogger(__name__)
+
+IMAGE_THRESHOLD = 0.8125  # fingerprint similarity (52 of 64 bits), chosen on the validation split
+TEXT_THRESHOLD = 0.8  # shared word 5-grams
+IMAGE_CANDIDATE_COSINE = 0.85  # stored vectors at least this close are compared (all true copies measured ≥ 0.82)
+TEXT_CANDIDATE_COSINE = 0.9
+EXACT_LIMIT = 20_000  # vectors searched exactly; beyond, an inverted file (IVF) is faster
+NPROBE = 8
+SHINGLE = 5
+
+
+@dataclass(frozen=True)
+class DuplicateFile:
+    path: str
+    size: int
+    width: int | None
+    height: int | None
+    date: datetime  # a photo's capture date, else the file's modification time
+    item_id: int
+
+    def as_json(self) -> dict:
+        return {
+            "path": printable(self.path),
+            "size": self.size,
+            "width": self.width,
+            "height": self.height,
+            "date": self.date.isoformat(timespec="seconds"),
+            "item_id": self.item_id,
+        }
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    kind: str
+    match: str  # "exact" (same content) or "near"
+    similarity: float  # the weakest confirmed link in the group (1.0 for exact copies)
+    files: tuple[DuplicateFile, ...]  # the one to keep first
+
+    @property
+    def keep(self) -> str:
+        return self.files[0].path
+
+    def as_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "match": self.match,
+            "similarity": round(self.similarity, 4),
+            "keep": printable(self.keep),
+            "files": [f.as_json() for f in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class _Item:
+    id: int
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    taken_at: datetime | None
+
+
+def find_duplicates(
+    catalog: CatalogReader,
+    dim: int,
+    kind: str = ANY,
+    threshold: float | None = None,
+    near: bool = True,
+) -> list[DuplicateGroup]:
+    """Every group of duplicate files of `kind` (any, image, text, audio, video), largest first.
+    threshold: how similar near-duplicates must be, 0-1 (None: the measured default of each kind);
+    near=False: exact copies only."""
+    if kind != ANY and kind not in KINDS:
+        raise UsageError("unknown {-kind=$kind}: use one of {choices}", kind=kind, choices=", ".join((ANY, *KINDS)))
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise UsageError("{-threshold} must be between 0 and 1 (1: identical), not {value}", value=threshold)
+    kinds = list(KINDS) if kind == ANY else [kind]
+    items = {row[0]: _Item(*row) for row in catalog.ok_items(kinds)}
+    edges: list[tuple[int, int, float]] = list(_same_content(items.values()))
+    exact = {(a, b) for a, b, _ in edges}
+    if near and IMAGE in kinds:
+        edges += _near_images(catalog, dim, items, IMAGE_THRESHOLD if threshold is None else threshold, exact)
+    if near and TEXT in kinds:
+        edges += _near_texts(catalog, dim, items, TEXT_THRESHOLD if threshold is None else threshold, exact)
+    groups = [_group(items, members, links) for members, links in _components(edges)]
+    groups.sort(key=lambda g: (-len(g.files), -g.similarity, g.keep))
+    return groups
+
+
+# --- exact copies ------------------------------------------------------------------------------
+def _same_content(items) -> list[tuple[int, int, float]]:
+    by_hash: dict[tuple[str, int], list[int]] = {}
+    for item in items:
+        if item.content_hash:
+            by_hash.setdefault((item.content_hash, item.size), []).append(item.id)
+    return [(ids[0], other, 1.0) for ids in by_hash.values() if len(ids) > 1 for other in ids[1:]]
+
+
+# --- near-duplicate photos ---------------------------------------------------------------------
+def _near_images(catalog, dim, items, threshold, exact) -> list[tuple[int, int, float]]:
+    ids, vectors = catalog.picture_vectors(IMAGE, dim)
+    pairs = close_pairs(vectors, IMAGE_CANDIDATE_COSINE)
+    prints: dict[int, Fingerprint | None] = {}
+    confirmed = []
+    for i, j, _cosine in pairs:
+        a, b = int(ids[i]), int(ids[j])
+        if (a, b) in exact or (b, a) in exact or a not in items or b not in items:
+            continue
+        fa, fb = _fingerprint_of(items[a], prints), _fingerprint_of(items[b], prints)
+        if fa is None or fb is None:
+            continue
+        score = similarity(fa, fb)
+        if score >= threshold:
+            confirmed.append((a, b, score))
+    return confirmed
+
+
+def _fingerprint_of(item: _Item, cache: dict) -> Fingerprint | None:
+    if item.id not in cache:
+        try:
+            cache[item.id] = fingerprint(Path(item.path))
+        except (DecodeError, OSError) as exc:  # gone or changed since it was indexed: not reported
+            log.info("not compared: %s (%s)", printable(item.path), exc)
+            cache[item.id] = None
+    return cache[item.id]
+
+
+def close_pairs(vectors: np.ndarray, min_cosine: float) -> list[tuple[int, int, float]]:
+    """(i, j, cosine) with i < j of the rows at least `min_cosine` alike: exact up to EXACT_LIMIT
+    rows, then through an inverted file (NPROBE of about 4·√n lists) that finds close pairs
+    nearly always (two copies fall in one list or a neighbouring one)."""
+    import faiss
+
+    n = len(vectors)
+    if n < 2:
+        return []
+    x = np.ascontiguousarray(vectors, dtype=np.float32).copy()
+    faiss.normalize_L2(x)
+    dim = x.shape[1]
+    if n <= EXACT_LIMIT:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        lists = int(4 * np.sqrt(n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = x[np.random.default_rng(0).choice(n, size=min(n, lists * 40), replace=False)]
+        index.train(sample)
+        index.nprobe = NPROBE
+    index.add(x)
+    lims, scores, found = index.range_search(x, float(min_cosine))
+    rows = np.repeat(np.arange(n), np.diff(lims.astype(np.int64)))
+    keep = rows < found
+    return list(zip(rows[keep].tolist(), found[keep].tolist(), scores[keep].tolist(), strict=True))
+
+
+# --- near-identical texts ----------------------------------------------------------------------
+_WORD = re.compile(r"\w+")
+
+
+def _near_texts(catalog, dim, items, threshold, exact) -> list[tuple[int, int, float]]:
+    passage_items, texts, vectors = catalog.passages(TEXT, dim)
+    if len(passage_items) == 0:
+        return []
+    ids, starts = np.unique(passage_items, return_index=True)
+    means = np.add.reduceat(vectors, starts, axis=0)
+    shingles: dict[int, set] = {}
+    bounds = [*starts.tolist(), len(texts)]
+    for k, item_id in enumerate(ids.tolist()):
+        words = _WORD.findall(" ".join(texts[bounds[k] : bounds[k + 1]]).lower())
+        shingles[item_id] = {tuple(words[p : p + SHINGLE]) for p in range(max(1, len(words) - SHINGLE + 1))}
+    confirmed = []
+    for i, j, _cosine in close_pairs(means, TEXT_CANDIDATE_COSINE):
+        a, b = int(ids[i]), int(ids[j])
+        if (a, b) in exact or (b, a) in exact or a not in items or b not in items:
+            continue
+        sa, sb = shingles[a], shingles[b]
+        score = len(sa & sb) / max(len(sa | sb), 1)
+        if score >= threshold:
+            confirmed.append((a, b, score))
+    return confirmed
+
+
+# --- groups ------------------------------------------------------------------------------------
+def _components(edges) -> list[tuple[list[int], list[tuple[int, int, float]]]]:
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, _ in edges:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[int, list[int]] = {}
+    links: dict[int, list] = {}
+    for node in list(parent):
+        members.setdefault(root(node), []).append(node)
+    for edge in edges:
+        links.setdefault(root(edge[0]), []).append(edge)
+    return [(members[r], links[r]) for r in members]
+
+
+def _group(items: dict, members: list[int], links: list) -> DuplicateGroup:
+    files = [_described(items[m]) for m in members]
+    files.sort(key=_keep_order)
+    kind = items[members[0]].kind
+    weakest = min(score for _, _, score in links)
+    match = "exact" if all(score == 1.0 and _same(items, a, b) for a, b, score in links) else "near"
+    return DuplicateGroup(kind, match, float(weakest), tuple(files))
+
+
+def _same(items, a, b) -> bool:
+    return items[a].content_hash is not None and items[a].content_hash == items[b].content_hash
+
+
+def _keep_order(file: DuplicateFile):
+    """Largest resolution, then oldest, then shortest path."""
+    pixels = (file.width or 0) * (file.height or 0)
+    return (-pixels, file.date, len(file.path), file.path)
+
+
+def _described(item: _Item) -> DuplicateFile:
+    width = height = None
+    if item.kind == IMAGE:
+        width, height = _dimensions(item.path)
+    when = item.taken_at or datetime.fromtimestamp(item.mtime_ns / 1e9, tz=timezone.utc).replace(tzinfo=None)
+    return DuplicateFile(item.path, item.size, width, height, when, item.id)
+
+
+def _dimensions(path: str) -> tuple[int | None, int | None]:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:  # reads the header only
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None, None
+
