@@ -598,11 +598,18 @@ def watch(
         watcher = Watcher(ix, chosen, debounce=debounce, report=report, workers=workers)
         shown = ", ".join(str(f) for f in chosen)
         stderr.print(f"watching {shown} into {ix.path} (Ctrl-C stops)", highlight=False, markup=False)
+        import signal
+
+        def first_interrupt(signum, frame) -> None:  # a run in progress finishes; a second Ctrl-C cuts it
+            watcher.stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, first_interrupt)
         try:
             watcher.run()
         except KeyboardInterrupt:
             watcher.stop()
-            stderr.print("stopped; everything applied so far is kept", highlight=False, markup=False)
+        stderr.print("stopped; everything applied so far is kept", highlight=False, markup=False)
 
 
 @app.command()
