@@ -158,8 +158,7 @@ def speed(n: int, dim: int = 384, copies: float = 0.01) -> dict:
     """`Index.duplicates` over n synthetic photo vectors stored in a real catalog (the files do not
     exist: the candidate pairs are found, their fingerprints cannot be read and are left out;
     fingerprinting is timed per file on the real set instead)."""
-    from searchengine.duplicates import IMAGE_CANDIDATE_COSINE, close_pairs
-    from searchengine.duplicates import find_duplicates
+    from searchengine.duplicates import IMAGE_CANDIDATE_COSINE, close_pairs, find_duplicates
     from searchengine.store.catalog import Catalog
     from searchengine.store.reader import CatalogReader
     from searchengine.store.records import ItemDraft, SegmentDraft
@@ -221,8 +220,11 @@ def main(argv=None) -> int:
         result["quality"] = quality(args.dataset.resolve(), args.index)
         for check in ("vectors", "phash", "dhash", "fingerprint"):
             r = result["quality"][check]
-            print(f"{check:12} threshold {r['threshold']}: val P {r['val']['precision']} R {r['val']['recall']}"
-                  f" | test P {r['test']['precision']} R {r['test']['recall']}", file=sys.stderr)
+            print(
+                f"{check:12} threshold {r['threshold']}: val P {r['val']['precision']} R {r['val']['recall']}"
+                f" | test P {r['test']['precision']} R {r['test']['recall']}",
+                file=sys.stderr,
+            )
     else:
         result["speed"] = speed(args.n)
         print(json.dumps(result["speed"]), file=sys.stderr)

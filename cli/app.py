@@ -562,7 +562,9 @@ def duplicates(
                 markup=False,
             )
     redundant = sum(len(g.files) - 1 for g in groups)
-    stdout.print(f"{plural(len(groups), 'group')}, {plural(redundant, 'file')} beside the ones to keep", highlight=False)
+    stdout.print(
+        f"{plural(len(groups), 'group')}, {plural(redundant, 'file')} beside the ones to keep", highlight=False
+    )
 
 
 @app.command()
@@ -730,6 +732,7 @@ def serve(
     device: str = typer.Option(
         "auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")
     ),
+    watch: bool = typer.Option(False, "--watch", help="Keep the index current with its folders while serving."),
 ) -> None:
     """Serve the search page and HTTP API for an index (open http://HOST:PORT in a browser)."""
     try:
@@ -743,13 +746,41 @@ def serve(
     from .output import stderr
 
     web = create_app(_index_dir(index), device=device, allowed_hosts=allowed_hosts_for(host))
+    watcher = _start_watching(web.state.library.index) if watch else None
     shown = f"[{host}]" if ":" in host else host
     stderr.print(
         f"serving {web.state.library.index_dir} at http://{shown}:{port}/ (API docs at /docs; Ctrl-C stops)",
         highlight=False,
         markup=False,
     )
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+    finally:
+        if watcher is not None:
+            watcher.stop()
+
+
+def _start_watching(served):
+    """A Watcher over the served index's folders, in a thread, sharing the server's encoder."""
+    import threading
+
+    from searchengine.api import Index
+    from searchengine.watch import Watcher, describe
+
+    from .output import stderr
+
+    def report(event) -> None:
+        render = lambda exc: exc.render(CLI) if isinstance(exc, SearchEngineError) else str(exc)  # noqa: E731
+        stderr.print(f"{datetime.now():%H:%M:%S} {describe(event, render)}", highlight=False, markup=False)
+
+    folders = [Path(r) for r in served.roots() if Path(r).is_dir()]
+    if not folders:
+        raise UsageError("--watch: the index holds no folder that can be reached now")
+    writer = Index.open(served.path, create=False, encoder=served.encoder, cache_dir=served.cache_dir)
+    watcher = Watcher(writer, folders, report=report)
+    threading.Thread(target=watcher.run, name="watch", daemon=True).start()
+    stderr.print(f"watching {', '.join(map(str, folders))}", highlight=False, markup=False)
+    return watcher
 
 
 def main(preload=None) -> None:

@@ -400,9 +400,7 @@ class Index:
         searcher = self._current()
         return None if searcher is None else searcher.index.catalog.item(item_id)
 
-    def duplicates(
-        self, kind: str = "any", threshold: float | None = None, near: bool = True
-    ) -> list[DuplicateGroup]:
+    def duplicates(self, kind: str = "any", threshold: float | None = None, near: bool = True) -> list[DuplicateGroup]:
         """Groups of duplicate files, largest first, from what the index stores (nothing is
         re-embedded, nothing deleted): files of one content hash, and near-duplicates (photos
         resized, re-encoded, cropped, brightened, converted; texts nearly the same) found with the

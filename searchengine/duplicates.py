@@ -270,4 +270,3 @@ def _dimensions(path: str) -> tuple[int | None, int | None]:
             return image.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return None, None
-

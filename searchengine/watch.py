@@ -286,4 +286,3 @@ def describe(event: WatchEvent, render: Callable[[Exception], str] = str) -> str
         parts.append(f"{event.waiting} still being written")
     head = "caught up" if event.catch_up else "updated"
     return f"{head}: " + (", ".join(parts) if parts else "nothing changed")
-

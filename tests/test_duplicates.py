@@ -39,13 +39,21 @@ def _edited(source: Path, target: Path, edit: str) -> Path:
 def library(tmp_path_factory, bundled):
     folder = tmp_path_factory.mktemp("dups") / "photos"
     folder.mkdir()
-    for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "dahlia_flower.jpg", "grass_texture.jpg",
-                 "dune_grass_by_the_sea.jpg", "brick_wall.jpg"):
+    for name in (
+        "cat_chelsea.jpg",
+        "coffee_cup.jpg",
+        "dahlia_flower.jpg",
+        "grass_texture.jpg",
+        "dune_grass_by_the_sea.jpg",
+        "brick_wall.jpg",
+    ):
         shutil.copy2(PHOTOS / name, folder / name)
     (folder / "copies").mkdir()
     shutil.copy2(PHOTOS / "cat_chelsea.jpg", folder / "copies" / "cat again.jpg")
-    edits = {edit: _edited(PHOTOS / "coffee_cup.jpg", folder / "exports" / f"coffee-{edit}.jpg", edit)
-             for edit in ("resized", "jpeg", "cropped", "darker", "png")}
+    edits = {
+        edit: _edited(PHOTOS / "coffee_cup.jpg", folder / "exports" / f"coffee-{edit}.jpg", edit)
+        for edit in ("resized", "jpeg", "cropped", "darker", "png")
+    }
     (folder / "notes").mkdir()
     shutil.copy2(TEXTS / "cats_and_sleep.md", folder / "notes" / "cats.md")
     shutil.copy2(TEXTS / "cats_and_sleep.md", folder / "notes" / "cats (copy).md")

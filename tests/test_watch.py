@@ -78,8 +78,12 @@ def test_watch_applies_changes_and_stops_cleanly(watched):
     _until(lambda: _indexed(index_dir).get(str(folder / "while-away.md")) == 40, "a changed text")
 
     (folder / "coffee.jpg").rename(folder / "cup.jpg")  # rename
-    _until(lambda: str(folder / "cup.jpg") in _indexed(index_dir) and str(folder / "coffee.jpg") not in
-           _indexed(index_dir), "a renamed photo")
+    _until(
+        lambda: (
+            str(folder / "cup.jpg") in _indexed(index_dir) and str(folder / "coffee.jpg") not in _indexed(index_dir)
+        ),
+        "a renamed photo",
+    )
 
     (folder / "cat.jpg").unlink()  # delete
     _until(lambda: str(folder / "cat.jpg") not in _indexed(index_dir), "a deleted photo")

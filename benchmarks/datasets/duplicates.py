@@ -48,9 +48,9 @@ import json
 import os
 import random
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 try:
     from . import photos, photos2
@@ -88,8 +88,13 @@ def scenes() -> tuple[list[Scene], list[str], set[str]]:
         if photos2.cut_webp(rcc, offset) is None:
             missing.append(f"gcompris:{activity}@{offset}")
             continue
-        found.append(Scene(f"gcompris-{activity}-{offset}", _webp_loader(rcc, offset),
-                           f"gcompris-qt-data (Debian): {rcc} at byte {offset}"))
+        found.append(
+            Scene(
+                f"gcompris-{activity}-{offset}",
+                _webp_loader(rcc, offset),
+                f"gcompris-qt-data (Debian): {rcc} at byte {offset}",
+            )
+        )
         used.add(("photos2", "gcompris"))
     for source, where, _query, package in photos2.FILES:
         path = where() if callable(where) else Path(where)
@@ -111,6 +116,7 @@ def _file_loader(path: Path) -> Callable:
 
         with Image.open(path) as image:
             return ImageOps.exif_transpose(image).convert("RGB")
+
     return load
 
 
@@ -202,8 +208,15 @@ def _lanczos():
     return Image.Resampling.LANCZOS
 
 
-EDITS = {"resized": _resized, "jpeg": _jpeg, "cropped": _cropped, "brightness": _brightness,
-         "contrast": _contrast, "format": _format, "combined": _combined}
+EDITS = {
+    "resized": _resized,
+    "jpeg": _jpeg,
+    "cropped": _cropped,
+    "brightness": _brightness,
+    "contrast": _contrast,
+    "format": _format,
+    "combined": _combined,
+}
 COPIES_PER_BASE = 3
 
 
@@ -239,14 +252,28 @@ def build(out: Path, seed: int = 0) -> dict:
                 moment = (BASE_TIME if not edit else COPY_TIME) + stamp
                 stamp += 1
                 os.utime(path, (moment, moment))
-                rows.append({"path": str(path.relative_to(out)), "scene": scene.name, "family": family,
-                             "edit": edit, "split": split, "base_path": str(base_path.relative_to(out)),
-                             "source": scene.source})
+                rows.append(
+                    {
+                        "path": str(path.relative_to(out)),
+                        "scene": scene.name,
+                        "family": family,
+                        "edit": edit,
+                        "split": split,
+                        "base_path": str(base_path.relative_to(out)),
+                        "source": scene.source,
+                    }
+                )
     with open(out / "truth.jsonl", "w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(row) + "\n" for row in rows)
     _write_licences(out, used)
-    return {"scenes": len(found), "families": len({r["family"] for r in rows}), "files": len(rows),
-            "val_files": sum(r["split"] == "val" for r in rows), "missing_sources": len(missing), "seed": seed}
+    return {
+        "scenes": len(found),
+        "families": len({r["family"] for r in rows}),
+        "files": len(rows),
+        "val_files": sum(r["split"] == "val" for r in rows),
+        "missing_sources": len(missing),
+        "seed": seed,
+    }
 
 
 def _write_licences(out: Path, used: set[tuple[str, str]]) -> None:
@@ -258,8 +285,11 @@ def _write_licences(out: Path, used: set[tuple[str, str]]) -> None:
         if builder == "photos2":
             note = photos2.LICENCES[source]
             parts.append(f"\n== {source}\n")
-            parts.append(Path(note).read_text(encoding="utf-8", errors="replace")
-                         if note.startswith("/") and Path(note).exists() else note + "\n")
+            parts.append(
+                Path(note).read_text(encoding="utf-8", errors="replace")
+                if note.startswith("/") and Path(note).exists()
+                else note + "\n"
+            )
     (out / "LICENSE.txt").write_text("".join(parts), encoding="utf-8")
 
 
