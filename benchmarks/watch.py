@@ -91,6 +91,8 @@ def main(argv=None) -> int:
             shutil.copytree(tmp / "burst", folder / "burst")
             copied = time.perf_counter() - started
             done = _until(lambda: reader.status()["counts"]["by_kind"]["image"]["items"] >= 10 + args.burst, 1200)
+            _until(lambda: watcher.runs > before, 60)  # the run that committed them has returned
+            time.sleep(watcher.debounce + watcher.settle + 1)  # and no other followed
             burst_runs = watcher.runs - before
             watcher.stop()
             thread.join(timeout=60)

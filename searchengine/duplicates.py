@@ -35,8 +35,11 @@ IMAGE_THRESHOLD = 53 / 64  # fingerprint similarity (0.83): the best recall at p
 TEXT_THRESHOLD = 0.8  # shared word 5-grams
 IMAGE_CANDIDATE_COSINE = 0.85  # stored vectors at least this close are compared (all true copies measured ≥ 0.82)
 TEXT_CANDIDATE_COSINE = 0.9
-EXACT_LIMIT = 20_000  # vectors searched exactly; beyond, an inverted file (IVF) is faster
-NPROBE = 8
+EXACT_LIMIT = 10_000  # vectors compared all with all; beyond, within clusters (k-means)
+NPROBE = 6  # lists a list is compared with: itself and its nearest
+BLOCK = 2048  # rows of one matrix product
+REDUCED_DIM = 96  # dimensions candidates are searched in beyond EXACT_LIMIT rows
+REDUCED_SLACK = 0.1  # how much lower their cosine may be there
 SHINGLE = 5
 
 
@@ -158,30 +161,65 @@ def _fingerprint_of(item: _Item, cache: dict) -> Fingerprint | None:
 
 
 def close_pairs(vectors: np.ndarray, min_cosine: float) -> list[tuple[int, int, float]]:
-    """(i, j, cosine) with i < j of the rows at least `min_cosine` alike: exact up to EXACT_LIMIT
-    rows, then through an inverted file (NPROBE of about 4·√n lists) that finds close pairs
-    nearly always (two copies fall in one list or a neighbouring one)."""
-    import faiss
-
+    """(i, j, cosine) with i < j of the rows at least `min_cosine` alike. Up to EXACT_LIMIT rows
+    every pair is compared; beyond, the rows are clustered (k-means, about √n lists) and each list
+    is compared with itself and its NPROBE - 1 nearest lists, in matrix products: close pairs
+    nearly always fall in one list or neighbouring ones (benchmarks/duplicates.py counts the
+    planted pairs it finds)."""
     n = len(vectors)
     if n < 2:
         return []
-    x = np.ascontiguousarray(vectors, dtype=np.float32).copy()
-    faiss.normalize_L2(x)
-    dim = x.shape[1]
+    x = _unit(np.ascontiguousarray(vectors, dtype=np.float32))
+    searched, floor = x, min_cosine
+    if n > EXACT_LIMIT and x.shape[1] > REDUCED_DIM:  # candidates in fewer dimensions, then checked in all
+        searched, floor = _unit(_reduced(x, REDUCED_DIM)), min_cosine - REDUCED_SLACK
+    pairs: set[tuple[int, int]] = set()
+    for rows, cols in _blocks(searched):
+        r, c = np.nonzero(searched[rows] @ searched[cols].T >= floor)
+        i, j = rows[r], cols[c]
+        keep = i < j
+        pairs.update(zip(i[keep].tolist(), j[keep].tolist(), strict=True))
+    if not pairs:
+        return []
+    ij = np.array(sorted(pairs), dtype=np.int64)
+    scores = np.einsum("ij,ij->i", x[ij[:, 0]], x[ij[:, 1]])
+    keep = scores >= min_cosine
+    return list(zip(ij[keep, 0].tolist(), ij[keep, 1].tolist(), scores[keep].tolist(), strict=True))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _reduced(x: np.ndarray, dim: int) -> np.ndarray:
+    """x projected on its `dim` main directions (PCA fitted on a sample)."""
+    sample = x[np.random.default_rng(0).choice(len(x), size=min(len(x), 20_000), replace=False)]
+    mean = sample.mean(axis=0)
+    _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
+    return np.ascontiguousarray((x - mean) @ vt[:dim].T, dtype=np.float32)
+
+
+def _blocks(x: np.ndarray):
+    """(row ids, column ids) of the blocks of pairs to compare, at most BLOCK rows each."""
+    n = len(x)
+    everything = np.arange(n)
     if n <= EXACT_LIMIT:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        lists = int(4 * np.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-        sample = x[np.random.default_rng(0).choice(n, size=min(n, lists * 40), replace=False)]
-        index.train(sample)
-        index.nprobe = NPROBE
-    index.add(x)
-    lims, scores, found = index.range_search(x, float(min_cosine))
-    rows = np.repeat(np.arange(n), np.diff(lims.astype(np.int64)))
-    keep = rows < found
-    return list(zip(rows[keep].tolist(), found[keep].tolist(), scores[keep].tolist(), strict=True))
+        for start in range(0, n, BLOCK):
+            yield everything[start : start + BLOCK], everything[start:]
+        return
+    import faiss
+
+    lists = int(np.sqrt(n))
+    kmeans = faiss.Kmeans(x.shape[1], lists, niter=10, seed=0, spherical=True, max_points_per_centroid=64)
+    kmeans.train(x[np.random.default_rng(0).choice(n, size=min(n, lists * 64), replace=False)])
+    _, assigned = kmeans.index.search(x, 1)
+    members = [np.flatnonzero(assigned[:, 0] == k) for k in range(lists)]
+    _, near = kmeans.index.search(kmeans.centroids, min(NPROBE, lists))
+    for k in range(lists):
+        if len(members[k]):
+            cols = np.concatenate([members[m] for m in near[k] if m >= 0])
+            for start in range(0, len(members[k]), BLOCK):
+                yield members[k][start : start + BLOCK], cols
 
 
 # --- near-identical texts ----------------------------------------------------------------------
