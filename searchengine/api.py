@@ -37,7 +37,7 @@ from searchengine.errors import IndexFormatError, IndexNotFound
 from searchengine.hits import Hit
 from searchengine.ingest.executor import Executor
 from searchengine.ingest.progress import Progress
-from searchengine.ingest.run import add_files, remove_files, sync_folder
+from searchengine.ingest.run import add_files, apply_changes, remove_files, sync_folder
 from searchengine.ingest.settings import IngestSettings, default_workers
 from searchengine.ingest.summary import RunSummary
 from searchengine.ingest.upgrades import model_to_load
@@ -229,6 +229,31 @@ class Index:
         return self._write(
             lambda: add_files(
                 list(paths),
+                self.path,
+                settings,
+                progress,
+                self._loaded_encoder(),
+                cache_dir=self.cache_dir,
+                loader=self._loader,
+            )
+        )
+
+    def apply(
+        self,
+        changed: Iterable[str | Path],
+        gone: Iterable[str | Path],
+        progress: Progress | None = None,
+        **options,
+    ) -> RunSummary:
+        """Apply changes seen on disk in one run: `changed` files (and folders) are added or
+        updated, `gone` paths that no longer exist are dropped (a folder: everything under it),
+        and a file gone from one path and found under another keeps its vectors (renamed). What a
+        watcher calls; options as for `add`."""
+        settings = self._settings(**options)
+        return self._write(
+            lambda: apply_changes(
+                list(changed),
+                list(gone),
                 self.path,
                 settings,
                 progress,

@@ -9,14 +9,15 @@
 - Near-identical texts: files whose mean passage vectors are close and whose stored passages share
   at least `threshold` of their word 5-grams (Jaccard).
 
-Groups are the connected components of the confirmed pairs, largest first; in each, the file to
-keep is the one of largest resolution, then the oldest, then the shortest path.
+Groups, largest first, are each a file to keep (the largest resolution, then the oldest, then the
+shortest path) with the files confirmed alike to it (see `grouped`: look-alikes do not chain).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +37,7 @@ TEXT_THRESHOLD = 0.8  # shared word 5-grams
 IMAGE_CANDIDATE_COSINE = 0.85  # stored vectors at least this close are compared (all true copies measured ≥ 0.82)
 TEXT_CANDIDATE_COSINE = 0.9
 EXACT_LIMIT = 10_000  # vectors compared all with all; beyond, within clusters (k-means)
-NPROBE = 6  # lists a list is compared with: itself and its nearest
+ASSIGNED = 3  # clusters each vector is put in (two vectors are compared when they share one)
 BLOCK = 2048  # rows of one matrix product
 REDUCED_DIM = 96  # dimensions candidates are searched in beyond EXACT_LIMIT rows
 REDUCED_SLACK = 0.1  # how much lower their cosine may be there
@@ -111,15 +112,53 @@ def find_duplicates(
         raise UsageError("{-threshold} must be between 0 and 1 (1: identical), not {value}", value=threshold)
     kinds = list(KINDS) if kind == ANY else [kind]
     items = {row[0]: _Item(*row) for row in catalog.ok_items(kinds)}
-    edges: list[tuple[int, int, float]] = list(_same_content(items.values()))
-    exact = {(a, b) for a, b, _ in edges}
+    exact = {(a, b) for a, b, _ in _same_content(items.values())}
+    similar: list[tuple[int, int, float]] = []
     if near and IMAGE in kinds:
-        edges += _near_images(catalog, dim, items, IMAGE_THRESHOLD if threshold is None else threshold, exact)
+        similar += _near_images(catalog, dim, items, IMAGE_THRESHOLD if threshold is None else threshold, exact)
     if near and TEXT in kinds:
-        edges += _near_texts(catalog, dim, items, TEXT_THRESHOLD if threshold is None else threshold, exact)
-    groups = [_group(items, members, links) for members, links in _components(edges)]
+        similar += _near_texts(catalog, dim, items, TEXT_THRESHOLD if threshold is None else threshold, exact)
+    described = {i: _described(items[i]) for pair in (*exact, *similar) for i in pair[:2]}
+    groups = []
+    for members, weakest, same in grouped(list(exact), similar, lambda i: _keep_order(described[i])):
+        files = tuple(sorted((described[m] for m in members), key=_keep_order))
+        groups.append(DuplicateGroup(items[members[0]].kind, "exact" if same else "near", weakest, files))
     groups.sort(key=lambda g: (-len(g.files), -g.similarity, g.keep))
     return groups
+
+
+def grouped(exact: Sequence[tuple[int, int]], similar: Sequence[tuple[int, int, float]], rank: Callable):
+    """(members, weakest link, exact only) of each group of ids. Files of one content are one unit;
+    then, best unit first (`rank`: the order of files to keep), a unit that is not in a group yet
+    takes every unit that is not either and is similar to it. A group is so a file to keep and its
+    copies: a chain of look-alikes (A like B, B like C) does not join A and C."""
+    units = {root: members for members, root in _components(exact)}
+    unit_of = {m: root for root, members in units.items() for m in members}
+    for a, b, _ in similar:
+        for i in (a, b):
+            if i not in unit_of:
+                unit_of[i] = i
+                units[i] = [i]
+    links: dict[int, dict[int, float]] = {}
+    for a, b, score in similar:
+        ua, ub = unit_of[a], unit_of[b]
+        if ua != ub:
+            for x, y in ((ua, ub), (ub, ua)):
+                links.setdefault(x, {})[y] = max(score, links.get(x, {}).get(y, 0.0))
+    best = {root: min(members, key=rank) for root, members in units.items()}
+    taken: set[int] = set()
+    out = []
+    for root in sorted(units, key=lambda r: rank(best[r])):
+        if root in taken:
+            continue
+        attached = {u: score for u, score in links.get(root, {}).items() if u not in taken}
+        if len(units[root]) == 1 and not attached:
+            continue
+        taken.add(root)
+        taken.update(attached)
+        members = units[root] + [m for u in attached for m in units[u]]
+        out.append((members, float(min(attached.values(), default=1.0)), not attached))
+    return out
 
 
 # --- exact copies ------------------------------------------------------------------------------
@@ -162,10 +201,11 @@ def _fingerprint_of(item: _Item, cache: dict) -> Fingerprint | None:
 
 def close_pairs(vectors: np.ndarray, min_cosine: float) -> list[tuple[int, int, float]]:
     """(i, j, cosine) with i < j of the rows at least `min_cosine` alike. Up to EXACT_LIMIT rows
-    every pair is compared; beyond, the rows are clustered (k-means, about √n lists) and each list
-    is compared with itself and its NPROBE - 1 nearest lists, in matrix products: close pairs
-    nearly always fall in one list or neighbouring ones (benchmarks/duplicates.py counts the
-    planted pairs it finds)."""
+    every pair is compared; beyond, the rows are clustered (k-means, about √n clusters, in
+    REDUCED_DIM principal dimensions), each row put in its ASSIGNED nearest clusters, and the rows
+    of each cluster compared in matrix products: close pairs nearly always share a cluster
+    (benchmarks/duplicates.py counts the planted pairs it finds); candidates are then checked in
+    all dimensions."""
     n = len(vectors)
     if n < 2:
         return []
@@ -195,8 +235,9 @@ def _reduced(x: np.ndarray, dim: int) -> np.ndarray:
     """x projected on its `dim` main directions (PCA fitted on a sample)."""
     sample = x[np.random.default_rng(0).choice(len(x), size=min(len(x), 20_000), replace=False)]
     mean = sample.mean(axis=0)
-    _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
-    return np.ascontiguousarray((x - mean) @ vt[:dim].T, dtype=np.float32)
+    centred = sample - mean
+    _, directions = np.linalg.eigh(centred.T @ centred)  # ascending: the main directions are last
+    return np.ascontiguousarray((x - mean) @ directions[:, -dim:], dtype=np.float32)
 
 
 def _blocks(x: np.ndarray):
@@ -212,14 +253,14 @@ def _blocks(x: np.ndarray):
     lists = int(np.sqrt(n))
     kmeans = faiss.Kmeans(x.shape[1], lists, niter=10, seed=0, spherical=True, max_points_per_centroid=64)
     kmeans.train(x[np.random.default_rng(0).choice(n, size=min(n, lists * 64), replace=False)])
-    _, assigned = kmeans.index.search(x, 1)
-    members = [np.flatnonzero(assigned[:, 0] == k) for k in range(lists)]
-    _, near = kmeans.index.search(kmeans.centroids, min(NPROBE, lists))
+    _, nearest = kmeans.index.search(x, ASSIGNED)  # every row goes in its ASSIGNED nearest lists
+    flat = nearest.ravel()
+    order = np.argsort(flat, kind="stable")
+    bounds = np.searchsorted(flat[order], np.arange(lists + 1))
     for k in range(lists):
-        if len(members[k]):
-            cols = np.concatenate([members[m] for m in near[k] if m >= 0])
-            for start in range(0, len(members[k]), BLOCK):
-                yield members[k][start : start + BLOCK], cols
+        members = np.unique(order[bounds[k] : bounds[k + 1]] // ASSIGNED)
+        for start in range(0, len(members), BLOCK):
+            yield members[start : start + BLOCK], members
 
 
 # --- near-identical texts ----------------------------------------------------------------------
@@ -250,7 +291,8 @@ def _near_texts(catalog, dim, items, threshold, exact) -> list[tuple[int, int, f
 
 
 # --- groups ------------------------------------------------------------------------------------
-def _components(edges) -> list[tuple[list[int], list[tuple[int, int, float]]]]:
+def _components(pairs) -> list[tuple[list[int], int]]:
+    """(members, root) of the connected components of id pairs."""
     parent: dict[int, int] = {}
 
     def root(x: int) -> int:
@@ -260,30 +302,14 @@ def _components(edges) -> list[tuple[list[int], list[tuple[int, int, float]]]]:
             x = parent[x]
         return x
 
-    for a, b, _ in edges:
+    for a, b in pairs:
         ra, rb = root(a), root(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     members: dict[int, list[int]] = {}
-    links: dict[int, list] = {}
     for node in list(parent):
         members.setdefault(root(node), []).append(node)
-    for edge in edges:
-        links.setdefault(root(edge[0]), []).append(edge)
-    return [(members[r], links[r]) for r in members]
-
-
-def _group(items: dict, members: list[int], links: list) -> DuplicateGroup:
-    files = [_described(items[m]) for m in members]
-    files.sort(key=_keep_order)
-    kind = items[members[0]].kind
-    weakest = min(score for _, _, score in links)
-    match = "exact" if all(score == 1.0 and _same(items, a, b) for a, b, score in links) else "near"
-    return DuplicateGroup(kind, match, float(weakest), tuple(files))
-
-
-def _same(items, a, b) -> bool:
-    return items[a].content_hash is not None and items[a].content_hash == items[b].content_hash
+    return [(m, r) for r, m in members.items()]
 
 
 def _keep_order(file: DuplicateFile):

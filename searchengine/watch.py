@@ -1,9 +1,9 @@
 """Keep an index current with folders as they change: `watch` and `serve --watch`.
 
 A `Watcher` listens to the folders' file-system events (the `watchdog` package: inotify on Linux)
-and applies them through the index's incremental path: new and changed files through `Index.add`,
-deleted ones through `Index.remove`, a rename as both (the moved file keeps its vectors: its
-content hash is known). It first catches up (an `Index.sync` of every folder), listening already,
+and applies them through the index's incremental path (`Index.apply`, one run for a burst): new
+and changed files are embedded, deleted ones dropped, and a renamed or moved file keeps its vectors
+(its content hash is known). It first catches up (an `Index.sync` of every folder), listening already,
 so that nothing changed meanwhile is missed.
 
 Events are gathered until the folders have been quiet for `debounce` seconds, so a copy of a
@@ -51,10 +51,9 @@ class Batch:
 
 @dataclass
 class WatchEvent:
-    """What a run did, for whoever shows it: the summary of the add and of the remove (or the error)."""
+    """What a run did, for whoever shows it: its summary (or the error)."""
 
     added: RunSummary | None = None
-    removed: RunSummary | None = None
     error: Exception | None = None
     catch_up: bool = False
     waiting: int = 0  # files not complete yet, left for a later run
@@ -79,11 +78,12 @@ class _Pending:
             return False
         return is_directory or kind_of(Path(path)) is not None
 
-    def changed(self, path: str, is_directory: bool, writing: bool | None = None) -> None:
+    def changed(self, path: str, is_directory: bool, writing: bool | None = None, complete: bool = False) -> None:
+        """complete: the file is whole already (moved here), no need to let it settle."""
         if not self._wanted(path, is_directory):
             return
         with self._lock:
-            self._changed[path] = time.monotonic()
+            self._changed[path] = time.monotonic() - (OPEN_PATIENCE if complete else 0.0)
             self._gone.discard(path)
             if writing:
                 self._writing.add(path)
@@ -122,13 +122,18 @@ class _Pending:
         now = time.monotonic()
         batch = Batch()
         with self._lock:
-            batch.gone, self._gone = self._gone, set()
             ready = {}
+            settling = False  # a file of this burst about to be complete: what is gone waits for it (a move)
             for path, when in self._changed.items():
                 if path in self._writing and now - when < OPEN_PATIENCE:
                     continue
                 if now - when >= settle and _settled(path, settle):
                     ready[path] = when
+                else:
+                    settling = True
+            if settling and self._gone:
+                return batch, len(self._changed)
+            batch.gone, self._gone = self._gone, set()
             for path in ready:
                 del self._changed[path]
                 self._writing.discard(path)
@@ -142,10 +147,6 @@ class _Pending:
                 self._changed.setdefault(path, now)
             self._gone |= batch.gone - set(self._changed)
             self._last = now
-
-    def has_waiting(self) -> bool:
-        with self._lock:
-            return bool(self._changed)
 
 
 def _settled(path: str, settle: float) -> bool:
@@ -180,7 +181,7 @@ def _handler(pending: _Pending):
 
         def on_moved(self, event):
             pending.gone(os.fsdecode(event.src_path), event.is_directory)
-            pending.changed(os.fsdecode(event.dest_path), event.is_directory)
+            pending.changed(os.fsdecode(event.dest_path), event.is_directory, complete=True)
 
     return Handler()
 
@@ -252,17 +253,11 @@ class Watcher:
             return
         event = WatchEvent(waiting=waiting)
         try:
-            if batch.gone:
-                event.removed = self.index.remove(sorted(batch.gone))
-            present = sorted(p for p in batch.changed if os.path.lexists(p))
-            if present:
-                event.added = self.index.add(present, **self.options)
+            event.added = self.index.apply(sorted(batch.changed), sorted(batch.gone), **self.options)
             self.runs += 1
         except (SearchEngineError, OSError) as exc:
             event.error = exc
-            if not event.removed:
-                self._pending.put_back(Batch(set(), batch.gone))
-            self._pending.put_back(Batch(batch.changed, set()))
+            self._pending.put_back(batch)
             self.report(event)
             self.stop_event.wait(RETRY)
             return
@@ -276,7 +271,7 @@ def describe(event: WatchEvent, render: Callable[[Exception], str] = str) -> str
         text = render(event.error)
         return f"{'catching up: ' if event.catch_up else ''}{text} (tried again)"
     parts = []
-    for summary in (event.added, event.removed):
+    for summary in (event.added,):
         if summary is None:
             continue
         for name in ("added", "updated", "renamed", "removed", "failed"):

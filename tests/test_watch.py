@@ -85,6 +85,8 @@ def test_watch_applies_changes_and_stops_cleanly(watched):
         "a renamed photo",
     )
 
+    _until(lambda: "1 renamed" in log.read_text(), "the rename reported (vectors kept, nothing embedded)")
+
     (folder / "cat.jpg").unlink()  # delete
     _until(lambda: str(folder / "cat.jpg") not in _indexed(index_dir), "a deleted photo")
 
