@@ -525,7 +525,7 @@ def duplicates(
         min=0.0,
         max=1.0,
         help="How alike near-duplicates must be, 0-1 (1: identical). Lower also groups burst shots and look-alikes.",
-        show_default="measured per kind: photos 0.83, texts 0.8",
+        show_default="measured per kind: photos 0.75, texts 0.8",
     ),
     exact: bool = typer.Option(False, "--exact", help="Only files with the same content."),
     as_json: bool = JsonOption,

@@ -32,7 +32,7 @@ from searchengine.store.reader import CatalogReader
 
 log = logging.getLogger(__name__)
 
-IMAGE_THRESHOLD = 53 / 64  # fingerprint similarity (0.83): the best recall at precision ≥ 0.95 on the validation split
+IMAGE_THRESHOLD = 48 / 64  # fingerprint similarity 0.75: the best recall at precision ≥ 0.95 on the validation split
 TEXT_THRESHOLD = 0.8  # shared word 5-grams
 IMAGE_CANDIDATE_COSINE = 0.85  # stored vectors at least this close are compared (all true copies measured ≥ 0.82)
 TEXT_CANDIDATE_COSINE = 0.9
