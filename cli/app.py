@@ -580,16 +580,11 @@ def watch(
     """Keep the index current as files are added, changed, renamed or deleted (Ctrl-C stops).
     Catches up first with what changed while it was not running."""
     from searchengine.api import Index
-    from searchengine.watch import Watcher, describe
+    from searchengine.watch import Watcher
 
     from .output import stderr
 
-    def render(exc: Exception) -> str:
-        return exc.render(CLI) if isinstance(exc, SearchEngineError) else str(exc)
-
-    def report(event) -> None:
-        stderr.print(f"{datetime.now():%H:%M:%S} {describe(event, render)}", highlight=False, markup=False)
-
+    report = _watch_report()
     with Index.open(_index_dir(index)) as ix:
         chosen = [f.expanduser().absolute() for f in folders or []] or [Path(r) for r in ix.roots()]
         if not chosen:
@@ -760,19 +755,31 @@ def serve(
             watcher.stop()
 
 
+def _watch_report():
+    """A line on stderr for each run a watcher makes."""
+    from searchengine.watch import describe
+
+    from .output import stderr
+
+    def render(exc: Exception) -> str:
+        return exc.render(CLI) if isinstance(exc, SearchEngineError) else str(exc)
+
+    def report(event) -> None:
+        stderr.print(f"{datetime.now():%H:%M:%S} {describe(event, render)}", highlight=False, markup=False)
+
+    return report
+
+
 def _start_watching(served):
     """A Watcher over the served index's folders, in a thread, sharing the server's encoder."""
     import threading
 
     from searchengine.api import Index
-    from searchengine.watch import Watcher, describe
+    from searchengine.watch import Watcher
 
     from .output import stderr
 
-    def report(event) -> None:
-        render = lambda exc: exc.render(CLI) if isinstance(exc, SearchEngineError) else str(exc)  # noqa: E731
-        stderr.print(f"{datetime.now():%H:%M:%S} {describe(event, render)}", highlight=False, markup=False)
-
+    report = _watch_report()
     folders = [Path(r) for r in served.roots() if Path(r).is_dir()]
     if not folders:
         raise UsageError("--watch: the index holds no folder that can be reached now")

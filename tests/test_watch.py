@@ -107,3 +107,48 @@ def test_watch_applies_changes_and_stops_cleanly(watched):
     assert "stopped" in log.read_text()
     with Index.open(index_dir, create=False) as ix:
         assert ix.verify().ok
+
+
+def test_serve_watch_makes_a_new_photo_searchable(tmp_path, session_home):
+    """`serve --watch`: the served index follows the folder; a photo copied in is found by the API."""
+    import json
+    import socket
+    import urllib.request
+
+    pytest.importorskip("uvicorn", reason="serve needs the serve extra")
+    folder = tmp_path / "media"
+    folder.mkdir()
+    shutil.copy2(PHOTOS / "cat_chelsea.jpg", folder / "cat.jpg")
+    index_dir = tmp_path / "index"
+    run_cli("index", folder, "--index", index_dir, "--model", "demo", home=session_home)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "SEARCHENGINE_HOME": str(session_home), "HF_HUB_OFFLINE": "1"}
+    log = open(tmp_path / "serve.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "searchengine", "serve", "--index", str(index_dir), "--port", str(port), "--watch"],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env=env,
+        cwd=REPO,
+    )
+
+    def names() -> set[str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=photo&k=50", timeout=5) as r:
+                return {hit["name"] for hit in json.load(r)["hits"]}
+        except OSError:
+            return set()
+
+    try:
+        _until(lambda: "cat.jpg" in names() and "caught up" in Path(log.name).read_text(), "the server", 120)
+        shutil.copy2(PHOTOS / "coffee_cup.jpg", folder / "coffee.jpg")
+        _until(lambda: "coffee.jpg" in names(), "the new photo in the served index")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
