@@ -122,22 +122,30 @@ class _Pending:
         now = time.monotonic()
         batch = Batch()
         with self._lock:
-            ready = {}
+            ready: set[str] = set()
+            waiting: list[str] = []
             settling = False  # a file of this burst about to be complete: what is gone waits for it (a move)
             for path, when in self._changed.items():
                 if path in self._writing and now - when < OPEN_PATIENCE:
-                    continue
-                if now - when >= settle and _settled(path, settle):
-                    ready[path] = when
+                    waiting.append(path)
+                elif now - when >= settle and _settled(path, settle):
+                    ready.add(path)
                 else:
+                    waiting.append(path)
+                    settling = True
+            folders = [p for p in ready if os.path.isdir(p)]
+            for folder in folders:  # a folder is walked whole: it waits for the files in it
+                if any(w.startswith(folder + os.sep) for w in waiting):
+                    ready.discard(folder)
                     settling = True
             if settling and self._gone:
                 return batch, len(self._changed)
             batch.gone, self._gone = self._gone, set()
+            walked = tuple(f + os.sep for f in folders if f in ready)
             for path in ready:
                 del self._changed[path]
                 self._writing.discard(path)
-            batch.changed = set(ready)
+            batch.changed = {p for p in ready if not p.startswith(walked)} if walked else ready
             return batch, len(self._changed)
 
     def put_back(self, batch: Batch) -> None:
@@ -226,7 +234,7 @@ class Watcher:
             if catch_up:
                 self._catch_up()
             while not self.stop_event.is_set():
-                if not self._pending.wait(self.debounce, self.stop_event, timeout=1.0):
+                if not self._pending.wait(max(self.debounce, self.settle), self.stop_event, timeout=1.0):
                     continue
                 self._apply()
         finally:
