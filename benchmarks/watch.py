@@ -85,7 +85,8 @@ def main(argv=None) -> int:
                 started = time.perf_counter()
                 _until(lambda t=target: not _found(reader, t))
                 removed.append(round(time.perf_counter() - started, 2))
-            before = watcher.runs
+            time.sleep(watcher.debounce + watcher.settle + 1)  # the last deletion's run has returned
+            before, reported = watcher.runs, len(runs)
             _pictures(tmp / "burst", args.burst)
             started = time.perf_counter()
             shutil.copytree(tmp / "burst", folder / "burst")
@@ -94,6 +95,7 @@ def main(argv=None) -> int:
             _until(lambda: watcher.runs > before, 60)  # the run that committed them has returned
             time.sleep(watcher.debounce + watcher.settle + 1)  # and no other followed
             burst_runs = watcher.runs - before
+            burst_counts = [e.added.counts() if e.added else str(e.error) for e in runs[reported:]]
             watcher.stop()
             thread.join(timeout=60)
     result = {
@@ -104,6 +106,7 @@ def main(argv=None) -> int:
         "burst_copy_s": round(copied, 2),
         "burst_indexed_s": round(done, 1),
         "burst_runs": burst_runs,
+        "burst_run_counts": burst_counts,
     }
     print(json.dumps(result), file=sys.stderr)
     (RESULTS / "watch.json").write_text(json.dumps(result, indent=1) + "\n")
