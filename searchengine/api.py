@@ -437,7 +437,9 @@ class Index:
         if not self.exists:
             return []
         with IndexFolder.open(self.path, upgrade=True) as index:
-            return find_duplicates(index.catalog, index.manifest.dim, kind=kind, threshold=threshold, near=near)
+            return find_duplicates(
+                index.catalog, index.manifest.dim, kind=kind, threshold=threshold, near=near, folder=self.path
+            )
 
     def roots(self) -> list[str]:
         """The folders the index was synced with."""

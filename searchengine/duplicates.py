@@ -16,6 +16,7 @@ shortest path) with the files confirmed alike to it (see `grouped`: look-alikes 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from searchengine.atomic import atomic_path
 from searchengine.errors import DecodeError, UsageError
 from searchengine.kinds import ANY, IMAGE, KINDS, TEXT
-from searchengine.media.fingerprint import Fingerprint, fingerprint, similarity
+from searchengine.media.fingerprint import PARAMETERS, Fingerprint, fingerprint, packed, similarity, unpacked
 from searchengine.paths import printable
 from searchengine.store.reader import CatalogReader
 
@@ -42,6 +44,8 @@ BLOCK = 2048  # rows of one matrix product
 REDUCED_DIM = 96  # dimensions candidates are searched in beyond EXACT_LIMIT rows
 REDUCED_SLACK = 0.1  # how much lower their cosine may be there
 SHINGLE = 5
+FINGERPRINTS = "fingerprints.npz"  # in the index folder: photos' fingerprints by content hash
+FINGERPRINT_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -102,10 +106,12 @@ def find_duplicates(
     kind: str = ANY,
     threshold: float | None = None,
     near: bool = True,
+    folder: Path | None = None,
 ) -> list[DuplicateGroup]:
     """Every group of duplicate files of `kind` (any, image, text, audio, video), largest first.
     threshold: how similar near-duplicates must be, 0-1 (None: the measured default of each kind);
-    near=False: exact copies only."""
+    near=False: exact copies only; folder: the index folder, where photos' fingerprints are kept
+    for the next run (None: not kept)."""
     if kind != ANY and kind not in KINDS:
         raise UsageError("unknown {-kind=$kind}: use one of {choices}", kind=kind, choices=", ".join((ANY, *KINDS)))
     if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -115,13 +121,16 @@ def find_duplicates(
     exact = {(a, b) for a, b, _ in _same_content(items.values())}
     similar: list[tuple[int, int, float]] = []
     if near and IMAGE in kinds:
-        similar += _near_images(catalog, dim, items, IMAGE_THRESHOLD if threshold is None else threshold, exact)
+        similar += _near_images(catalog, dim, items, IMAGE_THRESHOLD if threshold is None else threshold, exact, folder)
     if near and TEXT in kinds:
         similar += _near_texts(catalog, dim, items, TEXT_THRESHOLD if threshold is None else threshold, exact)
     described = {i: _described(items[i]) for pair in (*exact, *similar) for i in pair[:2]}
     groups = []
     for members, weakest, same in grouped(list(exact), similar, lambda i: _keep_order(described[i])):
-        files = tuple(sorted((described[m] for m in members), key=_keep_order))
+        present = [described[m] for m in members if os.path.lexists(described[m].path)]  # deleted since indexed
+        if len(present) < 2:
+            continue
+        files = tuple(sorted(present, key=_keep_order))
         groups.append(DuplicateGroup(items[members[0]].kind, "exact" if same else "near", weakest, files))
     groups.sort(key=lambda g: (-len(g.files), -g.similarity, g.keep))
     return groups
@@ -171,32 +180,88 @@ def _same_content(items) -> list[tuple[int, int, float]]:
 
 
 # --- near-duplicate photos ---------------------------------------------------------------------
-def _near_images(catalog, dim, items, threshold, exact) -> list[tuple[int, int, float]]:
+def _near_images(catalog, dim, items, threshold, exact, folder) -> list[tuple[int, int, float]]:
     ids, vectors = catalog.picture_vectors(IMAGE, dim)
     pairs = close_pairs(vectors, IMAGE_CANDIDATE_COSINE)
     prints: dict[int, Fingerprint | None] = {}
+    kept = FingerprintCache(folder) if folder is not None else None
     confirmed = []
     for i, j, _cosine in pairs:
         a, b = int(ids[i]), int(ids[j])
         if (a, b) in exact or (b, a) in exact or a not in items or b not in items:
             continue
-        fa, fb = _fingerprint_of(items[a], prints), _fingerprint_of(items[b], prints)
+        fa, fb = _fingerprint_of(items[a], prints, kept), _fingerprint_of(items[b], prints, kept)
         if fa is None or fb is None:
             continue
         score = similarity(fa, fb)
         if score >= threshold:
             confirmed.append((a, b, score))
+    if kept is not None:
+        kept.save({item.content_hash for item in items.values() if item.content_hash})
     return confirmed
 
 
-def _fingerprint_of(item: _Item, cache: dict) -> Fingerprint | None:
+def _fingerprint_of(item: _Item, cache: dict, kept: FingerprintCache | None) -> Fingerprint | None:
     if item.id not in cache:
-        try:
-            cache[item.id] = fingerprint(Path(item.path))
-        except (DecodeError, OSError) as exc:  # gone or changed since it was indexed: not reported
-            log.info("not compared: %s (%s)", printable(item.path), exc)
-            cache[item.id] = None
+        found = kept.get(item.content_hash) if kept is not None else None
+        if found is None:
+            try:
+                found = fingerprint(Path(item.path))
+            except (DecodeError, OSError) as exc:  # gone or changed since it was indexed: not reported
+                log.info("not compared: %s (%s)", printable(item.path), exc)
+            else:
+                if kept is not None:
+                    kept.put(item.content_hash, found)
+        cache[item.id] = found
     return cache[item.id]
+
+
+class FingerprintCache:
+    """Fingerprints of photos by content hash, kept in the index folder (FINGERPRINTS) so that the
+    next `duplicates` reads no photo it compared before. Versioned; one made with other parameters,
+    or damaged, is ignored and made again; written atomically, and only where the folder can be."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / FINGERPRINTS
+        self._known: dict[str, tuple[np.ndarray, tuple[int, int]]] = {}
+        self._added = 0
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                if int(data["format"]) == FINGERPRINT_FORMAT and str(data["parameters"]) == PARAMETERS:
+                    for digest, crops, size in zip(data["hashes"], data["crops"], data["sizes"], strict=True):
+                        self._known[str(digest)] = (crops, (int(size[0]), int(size[1])))
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            if self.path.exists():
+                log.info("fingerprint cache %s not used (%s): made again", printable(str(self.path)), exc)
+
+    def get(self, digest: str | None) -> Fingerprint | None:
+        entry = self._known.get(digest) if digest else None
+        return unpacked(*entry) if entry is not None else None
+
+    def put(self, digest: str | None, fp: Fingerprint) -> None:
+        if digest:
+            self._known[digest] = packed(fp)
+            self._added += 1
+
+    def save(self, keep: set[str]) -> None:
+        """Write what is known of the hashes in `keep` (the files indexed now), when anything was added."""
+        if not self._added or not os.access(self.path.parent, os.W_OK):
+            return
+        digests = sorted(d for d in self._known if d in keep)
+        if not digests:
+            return
+        try:
+            with atomic_path(self.path, suffix=".npz") as tmp:
+                np.savez(
+                    tmp,
+                    format=FINGERPRINT_FORMAT,
+                    parameters=PARAMETERS,
+                    hashes=np.array(digests),
+                    crops=np.stack([self._known[d][0] for d in digests]),
+                    sizes=np.array([self._known[d][1] for d in digests], dtype=np.int64),
+                )
+        except OSError as exc:  # a full disk: computed again next time
+            log.info("fingerprint cache not written: %s", exc)
 
 
 def close_pairs(vectors: np.ndarray, min_cosine: float) -> list[tuple[int, int, float]]:

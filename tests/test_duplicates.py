@@ -131,3 +131,19 @@ def test_close_pairs_exact_and_inverted_file_agree():
         duplicates.EXACT_LIMIT = old
     assert {(i, i + 2000) for i in range(100)} <= exact
     assert len(approx & exact) >= 0.95 * len(exact)
+
+
+def test_fingerprints_are_kept_and_deleted_files_left_out(library, tmp_path):
+    folder, index_dir, edits = library
+    assert (index_dir / "fingerprints.npz").is_file()  # kept by the runs above
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    moved = tmp_path / "aside.jpg"
+    shutil.move(edits["resized"], moved)  # deleted since it was indexed
+    try:
+        with Index.open(copy, create=False) as ix:
+            groups = ix.duplicates(kind="image")
+    finally:
+        shutil.move(moved, edits["resized"])
+    names = {Path(f.path).name for g in groups for f in g.files}
+    assert edits["resized"].name not in names and edits["jpeg"].name in names

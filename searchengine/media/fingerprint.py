@@ -54,6 +54,19 @@ def fingerprint(path: Path) -> Fingerprint:
     return Fingerprint(stacked[0], stacked, width, height)
 
 
+def packed(fp: Fingerprint) -> tuple[np.ndarray, tuple[int, int]]:
+    """(crops as packed bytes, (width, height)): what a cache keeps."""
+    return np.packbits(fp.crops, axis=1), (fp.width, fp.height)
+
+
+def unpacked(crops: np.ndarray, size) -> Fingerprint:
+    bits = np.unpackbits(crops, axis=1).astype(bool)
+    return Fingerprint(bits[0], bits, int(size[0]), int(size[1]))
+
+
+PARAMETERS = f"side={SIDE} cuts={CUTS} places={PLACES} bits={BITS}"  # a cache made otherwise is not used
+
+
 def distance(a: Fingerprint, b: Fingerprint) -> int:
     """Bits apart, 0 (same picture) to 64: whole to whole, or one whole to a crop of the other
     (plus CROP_PENALTY), whichever is closer."""
