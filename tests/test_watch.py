@@ -109,6 +109,7 @@ def test_watch_applies_changes_and_stops_cleanly(watched):
         assert ix.verify().ok
 
 
+@pytest.mark.slow
 def test_serve_watch_makes_a_new_photo_searchable(tmp_path, session_home):
     """`serve --watch`: the served index follows the folder; a photo copied in is found by the API."""
     import json
