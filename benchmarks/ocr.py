@@ -347,6 +347,37 @@ def gate_sweep(engine, decoded: dict, sets: dict) -> dict:
     }
 
 
+def indexing_cost(paths: list[Path], rounds: int) -> dict:
+    """Whole indexing runs (searchengine.Index.sync, bundled encoder, a fresh index each time) of a
+    folder of photos without text, OCR on and off alternately: what the user waits for."""
+    import shutil
+
+    from searchengine import Index
+
+    seconds: dict[str, list[float]] = {"ocr_on": [], "ocr_off": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos"
+        folder.mkdir()
+        for i, path in enumerate(paths):
+            shutil.copy2(path, folder / f"{i:03d}{path.suffix.lower()}")
+        for r in range(rounds + 1):  # the first round warms the caches and is not counted
+            for name, ocr in (
+                (("ocr_off", False), ("ocr_on", True)) if r % 2 else (("ocr_on", True), ("ocr_off", False))
+            ):
+                with Index.open(Path(tmp) / f"index-{name}-{r}", model="bundled") as ix:
+                    started = time.perf_counter()
+                    ix.sync(folder, ocr=ocr, workers=2)
+                    if r:
+                        seconds[name].append(time.perf_counter() - started)
+    on, off = sum(seconds["ocr_on"]), sum(seconds["ocr_off"])
+    return {
+        "photos": len(paths),
+        "rounds": rounds,
+        "seconds": {k: [round(s, 2) for s in v] for k, v in seconds.items()},
+        "ocr_on_over_off": round(on / off - 1, 4),
+    }
+
+
 def gate(sets: dict, quick: bool) -> dict:
     from searchengine.encoders.registry import load_encoder
     from searchengine.media.images import load_image
@@ -364,11 +395,16 @@ def gate(sets: dict, quick: bool) -> dict:
     import torch
 
     torch.set_num_threads(2)
-    encoder = load_encoder("bundled", "cpu")
+    from searchengine.config import cache_dir
+
+    encoder = load_encoder("bundled", "cpu", cache_dir=cache_dir())
     encoder.embed_images([encoder.prepare_image(decoded["tune"][0])])  # warm
     result["cost_at_default_side"] = {
         split: gate_cost(engine, encoder, paths, threshold, rounds=1 if quick else 2)
         for split, paths in folders.items()
+    }
+    result["indexing_runs"] = {
+        split: indexing_cost(paths, rounds=1 if quick else 3) for split, paths in folders.items()
     }
     return result
 
@@ -377,9 +413,17 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/ocr.json")
     ap.add_argument("--quick", action="store_true", help="a few pictures of each kind (a smoke run)")
+    ap.add_argument(
+        "--only",
+        choices=("cer", "throughput", "gate"),
+        action="append",
+        help="run only these parts (repeatable; saved as ocr-PART.json beside the full run's ocr.json)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.only:
+        return partial(args)
     from searchengine.media.ocr import MODEL_ID, OcrEngine
 
     began = time.perf_counter()
@@ -419,6 +463,41 @@ def main(argv=None) -> None:
     print(to_json(result))
     if args.save:
         log.info("saved %s", save_result(result, "ocr"))
+
+
+def partial(args) -> None:
+    """Some parts of the benchmark (--only), e.g. after a change to the gate or to page reading."""
+    from searchengine.media.ocr import MODEL_ID, OcrEngine
+
+    began = time.perf_counter()
+    parts = sorted(set(args.only))
+    result = {"benchmark": "ocr-" + "-".join(parts), "machine": machine(), "model": MODEL_ID}
+    sets = {split: text_set(split, args.quick) for split in ("tune", "confirm")}
+    if "cer" in parts:  # the recogniser's input height, chosen on tune (CER, then time), reported on confirm
+        variants = {height: OcrEngine(1, rec_height=height) for height in (48, 40)}
+        result["tune_rec_height"] = {str(h): cer_of(engine, sets["tune"]) for h, engine in variants.items()}
+        result["tune_rec_height_seconds"] = {
+            h: round(sum(p["seconds"] for p in r["pictures"]), 1) for h, r in result["tune_rec_height"].items()
+        }
+        chosen = min(
+            variants,
+            key=lambda h: (
+                round(result["tune_rec_height"][str(h)]["cer"]["clean"], 3),
+                round(result["tune_rec_height"][str(h)]["cer"]["degraded"], 2),
+                result["tune_rec_height_seconds"][str(h)],
+            ),
+        )
+        result["rec_height_chosen_on_tune"] = chosen
+        result["confirm"] = cer_of(variants[chosen], sets["confirm"])
+    if "throughput" in parts:
+        result["throughput"] = throughput(sets["confirm"], args.quick)
+    if "gate" in parts:
+        result["gate"] = gate(sets, args.quick)
+    result["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    print(to_json(result))
+    if args.save:
+        log.info("saved %s", save_result(result, result["benchmark"]))
 
 
 if __name__ == "__main__":

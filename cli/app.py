@@ -112,7 +112,7 @@ def main_options(
 def index(
     folder: Path | None = typer.Argument(
         None,
-        help="Folder of photos, texts, recordings and videos to index (recursively).",
+        help="Folder of photos, texts and documents, recordings and videos to index (recursively).",
         show_default="every folder the index holds",
     ),
     index: Path | None = IndexOption,
@@ -165,6 +165,10 @@ def index(
         help="With --engine ray: the Ray cluster (auto, ray://HEAD:10001).",
         show_default="$RAY_ADDRESS, else Ray started here",
     ),
+    no_ocr: bool = typer.Option(
+        False, "--no-ocr", help="Do not read the text in pictures and scanned PDF pages (OCR is on by default)."
+    ),
+    ocr_video: bool = typer.Option(False, "--ocr-video", help="Also read the text in video keyframes (slower)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -185,6 +189,8 @@ def index(
         asr_model=asr_model,
         language=language,
         max_memory=None if max_memory is None else parse_size(max_memory),
+        ocr=not no_ocr,
+        ocr_video=ocr_video,
     )
     if engine not in ENGINES:
         raise UsageError("unknown {-engine=$engine}: use one of {choices}", engine=engine, choices=", ".join(ENGINES))

@@ -207,7 +207,8 @@ class Index:
         the index's own. `exclude`: gitignore-style patterns (on top of the folder's
         .searchengineignore); `follow_outside_links`: index what symlinks lead to outside the
         index's folders; options: see `IngestSettings` (workers, index_type, max_memory,
-        asr_model, language, batch_size, commit_every)."""
+        asr_model, language, batch_size, commit_every, ocr=False to leave the text in pictures and
+        scanned pages unread, ocr_video=True to read it in video keyframes too)."""
         settings = self._settings(exclude=tuple(exclude), follow_outside_links=follow_outside_links, **options)
         return self._write(
             lambda: sync_folder(

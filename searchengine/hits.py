@@ -22,7 +22,8 @@ class Hit:
     char_start: int | None = None  # text passages: offsets into the decoded document
     char_end: int | None = None
     confidence: str = "low"  # "high" | "medium" | "low" (confidence.py)
-    page: int | None = None  # documents: the page the passage is on (none are indexed by page yet)
+    page: int | None = None  # documents: the PDF page the passage is on (1-based)
+    source: str | None = None  # passages: "text" (the file's own words) or "ocr" (read in a picture or scan)
 
     def as_json(self) -> dict:
         """The hit as `search --json` and the API give it; a path that is not UTF-8 is shown, plus
@@ -38,6 +39,7 @@ class Hit:
             "end": self.end,
             "page": self.page,
             "text": self.text,
+            "source": self.source,
             "item_id": self.item_id,
             "segment_id": self.segment_id,
             "char_start": self.char_start,

@@ -393,4 +393,6 @@ def _hit(rank: int, c: _Candidate) -> Hit:
         segment_id=r.segment_id,
         char_start=r.char_start,
         char_end=r.char_end,
+        page=r.page,
+        source=r.source,
     )

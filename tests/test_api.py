@@ -86,7 +86,7 @@ def test_add_and_remove_single_files(ix, files, tmp_path):
     extra = tmp_path / "elsewhere"
     extra.mkdir()
     shutil.copy2(PHOTOS / "cat_chelsea.jpg", extra / "cat.jpg")
-    (extra / "notes.xyz").write_text("not a kind of file searchengine indexes")
+    (extra / "notes.xyz").write_bytes(b"\x00\x01 binary: not a kind of file searchengine indexes")
     added = ix.add([extra / "cat.jpg", extra / "notes.xyz", extra / "missing.jpg"])
     assert added.added == 1 and added.skipped == 2 and ix.status()["counts"]["items"] == 4
     assert ix.roots() == [str(files / "texts")]  # added files do not make their folder the index's

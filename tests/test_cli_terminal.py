@@ -241,7 +241,10 @@ def test_version_and_completion(session_home):
     from importlib.metadata import version
 
     assert run_cli("--version", home=session_home).stdout.strip() == f"searchengine {version('searchengine')}"
-    script = run_cli("--show-completion", "bash", home=session_home).stdout
+    # Typer finds the user's shell among the command's parents (shellingham); pytest may run without
+    # one (a detached job), so the shell is named instead, through Typer's own switch for that
+    named = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    script = run_cli("--show-completion", "bash", home=session_home, env=named).stdout
     assert "_SEARCHENGINE_COMPLETE=complete_bash" in script and "complete " in script
     for words, cword, expected in (
         ("searchengine sea", 1, "search"),
@@ -283,21 +286,21 @@ def test_summaries_count_files_and_unsupported_types(tmp_path, session_home):
     folder = tmp_path / "mixed"
     folder.mkdir()
     shutil.copy2(TEXTS / "coin_collecting.txt", folder)
-    for name in ("report.pdf", "page.html", "README"):
-        (folder / name).write_text("not indexed yet")
+    for name in ("archive.zip", "setup.exe", "core"):  # binary: a file of no known type is indexed when text
+        (folder / name).write_bytes(b"\x00\x01\x02 not text" * 10)
     index = tmp_path / "index"
     first = _summary(run_cli("index", folder, "--index", index, home=session_home).stderr)
-    assert first.startswith("1 file added; 3 skipped: .html 1, .pdf 1, no extension 1; ")
+    assert first.startswith("1 file added; 3 skipped: .exe 1, .zip 1, no extension 1; ")
     assert re.search(r"; \d+\.\d s \(\d+\.\d files/s\) → ", first) and not re.search(r"\b1 files\b(?!/s)", first)
     os.utime(folder / "coin_collecting.txt")  # touched, the same content: unchanged
     again = _summary(run_cli("index", folder, "--index", index, home=session_home).stderr)
     assert again.startswith("1 file unchanged; 3 skipped") and "files/s" not in again
     status = run_cli("status", "--index", index, home=session_home).stdout
-    assert "3 files of a type not indexed: .html 1, .pdf 1, no extension 1" in status
+    assert "3 files of a type not indexed: .exe 1, .zip 1, no extension 1" in status
     listed = run_cli("status", "--index", index, "--errors", home=session_home).stdout
-    assert all(f"skipped: {folder / name}: unsupported file type" in listed for name in ("report.pdf", "README"))
+    assert all(f"skipped: {folder / name}: unsupported file type" in listed for name in ("archive.zip", "core"))
     verbose = run_cli("-v", "index", folder, "--index", index, home=session_home).stderr
-    assert f"skipped: {folder / 'page.html'}: unsupported file type" in verbose
+    assert f"skipped: {folder / 'setup.exe'}: unsupported file type" in verbose
 
 
 def _summary(stderr: str) -> str:

@@ -21,7 +21,7 @@ from searchengine.errors import UsageError
 from searchengine.ingest.run import sync_folder
 from searchengine.ingest.settings import IngestSettings
 
-from conftest import PHOTOS, REPO, TEXTS
+from conftest import PHOTOS, REPO, TEXTS, run_cli
 
 SETTINGS = IngestSettings(model="bundled", device="cpu", workers=2, commit_every=4)
 
@@ -212,3 +212,12 @@ def test_ivfpq_shards_encoded_on_ray_tasks(local_ray):
     add_chunks(on_ray, chunks, map_shards=ray_map)
     np.testing.assert_array_equal(on_ray.ids(), ids)
     np.testing.assert_array_equal(on_ray.search(vectors[:20], 5)[1], local.search(vectors[:20], 5)[1])
+
+
+@pytest.mark.slow
+def test_a_ray_run_from_the_command_line_prints_only_our_lines(photos_and_texts, tmp_path, session_home):
+    """Quiet by default with --engine ray too: no Ray C++ log lines, token notes or deprecation warnings."""
+    done = run_cli("index", photos_and_texts, "--index", tmp_path / "index", "--engine", "ray", home=session_home)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines and "added" in lines[-1]
+    assert [line for line in lines if not line.endswith("(once)…")] == lines[-1:], done.stderr

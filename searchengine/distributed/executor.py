@@ -25,6 +25,7 @@ import contextlib
 import logging
 import os
 import pickle
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -117,6 +118,7 @@ def connect(ray, address: str | None) -> bool:
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address == "local":
         address = None
+    logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)  # "token auth is enabled" notes
     ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     return True
 
@@ -160,25 +162,33 @@ def _embed_on_ray(ray, work: Work, remaining: list, actors: int | None) -> Itera
             "cache": str(work.cache_dir),
             "threads": settings.workers,
             "env": _worker_env(),
+            "ocr": settings.ocr,
+            "ocr_video": settings.ocr and settings.ocr_video,
         },
     )
-    data = data.map_batches(
-        EmbedShards,
-        batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=pool),
-        num_cpus=1,
-        num_gpus=gpus,
-        fn_constructor_kwargs={
-            "model": work.model,
-            "device": "cuda" if gpus else "cpu",
-            "backend": settings.backend,
-            "batch_size": settings.batch_size,
-            "shards_dir": str(shards_dir),
-            "cache": str(work.cache_dir),
-            "threads": threads,
-            "env": _worker_env(),
-        },
-    )
+    # max_restarts is passed as Ray Data's own code says to, a way it also calls deprecated
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        data = data.map_batches(
+            EmbedShards,
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=pool),
+            # a lost actor fails the run, whose shards the next run resumes from (Ray's core would otherwise
+            # warn on stderr that restarting an actor whose arguments are in its object store may fail)
+            max_restarts=0,
+            num_cpus=1,
+            num_gpus=gpus,
+            fn_constructor_kwargs={
+                "model": work.model,
+                "device": "cuda" if gpus else "cpu",
+                "backend": settings.backend,
+                "batch_size": settings.batch_size,
+                "shards_dir": str(shards_dir),
+                "cache": str(work.cache_dir),
+                "threads": threads,
+                "env": _worker_env(),
+            },
+        )
     waiting: dict[int, str] = {}
     next_position = 0
     for position, shard_name in _finished_shards(data):

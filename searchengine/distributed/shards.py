@@ -83,6 +83,9 @@ def _schema():
             ("char_end", pa.int64()),
             ("t_start", pa.float64()),
             ("t_end", pa.float64()),
+            ("page", pa.int64()),
+            ("source", pa.string()),
+            ("boxes", pa.list_(pa.list_(pa.list_(pa.int64())))),  # OCR line boxes: 4 corners (x, y) each
             ("vector", pa.binary()),
         ]
     )

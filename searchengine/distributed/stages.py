@@ -32,14 +32,28 @@ from searchengine.ingest.embed import embed_decoded
 _CONTEXTS: dict[tuple, object] = {}
 
 
-def _context(model: str, backend: str | None, asr_model: str | None, language: str | None, cache: str):
-    key = (model, backend, asr_model, language, cache)
+def _context(
+    model: str,
+    backend: str | None,
+    asr_model: str | None,
+    language: str | None,
+    cache: str,
+    ocr: bool = True,
+    ocr_video: bool = False,
+):
+    key = (model, backend, asr_model, language, cache, ocr, ocr_video)
     if key not in _CONTEXTS:
         encoder = load_encoder(
             model, "cpu", backend, cache_dir=Path(cache)
         )  # decoding uses only its CPU-side preprocessing
         _CONTEXTS[key] = DecodeContext(
-            encoder, asr_model=asr_model, language=language, device="cpu", cache_dir=Path(cache)
+            encoder,
+            asr_model=asr_model,
+            language=language,
+            device="cpu",
+            cache_dir=Path(cache),
+            ocr=ocr,
+            ocr_video=ocr_video,
         )
     return _CONTEXTS[key]
 
@@ -53,12 +67,14 @@ def decode_chunk(
     cache: str,
     threads: int = 1,
     env: dict | None = None,
+    ocr: bool = True,
+    ocr_video: bool = False,
 ) -> dict:
     """Rows {position, files: pickled [(FoundFile, hash)]} → {position, decoded: pickled [DecodedFile]}.
     The files of a chunk are decoded by `threads` threads, as the in-process decode workers do;
     env: the driver's settings (SEARCHENGINE_HOME, …), applied before anything loads."""
     os.environ.update(env or {})
-    ctx = _context(model, backend, asr_model, language, cache)
+    ctx = _context(model, backend, asr_model, language, cache, ocr, ocr_video)
     decoded = []
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="decode") as pool:
         for files in batch["files"]:

@@ -12,11 +12,9 @@ import logging
 from dataclasses import dataclass, field
 
 from searchengine.errors import DecodeError, SearchEngineError
-from searchengine.ingest.decoders import DECODERS, DecodeContext, SegmentInput
-from searchengine.kinds import TEXT
+from searchengine.ingest.decoders import DECODERS, DecodeContext, Decoded, SegmentInput
 from searchengine.media.discover import FoundFile
 from searchengine.media.kinds import content_kind
-from searchengine.media.text import cut_note
 from searchengine.paths import one_line, printable
 
 log = logging.getLogger(__name__)
@@ -42,8 +40,10 @@ def decode_file(file: FoundFile, digest: str | None, ctx: DecodeContext) -> Deco
         if digest is None:
             raise DecodeError(f"{file.path}: cannot read file")
         kind = content_kind(file.path, file.kind)
-        note = cut_note(file.size) if kind == TEXT else None
-        return DecodedFile(file, digest, DECODERS[kind](file.path, digest, ctx), kind=kind, note=note)
+        decoded = DECODERS[kind](file.path, digest, ctx)
+        if not isinstance(decoded, Decoded):
+            decoded = Decoded(decoded)
+        return DecodedFile(file, digest, decoded.inputs, kind=kind, note=decoded.note)
     except SearchEngineError as exc:
         return DecodedFile(file, digest, error=one_line(str(exc)))
     except Exception as exc:  # a decoder library failing on a hostile file must not stop the run

@@ -1,9 +1,16 @@
-"""From a file to the segments to embed: one per image, one per text passage, one per speech turn,
-a video's keyframes and its speech.
+"""From a file to the segments to embed: one per image (and a passage per paragraph of the words
+read in it), one per text or document passage (with its page), one per speech turn, a video's
+keyframes and its speech.
 
 A decoder per kind, in a registry; each returns `SegmentInput`s that carry either a prepared image
-(for the image tower) or a text (for the text tower), plus where in the file they come from. The
-readers they use (media/, audio/) know nothing of encoders or segments.
+(for the image tower) or a text (for the text tower), plus where in the file they come from (or a
+`Decoded`, when the file was read with a caveat to note). The readers they use (media/, audio/)
+know nothing of encoders or segments.
+
+OCR (on unless the run turns it off): a picture goes through the OCR gate on the copy already
+decoded for the encoder, and only a picture the gate finds text in is decoded larger and read;
+a PDF's scanned pages are rendered and read. What was read is cached by content hash and OCR
+model (media/ocr_cache.py), so a file is never read twice. Video keyframes are read only when asked.
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ from searchengine.encoders.base import Encoder
 from searchengine.errors import DecodeError
 from searchengine.kinds import AUDIO, IMAGE, TEXT, VIDEO
 from searchengine.media import video
+from searchengine.media.documents import ReadOptions, document_format, read_document
 from searchengine.media.images import draft_side, load_image
-from searchengine.media.text import read_text, split_passages
+from searchengine.media.ocr_cache import PICTURE, FileLines, OcrCache
+from searchengine.media.passages import DocumentPassage, ocr_passages
+from searchengine.media.text import cut_note
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,30 @@ class SegmentInput:
     char_end: int | None = None
     t_start: float | None = None
     t_end: float | None = None
+    page: int | None = None  # documents: the PDF page the passage is on
+    source: str | None = None  # passages: "text" (the file's own) or "ocr" (read in a picture)
+    boxes: tuple | None = None  # OCR: the boxes of the lines the passage was read from (pixels)
+
+    @classmethod
+    def of_passage(cls, ordinal: int, p: DocumentPassage, **where) -> SegmentInput:
+        return cls(
+            ordinal,
+            text=p.text,
+            char_start=p.start,
+            char_end=p.end,
+            page=p.page,
+            source=p.source,
+            boxes=p.boxes or None,
+            **where,
+        )
+
+
+@dataclass
+class Decoded:
+    """A file's segments, and the caveat it was read with (indexed in part), if any."""
+
+    inputs: list[SegmentInput]
+    note: str | None = None
 
 
 @dataclass
@@ -50,10 +84,13 @@ class DecodeContext:
     device: str = "auto"
     cache_dir: Path | None = None  # the model cache: transcripts, the speech model
     progress: object = None  # an ingest.progress.Progress: told how far recordings and videos have got
+    ocr: bool = True  # read the text in pictures and scanned PDF pages
+    ocr_video: bool = False  # and in video keyframes
     _transcriber: object = field(default=None, repr=False)
     # One transcription at a time: Whisper uses every core itself; other workers keep decoding images.
     _asr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _draft_side: int | None = field(default=None, repr=False)
+    _ocr_missing: bool = field(default=False, repr=False)
 
     @property
     def draft_side(self) -> int:
@@ -61,6 +98,29 @@ class DecodeContext:
         if self._draft_side is None:
             self._draft_side = draft_side(self.encoder)
         return self._draft_side
+
+    def ocr_engine(self):
+        """The process's OCR engine (media.ocr), or None when OCR is off or cannot run here (the
+        package is missing: said once, and the run goes on without OCR)."""
+        if not self.ocr or self._ocr_missing:
+            return None
+        from searchengine.media.ocr import NOT_INSTALLED, ocr_engine
+
+        try:
+            import rapidocr_onnxruntime  # noqa: F401
+        except ImportError:
+            log.warning("text in pictures is not read: %s", NOT_INSTALLED)
+            self._ocr_missing = True
+            return None
+        return ocr_engine()
+
+    def ocr_lines(self, content_hash: str) -> FileLines | None:
+        """What was read from the pictures of the file with this content, cached (None: no cache)."""
+        if self.cache_dir is None:
+            return None
+        from searchengine.media.ocr import MODEL_ID
+
+        return OcrCache(self.cache_dir / "ocr").lines(content_hash, MODEL_ID)
 
     def transcriber(self) -> Transcriber:
         if self._transcriber is None:
@@ -82,18 +142,72 @@ class DecodeContext:
             self.progress.media_done(str(path), stage)
 
 
-Decoder = Callable[[Path, str, DecodeContext], list[SegmentInput]]
+Decoder = Callable[[Path, str, DecodeContext], "list[SegmentInput] | Decoded"]
 
 
 def decode_image(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
-    return [SegmentInput(0, image=ctx.encoder.prepare_image(load_image(path, draft_size=ctx.draft_side)))]
+    """The picture for the image tower, then the passages of the words read in it (OCR)."""
+    image = load_image(path, draft_size=ctx.draft_side)
+    segments = [SegmentInput(0, image=ctx.encoder.prepare_image(image))]
+    engine = ctx.ocr_engine()
+    if engine is not None:
+        try:
+            lines = _picture_lines(path, content_hash, image, engine, ctx)
+        except Exception as exc:  # the picture is indexed whatever its words' reading does
+            log.warning("%s: its words are not read: %s: %s", path, type(exc).__name__, exc)
+            lines = []
+        segments += [SegmentInput.of_passage(1 + i, p) for i, p in enumerate(ocr_passages(lines))]
+    return segments
 
 
-def decode_text(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
-    return [
-        SegmentInput(i, text=p.text, char_start=p.start, char_end=p.end)
-        for i, p in enumerate(split_passages(read_text(path)))
-    ]
+READ_DRAFT = 2400  # a picture with text is decoded with its shorter side at least this (or whole) to be read
+
+
+def _picture_lines(path: Path, content_hash: str, image, engine, ctx: DecodeContext) -> list:
+    """The lines of text in a picture: cached, else [] when the gate (on the copy decoded for the
+    encoder) sees none, else read from the picture decoded larger."""
+    cache = ctx.ocr_lines(content_hash)
+    lines = cache.get(PICTURE) if cache is not None else None
+    if lines is not None:
+        return lines
+    larger = _once(lambda: load_image(path, draft_size=READ_DRAFT))
+    if not engine.has_text(image, larger):
+        return []
+    lines = engine.read_lines(larger())
+    if cache is not None:
+        cache.put(PICTURE, lines)
+    return lines
+
+
+def _once(load: Callable[[], object]) -> Callable[[], object]:
+    kept: list = []
+
+    def loaded():
+        if not kept:
+            kept.append(load())
+        return kept[0]
+
+    return loaded
+
+
+def decode_text(path: Path, content_hash: str, ctx: DecodeContext) -> Decoded:
+    """The passages of a text or document (media/documents: by extension, else text judged by
+    content), each with its page in a PDF; scanned PDF pages read with OCR unless it is off."""
+    format = document_format(path)
+    engine = ctx.ocr_engine() if format == "pdf" else None
+    options = ReadOptions(
+        ocr=engine.read_lines if engine is not None else None,
+        ocr_cache=ctx.ocr_lines(content_hash) if engine is not None else None,
+    )
+    extraction = read_document(path, options, format=format)
+    note = extraction.truncated
+    if format == "text":
+        note = cut_note(path.stat().st_size) or note
+    if extraction.unread_pages and engine is None:
+        pages = len(extraction.unread_pages)
+        unread = f"{pages} scanned page{'s' if pages > 1 else ''} not read (OCR off)"
+        note = f"{note}; {unread}" if note else unread
+    return Decoded([SegmentInput.of_passage(i, p) for i, p in enumerate(extraction.passages)], note)
 
 
 def transcript_of(path: Path, content_hash: str, ctx: DecodeContext) -> Transcript:
@@ -129,17 +243,45 @@ def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
             raise DecodeError(f"{path}: no video or audio stream in it; check that it is a complete video file")
         audio_offset = video.stream_start(container, container.streams.audio[0]) if has_audio else 0.0
         keyframes = video.Keyframes()
+        engine = ctx.ocr_engine() if ctx.ocr_video else None
+        prepare = ctx.encoder.prepare_image
+        if engine is not None:  # each keyframe prepared and, past the gate, read: (prepared, lines)
+
+            def prepare(image):
+                lines = engine.read_lines(image) if engine.has_text(image) else []
+                return ctx.encoder.prepare_image(image), lines
+
         if stream is not None:
             with ctx.media_progress(path, "video") as report:
-                keyframes = video.extract_keyframes(
-                    path, ctx.encoder.prepare_image, container=container, on_progress=report
-                )
+                keyframes = video.extract_keyframes(path, prepare, container=container, on_progress=report)
+    read = [lines for _, lines in keyframes.images] if engine is not None else []
+    images = [image for image, _ in keyframes.images] if engine is not None else keyframes.images
     segments = [
         SegmentInput(i, image=image, t_start=start, t_end=end)
-        for i, (image, start, end) in enumerate(zip(keyframes.images, keyframes.starts, keyframes.ends))
+        for i, (image, start, end) in enumerate(zip(images, keyframes.starts, keyframes.ends))
     ]
+    segments += _frame_text(read, keyframes.starts, keyframes.ends, first=len(segments))
     if has_audio:
         segments += _speech(path, content_hash, ctx, first=len(segments), offset=audio_offset, required=stream is None)
+    return segments
+
+
+def _frame_text(read: list[list], starts: list[float], ends: list[float], first: int) -> list[SegmentInput]:
+    """The text read in keyframes as passages (source "ocr"), one run of consecutive keyframes that
+    read alike as one, timed from its first keyframe's start to its last one's end."""
+    runs: list[tuple[str, list, float, float]] = []
+    for lines, start, end in zip(read, starts, ends):
+        said = " ".join(line.text for line in lines)
+        if not said:
+            continue
+        if runs and runs[-1][0] == said:
+            runs[-1] = (said, runs[-1][1], runs[-1][2], end)
+        else:
+            runs.append((said, lines, start, end))
+    segments: list[SegmentInput] = []
+    for _, lines, start, end in runs:
+        for p in ocr_passages(lines):
+            segments.append(SegmentInput.of_passage(first + len(segments), p, t_start=start, t_end=end))
     return segments
 
 

@@ -84,6 +84,9 @@ def embed_group(encoder: Encoder, decoded: list[DecodedFile], batch_size: int) -
                     char_end=s.char_end,
                     t_start=s.t_start,
                     t_end=s.t_end,
+                    page=s.page,
+                    source=s.source,
+                    boxes=s.boxes,
                 )
             )
             position += 1

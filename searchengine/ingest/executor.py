@@ -92,6 +92,8 @@ class LocalExecutor:
             device=settings.device,
             cache_dir=work.cache_dir,
             progress=work.progress,
+            ocr=settings.ocr,
+            ocr_video=settings.ocr and settings.ocr_video,
         )
         window = max(2 * settings.commit_every, 4 * settings.workers)
         with ThreadPoolExecutor(settings.workers, thread_name_prefix="decode") as pool:

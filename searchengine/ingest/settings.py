@@ -44,3 +44,5 @@ class IngestSettings:
     exclude: tuple[str, ...] = ()  # gitignore-style patterns, on top of the folder's .searchengineignore
     max_memory: int | None = None  # bytes the vector index may use; None: as before (half the RAM)
     follow_outside_links: bool = False  # index files that symlinks lead to outside the indexed folders
+    ocr: bool = True  # read the text in pictures and in scanned PDF pages (media/ocr.py)
+    ocr_video: bool = False  # and in video keyframes (slow: every keyframe goes through the gate)

@@ -4,7 +4,7 @@ A `.searchengineignore` file in the folder (gitignore syntax) and `exclude` patt
 files and folders out, as .gitignore does for git; hidden entries are left out too. Those are
 choices, and pass in silence. Everything else not indexed is skipped with a one-line reason,
 handed to `skipped`: a file of a type we do not index (UNSUPPORTED; `unsupported_by_extension`
-counts them), a dangling symlink, a symlink whose target lies outside the indexed folders
+counts them; a file of an unknown type whose content is text is indexed as text), a dangling symlink, a symlink whose target lies outside the indexed folders
 (unless `follow_outside_links`: the same rule the web app applies before serving a file), a
 folder reached a second time (a symlink loop), a folder that cannot be listed, and a FIFO, socket
 or device named like a file we index.
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from searchengine.errors import FolderNotFound
-from searchengine.kinds import kind_of
+from searchengine.kinds import TEXT, kind_of
+from searchengine.media.text import looks_like_text
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def _entry(entry: os.DirEntry, path: Path, root: Path, spec, inside: list[str], 
         relative = path.relative_to(root).as_posix() + ("/" if is_dir else "")
         if spec.match_file(relative):
             return None
-    kind = None if is_dir else kind_of(path)
+    kind = None if is_dir else kind_of(path) or _text_by_content(path, entry.stat(follow_symlinks=True))
     if not is_dir and kind is None:
         return UNSUPPORTED
     if link and not follow_outside_links:
@@ -157,6 +158,12 @@ def _entry(entry: os.DirEntry, path: Path, root: Path, spec, inside: list[str], 
     if not stat.S_ISREG(st.st_mode):
         return f"not a regular file ({SPECIAL.get(stat.S_IFMT(st.st_mode), 'a special file')})"
     return FoundFile(path, kind, st.st_size, st.st_mtime_ns)
+
+
+def _text_by_content(path: Path, st: os.stat_result) -> str | None:
+    """TEXT for a regular file whose extension says nothing we know (a README, a .py, a .conf) but
+    whose first bytes are text; None otherwise (a FIFO is never opened)."""
+    return TEXT if stat.S_ISREG(st.st_mode) and looks_like_text(path) else None
 
 
 def find_files(paths: Iterable[Path | str], skipped: list[tuple[str, str]] | None = None) -> Iterator[FoundFile]:
@@ -179,12 +186,12 @@ def find_files(paths: Iterable[Path | str], skipped: list[tuple[str, str]] | Non
 
 
 def _found_file(path: Path, skipped: list[tuple[str, str]]) -> FoundFile | None:
-    kind = kind_of(path)
     try:
         st = path.stat()
     except OSError as exc:
         skipped.append((str(path), f"{path}: cannot read ({exc.strerror or exc})"))
         return None
+    kind = kind_of(path) or _text_by_content(path, st)
     if kind is None:
         skipped.append((str(path), f"{path}: not a kind of file searchengine indexes"))
         return None

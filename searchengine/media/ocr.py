@@ -21,7 +21,7 @@ import logging
 import math
 import statistics
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,9 @@ READ_SIDE = 2400  # pictures are enlarged towards this longer side before readin
 MAX_UPSCALE = 2.0  # by at most this factor
 SHARPEN = (2, 150, 2)  # PIL UnsharpMask radius, percent, threshold before reading
 MIN_CONFIDENCE = 0.8  # lines read with less confidence are dropped (every right line of the tune set scored ≥ 0.83)
+# Text lines are resized to this height for the recogniser (PP-OCRv4 was trained at 48): its cost
+# grows with the square of it, and recognition is most of a page's reading time (benchmarks/ocr.py).
+REC_HEIGHT = 48
 ROW_OVERLAP = 0.5  # boxes overlapping vertically by this share of the smaller height are one line
 
 
@@ -70,8 +73,16 @@ class OcrEngine:
 
     model_id = MODEL_ID
 
-    def __init__(self, threads: int = 1, det_side: int = DET_SIDE, sharpen: bool = True, gate_side: int = GATE_SIDE):
+    def __init__(
+        self,
+        threads: int = 1,
+        det_side: int = DET_SIDE,
+        sharpen: bool = True,
+        gate_side: int = GATE_SIDE,
+        rec_height: int = REC_HEIGHT,
+    ):
         self.threads = max(1, threads)
+        self.rec_height = rec_height
         self.gate_side = gate_side
         self.det_side = det_side
         self.sharpen = sharpen
@@ -83,7 +94,7 @@ class OcrEngine:
     def _engine(self):
         with self._load_lock:
             if self._ocr is None:
-                self._ocr = _load(self.threads, self.det_side)
+                self._ocr = _load(self.threads, self.det_side, self.rec_height)
             return self._ocr
 
     def _gate(self):
@@ -93,13 +104,16 @@ class OcrEngine:
                 self._gate_session = _detector_session(self.threads)
             return self._gate_session
 
-    def text_likelihood(self, image) -> float:
+    def text_likelihood(self, image, larger: Callable[[], object] | None = None) -> float:
         """How likely `image` shows text, 0–1: the mean detector probability of its most text-like
         region. Cheap for a photo without text: the detector looks at a GATE_SIDE copy, and only
         when something there may be text at a CONFIRM_SIDE copy; a page- or screen-like picture
-        (`page_like`), whose text is small, goes straight to a PAGE_GATE_SIDE copy."""
+        (`page_like`), whose text is small, goes straight to a PAGE_GATE_SIDE copy (of `larger()`,
+        the picture decoded larger, when `image` is a reduced copy smaller than that)."""
         thumbnail = _thumbnail(image, self.gate_side)
         if page_like(thumbnail):
+            if larger is not None and max(image.size) < PAGE_GATE_SIDE:
+                image = larger()
             return self._region_score(_thumbnail(image, PAGE_GATE_SIDE))
         candidate = self._region_score(thumbnail)
         if candidate < GATE_CANDIDATE:
@@ -113,7 +127,7 @@ class OcrEngine:
         import numpy as np
 
         session = self._gate()
-        x = ((_fit(_bgr(picture)).astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[None]
+        x = (_fit(_bgr(picture)).astype(np.float32) * (2 / 255.0) - 1.0).transpose(2, 0, 1)[None]
         with self._run_lock:
             probability = session.run(None, {session.get_inputs()[0].name: x})[0][0, 0]
         count, labels, stats, _ = cv2.connectedComponentsWithStats((probability > GATE_PIXEL).astype(np.uint8), 4)
@@ -124,9 +138,9 @@ class OcrEngine:
         text_like = (areas >= GATE_MIN_AREA) & (heights <= GATE_MAX_HEIGHT * probability.shape[0])
         return float(np.where(text_like, sums[1:] / np.maximum(areas, 1), 0.0).max())
 
-    def has_text(self, image) -> bool:
+    def has_text(self, image, larger: Callable[[], object] | None = None) -> bool:
         """Whether `image` likely shows text worth reading (the gate before `read_lines`)."""
-        return self.text_likelihood(image) >= GATE_REGION
+        return self.text_likelihood(image, larger) >= GATE_REGION
 
     def read_lines(self, image) -> list[OcrLine]:
         """Every line of text in `image` (a PIL image), in reading order: boxes on one row, left to
@@ -185,14 +199,15 @@ def page_like(image) -> bool:
     import numpy as np
 
     grey = np.asarray(image.convert("L"))
-    counts = np.bincount((grey // 8).ravel(), minlength=32)
-    low, high = np.percentile(grey, (2, 98))
+    levels = np.bincount(grey.ravel(), minlength=256)
+    counts = levels.reshape(32, 8).sum(axis=1)
+    low, high = np.searchsorted(np.cumsum(levels), (0.02 * grey.size, 0.98 * grey.size))
     return (
         counts.max() / grey.size >= PAGE_BACKGROUND and counts.argmax() * 8 >= PAGE_TONE and high - low >= PAGE_CONTRAST
     )
 
 
-def _load(threads: int, det_side: int):
+def _load(threads: int, det_side: int, rec_height: int = REC_HEIGHT):
     try:
         from rapidocr_onnxruntime import RapidOCR
         from rapidocr_onnxruntime.utils import get_logger
@@ -203,7 +218,7 @@ def _load(threads: int, det_side: int):
         logger = get_logger(name)
         logger.handlers.clear()
         logger.setLevel(logging.WARNING)
-    return RapidOCR(
+    engine = RapidOCR(
         intra_op_num_threads=threads,
         inter_op_num_threads=1,
         det_limit_type="max",
@@ -215,12 +230,21 @@ def _load(threads: int, det_side: int):
         # (benchmarks/ocr.py); pictures arrive upright (EXIF orientation applied)
         use_cls=False,
     )
+    engine.text_rec.rec_image_shape = [3, rec_height, engine.text_rec.rec_image_shape[2]]
+    return engine
 
 
 def _thumbnail(image, side: int):
-    copy = image.convert("RGB") if image.mode != "RGB" else image.copy()
-    copy.thumbnail((side, side), reducing_gap=2.0)
-    return copy
+    """An RGB copy with its longer side at most `side` (bilinear: a few times cheaper than the
+    bicubic of Image.thumbnail, and the detector scores the same pictures alike, benchmarks/ocr.py)."""
+    from PIL import Image
+
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    scale = side / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _detector_session(threads: int):

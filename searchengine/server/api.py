@@ -33,6 +33,15 @@ Kind = Literal[FILTERS]
 MAX_K = 200
 UPLOAD_CHUNK = 1 << 20
 # Indexed files are shown, never run: no scripts, no sniffing a text file into HTML.
+# documents served as what they are (a viewer or a download); every other text is served as text/plain
+DOCUMENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.oasis.opendocument.text",
+        "application/epub+zip",
+    }
+)
 FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox", "Cache-Control": "no-cache"}
 
 
@@ -48,6 +57,7 @@ class HitOut(BaseModel):
     end: float | None
     page: int | None
     text: str | None
+    source: str | None
     item_id: int
     segment_id: int
     char_start: int | None
@@ -215,14 +225,18 @@ async def thumbnail(
 )
 def item_file(item_id: int = ItemId, lib: Library = Depends(library)) -> FileResponse:
     served = lib.file(item_id)
-    if served.kind == TEXT:
-        media_type = "text/plain"
-    else:
-        media_type = mimetypes.guess_type(served.path.name)[0] or "application/octet-stream"
+    media_type = mimetypes.guess_type(served.path.name)[0] or "application/octet-stream"
+    headers = dict(FILE_HEADERS)
+    if media_type == "application/pdf":
+        # Browsers' PDF viewers refuse to run in a sandboxed document (Chromium shows "blocked"); a
+        # PDF's own scripts run in the viewer's isolated process, never with this page's origin.
+        del headers["Content-Security-Policy"]
+    elif served.kind == TEXT and media_type not in DOCUMENT_TYPES:
+        media_type = "text/plain"  # texts, HTML pages among them, are shown as text, never run
     return FileResponse(
         served.path,
         media_type=media_type,
-        headers=dict(FILE_HEADERS),
+        headers=headers,
         filename=printable(served.path.name),
         content_disposition_type="inline",
     )

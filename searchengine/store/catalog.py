@@ -7,6 +7,7 @@ read-only catalog (reader.py), which it inherits, on its own connection.
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -133,6 +134,9 @@ class Catalog(CatalogReader):
                         char_end=seg.char_end,
                         t_start=seg.t_start,
                         t_end=seg.t_end,
+                        page=seg.page,
+                        source=seg.source,
+                        boxes=json.dumps([[list(p) for p in box] for box in seg.boxes]) if seg.boxes else None,
                         vector=np.ascontiguousarray(seg.vector, dtype=np.float32).tobytes(),
                     )
                     for seg in draft.segments

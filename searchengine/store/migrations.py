@@ -49,12 +49,25 @@ def _v4_skipped_and_notes(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE items ADD COLUMN note TEXT")
 
 
+def _v5_passage_pages(conn: Connection) -> None:
+    """segments.page (a PDF passage's page), .source ("text" or "ocr": read in a picture) and
+    .boxes (the OCR line boxes, JSON). Catalogs created by this code already have them (create_all);
+    older ones get them empty: their passages have no pages, their pictures no words read."""
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(segments)")}
+    if not columns:  # no segments table to extend (a catalog made in part)
+        return
+    for column, sql_type in (("page", "INTEGER"), ("source", "VARCHAR(8)"), ("boxes", "TEXT")):
+        if column not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE segments ADD COLUMN {column} {sql_type}")
+
+
 # index i holds the migration from version i to i + 1
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("initial schema: items, segments, runs, errors, meta", _v1_initial),
     ("items.taken_at: EXIF capture date of photos", _v2_taken_at),
     ("paths stored losslessly: names that are not UTF-8", _v3_lossless_paths),
     ("skipped entries, items.note", _v4_skipped_and_notes),
+    ("segments.page, .source, .boxes: document pages and text read in pictures", _v5_passage_pages),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "records.SCHEMA_VERSION is the number of migrations"
 

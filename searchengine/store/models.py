@@ -69,6 +69,9 @@ class Segment(Base):
     t_start: Mapped[float | None]  # audio/video: seconds
     t_end: Mapped[float | None]
     text: Mapped[str | None] = mapped_column(Text)
+    page: Mapped[int | None]  # documents: the PDF page (1-based) the passage is on
+    source: Mapped[str | None] = mapped_column(String(8))  # passages: "text" (the file's own) or "ocr"
+    boxes: Mapped[str | None] = mapped_column(Text)  # OCR: JSON list of the line boxes (4 corners, pixels)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, encoder dim
 
     item: Mapped[Item] = relationship(back_populates="segments")

@@ -39,7 +39,7 @@ CHUNK = 500  # ids per IN (...) list
 _KNOWN = "SELECT id, path, size, mtime_ns, content_hash, status FROM items"
 _RECORD = (
     "SELECT s.id, s.item_id, i.path, i.kind, s.ordinal, s.text, s.char_start, s.char_end, s.t_start, s.t_end, "
-    "i.mtime_ns, i.taken_at FROM segments s JOIN items i ON s.item_id = i.id"
+    "i.mtime_ns, i.taken_at, s.page, s.source FROM segments s JOIN items i ON s.item_id = i.id"
 )
 
 
@@ -187,7 +187,7 @@ class CatalogReader:
         out: dict[int, SegmentRecord] = {}
         for part, marks in _marks(ids):
             for row in self._rows(f"{_RECORD} WHERE s.id IN ({marks})", part):
-                out[row[0]] = SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], _when(row[11]))
+                out[row[0]] = SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], _when(row[11]), *row[12:14])
         return out
 
     def segments_of(self, path: str) -> list[SegmentRecord] | None:
@@ -195,7 +195,7 @@ class CatalogReader:
         if self._scalar("SELECT id FROM items WHERE path = ?", (to_catalog(path),)) is None:
             return None
         rows = self._rows(f"{_RECORD} WHERE i.path = ? ORDER BY s.ordinal", (to_catalog(path),))
-        return [SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], _when(row[11])) for row in rows]
+        return [SegmentRecord(*row[:2], from_catalog(row[2]), *row[3:11], _when(row[11]), *row[12:14]) for row in rows]
 
     def vectors_of(self, ids: Sequence[int], dim: int) -> np.ndarray:
         """The stored vectors of segment ids, in the order given (every id must exist)."""

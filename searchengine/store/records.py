@@ -19,6 +19,9 @@ class SegmentDraft:
     char_end: int | None = None
     t_start: float | None = None
     t_end: float | None = None
+    page: int | None = None  # documents: the PDF page
+    source: str | None = None  # passages: "text" (the file's own words) or "ocr" (read in a picture)
+    boxes: tuple | None = None  # OCR: the line boxes the passage was read from (pixels of the picture)
 
 
 @dataclass
@@ -36,7 +39,7 @@ class ItemDraft:
     note: str | None = None  # indexed with a caveat, e.g. a long text cut at its first MiB
 
 
-SCHEMA_VERSION = 4  # PRAGMA user_version of a current catalog; migrations.py holds the steps
+SCHEMA_VERSION = 5  # PRAGMA user_version of a current catalog; migrations.py holds the steps
 GENERATION_KEY = "generation"
 MAX_ID = 2**63 - 1  # SQLite's largest integer: ids beyond it cannot name a row
 
@@ -99,6 +102,8 @@ class SegmentRecord:
     t_end: float | None
     mtime_ns: int
     taken_at: datetime | None = None  # photos: EXIF capture date
+    page: int | None = None  # documents: the PDF page the passage is on
+    source: str | None = None  # passages: "text" or "ocr"
 
     @property
     def date(self) -> datetime:

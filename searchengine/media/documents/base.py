@@ -7,11 +7,21 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from searchengine.errors import DecodeError
-from searchengine.media.passages import Extraction, ReadLines, text_passages
+from searchengine.media.passages import Extraction, OcrLine, ReadLines, text_passages
 
 MiB = 1024 * 1024
+
+
+class PageLines(Protocol):
+    """Lines already read from a file's pages (media/ocr_cache.FileLines): get(page) is None for a
+    page not read yet."""
+
+    def get(self, page: int) -> list[OcrLine] | None: ...
+
+    def put(self, page: int, lines: list[OcrLine]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,7 @@ class ReadOptions:
     max_ocr_pages: int = 100  # scanned PDF pages read with OCR (about a second each on 2 cores)
     ocr_dpi: int = 200  # scanned pages are rendered at this resolution for OCR (benchmarks/ocr.py)
     ocr: ReadLines | None = None
+    ocr_cache: PageLines | None = None  # scanned pages read before (by content hash), and where to keep new ones
 
 
 Reader = Callable[[Path, ReadOptions], Extraction]

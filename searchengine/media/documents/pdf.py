@@ -57,7 +57,7 @@ def _read_pages(path: Path, pdf, options: ReadOptions) -> Extraction:
                 notes.append(f"page {number} was read up to {options.max_chars:,} characters in all")
                 break
         elif options.ocr is not None and ocr_done < options.max_ocr_pages:
-            page_passages = ocr_passages(options.ocr(_render(path, pdf, number, options.ocr_dpi)), page=number)
+            page_passages = ocr_passages(_ocr_lines(path, pdf, number, options), page=number)
             ocr_done += 1
             passages += page_passages
             chars += sum(len(p.text) for p in page_passages)
@@ -66,6 +66,17 @@ def _read_pages(path: Path, pdf, options: ReadOptions) -> Extraction:
     if unread and options.ocr is not None:
         notes.append(f"only the first {options.max_ocr_pages} scanned pages were read with OCR")
     return Extraction(passages, pages=pages, truncated="; ".join(notes) or None, unread_pages=tuple(unread))
+
+
+def _ocr_lines(path: Path, pdf, number: int, options: ReadOptions):
+    """The lines of a scanned page: from options.ocr_cache when read before, else rendered and read."""
+    cache = options.ocr_cache
+    lines = cache.get(number) if cache is not None else None
+    if lines is None:
+        lines = options.ocr(_render(path, pdf, number, options.ocr_dpi))
+        if cache is not None:
+            cache.put(number, lines)
+    return lines
 
 
 def _page_text(path: Path, pdf, number: int) -> tuple[str, bool]:

@@ -47,7 +47,11 @@ function card(hit) {
     media.push(el("a", { href: target, target: "_blank", rel: "noopener", class: "thumb" },
       el("img", { src: hit.thumbnail_url, alt: hit.name, loading: "lazy", decoding: "async" })));
   }
-  if (hit.text) media.push(snippet(hit.text, words));
+  if (hit.text) {
+    const passage = snippet(hit.text, words);
+    if (hit.source === "ocr") passage.title = "Text read in the picture (OCR)";
+    media.push(passage);
+  }
   if (hit.kind === "audio") {
     const player = el("audio", { controls: true, preload: "none", src: `${hit.file_url}#t=${hit.start || 0}` });
     player.dataset.start = hit.start || 0;
@@ -57,12 +61,15 @@ function card(hit) {
     media.push(player);
   }
   const when = hit.start !== null && hit.start !== undefined
-    ? el("span", { class: "time" }, hit.end ? `${clock(hit.start)}–${clock(hit.end)}` : clock(hit.start)) : "";
+    ? el("span", { class: "time" }, hit.end ? `${clock(hit.start)}–${clock(hit.end)}` : clock(hit.start))
+    : hit.page ? el("span", { class: "time page" }, `p. ${hit.page}`) : "";
+  // a PDF opens at the page the passage is on (the browser's viewer follows #page=N)
+  const fileLink = hit.page ? `${hit.file_url}#page=${hit.page}` : hit.file_url;
   return el("article", { class: `result kind-${hit.kind} confidence-${hit.confidence}`, "data-item": hit.item_id,
     "data-segment": hit.segment_id, "data-confidence": hit.confidence },
     ...media,
     el("div", { class: "meta" },
-      el("a", { href: hit.file_url, target: "_blank", rel: "noopener", class: "name", title: hit.path }, hit.name),
+      el("a", { href: fileLink, target: "_blank", rel: "noopener", class: "name", title: hit.path }, hit.name),
       el("div", { class: "row" },
         el("span", { class: "kind" }, hit.kind),
         when,
