@@ -18,6 +18,7 @@ from searchengine import Index
 from conftest import PHOTOS, REPO, TEXTS, run_cli
 
 WAIT = 30.0  # seconds a change may take to show up here (the watcher's own latency is benchmarked)
+# Each test has its own SEARCHENGINE_HOME: the demo model's caches stay out of the session's.
 
 
 def _indexed(index_dir: Path) -> dict[str, int]:
@@ -41,14 +42,14 @@ def _until(check, what: str, timeout: float = WAIT):
 
 
 @pytest.fixture
-def watched(tmp_path, session_home):
+def watched(tmp_path):
     folder = tmp_path / "media"
     folder.mkdir()
     shutil.copy2(PHOTOS / "cat_chelsea.jpg", folder / "cat.jpg")
     index_dir = tmp_path / "index"
-    run_cli("index", folder, "--index", index_dir, "--model", "demo", home=session_home)
+    run_cli("index", folder, "--index", index_dir, "--model", "demo", home=tmp_path / "home")
     shutil.copy2(TEXTS / "cats_and_sleep.md", folder / "while-away.md")  # changed while not watching
-    env = {**os.environ, "SEARCHENGINE_HOME": str(session_home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "SEARCHENGINE_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
     log = open(tmp_path / "watch.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "searchengine", "watch", str(folder), "--index", str(index_dir), "--debounce", "0.3"],
@@ -110,7 +111,7 @@ def test_watch_applies_changes_and_stops_cleanly(watched):
 
 
 @pytest.mark.slow
-def test_serve_watch_makes_a_new_photo_searchable(tmp_path, session_home):
+def test_serve_watch_makes_a_new_photo_searchable(tmp_path):
     """`serve --watch`: the served index follows the folder; a photo copied in is found by the API."""
     import json
     import socket
@@ -121,11 +122,11 @@ def test_serve_watch_makes_a_new_photo_searchable(tmp_path, session_home):
     folder.mkdir()
     shutil.copy2(PHOTOS / "cat_chelsea.jpg", folder / "cat.jpg")
     index_dir = tmp_path / "index"
-    run_cli("index", folder, "--index", index_dir, "--model", "demo", home=session_home)
+    run_cli("index", folder, "--index", index_dir, "--model", "demo", home=tmp_path / "home")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "SEARCHENGINE_HOME": str(session_home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "SEARCHENGINE_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
     log = open(tmp_path / "serve.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "searchengine", "serve", "--index", str(index_dir), "--port", str(port), "--watch"],
