@@ -553,21 +553,23 @@ def duplicates(
         return
     for number, group in enumerate(groups, 1):
         shown = group.as_json()
-        stdout.print(
-            f"group {number}: {plural(len(group.files), group.kind + ' file')}, {group.match}"
-            + ("" if group.match == "exact" else f" (similarity {group.similarity:.2f})"),
-            highlight=False,
-            markup=False,
-        )
+        shared = group.passage is not None  # files that hold one passage, not copies of each other
+        if shared:
+            head = f"group {number}: {plural(len(group.files), group.kind + ' file')} share a passage: {group.passage}"
+        else:
+            head = f"group {number}: {plural(len(group.files), group.kind + ' file')}, {group.match}" + (
+                "" if group.match == "exact" else f" (similarity {group.similarity:.2f})"
+            )
+        stdout.print(head, highlight=False, markup=False)
         for file, entry in zip(group.files, shown["files"], strict=True):
             size = f"{file.width}×{file.height}" if file.width else ""
-            mark = "keep" if file.path == group.keep else "    "
+            mark = "keep" if file.path == group.keep and not shared else "    "
             stdout.print(
                 f"  {mark} {human_bytes(file.size):>9} {size:>11} {entry['date'][:10]}  {entry['path']}",
                 highlight=False,
                 markup=False,
             )
-    redundant = sum(len(g.files) - 1 for g in groups)
+    redundant = sum(len(g.files) - 1 for g in groups if g.passage is None)
     stdout.print(
         f"{plural(len(groups), 'group')}, {plural(redundant, 'file')} beside the ones to keep", highlight=False
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -44,6 +45,8 @@ BLOCK = 2048  # rows of one matrix product
 REDUCED_DIM = 96  # dimensions candidates are searched in beyond EXACT_LIMIT rows
 REDUCED_SLACK = 0.1  # how much lower their cosine may be there
 SHINGLE = 5
+PASSAGE_MIN_WORDS = 25  # a shared run shorter than this (a heading, a licence line) is not called a copy
+PASSAGE_SAMPLE = 4  # one in so many runs is compared
 FINGERPRINTS = "fingerprints.npz"  # in the index folder: photos' fingerprints by content hash
 FINGERPRINT_FORMAT = 1
 
@@ -71,9 +74,10 @@ class DuplicateFile:
 @dataclass(frozen=True)
 class DuplicateGroup:
     kind: str
-    match: str  # "exact" (same content) or "near"
-    similarity: float  # the weakest confirmed link in the group (1.0 for exact copies)
+    match: str  # "exact" (same content), "near" or "passage" (files that hold one identical passage)
+    similarity: float  # the weakest confirmed link in the group (1.0 for exact copies and passages)
     files: tuple[DuplicateFile, ...]  # the one to keep first
+    passage: str | None = None  # with match "passage": its first words
 
     @property
     def keep(self) -> str:
@@ -86,6 +90,7 @@ class DuplicateGroup:
             "similarity": round(self.similarity, 4),
             "keep": printable(self.keep),
             "files": [f.as_json() for f in self.files],
+            **({"passage": self.passage} if self.passage is not None else {}),
         }
 
 
@@ -132,6 +137,9 @@ def find_duplicates(
             continue
         files = tuple(sorted(present, key=_keep_order))
         groups.append(DuplicateGroup(items[members[0]].kind, "exact" if same else "near", weakest, files))
+    if near and TEXT in kinds:
+        whole = [{f.item_id for f in g.files} for g in groups if g.kind == TEXT]
+        groups += _shared_passages(catalog, dim, items, whole)
     groups.sort(key=lambda g: (-len(g.files), -g.similarity, g.keep))
     return groups
 
@@ -353,6 +361,38 @@ def _near_texts(catalog, dim, items, threshold, exact) -> list[tuple[int, int, f
         if score >= threshold:
             confirmed.append((a, b, score))
     return confirmed
+
+
+def _shared_passages(catalog, dim, items, whole: list[set[int]]) -> list[DuplicateGroup]:
+    """A group for each set of text files that hold one identical passage (a run of
+    PASSAGE_MIN_WORDS words or more, alike but for case, spacing and punctuation), unless they are
+    one group of copies already. Runs are compared by hash, one in PASSAGE_SAMPLE of them kept, so
+    a shared run of PASSAGE_MIN_WORDS + a few dozen words is found whatever its position."""
+    passage_items, texts, _ = catalog.passages(TEXT, dim)
+    words_of: dict[int, list[str]] = {}
+    for item_id, text in zip(passage_items.tolist(), texts):
+        if item_id in items:
+            words_of.setdefault(item_id, []).extend(_WORD.findall(text.lower()))
+    holders: dict[int, set[int]] = {}
+    first: dict[int, tuple[int, int]] = {}  # run hash -> (item, word position) where it was first seen
+    for item_id, words in words_of.items():
+        for p in range(len(words) - PASSAGE_MIN_WORDS + 1):
+            key = zlib.crc32(" ".join(words[p : p + PASSAGE_MIN_WORDS]).encode())  # the same in every run
+            if key % PASSAGE_SAMPLE:
+                continue
+            holders.setdefault(key, set()).add(item_id)
+            first.setdefault(key, (item_id, p))
+    groups, seen = [], set()
+    for key, ids in holders.items():
+        present = frozenset(i for i in ids if os.path.lexists(items[i].path))
+        if len(present) < 2 or present in seen or any(present <= g for g in whole):
+            continue
+        seen.add(present)
+        item_id, p = first[key]
+        passage = " ".join(words_of[item_id][p : p + 12]) + " …"
+        files = tuple(sorted((_described(items[i]) for i in present), key=_keep_order))
+        groups.append(DuplicateGroup(TEXT, "passage", 1.0, files, passage=passage))
+    return groups
 
 
 # --- groups ------------------------------------------------------------------------------------

@@ -147,3 +147,22 @@ def test_fingerprints_are_kept_and_deleted_files_left_out(library, tmp_path):
         shutil.move(moved, edits["resized"])
     names = {Path(f.path).name for g in groups for f in g.files}
     assert edits["resized"].name not in names and edits["jpeg"].name in names
+
+
+def test_files_sharing_a_long_passage_are_a_group_of_their_own(tmp_path):
+    """Two different reports that quote one paragraph: a "passage" group, no file to throw away."""
+    shared = " ".join(f"The committee agreed that budget line {n} moves to the spring review." for n in range(4))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "report-a.txt").write_text(f"Minutes of March.\n\n{shared}\n\nThe rest of March is about roads.\n")
+    (folder / "report-b.txt").write_text(f"Minutes of April, a different text.\n\n{shared}\n\nApril ends with parks.\n")
+    (folder / "short-a.txt").write_text("Chapter one.\n\nA line too short to count as a copy.\n")
+    (folder / "short-b.txt").write_text("Chapter one.\n\nAnother short text.\n")
+    with Index.open(tmp_path / "index", model="demo", cache_dir=tmp_path / "cache") as ix:
+        ix.sync(folder)
+        groups = ix.duplicates(kind="text")
+    passages = [g for g in groups if g.match == "passage"]
+    assert len(passages) == 1 and passages[0].similarity == 1.0
+    assert sorted(Path(f.path).name for f in passages[0].files) == ["report-a.txt", "report-b.txt"]
+    shown = passages[0].as_json()
+    assert "budget line" in shown["passage"] and shown["keep"] in {f["path"] for f in shown["files"]}

@@ -179,7 +179,7 @@ function setKind(kind) {
 }
 
 function duplicateCard(file, group) {
-  const kept = file.path === group.keep;
+  const kept = file.path === group.keep && group.match !== "passage";  // files sharing a passage are not copies
   const picture = file.thumbnail_url
     ? el("img", { src: file.thumbnail_url, alt: file.name, loading: "lazy" })
     : el("div", { class: "placeholder" }, file.name);
@@ -200,10 +200,10 @@ async function showDuplicates() {
     const groups = await response.json();
     if (!response.ok) return fail(groups.detail || `error ${response.status}`);
     const sections = groups.map((group, n) => el("section", { class: "duplicate-group", "aria-label": `Group ${n + 1}` },
-      el("h2", {}, `${group.files.length} ${group.kind} files · ${group.match === "exact" ? "same content" : `similarity ${group.similarity.toFixed(2)}`}`),
+      el("h2", {}, `${group.files.length} ${group.kind} files · ${group.match === "exact" ? "same content" : group.match === "passage" ? `share a passage: ${group.passage}` : `similarity ${group.similarity.toFixed(2)}`}`),
       el("div", { class: "grid" }, ...group.files.map((file) => duplicateCard(file, group)))));
     $("results").replaceChildren(...sections);
-    const extra = groups.reduce((n, g) => n + g.files.length - 1, 0);
+    const extra = groups.reduce((n, g) => n + (g.match === "passage" ? 0 : g.files.length - 1), 0);
     $("summary").textContent = groups.length
       ? `${groups.length} group${groups.length > 1 ? "s" : ""} of duplicates · ${extra} file${extra === 1 ? "" : "s"} beside the ones to keep (nothing is deleted)`
       : "No duplicates found.";
