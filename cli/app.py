@@ -12,6 +12,7 @@ from searchengine.config import cache_dir, default_index_dir
 from searchengine.encoders.registry import DEFAULT_MODEL
 from searchengine.errors import SearchEngineError, UsageError
 from searchengine.ingest.settings import default_workers
+from searchengine.kinds import KINDS
 
 from .wording import CLI
 
@@ -30,6 +31,7 @@ def _one_of(*values: str):
     return lambda incomplete: [v for v in values if v.startswith(incomplete)]
 
 
+KIND_NAMES = tuple(KINDS)
 IndexOption = typer.Option(None, "--index", help="The index folder.", show_default="$SEARCHENGINE_HOME/default")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output on stdout.")
 BackendOption = typer.Option(
@@ -529,6 +531,105 @@ def tags(
 
 @app.command()
 @reports_errors
+def duplicates(
+    index: Path | None = IndexOption,
+    kind: str = typer.Option(
+        "any", "--kind", help="any | image | text | audio | video.", autocompletion=_one_of("any", *KIND_NAMES)
+    ),
+    threshold: float | None = typer.Option(
+        None,
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="How alike near-duplicates must be, 0-1 (1: identical). Lower also groups burst shots and look-alikes.",
+        show_default="measured per kind: photos 0.75, texts 0.8",
+    ),
+    exact: bool = typer.Option(False, "--exact", help="Only files with the same content."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Groups of duplicate files (copies, resized, re-encoded, cropped, edited photos; near-identical
+    texts), largest first, from what the index stores. Names the one to keep; deletes nothing."""
+    from searchengine.api import Index
+
+    from .output import human_bytes, json_line, stdout
+    from .report import plural
+
+    with Index.open(_index_dir(index), create=False) as ix:
+        groups = ix.duplicates(kind=kind, threshold=threshold, near=not exact)
+    if as_json:
+        json_line([g.as_json() for g in groups], indent=2)
+        return
+    if not groups:
+        stdout.print("no duplicates found", highlight=False)
+        return
+    for number, group in enumerate(groups, 1):
+        shown = group.as_json()
+        shared = group.passage is not None  # files that hold one passage, not copies of each other
+        if shared:
+            head = f"group {number}: {plural(len(group.files), group.kind + ' file')} share a passage: {group.passage}"
+        else:
+            head = f"group {number}: {plural(len(group.files), group.kind + ' file')}, {group.match}" + (
+                "" if group.match == "exact" else f" (similarity {group.similarity:.2f})"
+            )
+        stdout.print(head, highlight=False, markup=False)
+        for file, entry in zip(group.files, shown["files"], strict=True):
+            size = f"{file.width}×{file.height}" if file.width else ""
+            mark = "keep" if file.path == group.keep and not shared else "    "
+            stdout.print(
+                f"  {mark} {human_bytes(file.size):>9} {size:>11} {entry['date'][:10]}  {entry['path']}",
+                highlight=False,
+                markup=False,
+            )
+    redundant = sum(len(g.files) - 1 for g in groups if g.passage is None)
+    stdout.print(
+        f"{plural(len(groups), 'group')}, {plural(redundant, 'file')} beside the ones to keep", highlight=False
+    )
+
+
+@app.command()
+@reports_errors
+def watch(
+    folders: list[Path] | None = typer.Argument(
+        None, help="Folders to watch (recursively).", show_default="every folder the index holds"
+    ),
+    index: Path | None = IndexOption,
+    workers: int = typer.Option(default_workers(), "--workers", min=1, help="Files decoded in parallel."),
+    debounce: float = typer.Option(0.5, "--debounce", min=0.0, help="Seconds of quiet that end a burst of changes."),
+) -> None:
+    """Keep the index current as files are added, changed, renamed or deleted (Ctrl-C stops).
+    Catches up first with what changed while it was not running."""
+    from searchengine.api import Index
+    from searchengine.watch import Watcher
+
+    from .output import stderr
+
+    report = _watch_report()
+    with Index.open(_index_dir(index)) as ix:
+        chosen = [f.expanduser().absolute() for f in folders or []] or [Path(r) for r in ix.roots()]
+        if not chosen:
+            raise UsageError("nothing to watch: give a folder (searchengine watch FOLDER)")
+        missing = [str(f) for f in chosen if not f.is_dir()]
+        if missing:
+            raise UsageError(f"not a folder: {missing[0]}")
+        watcher = Watcher(ix, chosen, debounce=debounce, report=report, workers=workers)
+        shown = ", ".join(str(f) for f in chosen)
+        stderr.print(f"watching {shown} into {ix.path} (Ctrl-C stops)", highlight=False, markup=False)
+        import signal
+
+        def first_interrupt(signum, frame) -> None:  # a run in progress finishes; a second Ctrl-C cuts it
+            watcher.stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, first_interrupt)
+        try:
+            watcher.run()
+        except KeyboardInterrupt:
+            watcher.stop()
+        stderr.print("stopped; everything applied so far is kept", highlight=False, markup=False)
+
+
+@app.command()
+@reports_errors
 def verify(
     index: Path | None = IndexOption,
     as_json: bool = JsonOption,
@@ -645,6 +746,7 @@ def serve(
     device: str = typer.Option(
         "auto", "--device", help="auto | cpu | cuda.", autocompletion=_one_of("auto", "cpu", "cuda")
     ),
+    watch: bool = typer.Option(False, "--watch", help="Keep the index current with its folders while serving."),
 ) -> None:
     """Serve the search page and HTTP API for an index (open http://HOST:PORT in a browser)."""
     try:
@@ -658,13 +760,53 @@ def serve(
     from .output import stderr
 
     web = create_app(_index_dir(index), device=device, allowed_hosts=allowed_hosts_for(host))
+    watcher = _start_watching(web.state.library.index) if watch else None
     shown = f"[{host}]" if ":" in host else host
     stderr.print(
         f"serving {web.state.library.index_dir} at http://{shown}:{port}/ (API docs at /docs; Ctrl-C stops)",
         highlight=False,
         markup=False,
     )
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+    finally:
+        if watcher is not None:
+            watcher.stop()
+
+
+def _watch_report():
+    """A line on stderr for each run a watcher makes."""
+    from searchengine.watch import describe
+
+    from .output import stderr
+
+    def render(exc: Exception) -> str:
+        return exc.render(CLI) if isinstance(exc, SearchEngineError) else str(exc)
+
+    def report(event) -> None:
+        stderr.print(f"{datetime.now():%H:%M:%S} {describe(event, render)}", highlight=False, markup=False)
+
+    return report
+
+
+def _start_watching(served):
+    """A Watcher over the served index's folders, in a thread, sharing the server's encoder."""
+    import threading
+
+    from searchengine.api import Index
+    from searchengine.watch import Watcher
+
+    from .output import stderr
+
+    report = _watch_report()
+    folders = [Path(r) for r in served.roots() if Path(r).is_dir()]
+    if not folders:
+        raise UsageError("--watch: the index holds no folder that can be reached now")
+    writer = Index.open(served.path, create=False, encoder=served.encoder, cache_dir=served.cache_dir)
+    watcher = Watcher(writer, folders, report=report)
+    threading.Thread(target=watcher.run, name="watch", daemon=True).start()
+    stderr.print(f"watching {', '.join(map(str, folders))}", highlight=False, markup=False)
+    return watcher
 
 
 def main(preload=None) -> None:

@@ -30,18 +30,19 @@ from pathlib import Path
 import numpy as np
 
 from searchengine import config
+from searchengine.duplicates import DuplicateGroup, find_duplicates
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
 from searchengine.errors import IndexFormatError, IndexNotFound, UsageError
 from searchengine.hits import Hit
 from searchengine.ingest.executor import Executor
 from searchengine.ingest.progress import Progress
-from searchengine.ingest.run import add_files, remove_files, sync_folder
+from searchengine.ingest.run import add_files, apply_changes, remove_files, sync_folder
 from searchengine.ingest.settings import IngestSettings, default_workers
 from searchengine.ingest.summary import RunSummary
 from searchengine.ingest.upgrades import model_to_load
 from searchengine.paths import printable
-from searchengine.query import HYBRID, MEANING, WORDS, Filters, Query, Searcher, split_words
+from searchengine.query import HYBRID, MEANING, WORDS, Filters, Query, Searcher, copies_of, split_words
 from searchengine.status import empty_status, index_status
 from searchengine.store.folder import CATALOG, IndexFolder, check_model, existing_manifest
 from searchengine.store.manifest import MANIFEST, Manifest
@@ -238,6 +239,31 @@ class Index:
             )
         )
 
+    def apply(
+        self,
+        changed: Iterable[str | Path],
+        gone: Iterable[str | Path],
+        progress: Progress | None = None,
+        **options,
+    ) -> RunSummary:
+        """Apply changes seen on disk in one run: `changed` files (and folders) are added or
+        updated, `gone` paths that no longer exist are dropped (a folder: everything under it),
+        and a file gone from one path and found under another keeps its vectors (renamed). What a
+        watcher calls; options as for `add`."""
+        settings = self._settings(**options)
+        return self._write(
+            lambda: apply_changes(
+                list(changed),
+                list(gone),
+                self.path,
+                settings,
+                progress,
+                self._loaded_encoder(),
+                cache_dir=self.cache_dir,
+                loader=self._loader,
+            )
+        )
+
     def remove(self, paths: Iterable[str | Path]) -> RunSummary:
         """Drop the given files, and every file under the given folders, from the index."""
         return self._write(lambda: remove_files(list(paths), self.path))
@@ -323,7 +349,9 @@ class Index:
             return []
         vector, query_kind = self._embed(searcher, meant) if meant is not None else (None, "text")
         exclude = {query.like} if query.like is not None else set()
-        assessed = searcher.assessed(vector, query_kind, filters, k, segments, exclude, word_query, mode)
+        assessed = searcher.assessed(
+            vector, query_kind, filters, k, segments, exclude, copies_of(query, query_kind), word_query, mode
+        )
         self._keep_calibration(searcher)
         return [hit for hit, _ in assessed]
 
@@ -410,6 +438,22 @@ class Index:
         """(path, kind, size, mtime_ns, content hash) of an indexed file by its id (a Hit's item_id)."""
         searcher = self._current()
         return None if searcher is None else searcher.index.catalog.item(item_id)
+
+    def duplicates(self, kind: str = "any", threshold: float | None = None, near: bool = True) -> list[DuplicateGroup]:
+        """Groups of duplicate files, largest first, from what the index stores (nothing is
+        re-embedded, nothing deleted): files of one content hash, and near-duplicates (photos
+        resized, re-encoded, cropped, brightened, converted; texts nearly the same) found with the
+        stored vectors and confirmed with a perceptual fingerprint (photos) or shared wording
+        (texts). kind: any, image, text, audio, video; threshold: how alike near-duplicates must
+        be, 0-1 (None: the measured default; lower finds burst shots and look-alikes too);
+        near=False: exact copies only. Each group names the file to keep (largest resolution,
+        then oldest, then shortest path)."""
+        if not self.exists:
+            return []
+        with IndexFolder.open(self.path, upgrade=True) as index:
+            return find_duplicates(
+                index.catalog, index.manifest.dim, kind=kind, threshold=threshold, near=near, folder=self.path
+            )
 
     def roots(self) -> list[str]:
         """The folders the index was synced with."""

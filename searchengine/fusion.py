@@ -7,6 +7,15 @@ scores above either alone, so a moment that both looks and sounds right ranks fi
 It works on calibrated scores (z-scores against unrelated pairs), which mean the same for either
 tower; a segment joins a partner only when both are clearly above chance (PARTNER_MIN), so words
 that have nothing to do with the query never label a keyframe hit, nor the reverse.
+
+`interleave_kinds` orders a list that mixes kinds (`--type any`). Calibrated scores put each kind
+on the scale of its own chance level, but not on one scale of relevance: a note that repeats the
+query's words lies further above the texts' baseline than the right photo lies above the images'
+(words against words share a tower), so ranked by score alone the notes fill the list and push
+the right photos out of it. Each kind's n-th hit gives up KIND_STEP × (n - 1) of its score for
+the order: a kind's best hits stay near the top, the weak tail of a dominant kind makes room for
+the others' best (benchmarks/relevance.py: chosen on Tux Paint's tune half, confirmed on photos
+with their captions indexed as notes).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from searchengine.kinds import VIDEO
 BONUS = 0.5  # share of the weaker score added to the stronger one
 SLACK = 1.0  # seconds: a keyframe and a transcript segment this close still count as one moment
 PARTNER_MIN = 2.0  # calibrated score both segments need to be joined
+KIND_STEP = 1.5  # calibrated score a hit gives up, for the order only, per better hit of its own kind
 
 
 def is_keyframe(hit: Hit) -> bool:
@@ -105,3 +115,15 @@ def _join(frame: Hit, spoken: Hit, score: float) -> Hit:
         text=spoken.text,
         matched=tuple(dict.fromkeys(spoken.matched + frame.matched)),
     )
+
+
+def interleave_kinds(hits: Sequence[Hit], step: float = KIND_STEP) -> list[Hit]:
+    """Hits of several kinds (one per file, as listed), ordered by score minus step × the number
+    of better hits of the same kind; within a kind the order stays, scores are unchanged."""
+    seen: dict[str, int] = {}
+    keyed = []
+    for hit in sorted(hits, key=lambda h: h.score, reverse=True):
+        better = seen.get(hit.kind, 0)
+        seen[hit.kind] = better + 1
+        keyed.append((hit.score - step * better, -len(keyed), hit))
+    return [hit for _, _, hit in sorted(keyed, key=lambda t: (t[0], t[1]), reverse=True)]

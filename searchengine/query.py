@@ -5,7 +5,8 @@ this") minus negative words. Candidates come from the ANN index, one segment gro
 (images, passages, recordings, a video's keyframes, its speech: see `_gather`), are re-scored
 exactly with the stored vectors when the index is approximate, turned into calibrated scores
 (comparable across kinds, see calibration.py), filtered (kind, path glob, date, an explicit
-cutoff) and collapsed to one hit per file (its best segment) unless every segment is asked for.
+cutoff) and collapsed to one hit per file (its best segment) unless every segment is asked for;
+a list of any kind interleaves its kinds (fusion.py), and copies of a query image come first.
 Every hit carries a confidence (confidence.py); the default lists the k best whatever it is.
 """
 
@@ -26,10 +27,11 @@ from searchengine.calibration import Calibration, QueryCalibration
 from searchengine.encoders.base import Encoder, l2_normalize
 from searchengine.encoders.registry import load_encoder
 from searchengine.errors import DecodeError, QueryError, UsageError
-from searchengine.fusion import fuse_moments
+from searchengine.fusion import KIND_STEP, fuse_moments, interleave_kinds
 from searchengine.hits import Hit
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
 from searchengine.lexical import WordQuery, file_words, fts_phrase, may_hold, parse, words
+from searchengine.media.copies import Fingerprint, fingerprint, same_picture
 from searchengine.media.images import load_image
 from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.store.records import SegmentRecord, valid_id
@@ -44,6 +46,10 @@ MODES = (HYBRID, WORDS, MEANING)
 # up in a hybrid search: they find much of the collection, and ranking all of it is what costs a word
 # search most (the meaning finds what such words are about). Searching by words alone looks them up.
 COMMON, COMMON_MIN = 0.005, 500
+MARGIN_LEADERS = 5  # best hits a hit's margin is measured against (duplicates of it skipped)
+COPY_CHECKS = 5  # nearest images whose pixels an image query compares with its own (copies rank first)
+SAME_EMBEDDING = 0.995  # a cosine only the same pixels give (distinct stamps: 0.973 at most): no need to look
+COPY_SPREAD = 0.15  # ... those within this raw cosine of the nearest (Tux Paint copies: within 0.13)
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,7 @@ class Searcher:
         self._calibration: Calibration | None = None
         self.calibration_computed = False
         self._subsets: dict[str, Subset] | None = None  # per segment group, made on first use
+        self.kind_step = KIND_STEP  # how kinds interleave in a list of any kind (fusion.interleave_kinds)
         self.fusion = hybrid.DEFAULT
         self._has_words: bool | None = None
         self._text_count: int | None = None
@@ -240,7 +247,9 @@ class Searcher:
         word_query, meant = split_words(query, mode)
         vector, query_kind = self.embed_query(meant) if meant is not None else (None, "text")
         exclude = {query.like} if query.like is not None else set()
-        return self.assessed(vector, query_kind, filters, k, segments, exclude, word_query, mode)
+        return self.assessed(
+            vector, query_kind, filters, k, segments, exclude, copies_of(query, query_kind), word_query, mode
+        )
 
     def search_vector(
         self,
@@ -250,8 +259,9 @@ class Searcher:
         k: int = 10,
         segments: bool = False,
         exclude: set[int] = frozenset(),
+        copy_of: Path | None = None,
     ) -> list[Hit]:
-        return [hit for hit, _ in self.assessed(vector, query_kind, filters, k, segments, exclude)]
+        return [hit for hit, _ in self.assessed(vector, query_kind, filters, k, segments, exclude, copy_of)]
 
     def assessed(
         self,
@@ -261,6 +271,7 @@ class Searcher:
         k: int = 10,
         segments: bool = False,
         exclude: set[int] = frozenset(),
+        copy_of: Path | None = None,
         word_query: WordQuery | None = None,
         mode: str = HYBRID,
     ) -> list[tuple[Hit, confidence.Evidence]]:
@@ -269,7 +280,9 @@ class Searcher:
         Each segment group is searched for its own best (a FAISS search restricted to the group's
         ids), so its k best files are exact however far down the overall raw order they lie;
         within a group the calibrated score grows with the raw one, so the groups' best, merged
-        by calibrated score, are the k best overall. With a word query (and a word index), the
+        by calibrated score, are the k best overall. A list of any kind interleaves its kinds by
+        their own rank (fusion.interleave_kinds), which each kind's k best are enough for. An
+        image query's copies (`copy_of`: its file) come first (`_promote_copies`). With a word query (and a word index), the
         segments whose words match join them, each scored by meaning too, and the two are fused
         (hybrid.py); what the query requires (quoted phrases, name:, path:) filters them all."""
         if k < 1:
@@ -281,7 +294,7 @@ class Searcher:
             for group in self._groups(filters):
                 candidates += self._gather(vector, group, scale, filters, k, segments, exclude)
         if query_kind == "image":
-            _promote_copies(candidates, model.near_copy)
+            _promote_copies(candidates, model.near_copy, copy_of)
         for c in candidates:
             c.semantic = c.score
         if word_query is not None and (word_query.terms or word_query.required):
@@ -291,12 +304,35 @@ class Searcher:
         for c in candidates:
             by_group.setdefault(c.group, []).append(c.semantic)
         references = {name: confidence.lead_reference(np.array(scores)) for name, scores in by_group.items()}
-        hits = self._rank(candidates, filters, k, segments)
-        evidence = [self._evidence(hit, by_segment[hit.segment_id], references, query_kind) for hit in hits]
+        hits, listed = self._rank(candidates, filters, k, segments)
+        margins = self._margins(hits, listed, model.near_copy)
+        evidence = [
+            self._evidence(hit, by_segment[hit.segment_id], references, query_kind, margin)
+            for hit, margin in zip(hits, margins)
+        ]
         levels = confidence.assess(evidence, model)
         return [(replace(hit, confidence=lvl), e) for hit, lvl, e in zip(hits, levels, evidence)]
 
-    def _evidence(self, hit: Hit, c: _Candidate, references: dict[str, float], query_kind: str) -> confidence.Evidence:
+    def _margins(self, hits: list[Hit], listed: list[Hit], same: float) -> list[float]:
+        """Each hit's score minus the best other hit's (negative below the best; 0 when alone). A
+        duplicate of the hit (stored vectors at a cosine of `same` or more: the same photo twice)
+        is not another hit: a collection that holds a picture twice must not make it less sure."""
+        leaders = sorted(listed, key=lambda h: h.score, reverse=True)[:MARGIN_LEADERS]
+        ids = sorted({h.segment_id for h in [*hits, *leaders]})
+        vectors = dict(zip(ids, self.index.catalog.vectors_of(np.array(ids, dtype=np.int64), self.encoder.dim)))
+        margins = []
+        for hit in hits:
+            others = [
+                h.score
+                for h in leaders
+                if h.segment_id != hit.segment_id and float(vectors[h.segment_id] @ vectors[hit.segment_id]) < same
+            ]
+            margins.append(hit.score - others[0] if others else 0.0)
+        return margins
+
+    def _evidence(
+        self, hit: Hit, c: _Candidate, references: dict[str, float], query_kind: str, margin: float
+    ) -> confidence.Evidence:
         target = calibration_kind(c.record.kind, c.record.text is not None)
         return confidence.Evidence(
             z=c.semantic,
@@ -304,6 +340,7 @@ class Searcher:
             lead=c.semantic - references[c.group],
             cross=tower(target) != query_kind,
             near_copy=c.near_copy,
+            margin=margin,
             exact=c.words >= hybrid.STRONG,
         )
 
@@ -470,28 +507,37 @@ class Searcher:
             out.append(_Candidate(record, score, float(scale.z(target, score)), segment_group(record.kind, has_text)))
         return out
 
-    def _rank(self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool) -> list[Hit]:
+    def _rank(
+        self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool
+    ) -> tuple[list[Hit], list[Hit]]:
+        """The k hits listed, and every hit that could have been (one per file, or every segment),
+        which the confidence's margin is measured against."""
         ranked = [_hit(0, c) for c in candidates]
 
         if any(h.kind == VIDEO for h in ranked):  # what a moment shows and what is said in it, together
             ranked = fuse_moments(ranked)
         ranked.sort(key=lambda h: h.score, reverse=True)
-        hits: list[Hit] = []
+        listed: list[Hit] = []
         seen_items: set[int] = set()
-        per_kind: dict[str, int] = {}
         for hit in ranked:
             if filters.min_score is not None and hit.score < filters.min_score:
                 break
             if not segments and hit.item_id in seen_items:
                 continue
+            seen_items.add(hit.item_id)
+            listed.append(hit)
+        if filters.kind == ANY:  # several kinds in one list: each kind's best near the top
+            listed = interleave_kinds(listed, self.kind_step)
+        hits: list[Hit] = []
+        per_kind: dict[str, int] = {}
+        for hit in listed:
             if filters.per_kind is not None and per_kind.get(hit.kind, 0) >= filters.per_kind:
                 continue
-            seen_items.add(hit.item_id)
             per_kind[hit.kind] = per_kind.get(hit.kind, 0) + 1
             hits.append(replace(hit, rank=len(hits) + 1))
             if len(hits) >= k:
                 break
-        return hits
+        return hits, listed
 
     def glob_matches_no_file(self, filters: Filters) -> bool:
         """True when filters.path_glob matches no indexed file at all (it alone empties any result)."""
@@ -501,20 +547,43 @@ class Searcher:
         return [self.search(q, filters, k) for q in queries]
 
 
-def _promote_copies(candidates: list[_Candidate], near_copy: float) -> None:
-    """Images (and keyframes) that are copies of the query image rank first, by raw similarity.
+def copies_of(query: Query, query_kind: str) -> Path | None:
+    """The picture whose copies rank first: the query image of an image-only query."""
+    return query.image if query_kind == "image" and query.image is not None else None
+
+
+def _promote_copies(candidates: list[_Candidate], near_copy: float, copy_of: Path | None = None) -> None:
+    """Images that are copies of the query image (the same picture resized or re-encoded) rank
+    first, by raw similarity.
 
     Image-to-image scores spread widely, so even an identical photo (cosine 1.0) is only about
     3 standard deviations above the query's baseline for images, less than a passage that merely
     mentions the subject gets against the narrow baseline for texts. A copy is put above the best
-    other candidate instead."""
-    copies = [c for c in candidates if c.raw >= near_copy and _tower(c) == "image"]
+    other candidate instead. With the query image's file (`copy_of`), copies are the images among
+    the COPY_CHECKS nearest (within COPY_SPREAD of the nearest's cosine) whose pixels match it
+    (media/copies.py: the embedding alone puts a similar drawing closer than a half-size copy), or
+    whose embedding is the query's (SAME_EMBEDDING, no file read); without the file (more like an
+    indexed keyframe), images at a raw cosine of at least `near_copy`."""
+    pictures = sorted((c for c in candidates if _tower(c) == "image"), key=lambda c: c.raw, reverse=True)
+    if copy_of is not None:
+        near = [c for c in pictures[:COPY_CHECKS] if c.record.kind == IMAGE and c.raw >= pictures[0].raw - COPY_SPREAD]
+        unsure = [c for c in near if c.raw < SAME_EMBEDDING]  # the query's pixels are read only for these
+        query = fingerprint(copy_of) if unsure else None
+        copies = [c for c in near if c.raw >= SAME_EMBEDDING or (query is not None and _looks_like(query, c))]
+    else:
+        copies = [c for c in pictures if c.raw >= near_copy]
     if not copies:
         return
-    floor = max((c.score for c in candidates if not (c.raw >= near_copy and _tower(c) == "image")), default=0.0) + 1.0
+    chosen = {id(c) for c in copies}
+    floor = max((c.score for c in candidates if id(c) not in chosen), default=0.0) + 1.0
     for c in copies:
-        c.score = max(c.score, floor + (c.raw - near_copy))
+        c.score = max(c.score, floor + max(c.raw, 0.0))
         c.near_copy = True
+
+
+def _looks_like(query: Fingerprint, c: _Candidate) -> bool:
+    other = fingerprint(Path(c.record.path))
+    return other is not None and same_picture(query, other)
 
 
 def _tower(c: _Candidate) -> str:

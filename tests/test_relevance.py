@@ -17,8 +17,11 @@ from PIL import Image
 
 from searchengine import confidence
 from searchengine.config import cache_dir
+from searchengine.fusion import interleave_kinds
+from searchengine.hits import Hit
 from searchengine.ingest.run import sync_folder
 from searchengine.ingest.settings import IngestSettings
+from searchengine.media.copies import fingerprint, same_picture
 from searchengine.query import Filters, Query, Searcher
 from searchengine.store.folder import IndexFolder
 
@@ -67,7 +70,10 @@ def test_default_lists_the_k_best_even_for_an_absent_subject(collection, kind, c
     assert len(hits) == count  # every file of that kind, best first: nothing hidden
     assert all(h.confidence in LEVELS for h in hits)
     assert hits[0].confidence != "high"
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].score == max(h.score for h in hits)
+    for each in {h.kind for h in hits}:  # kinds interleave in `any` (fusion.interleave_kinds); each in order
+        scores = [h.score for h in hits if h.kind == each]
+        assert scores == sorted(scores, reverse=True)
 
 
 def test_a_clear_match_comes_first_with_more_confidence_than_noise(collection):
@@ -168,7 +174,7 @@ def test_server_returns_the_cli_hits_and_confidences(collection, session_home):
 
 
 def test_confidence_levels_follow_the_probability():
-    model = confidence.ModelConfidence(bias=0.0, weights=(1.0, 0.0, 0.0, 0.0), high=0.8, medium=0.4, near_copy=0.9)
+    model = confidence.ModelConfidence(bias=0.0, weights=(1.0, 0.0, 0.0, 0.0, 0.0), high=0.8, medium=0.4, near_copy=0.9)
     evidence = [confidence.Evidence(z=z, z_prior=0.0, lead=0.0, cross=False) for z in (3.0, 0.0, -3.0)]
     assert confidence.assess(evidence, model) == ["high", "medium", "low"]
     copy = confidence.Evidence(z=-5.0, z_prior=0.0, lead=0.0, cross=False, near_copy=True)
@@ -176,3 +182,55 @@ def test_confidence_levels_follow_the_probability():
     assert confidence.lead_reference(np.arange(20.0)) == 10.0
     assert confidence.lead_reference(np.array([2.0, 1.0])) == 1.0
     assert confidence.for_model("some:other-model") is confidence.DEFAULT
+
+
+def test_the_best_hit_carries_its_margin_over_the_next(collection):
+    _, _, searcher = collection
+    vector, kind = searcher.embed_query(Query(text="a cup of coffee"))
+    assessed = searcher.assessed(vector, kind, Filters(kind="image"), k=3)
+    (first, e1), (second, e2) = assessed[:2]
+    assert e1.margin == pytest.approx(first.score - second.score, abs=1e-6) and e1.margin >= 0
+    assert e2.margin == pytest.approx(second.score - first.score, abs=1e-6)
+    assert len(e1.features()) == len(confidence.FEATURES)
+    assert searcher.assessed(vector, kind, Filters(kind="image"), k=1)[0][1].margin == e1.margin  # whatever k
+
+
+def test_kinds_interleave_by_their_own_rank():
+    def hit(kind, score):
+        n = int(score * 100)
+        return Hit(0, score, 0.0, f"/{kind}{n}", kind, None, None, None, item_id=n, segment_id=n)
+
+    texts = [hit("text", s) for s in (6.0, 5.5, 5.0, 4.5)]
+    images = [hit("image", s) for s in (3.0, 2.0)]
+    by_score = interleave_kinds(texts + images, step=0.0)
+    assert [h.kind for h in by_score] == ["text"] * 4 + ["image"] * 2
+    mixed = interleave_kinds(texts + images, step=1.5)  # keys: text 6, 4, 2, 0; image 3, 0.5
+    assert [(h.kind, h.score) for h in mixed] == [
+        ("text", 6.0),
+        ("text", 5.5),
+        ("image", 3.0),
+        ("text", 5.0),
+        ("image", 2.0),
+        ("text", 4.5),
+    ]
+    assert [(h.kind, h.score) for h in interleave_kinds(texts + images, step=99.0)][:4] == [
+        ("text", 6.0),
+        ("image", 3.0),
+        ("text", 5.5),
+        ("image", 2.0),
+    ]
+
+
+def test_a_copy_is_told_by_its_pixels(tmp_path):
+    """A resized, re-encoded copy matches its original; another photo, even a flower for a flower, does not."""
+    dahlia = Image.open(PHOTOS / "dahlia_flower.jpg").convert("RGB")
+    dahlia.resize((dahlia.width // 3, dahlia.height // 3)).save(tmp_path / "small.jpg", quality=60)
+    dahlia.save(tmp_path / "again.png")
+    original = fingerprint(PHOTOS / "dahlia_flower.jpg")
+    assert same_picture(original, fingerprint(tmp_path / "small.jpg"))
+    assert same_picture(original, fingerprint(tmp_path / "again.png"))
+    assert not same_picture(original, fingerprint(PHOTOS / "yellow_flower_closeup.jpg"))
+    dahlia.crop((0, 0, dahlia.width // 2, dahlia.height)).save(tmp_path / "half.jpg")
+    assert not same_picture(original, fingerprint(tmp_path / "half.jpg"))  # a crop is another picture
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    assert fingerprint(tmp_path / "broken.jpg") is None

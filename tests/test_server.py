@@ -49,12 +49,22 @@ def library(tmp_path_factory, bundled):
         shutil.copy2(PHOTOS / name, media / "photos" / name)
     for name in ("cats_and_sleep.md", "rocket_launches.txt", "coffee_brewing_guide.md"):
         shutil.copy2(TEXTS / name, media / "texts" / name)
+    _resized_copy(PHOTOS / "coffee_cup.jpg", media / "photos" / "exports" / "coffee_cup_small.jpg")
     shutil.copy2(PHOTOS / "ladybird_on_grass.jpg", outside / "secret.jpg")
     (media / "photos" / "escape.jpg").symlink_to(outside / "secret.jpg")  # indexed, but leads outside
     index_dir = base / "index"
     sync_folder(media, index_dir, LINKS_FOLLOWED, encoder=bundled, cache_dir=cache_dir())
     _add_recording(index_dir, recordings, bundled)
     return index_dir, media, recordings, outside / "secret.jpg"
+
+
+def _resized_copy(source: Path, target: Path) -> None:
+    """An export of a photo: half its size, re-encoded at JPEG quality 40 (a near-duplicate)."""
+    from PIL import Image
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(source) as image:
+        image.convert("RGB").resize((image.width // 2, image.height // 2)).save(target, "JPEG", quality=40)
 
 
 def _add_recording(index_dir: Path, root: Path, encoder) -> None:
@@ -194,7 +204,7 @@ def test_upload_over_the_limit_is_a_413(library, bundled, tmp_path):
 # --- status, schema, page ------------------------------------------------------------------------
 def test_status_and_openapi(client):
     status = client.get("/api/status").json()
-    assert status["counts"]["by_kind"]["image"]["items"] == 5  # four photos and the symlink
+    assert status["counts"]["by_kind"]["image"]["items"] == 6  # four photos, a resized copy and the symlink
     assert status["counts"]["by_kind"]["audio"]["items"] == 1
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/search", "/api/status", "/api/items/{item_id}/thumbnail", "/api/items/{item_id}/file"} <= set(paths)
@@ -424,6 +434,52 @@ def test_browser_search_drop_and_play(live, client):
             page.wait_for_function("a => !a.paused && a.currentTime > 0", arg=player.element_handle(), timeout=15_000)
             started = player.evaluate("a => a.currentTime")
             assert AUDIO_START - 0.5 <= started <= AUDIO_START + 5, started
+        finally:
+            browser.close()
+
+
+def test_duplicates_endpoint_groups_the_resized_copy(client):
+    groups = client.get("/api/duplicates").json()
+    images = [g for g in groups if g["kind"] == "image"]
+    assert len(images) == 1, groups
+    names = [f["name"] for f in images[0]["files"]]
+    assert names == ["coffee_cup.jpg", "coffee_cup_small.jpg"]  # the larger one first: the one to keep
+    assert images[0]["keep"].endswith("coffee_cup.jpg") and images[0]["match"] == "near"
+    assert images[0]["files"][0]["thumbnail_url"].endswith("/thumbnail")
+    assert client.get("/api/duplicates", params={"type": "text"}).json() == []
+    assert client.get("/api/duplicates", params={"threshold": 2}).status_code == 422
+
+
+@pytest.mark.skipif(_chromium_missing() is not None, reason=_chromium_missing() or "")
+def test_browser_duplicates_view(live, client):
+    """The Duplicates view shows the photo and its resized copy as thumbnails, the original marked to keep."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(live + "/")
+            expect(page.locator("#status")).to_contain_text("files", timeout=15_000)
+            page.click("#show-duplicates")
+            group = page.locator(".duplicate-group").first
+            expect(group).to_contain_text("2 image files", timeout=30_000)
+            expect(group.locator("figure")).to_have_count(2)
+            kept = group.locator("figure.keep")
+            expect(kept).to_have_count(1)
+            expect(kept).to_contain_text("coffee_cup.jpg")
+            thumb = group.locator("img").last
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle(), timeout=15_000
+            )
+            expect(page.locator("#summary")).to_contain_text("nothing is deleted")
+            assert "view=duplicates" in page.url
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "server-duplicates.png"))
         finally:
             browser.close()
 

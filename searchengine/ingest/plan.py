@@ -41,6 +41,16 @@ def plan_files(catalog: CatalogReader, found: list[FoundFile], workers: int) -> 
     return plan_changes(catalog, catalog.files_at([str(f.path) for f in found]), found, workers, drop_missing=False)
 
 
+def plan_moves(catalog: CatalogReader, found: list[FoundFile], gone: list[str], workers: int) -> Plan:
+    """Given files and paths gone (files, or folders: everything under them): new and changed
+    files are embedded, gone ones removed, and a gone file that is found again under a new path
+    (same content) keeps its vectors, a rename."""
+    known = catalog.files_at([str(f.path) for f in found] + gone)
+    for path in gone:
+        known.update(catalog.files_under(Path(path)))
+    return plan_changes(catalog, known, found, workers, drop_missing=True)
+
+
 def plan_changes(
     catalog: CatalogReader, known: dict[str, KnownFile], found: list[FoundFile], workers: int, drop_missing: bool
 ) -> Plan:

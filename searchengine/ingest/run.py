@@ -21,7 +21,7 @@ from searchengine.calibrate import refresh_calibration
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import load_encoder
 from searchengine.ingest.executor import Executor, LocalExecutor, Work
-from searchengine.ingest.plan import Plan, plan_files, plan_folder
+from searchengine.ingest.plan import Plan, plan_files, plan_folder, plan_moves
 from searchengine.ingest.progress import Progress, SilentProgress
 from searchengine.ingest.settings import IngestSettings
 from searchengine.ingest.summary import RunSummary
@@ -113,6 +113,41 @@ def add_files(
         encoder,
         cache_dir,
         executor,
+        loader,
+        root=None,
+    )
+
+
+def apply_changes(
+    changed: Iterable[Path | str],
+    gone: Iterable[Path | str],
+    index_dir: Path,
+    settings: IngestSettings = IngestSettings(),
+    progress: Progress | None = None,
+    encoder: Encoder | None = None,
+    *,
+    cache_dir: Path,
+    loader: Loader | None = None,
+) -> RunSummary:
+    """Apply what a watcher saw, in one run: `changed` files (and folders) are added or updated,
+    `gone` paths (files, or folders: everything under them) that no longer exist are removed, and
+    a file gone from one path and found under another keeps its vectors (renamed)."""
+    changed = [Path(p).absolute() for p in changed if Path(p).exists()]
+    gone_paths = [str(Path(p).absolute()) for p in gone if not Path(p).exists() and not Path(p).is_symlink()]
+
+    def find(manifest: Manifest | None) -> Found:
+        skipped: list[tuple[str, str]] = []
+        return list(find_files(changed, skipped)), skipped
+
+    return _run(
+        index_dir,
+        settings,
+        find,
+        lambda catalog, found: plan_moves(catalog, found, gone_paths, settings.workers),
+        progress,
+        encoder,
+        cache_dir,
+        None,
         loader,
         root=None,
     )

@@ -159,6 +159,52 @@ def status(lib: Library = Depends(library)) -> dict:
     return lib.index.status()
 
 
+class DuplicateFileOut(BaseModel):
+    path: str
+    name: str
+    size: int
+    width: int | None
+    height: int | None
+    date: str
+    item_id: int
+    file_url: str
+    thumbnail_url: str | None
+
+
+class DuplicateGroupOut(BaseModel):
+    kind: str
+    match: Literal["exact", "near"]
+    similarity: float
+    keep: str
+    files: list[DuplicateFileOut]
+
+
+@router.get("/duplicates", response_model=list[DuplicateGroupOut], summary="Groups of duplicate files, largest first")
+def duplicates(
+    kind: Kind = Param("any", alias="type", description="Kind of file: any, image, text, audio, video."),
+    threshold: float | None = Param(
+        None, ge=0, le=1, allow_inf_nan=False, description="How alike near-duplicates must be (default: measured)."
+    ),
+    exact: bool = Param(False, description="Only files with the same content."),
+    lib: Library = Depends(library),
+) -> list[DuplicateGroupOut]:
+    groups = lib.index.duplicates(kind=kind, threshold=threshold, near=not exact)
+    out = []
+    for group in groups:
+        shown = group.as_json()
+        files = [
+            DuplicateFileOut(
+                **entry,
+                name=os.path.basename(entry["path"]),
+                file_url=f"/api/items/{entry['item_id']}/file",
+                thumbnail_url=f"/api/items/{entry['item_id']}/thumbnail" if group.kind in (IMAGE, VIDEO) else None,
+            )
+            for entry in shown["files"]
+        ]
+        out.append(DuplicateGroupOut(**{**shown, "files": files}))
+    return out
+
+
 ItemId = PathParam(..., ge=1, le=MAX_ID, description="A catalog item id (item_id in a search result).")
 MAX_SECONDS = 1e7  # about 115 days: later than any video
 

@@ -287,6 +287,40 @@ class CatalogReader:
                 found.setdefault(row[4], []).append(_known(row))
         return found
 
+    def ok_items(self, kinds: Sequence[str]) -> list[tuple[int, str, str, int, int, str | None, datetime | None]]:
+        """(id, path, kind, size, mtime_ns, content hash, taken_at) of every indexed file of these kinds."""
+        marks = ",".join("?" * len(kinds))
+        rows = self._rows(
+            f"SELECT id, path, kind, size, mtime_ns, content_hash, taken_at FROM items "
+            f"WHERE status = 'ok' AND kind IN ({marks}) ORDER BY id",
+            tuple(kinds),
+        )
+        return [(r[0], from_catalog(r[1]), *r[2:6], _when(r[6])) for r in rows]
+
+    def picture_vectors(self, kind: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, vectors): each indexed file's first picture vector (a photo's own, not its
+        text's), ordered by item id."""
+        rows = self._rows(
+            "SELECT s.item_id, s.vector FROM segments s JOIN items i ON s.item_id = i.id "
+            "WHERE i.kind = ? AND i.status = 'ok' AND s.text IS NULL ORDER BY s.item_id, s.ordinal",
+            (kind,),
+        )
+        first: dict[int, bytes] = {}
+        for item_id, blob in rows:
+            first.setdefault(item_id, blob)
+        ids = np.fromiter(first, dtype=np.int64, count=len(first))
+        return ids, _vectors(list(first.values()), dim)
+
+    def passages(self, kind: str, dim: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(item ids, texts, vectors) of every stored passage of files of a kind, in file order."""
+        rows = self._rows(
+            "SELECT s.item_id, s.text, s.vector FROM segments s JOIN items i ON s.item_id = i.id "
+            "WHERE i.kind = ? AND i.status = 'ok' AND s.text IS NOT NULL ORDER BY s.item_id, s.ordinal",
+            (kind,),
+        )
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, [r[1] for r in rows], _vectors([r[2] for r in rows], dim)
+
     def item(self, item_id: int) -> tuple[str, str, int, int, str | None] | None:
         """(path, kind, size, mtime_ns, content hash) of one indexed file, or None when no item has that id."""
         if not valid_id(item_id):

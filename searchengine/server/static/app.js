@@ -192,6 +192,38 @@ function setKind(kind) {
   search();
 }
 
+function duplicateCard(file, group) {
+  const kept = file.path === group.keep && group.match !== "passage";  // files sharing a passage are not copies
+  const picture = file.thumbnail_url
+    ? el("img", { src: file.thumbnail_url, alt: file.name, loading: "lazy" })
+    : el("div", { class: "placeholder" }, file.name);
+  const size = file.width ? `${file.width}×${file.height} · ` : "";
+  return el("figure", { class: kept ? "duplicate keep" : "duplicate", title: file.path },
+    el("a", { href: file.file_url, target: "_blank", rel: "noopener" }, picture),
+    el("figcaption", {},
+      el("b", {}, kept ? "keep · " : ""), file.name,
+      el("small", {}, ` ${size}${Math.round(file.size / 1024)} KB · ${file.date.slice(0, 10)}`)));
+}
+
+async function showDuplicates() {
+  state.view = "duplicates";
+  history.replaceState(null, "", "?view=duplicates");
+  $("summary").textContent = "Looking for duplicates…";
+  try {
+    const response = await fetch(`/api/duplicates?type=${encodeURIComponent(state.kind)}`);
+    const groups = await response.json();
+    if (!response.ok) return fail(groups.detail || `error ${response.status}`);
+    const sections = groups.map((group, n) => el("section", { class: "duplicate-group", "aria-label": `Group ${n + 1}` },
+      el("h2", {}, `${group.files.length} ${group.kind} files · ${group.match === "exact" ? "same content" : group.match === "passage" ? `share a passage: ${group.passage}` : `similarity ${group.similarity.toFixed(2)}`}`),
+      el("div", { class: "grid" }, ...group.files.map((file) => duplicateCard(file, group)))));
+    $("results").replaceChildren(...sections);
+    const extra = groups.reduce((n, g) => n + (g.match === "passage" ? 0 : g.files.length - 1), 0);
+    $("summary").textContent = groups.length
+      ? `${groups.length} group${groups.length > 1 ? "s" : ""} of duplicates · ${extra} file${extra === 1 ? "" : "s"} beside the ones to keep (nothing is deleted)`
+      : "No duplicates found.";
+  } catch (error) { fail(`Could not list duplicates: ${error}`); }
+}
+
 async function showStatus() {
   try {
     const info = await (await fetch("/api/status")).json();
@@ -205,10 +237,16 @@ function wire() {
     event.preventDefault();
     state.q = $("q").value;
     state.like = null;
+    state.view = "search";
     $("like-chip").hidden = true;
       search();
   });
-  $("kinds").addEventListener("click", (event) => { if (event.target.dataset.kind) setKind(event.target.dataset.kind); });
+  $("kinds").addEventListener("click", (event) => {
+    if (!event.target.dataset.kind) return;
+    if (state.view === "duplicates") { state.kind = event.target.dataset.kind; for (const b of $("kinds").querySelectorAll("button[data-kind]")) b.setAttribute("aria-checked", String(b.dataset.kind === state.kind)); showDuplicates(); return; }
+    setKind(event.target.dataset.kind);
+  });
+  $("show-duplicates").addEventListener("click", showDuplicates);
   $("file").addEventListener("change", (event) => useImage(event.target.files[0]));
   $("image-clear").addEventListener("click", clearImage);
   $("like-clear").addEventListener("click", () => { state.like = null; $("like-chip").hidden = true; search(); });
@@ -237,7 +275,7 @@ function wire() {
   if (state.like) { $("like-name").textContent = state.like.name; $("like-chip").hidden = false; }
   state.q = params.get("q") || "";
   $("q").value = state.q;
-  search();
+  if (params.get("view") === "duplicates") showDuplicates(); else search();
   showStatus();
 }
 
