@@ -281,6 +281,12 @@ def search(
         help="Only files dated before this day (YYYY-MM-DD), dated as for --after.",
     ),
     segments: bool = typer.Option(False, "--segments", help="List every matching segment, not one per file."),
+    lexical_only: bool = typer.Option(
+        False, "--lexical-only", help="Search the words only (codes, names, phrases as typed), not the meaning."
+    ),
+    semantic_only: bool = typer.Option(
+        False, "--semantic-only", help="Search by meaning only, as before the word index (for comparing)."
+    ),
     paths_only: bool = typer.Option(
         False, "--paths-only", "-f", help="Print only the absolute paths, one a line (for xargs)."
     ),
@@ -298,6 +304,9 @@ def search(
     as_json: bool = JsonOption,
 ) -> None:
     """Search the index with words, an image, both, or a file of queries.
+
+    Words are matched by meaning and as typed: "quoted words" must occur in the text or the file
+    name, name:STEM in the file name, path:WORD in the path.
 
     Exits 1 when nothing is found (as grep does), except with --json."""
     from contextlib import ExitStack
@@ -341,6 +350,8 @@ def search(
             min_score=None if no_cutoff else min_score,
             k=k,
             segments=segments,
+            lexical_only=lexical_only,
+            semantic_only=semantic_only,
         )
         Filters(kind=kind, per_kind=per_kind)  # bad options, before any query runs
         if queries is not None:

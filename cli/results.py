@@ -28,14 +28,20 @@ def show_results(
         return
     if as_json:
         return
-    stderr.print(why_nothing(ix, options), highlight=False, markup=False)
+    stderr.print(why_nothing(ix, options, query), highlight=False, markup=False)
     raise typer.Exit(1)
 
 
-def why_nothing(ix, options: dict) -> str:
+def why_nothing(ix, options: dict, query=None) -> str:
+    from searchengine.lexical import parse
+
     glob, glob_case, min_score = options.get("glob"), options.get("glob_case", False), options.get("min_score")
     if glob and not ix.files_match(glob, glob_case=glob_case):
         return f"no indexed file matches --glob {glob!r}" + (" (with --glob-case)" if glob_case else "")
+    if query is not None and query.text and parse(query.text).required:
+        return 'no match: no indexed file holds the "quoted words", name: or path: of the query'
+    if options.get("lexical_only"):
+        return "no match: no indexed text or file name holds these words (--lexical-only)"
     if min_score is not None:
         return f"no match: nothing scored {min_score:g} or more (--min-score)"
     return "no match: nothing indexed is of that kind and passes the filters"

@@ -33,7 +33,7 @@ from searchengine import config
 from searchengine.duplicates import DuplicateGroup, find_duplicates
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
-from searchengine.errors import IndexFormatError, IndexNotFound
+from searchengine.errors import IndexFormatError, IndexNotFound, UsageError
 from searchengine.hits import Hit
 from searchengine.ingest.executor import Executor
 from searchengine.ingest.progress import Progress
@@ -42,7 +42,7 @@ from searchengine.ingest.settings import IngestSettings, default_workers
 from searchengine.ingest.summary import RunSummary
 from searchengine.ingest.upgrades import model_to_load
 from searchengine.paths import printable
-from searchengine.query import Filters, Query, Searcher, copies_of
+from searchengine.query import HYBRID, MEANING, WORDS, Filters, Query, Searcher, copies_of, split_words
 from searchengine.status import empty_status, index_status
 from searchengine.store.folder import CATALOG, IndexFolder, check_model, existing_manifest
 from searchengine.store.manifest import MANIFEST, Manifest
@@ -302,6 +302,8 @@ class Index:
         min_score: float | None = None,
         per_kind: int | None = None,
         segments: bool = False,
+        lexical_only: bool = False,
+        semantic_only: bool = False,
     ) -> list[Hit]:
         """The k best files (or segments) for words, an image, both, or more like an indexed segment
         (`like`: a Hit's segment_id), best first, each with its calibrated score and confidence.
@@ -311,7 +313,12 @@ class Index:
         date); min_score: leave out hits whose calibrated score is below it (off by default: the k
         best are listed whatever their confidence); per_kind: at most so many of each kind;
         segments: every matching segment instead of one per file. A Query may be given instead of
-        text, image, like, negative and image_weight."""
+        text, image, like, negative and image_weight.
+
+        Words are searched by meaning and as words (the word index finds codes, numbers, names
+        and file names as typed); `"a phrase"` must occur in a hit's text or file name,
+        `name:STEM` in its file name, `path:WORD` in its path. lexical_only / semantic_only
+        search by words alone or by meaning alone. Each hit says why it `matched`."""
         query = (
             text
             if isinstance(text, Query)
@@ -332,15 +339,21 @@ class Index:
             min_score=min_score,
             per_kind=per_kind,
         )
+        if lexical_only and semantic_only:
+            raise UsageError("{-lexical_only} and {-semantic_only} exclude each other: give one")
+        mode = WORDS if lexical_only else MEANING if semantic_only else HYBRID
         query.validate()  # a bad query is refused before any model loads
+        word_query, meant = split_words(query, mode)
         searcher = self._current()
         if searcher is None:
             return []
-        vector, query_kind = self._embed(searcher, query)
+        vector, query_kind = self._embed(searcher, meant) if meant is not None else (None, "text")
         exclude = {query.like} if query.like is not None else set()
-        hits = searcher.search_vector(vector, query_kind, filters, k, segments, exclude, copies_of(query, query_kind))
+        assessed = searcher.assessed(
+            vector, query_kind, filters, k, segments, exclude, copies_of(query, query_kind), word_query, mode
+        )
         self._keep_calibration(searcher)
-        return hits
+        return [hit for hit, _ in assessed]
 
     def _embed(self, searcher: Searcher, query: Query) -> tuple[np.ndarray, str]:
         """The query's vector; those of word queries are remembered."""

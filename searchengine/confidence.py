@@ -17,7 +17,8 @@ benchmark collections (benchmarks/relevance.py):
   others, how far below the best they lie): a right answer tends to be alone at the top.
 
 Each is free of the encoder's own scale (standard deviations, not cosines), so the method carries
-over to another encoder; the coefficients are fitted per model on the benchmarks' tune halves
+over to another encoder; a rare exact match of the query's words (hybrid.STRONG) is strong
+evidence of its own, "high" like a near copy; the coefficients are fitted per model on the benchmarks' tune halves
 (`python benchmarks/relevance.py --fit`) and kept here as named constants. A near copy of the
 query image (raw cosine at least the model's NEAR_COPY) is "high" whatever the rest.
 
@@ -45,6 +46,7 @@ class Evidence:
     cross: bool
     near_copy: bool = False
     margin: float = 0.0
+    exact: bool = False  # a rare term of the query found whole in its words (hybrid.STRONG)
 
     def features(self) -> np.ndarray:
         return np.array([self.z, self.z_prior, self.lead, float(self.cross), self.margin], dtype=np.float64)
@@ -94,7 +96,7 @@ def assess(evidence: list[Evidence], model: ModelConfidence) -> list[str]:
     if not evidence:
         return []
     ps = probability(np.stack([e.features() for e in evidence]), model)
-    return ["high" if e.near_copy else level(float(p), model) for e, p in zip(evidence, ps)]
+    return ["high" if e.near_copy or e.exact else level(float(p), model) for e, p in zip(evidence, ps)]
 
 
 def lead_reference(group_scores: np.ndarray) -> float:

@@ -113,6 +113,7 @@ def _join(frame: Hit, spoken: Hit, score: float) -> Hit:
         start=start,
         end=end,
         text=spoken.text,
+        matched=tuple(dict.fromkeys(spoken.matched + frame.matched)),
     )
 
 

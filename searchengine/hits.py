@@ -24,6 +24,7 @@ class Hit:
     confidence: str = "low"  # "high" | "medium" | "low" (confidence.py)
     page: int | None = None  # documents: the PDF page the passage is on (1-based)
     source: str | None = None  # passages: "text" (the file's own words) or "ocr" (read in a picture or scan)
+    matched: tuple[str, ...] = ("meaning",)  # why it was found: "words" (the word index), "meaning" (the vectors)
 
     def as_json(self) -> dict:
         """The hit as `search --json` and the API give it; a path that is not UTF-8 is shown, plus
@@ -44,5 +45,6 @@ class Hit:
             "segment_id": self.segment_id,
             "char_start": self.char_start,
             "char_end": self.char_end,
+            "matched": list(self.matched),
         }
         return shown | json_path(self.path)

@@ -13,6 +13,7 @@ Every hit carries a confidence (confidence.py); the default lists the k best wha
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchengine import confidence
+from searchengine import confidence, hybrid
 from searchengine.calibrate import current_calibration
 from searchengine.calibration import Calibration, QueryCalibration
 from searchengine.encoders.base import Encoder, l2_normalize
@@ -29,13 +30,22 @@ from searchengine.errors import DecodeError, QueryError, UsageError
 from searchengine.fusion import KIND_STEP, fuse_moments, interleave_kinds
 from searchengine.hits import Hit
 from searchengine.kinds import ANY, FILTER_GROUPS, FILTERS, IMAGE, VIDEO, calibration_kind, segment_group, tower
+from searchengine.lexical import WordQuery, file_words, fts_phrase, may_hold, parse, words
 from searchengine.media.copies import Fingerprint, fingerprint, same_picture
 from searchengine.media.images import load_image
 from searchengine.store.folder import IndexFolder, check_model, encoder_name
 from searchengine.store.records import SegmentRecord, valid_id
 from searchengine.vectors.base import Subset
 
+log = logging.getLogger(__name__)
+
 NEGATIVE_WEIGHT = 0.5
+HYBRID, WORDS, MEANING = "hybrid", "words", "meaning"  # search by both, by the word index alone, by the vectors alone
+MODES = (HYBRID, WORDS, MEANING)
+# Terms held by more than this share of the texts (and COMMON_MIN of them) are scored but not looked
+# up in a hybrid search: they find much of the collection, and ranking all of it is what costs a word
+# search most (the meaning finds what such words are about). Searching by words alone looks them up.
+COMMON, COMMON_MIN = 0.005, 500
 MARGIN_LEADERS = 5  # best hits a hit's margin is measured against (duplicates of it skipped)
 COPY_CHECKS = 5  # nearest images whose pixels an image query compares with its own (copies rank first)
 SAME_EMBEDDING = 0.995  # a cosine only the same pixels give (distinct stamps: 0.973 at most): no need to look
@@ -135,6 +145,10 @@ class _Candidate:
     score: float = field(default=0.0)
     group: str = ""
     near_copy: bool = False
+    semantic: float = 0.0  # the calibrated score by meaning alone
+    by_meaning: bool = True  # found by the vector search (not only through the word index)
+    words: float = 0.0  # hybrid.strength of its words
+    word_rank: int | None = None  # its place in the word index's order (1 = best)
 
 
 @dataclass(frozen=True)
@@ -157,6 +171,9 @@ class Searcher:
         self.calibration_computed = False
         self._subsets: dict[str, Subset] | None = None  # per segment group, made on first use
         self.kind_step = KIND_STEP  # how kinds interleave in a list of any kind (fusion.interleave_kinds)
+        self.fusion = hybrid.DEFAULT
+        self._has_words: bool | None = None
+        self._text_count: int | None = None
 
     @classmethod
     def open(
@@ -217,10 +234,22 @@ class Searcher:
         return l2_normalize(vector[None, :])[0], kind
 
     # --- searching ------------------------------------------------------------------------------
-    def search(self, query: Query, filters: Filters = Filters(), k: int = 10, segments: bool = False) -> list[Hit]:
-        vector, query_kind = self.embed_query(query)
+    def search(
+        self, query: Query, filters: Filters = Filters(), k: int = 10, segments: bool = False, mode: str = HYBRID
+    ) -> list[Hit]:
+        """The k best hits by words and meaning (mode: hybrid, or words or meaning alone)."""
+        return [hit for hit, _ in self.assessed_query(query, filters, k, segments, mode)]
+
+    def assessed_query(
+        self, query: Query, filters: Filters = Filters(), k: int = 10, segments: bool = False, mode: str = HYBRID
+    ) -> list[tuple[Hit, confidence.Evidence]]:
+        """`assessed` for a query: its words taken apart (lexical.py), the rest embedded."""
+        word_query, meant = split_words(query, mode)
+        vector, query_kind = self.embed_query(meant) if meant is not None else (None, "text")
         exclude = {query.like} if query.like is not None else set()
-        return self.search_vector(vector, query_kind, filters, k, segments, exclude, copies_of(query, query_kind))
+        return self.assessed(
+            vector, query_kind, filters, k, segments, exclude, copies_of(query, query_kind), word_query, mode
+        )
 
     def search_vector(
         self,
@@ -236,13 +265,15 @@ class Searcher:
 
     def assessed(
         self,
-        vector: np.ndarray,
+        vector: np.ndarray | None,
         query_kind: str = "text",
         filters: Filters = Filters(),
         k: int = 10,
         segments: bool = False,
         exclude: set[int] = frozenset(),
         copy_of: Path | None = None,
+        word_query: WordQuery | None = None,
+        mode: str = HYBRID,
     ) -> list[tuple[Hit, confidence.Evidence]]:
         """The hits, best first, each with its confidence and the evidence it was judged on.
 
@@ -251,19 +282,27 @@ class Searcher:
         within a group the calibrated score grows with the raw one, so the groups' best, merged
         by calibrated score, are the k best overall. A list of any kind interleaves its kinds by
         their own rank (fusion.interleave_kinds), which each kind's k best are enough for. An
-        image query's copies (`copy_of`: its file) come first (`_promote_copies`)."""
+        image query's copies (`copy_of`: its file) come first (`_promote_copies`). With a word query (and a word index), the
+        segments whose words match join them, each scored by meaning too, and the two are fused
+        (hybrid.py); what the query requires (quoted phrases, name:, path:) filters them all."""
         if k < 1:
             raise UsageError("{-k} must be at least 1")
-        scale = self.calibration.for_query(vector, query_kind)  # this query's baseline per kind
         model = confidence.for_model(self.encoder.id)
-        pools = {g.name: self._gather(vector, g, scale, filters, k, segments, exclude) for g in self._groups(filters)}
-        candidates = [c for pool in pools.values() for c in pool]
+        scale = self.calibration.for_query(vector, query_kind) if vector is not None else None
+        candidates: list[_Candidate] = []
+        if scale is not None:  # this query's baseline per kind
+            for group in self._groups(filters):
+                candidates += self._gather(vector, group, scale, filters, k, segments, exclude)
         if query_kind == "image":
             _promote_copies(candidates, model.near_copy, copy_of)
+        for c in candidates:
+            c.semantic = c.score
+        if word_query is not None and (word_query.terms or word_query.required):
+            candidates = self._with_words(candidates, word_query, vector, scale, filters, k, exclude, mode)
         by_segment = {c.record.segment_id: c for c in candidates}
         by_group: dict[str, list[float]] = {}
         for c in candidates:
-            by_group.setdefault(c.group, []).append(c.score)
+            by_group.setdefault(c.group, []).append(c.semantic)
         references = {name: confidence.lead_reference(np.array(scores)) for name, scores in by_group.items()}
         hits, listed = self._rank(candidates, filters, k, segments)
         margins = self._margins(hits, listed, model.near_copy)
@@ -296,13 +335,118 @@ class Searcher:
     ) -> confidence.Evidence:
         target = calibration_kind(c.record.kind, c.record.text is not None)
         return confidence.Evidence(
-            z=hit.score,
-            z_prior=float(self.calibration.z(query_kind, target, c.raw)),
-            lead=hit.score - references[c.group],
+            z=c.semantic,
+            z_prior=float(self.calibration.z(query_kind, target, c.raw)) if c.by_meaning or c.raw else 0.0,
+            lead=c.semantic - references[c.group],
             cross=tower(target) != query_kind,
             near_copy=c.near_copy,
             margin=margin,
+            exact=c.words >= hybrid.STRONG,
         )
+
+    # --- words ------------------------------------------------------------------------------------
+    @property
+    def has_words(self) -> bool:
+        """Whether the index has a word index (store/words.py); without one, search goes by meaning."""
+        if self._has_words is None:
+            self._has_words = self.index.catalog.has_words()
+            if not self._has_words:
+                log.info("%s has no word index yet: searching by meaning alone", self.index.folder)
+        return self._has_words
+
+    def _with_words(
+        self,
+        candidates: list[_Candidate],
+        word_query: WordQuery,
+        vector: np.ndarray | None,
+        scale: QueryCalibration | None,
+        filters: Filters,
+        k: int,
+        exclude,
+        mode: str,
+    ) -> list[_Candidate]:
+        """The candidates with those the word index finds added (scored by meaning too), each with
+        its word strength and fused score; those that miss a requirement of the query left out."""
+        rarity = None  # without a word index (or by meaning alone): the requirements filter, words score nothing
+        if self.has_words and mode != MEANING:
+            if self._text_count is None:
+                self._text_count = self.index.catalog.text_count()
+            n = self._text_count
+            terms = word_query.terms + word_query.names
+            counts = self.index.catalog.word_counts({w for t in terms for w in t})
+            held_by = {t: min(counts.get(w, 0) for w in t) for t in terms}  # at most as many as the rarest word
+            limit = max(COMMON * n, COMMON_MIN)
+            for t in word_query.terms:  # a phrase or code: exactly, unless even its rarest word is common
+                if len(t) > 1 and 0 < held_by[t] <= limit:
+                    held_by[t] = self.index.catalog.text_match_count(fts_phrase(t))
+            rarity = hybrid.term_rarity(held_by, n)
+            common = {t for t in word_query.terms if held_by[t] > limit and mode != WORDS}
+            fetch = max(4 * k, 64)
+            ranked: list[int] = []
+            if (match := word_query.text_match(common)) is not None:
+                ranked += self.index.catalog.text_matches(match, fetch)
+            if (match := word_query.name_match(common)) is not None:
+                ranked += self.index.catalog.name_matches(match, fetch)
+            order = {sid: i + 1 for i, sid in enumerate(dict.fromkeys(ranked))}
+            known = {c.record.segment_id for c in candidates}
+            extra = [sid for sid in order if sid not in known and sid not in exclude]
+            candidates = candidates + self._word_candidates(extra, vector, scale, filters)
+            for c in candidates:
+                c.word_rank = order.get(c.record.segment_id)
+        kept = []
+        needles = {w for t in word_query.terms + word_query.phrases for w in t}
+        for c in candidates:
+            text = c.record.text
+            text_words = words(text) if text and may_hold(text, needles) else []
+            name_words, folder_words = file_words(c.record.path)
+            if not word_query.satisfied_by(text_words, name_words, folder_words):
+                continue
+            if rarity is not None:
+                c.words = hybrid.strength(word_query, rarity, text_words, name_words, self.fusion.floor)
+            kept.append(c)
+        self._fuse(kept, mode)
+        return kept
+
+    def _word_candidates(
+        self, ids: list[int], vector: np.ndarray | None, scale: QueryCalibration | None, filters: Filters
+    ) -> list[_Candidate]:
+        """Candidates found by their words alone, scored by meaning with their stored vectors."""
+        if not ids:
+            return []
+        records = self.index.catalog.segment_records(ids)
+        ids = [sid for sid in ids if sid in records and filters.admits(records[sid])]
+        raw = (
+            self.index.catalog.vectors_of(ids, self.encoder.dim) @ vector
+            if vector is not None and ids
+            else np.zeros(len(ids))
+        )
+        out = []
+        for sid, score in zip(ids, raw.tolist()):
+            record = records[sid]
+            has_text = record.text is not None
+            target = calibration_kind(record.kind, has_text)
+            z = float(scale.z(target, score)) if scale is not None else 0.0
+            out.append(_Candidate(record, score, z, segment_group(record.kind, has_text), semantic=z, by_meaning=False))
+        return out
+
+    def _fuse(self, candidates: list[_Candidate], mode: str) -> None:
+        fusion = self.fusion
+        if mode == WORDS:
+            for c in candidates:
+                c.score = fusion.weight * c.words
+            return
+        if mode == MEANING:
+            return
+        if fusion.method == hybrid.RRF:
+            by_meaning = sorted(candidates, key=lambda c: c.semantic, reverse=True)
+            meaning_rank = {id(c): i + 1 for i, c in enumerate(by_meaning)}
+            by_words = sorted((c for c in candidates if c.words > 0), key=lambda c: c.words, reverse=True)
+            words_rank = {id(c): i + 1 for i, c in enumerate(by_words)}
+            for c in candidates:
+                c.score = 100 * hybrid.rrf(meaning_rank[id(c)], words_rank.get(id(c)), fusion)
+            return
+        for c in candidates:
+            c.score = hybrid.blend(c.semantic, c.words, fusion)
 
     def _groups(self, filters: Filters) -> list[_Group]:
         cal = self.calibration
@@ -369,6 +513,7 @@ class Searcher:
         """The k hits listed, and every hit that could have been (one per file, or every segment),
         which the confidence's margin is measured against."""
         ranked = [_hit(0, c) for c in candidates]
+
         if any(h.kind == VIDEO for h in ranked):  # what a moment shows and what is said in it, together
             ranked = fuse_moments(ranked)
         ranked.sort(key=lambda h: h.score, reverse=True)
@@ -462,4 +607,21 @@ def _hit(rank: int, c: _Candidate) -> Hit:
         char_end=r.char_end,
         page=r.page,
         source=r.source,
+        matched=tuple(why for why, yes in (("words", c.words > 0), ("meaning", c.by_meaning)) if yes) or ("meaning",),
     )
+
+
+def split_words(query: Query, mode: str = HYBRID) -> tuple[WordQuery | None, Query | None]:
+    """A query's words taken apart (None without words), and what is left to embed (None when
+    nothing is: words alone, or only name:/path: parts)."""
+    if mode not in MODES:
+        raise UsageError("unknown search mode {mode}: use one of {choices}", mode=mode, choices=", ".join(MODES))
+    if query.text is None:
+        return None, query if mode != WORDS else None
+    word_query = parse(query.text)
+    if mode == WORDS:
+        return word_query, None
+    meant = replace(query, text=word_query.meaning or None)
+    if meant.text is None and meant.image is None and meant.like is None:
+        return word_query, None
+    return word_query, meant

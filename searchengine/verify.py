@@ -234,6 +234,7 @@ def _fix_catalog_and_vectors(folder: Path, manifest: Manifest, done: list[str]) 
         damaged = index.catalog.bad_vector_items(manifest.dim)
         dropped = sorted(set(damaged) | set(gone))
         index.rebuild_vectors()  # from the catalog, whatever the file said
+        index.catalog.rebuild_words()
         if dropped:
             index.commit(run_id, [], dropped)
             done.append(f"dropped {len(gone)} files gone from disk and {len(damaged)} with damaged vectors")
@@ -241,7 +242,7 @@ def _fix_catalog_and_vectors(folder: Path, manifest: Manifest, done: list[str]) 
             done.append(f"kept the files under {', '.join(map(printable, unreachable))}: not reachable now")
         index.save()
         index.catalog.finish_run(run_id, {"removed": len(dropped)})
-        done.append("rebuilt the vector file from the catalog")
+        done.append("rebuilt the vector file and the word index from the catalog")
     if (folder / CALIBRATION).is_file() and Calibration.read(folder) is None:
         (folder / CALIBRATION).unlink()
         done.append(f"removed an unreadable {CALIBRATION} (the next search recomputes it)")

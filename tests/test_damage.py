@@ -106,7 +106,7 @@ def _damage_catalog(index_dir: Path, how: str) -> None:
     else:
         pages = catalog.stat().st_size // 4096
         with open(catalog, "r+b") as fh:
-            for page in (1, 2, pages // 3, pages // 2, pages - 2, pages - 1):
+            for page in (1, 2, 3, pages // 5, pages // 3, pages // 2, 2 * pages // 3, pages - 2, pages - 1):
                 fh.seek(page * 4096)
                 fh.write(os.urandom(4096))
 

@@ -62,6 +62,7 @@ class HitOut(BaseModel):
     segment_id: int
     char_start: int | None
     char_end: int | None
+    matched: list[Literal["words", "meaning"]]
     file_url: str
     thumbnail_url: str | None
 
@@ -91,9 +92,9 @@ def thumbnails(request: Request) -> Thumbnails:
     return request.app.state.thumbnails
 
 
-def _run(lib: Library, query: Query, kind: str, min_score: float | None, k: int) -> SearchOut:
+def _run(lib: Library, query: Query, kind: str, min_score: float | None, k: int, **modes: bool) -> SearchOut:
     started = time.perf_counter()
-    hits = lib.index.search(query, kind=kind, k=k, min_score=min_score)
+    hits = lib.index.search(query, kind=kind, k=k, min_score=min_score, **modes)
     took = (time.perf_counter() - started) * 1000
     return SearchOut(query=query.describe(), took_ms=round(took, 1), hits=[HitOut.of(h) for h in hits])
 
@@ -112,11 +113,15 @@ def search(
     type: Kind = Param("any", description="Only results of this kind."),
     k: int = Param(24, ge=1, le=MAX_K, description="Number of results (one per file)."),
     min_score: float | None = MinScore,
+    lexical_only: bool = Param(False, description="Match the words only (codes, names, phrases as typed)."),
+    semantic_only: bool = Param(False, description="Match by meaning only."),
     lib: Library = Depends(library),
 ) -> SearchOut:
     if q is None and like is None:
         raise QueryError("nothing to search for: give q=words or like=SEGMENT_ID")
-    return _run(lib, Query(text=q, like=like), type, min_score, k)
+    return _run(
+        lib, Query(text=q, like=like), type, min_score, k, lexical_only=lexical_only, semantic_only=semantic_only
+    )
 
 
 @router.post("/search", response_model=SearchOut, summary="Search with an uploaded image (and optional words)")

@@ -26,6 +26,7 @@ from searchengine.store.migrations import migrate
 from searchengine.store.models import FileError, Item, Meta, Run, Segment, Skipped
 from searchengine.store.reader import CatalogReader, connect, damaged, path_prefix
 from searchengine.store.records import GENERATION_KEY, BatchResult, ItemDraft
+from searchengine.store.words import REBUILD
 
 
 def now() -> datetime:
@@ -103,6 +104,12 @@ class Catalog(CatalogReader):
         with self.session() as s, s.begin():
             for item_id, path, size, mtime_ns in moves:
                 s.execute(update(Item).where(Item.id == item_id).values(path=path, size=size, mtime_ns=mtime_ns))
+
+    def rebuild_words(self) -> None:
+        """Refill the word index from the catalog's texts and paths (repair)."""
+        with self.engine.begin() as conn:
+            for statement in REBUILD:
+                conn.exec_driver_sql(statement)
 
     def commit_batch(self, run_id: int, drafts: Sequence[ItemDraft], removed_paths: Sequence[str] = ()) -> BatchResult:
         """Replace the given files' entries (and drop removed ones) in one transaction."""

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from sqlalchemy import Connection, text
 
 from searchengine.paths import ESCAPE
-from searchengine.store.models import Base, Skipped
+from searchengine.store.models import Base, Item, Segment, Skipped
 from searchengine.store.reader import too_new
 from searchengine.store.records import SCHEMA_VERSION
+from searchengine.store.words import REBUILD, SCHEMA
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -61,6 +62,15 @@ def _v5_passage_pages(conn: Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE segments ADD COLUMN {column} {sql_type}")
 
 
+def _v6_word_index(conn: Connection) -> None:
+    """The word index beside the vectors (store/words.py): FTS5 tables over segment texts and file
+    names, kept in step by triggers, filled here from what the catalog already holds (the tables
+    they follow are made first where a catalog lacks them)."""
+    Base.metadata.create_all(conn, tables=[Item.__table__, Segment.__table__])
+    for statement in SCHEMA + REBUILD:
+        conn.exec_driver_sql(statement)
+
+
 # index i holds the migration from version i to i + 1
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("initial schema: items, segments, runs, errors, meta", _v1_initial),
@@ -68,6 +78,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("paths stored losslessly: names that are not UTF-8", _v3_lossless_paths),
     ("skipped entries, items.note", _v4_skipped_and_notes),
     ("segments.page, .source, .boxes: document pages and text read in pictures", _v5_passage_pages),
+    ("word index: FTS5 over segment texts and file names", _v6_word_index),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "records.SCHEMA_VERSION is the number of migrations"
 

@@ -34,6 +34,7 @@ from searchengine.store.records import (
     SegmentRecord,
     valid_id,
 )
+from searchengine.store.words import FILE_WORDS, SEGMENT_WORDS, VOCAB
 
 CHUNK = 500  # ids per IN (...) list
 _KNOWN = "SELECT id, path, size, mtime_ns, content_hash, status FROM items"
@@ -388,6 +389,44 @@ class CatalogReader:
             return None
         root, model, started, finished, *counts = rows[0]
         return RunRecord(from_catalog(root), model, _when(started), _when(finished), *counts)
+
+    # --- the word index (store/words.py) -----------------------------------------------------------
+    def has_words(self) -> bool:
+        """Whether the catalog has a word index (one made before it, read where it cannot be
+        upgraded, has none: searches then go by meaning alone)."""
+        rows = self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SEGMENT_WORDS,))
+        return bool(rows)
+
+    def text_count(self) -> int:
+        """How many segments the word index holds (those with text)."""
+        return self._scalar(f"SELECT count(*) FROM {SEGMENT_WORDS}_docsize") or 0
+
+    def word_counts(self, words: Iterable[str]) -> dict[str, int]:
+        """How many segments hold each word (words that none holds are left out)."""
+        wanted = sorted(set(words))
+        if not wanted:
+            return {}
+        return dict(self._rows(f"SELECT term, doc FROM {VOCAB} WHERE term IN ({','.join('?' * len(wanted))})", wanted))
+
+    def text_matches(self, match: str, limit: int) -> list[int]:
+        """Segment ids whose text matches an FTS5 expression, best (BM25) first."""
+        rows = self._rows(
+            f"SELECT rowid FROM {SEGMENT_WORDS} WHERE {SEGMENT_WORDS} MATCH ? ORDER BY rank LIMIT ?", (match, limit)
+        )
+        return [r[0] for r in rows]
+
+    def text_match_count(self, match: str) -> int:
+        """How many segments' texts match an FTS5 expression."""
+        return self._scalar(f"SELECT count(*) FROM {SEGMENT_WORDS} WHERE {SEGMENT_WORDS} MATCH ?", (match,)) or 0
+
+    def name_matches(self, match: str, limit: int) -> list[int]:
+        """The first segment of each file whose name or folder matches an FTS5 expression, best first."""
+        rows = self._rows(
+            f"SELECT (SELECT s.id FROM segments s WHERE s.item_id = f.rowid ORDER BY s.ordinal LIMIT 1) "
+            f"FROM {FILE_WORDS} f WHERE {FILE_WORDS} MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit),
+        )
+        return [r[0] for r in rows if r[0] is not None]
 
     def integrity_problems(self) -> list[str]:
         """SQLite's own consistency check: [] when the database file is sound (a file too damaged

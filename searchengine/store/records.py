@@ -39,7 +39,7 @@ class ItemDraft:
     note: str | None = None  # indexed with a caveat, e.g. a long text cut at its first MiB
 
 
-SCHEMA_VERSION = 5  # PRAGMA user_version of a current catalog; migrations.py holds the steps
+SCHEMA_VERSION = 6  # PRAGMA user_version of a current catalog; migrations.py holds the steps
 GENERATION_KEY = "generation"
 MAX_ID = 2**63 - 1  # SQLite's largest integer: ids beyond it cannot name a row
 

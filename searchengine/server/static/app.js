@@ -26,15 +26,26 @@ function clock(seconds) {
 
 const STOPWORDS = new Set("the and for with from that this what who which where when how are was were its".split(" "));
 
-// The passage, lightly cleaned of markdown marks, with words that begin like the query's words marked.
-function snippet(text, words, limit = 420) {
+// The query's words as the word index makes them (letters and digits; name:/path: prefixes and quotes dropped).
+function queryWords(q) {
+  return q.replace(/\b(name|path):/gi, " ").toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "")
+    .split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+// The passage, lightly cleaned of markdown marks, with words that begin like the query's words marked;
+// for a hit found by its words (matched: "words"), the very words matched, short ones and numbers too.
+function snippet(text, words, exact = false, limit = 420) {
   const plain = text.replace(/^#{1,6}\s+/gm, "").replace(/(\*\*|__)(.+?)\1/g, "$2");
-  const short = plain.length > limit ? plain.slice(0, limit).replace(/\s+\S*$/, "") + " …" : plain;
   const node = el("p", { class: "snippet" });
-  const terms = words.map((w) => w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, ""))
-    .filter((w) => w.length > 2 && !STOPWORDS.has(w));
+  const terms = exact ? queryWords(words.join(" ")).filter((w) => !STOPWORDS.has(w))
+    : words.map((w) => w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, "")).filter((w) => w.length > 2 && !STOPWORDS.has(w));
+  const at = exact && terms.length ? Math.max(0, plain.toLowerCase().normalize("NFKD").search(terms[0]) - 120) : 0;
+  const start = at ? plain.indexOf(" ", at) + 1 : 0;  // a long passage: from just before the first match
+  const rest = plain.slice(start);
+  const short = (start ? "… " : "") + (rest.length > limit ? rest.slice(0, limit).replace(/\s+\S*$/, "") + " …" : rest);
   if (!terms.length) { node.textContent = short; return node; }
-  const re = new RegExp(`(?<![\\p{L}\\p{N}])((?:${terms.join("|")})[\\p{L}\\p{N}]*)`, "giu");
+  const tail = exact ? "(?![\\p{L}\\p{N}])" : "[\\p{L}\\p{N}]*";
+  const re = new RegExp(`(?<![\\p{L}\\p{N}])((?:${terms.join("|")})${tail})`, "giu");
   short.split(re).forEach((part, i) => node.append(i % 2 ? el("mark", {}, part) : part));
   return node;
 }
@@ -47,8 +58,9 @@ function card(hit) {
     media.push(el("a", { href: target, target: "_blank", rel: "noopener", class: "thumb" },
       el("img", { src: hit.thumbnail_url, alt: hit.name, loading: "lazy", decoding: "async" })));
   }
+  const byWords = (hit.matched || []).includes("words");
   if (hit.text) {
-    const passage = snippet(hit.text, words);
+    const passage = snippet(hit.text, words, byWords);
     if (hit.source === "ocr") passage.title = "Text read in the picture (OCR)";
     media.push(passage);
   }
@@ -73,6 +85,8 @@ function card(hit) {
       el("div", { class: "row" },
         el("span", { class: "kind" }, hit.kind),
         when,
+        byWords ? el("span", { class: "matched", title: `found by its words${(hit.matched || []).includes("meaning") ? " and its meaning" : ""}` },
+          "words") : "",
         el("span", { class: "score", title: `${hit.confidence} confidence: calibrated score ${hit.score} (cosine ${hit.raw_score})` },
           hit.confidence === "low" ? "weak" : hit.confidence),
         el("button", { type: "button", class: "like", title: "Search for results like this one",
