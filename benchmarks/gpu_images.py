@@ -152,16 +152,6 @@ def build_folder(
 
 # --- decoders ---------------------------------------------------------------------------------
 
-_TRANSPOSE = {
-    2: "FLIP_LEFT_RIGHT",
-    3: "ROTATE_180",
-    4: "FLIP_TOP_BOTTOM",
-    5: "TRANSPOSE",
-    6: "ROTATE_270",
-    7: "TRANSVERSE",
-    8: "ROTATE_90",
-}
-
 
 def simplejpeg_available() -> str | None:
     """None when simplejpeg can be used, else why not."""
@@ -196,10 +186,11 @@ def simplejpeg_load(path: Path, draft_size: int, eighths: bool = False):
             data, colorspace="RGB", min_factor=scale, min_height=-(-height // scale), min_width=-(-width // scale)
         )
     image = Image.fromarray(pixels)
+    from searchengine.media.images import upright
+
     with Image.open(io.BytesIO(data)) as header:
         orientation = header.getexif().get(EXIF_ORIENTATION, 1)
-    method = _TRANSPOSE.get(orientation)
-    return image.transpose(getattr(Image.Transpose, method)) if method else image
+    return upright(image, orientation)
 
 
 # --- the decode stage ---------------------------------------------------------------------------

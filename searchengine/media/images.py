@@ -88,7 +88,7 @@ def load_image(path: Path, draft_size: int = DRAFT_SIZE):
                 image.load()
                 orientation = _orientation(image)  # after loading: a PNG's EXIF may follow its pixels
                 image = _reduced(within_aspect(image), draft_size)
-                return _to_rgb(_upright(image, orientation))
+                return _to_rgb(upright(image, orientation))
     except DecodeError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -164,7 +164,7 @@ def _orientation(image) -> int | None:
         return None
 
 
-def _upright(image, orientation: int | None):
+def upright(image, orientation: int | None):
     """The image turned as its EXIF orientation says (read before it was cut or reduced)."""
     from PIL import Image
 
