@@ -108,7 +108,9 @@ def _path_text(path: str, width: int, style: str | None) -> Text:
 
 def terminal_blocks(hits: Sequence[Hit], width: int) -> Iterator[tuple[Hit | None, list[Text]]]:
     """The hits laid out for a terminal `width` cells wide: (None, [header]), then (hit, its one or
-    two lines) for each hit, a rule above the first weak one."""
+    two lines) for each hit, best first but the weak ("low") ones after the others, under a rule,
+    as the web page lists them: interleaving kinds (`--type any`) can put a "medium" hit below a
+    "low" one. Each keeps its rank."""
     rank_width = max(1, len(str(max((h.rank for h in hits), default=1))))
     fixed = [rank_width, SCORE_WIDTH, CONFIDENCE_WIDTH, KIND_WIDTH]
     path_width = max(12, width - sum(fixed) - len(GAP) * len(fixed))
@@ -123,6 +125,7 @@ def terminal_blocks(hits: Sequence[Hit], width: int) -> Iterator[tuple[Hit | Non
         ]
     )
     yield None, [Text(header, style="bold")]
+    hits = [h for h in hits if h.confidence != "low"] + [h for h in hits if h.confidence == "low"]
     weak_from = next((i for i, h in enumerate(hits) if h.confidence == "low"), None)
     for i, hit in enumerate(hits):
         lines = []

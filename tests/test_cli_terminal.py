@@ -369,3 +369,22 @@ def test_paths_are_shortened_from_the_middle_keeping_the_name():
     assert ellipsize_path("写真/旅行/京都/猫の写真.jpg", 19) == "写真/…/猫の写真.jpg"
     assert ellipsize_path("写真/旅行/京都/猫の写真.jpg", 18) == "…/猫の写真.jpg"
     assert (clock(65), clock(3725), clock(None)) == ("01:05", "1:02:05", "")
+
+
+def test_weak_hits_are_listed_after_the_others_under_a_rule():
+    """Interleaving kinds can rank a "medium" hit below a "low" one; the table lists the weak ones
+    last, under the rule, as the web page does, each with its own rank."""
+    from dataclasses import replace
+
+    from searchengine.cli.table import WEAK_RULE, terminal_lines
+    from searchengine.hits import Hit
+
+    levels = ("high", "low", "medium", "low")
+    hits = [
+        replace(Hit(i + 1, 5.0 - i, 0.3, f"/p/{level}{i + 1}.jpg", "image", None, None, None, i, i), confidence=level)
+        for i, level in enumerate(levels)
+    ]
+    shown = [line.plain for line in terminal_lines(hits, 80)[1:]]
+    names = [re.search(r"(\w+\d)\.jpg", line).group(1) for line in shown if ".jpg" in line]
+    assert names == ["high1", "medium3", "low2", "low4"]
+    assert WEAK_RULE in shown[2]
