@@ -29,6 +29,7 @@ from searchengine.api import Index
 from searchengine.errors import IndexLocked, SearchEngineError
 from searchengine.ingest.summary import RunSummary
 from searchengine.kinds import kind_of
+from searchengine.media.discover import IGNORE_FILE, ignore_spec, left_out
 
 log = logging.getLogger(__name__)
 
@@ -63,24 +64,41 @@ Report = Callable[[WatchEvent], None]
 
 
 class _Pending:
-    """Paths changed since the last run, gathered from watchdog's thread."""
+    """Paths changed since the last run, gathered from watchdog's thread. What a sync of the watched
+    folders would leave out (hidden entries, their .searchengineignore rules, `exclude` patterns)
+    is left out here too, or a watched change would index a file the next sync drops again."""
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, folders: Iterable[Path] = (), exclude: Iterable[str] = ()):
         self._lock = threading.Condition()
         self._changed: dict[str, float] = {}  # path -> time of its last event
         self._gone: set[str] = set()
         self._writing: set[str] = set()  # opened for writing, not closed yet
         self._last = 0.0
         self._skip = str(index_dir) + os.sep
+        self._exclude = tuple(exclude)
+        # deepest first, so a path is judged by the innermost watched folder that holds it
+        self._rules = {
+            folder: ignore_spec(folder, self._exclude)
+            for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True)
+        }
 
     def _wanted(self, path: str, is_directory: bool) -> bool:
         if path.startswith(self._skip) or path == self._skip[:-1]:
             return False
         return is_directory or kind_of(Path(path)) is not None
 
+    def _ignored(self, path: str, is_directory: bool) -> bool:
+        target = Path(path)
+        for folder in self._rules:
+            if target.is_relative_to(folder):
+                if target.name == IGNORE_FILE and target.parent == folder:  # the rules changed
+                    self._rules[folder] = ignore_spec(folder, self._exclude)
+                return left_out(target, folder, self._rules[folder], is_directory)
+        return False
+
     def changed(self, path: str, is_directory: bool, writing: bool | None = None, complete: bool = False) -> None:
         """complete: the file is whole already (moved here), no need to let it settle."""
-        if not self._wanted(path, is_directory):
+        if self._ignored(path, is_directory) or not self._wanted(path, is_directory):
             return
         with self._lock:
             self._changed[path] = time.monotonic() - (OPEN_PATIENCE if complete else 0.0)
@@ -216,7 +234,7 @@ class Watcher:
         self.report = report or (lambda event: None)
         self.options = options
         self.stop_event = threading.Event()
-        self._pending = _Pending(index.path)
+        self._pending = _Pending(index.path, self.folders, options.get("exclude", ()))
         self.runs = 0  # runs that applied changes (not counting the catch-up)
 
     def stop(self) -> None:

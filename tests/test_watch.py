@@ -46,6 +46,8 @@ def watched(tmp_path):
     folder = tmp_path / "media"
     folder.mkdir()
     shutil.copy2(PHOTOS / "cat_chelsea.jpg", folder / "cat.jpg")
+    (folder / ".searchengineignore").write_text("drafts/\n")
+    (folder / "drafts").mkdir()
     index_dir = tmp_path / "index"
     run_cli("index", folder, "--index", index_dir, "--model", "demo", home=tmp_path / "home")
     shutil.copy2(TEXTS / "cats_and_sleep.md", folder / "while-away.md")  # changed while not watching
@@ -88,6 +90,11 @@ def test_watch_applies_changes_and_stops_cleanly(watched):
 
     _until(lambda: "1 renamed" in log.read_text(), "the rename reported (vectors kept, nothing embedded)")
 
+    # what a sync leaves out, watching leaves out too: an ignored folder, a hidden one
+    (folder / "drafts" / "draft.md").write_text("A draft about cats, not to be indexed.\n")
+    (folder / ".notes").mkdir()
+    (folder / ".notes" / "hidden.md").write_text("A hidden note about cats.\n")
+
     (folder / "cat.jpg").unlink()  # delete
     _until(lambda: str(folder / "cat.jpg") not in _indexed(index_dir), "a deleted photo")
 
@@ -102,6 +109,8 @@ def test_watch_applies_changes_and_stops_cleanly(watched):
         fh.write(data[len(data) // 2 :])
     _until(lambda: _indexed(index_dir).get(str(target)) == len(data), "the completed photo")
     assert "failed" not in log.read_text()
+    indexed = _indexed(index_dir)
+    assert str(folder / "drafts" / "draft.md") not in indexed and str(folder / ".notes" / "hidden.md") not in indexed
 
     proc.send_signal(signal.SIGINT)  # Ctrl-C
     assert proc.wait(timeout=30) == 0
@@ -121,6 +130,8 @@ def test_serve_watch_makes_a_new_photo_searchable(tmp_path):
     folder = tmp_path / "media"
     folder.mkdir()
     shutil.copy2(PHOTOS / "cat_chelsea.jpg", folder / "cat.jpg")
+    (folder / ".searchengineignore").write_text("drafts/\n")
+    (folder / "drafts").mkdir()
     index_dir = tmp_path / "index"
     run_cli("index", folder, "--index", index_dir, "--model", "demo", home=tmp_path / "home")
     with socket.socket() as s:
@@ -154,3 +165,19 @@ def test_serve_watch_makes_a_new_photo_searchable(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def test_the_watcher_leaves_out_what_a_sync_leaves_out(tmp_path):
+    from searchengine.media.discover import ignore_spec, left_out
+
+    root = tmp_path / "media"
+    root.mkdir()
+    (root / ".searchengineignore").write_text("drafts/\n*.tmp.md\n")
+    spec = ignore_spec(root, ["private/"])
+    assert left_out(root / "drafts" / "a" / "note.md", root, spec)  # under an ignored folder
+    assert left_out(root / "private" / "note.md", root, spec)  # an exclude pattern
+    assert left_out(root / "x.tmp.md", root, spec)
+    assert left_out(root / ".cache" / "thumb.png", root, spec)  # hidden on the way
+    assert left_out(root / "drafts", root, spec, is_dir=True)
+    assert not left_out(root / "notes" / "note.md", root, spec)
+    assert not left_out(tmp_path / "elsewhere.md", root, spec)  # not under root: not for these rules

@@ -62,6 +62,21 @@ UNSUPPORTED = "unsupported file type"  # the reason a file of no kind we index i
 NO_EXTENSION = "no extension"
 
 
+def left_out(path: Path, root: Path, spec, is_dir: bool = False) -> bool:
+    """Whether `discover(root)` leaves `path` out in silence: it, or a folder on the way to it from
+    root, is hidden or matched by the ignore rules `spec` (`ignore_spec`). A path outside root: False."""
+    try:
+        parts = Path(path).relative_to(root).parts
+    except ValueError:
+        return False
+    if any(part.startswith(".") for part in parts):
+        return True
+    if spec is None:
+        return False
+    folders = ("/".join(parts[:i]) + "/" for i in range(1, len(parts)))
+    return any(spec.match_file(f) for f in folders) or spec.match_file("/".join(parts) + ("/" if is_dir else ""))
+
+
 def unsupported_by_extension(skipped: Iterable[tuple[str, str]]) -> dict[str, int]:
     """{".pdf": 2, "no extension": 1, …}, most first, of the (path, reason) entries skipped as UNSUPPORTED."""
     counts = Counter(
