@@ -810,5 +810,40 @@ def _start_watching(served):
 
 
 def main(preload=None) -> None:
-    """Run the command line; `preload`: the launcher's early encoder load (coldstart.Preload)."""
-    app(obj=preload, prog_name="searchengine")
+    """Run the command line; `preload`: the launcher's early encoder load (coldstart.Preload).
+
+    A mistake on the command line (an unknown option, a value out of range) is one line on stderr
+    that names the command's help, like the library's errors, not click's framed box; exit 2."""
+    usage_error, click_error, no_args_is_help = _parse_errors()
+    try:
+        code = app(obj=preload, prog_name="searchengine", standalone_mode=False)
+    except no_args_is_help as exc:  # a bare group: its help, printed already
+        raise SystemExit(exc.exit_code) from None
+    except usage_error as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "searchengine"
+        _stderr_line(f"{exc.format_message().rstrip('.')} (see '{command} --help')")
+        raise SystemExit(exc.exit_code) from None
+    except click_error as exc:
+        _stderr_line(exc.format_message())
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:  # Ctrl-C at a prompt
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _parse_errors() -> tuple[type, type, type]:
+    """(UsageError, ClickException, NoArgsIsHelpError) of the click Typer runs on: its own copy from
+    Typer 0.28, the click package before."""
+    import sys
+
+    ancestors = typer.BadParameter.__mro__
+    usage_error = next(c for c in ancestors if c.__name__ == "UsageError")
+    click_error = next(c for c in ancestors if c.__name__ == "ClickException")
+    no_args_is_help = getattr(sys.modules[usage_error.__module__], "NoArgsIsHelpError", None)
+    return usage_error, click_error, no_args_is_help or type("NeverRaised", (Exception,), {})
+
+
+def _stderr_line(message: str) -> None:
+    from .output import stderr
+
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)

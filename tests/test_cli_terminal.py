@@ -388,3 +388,19 @@ def test_weak_hits_are_listed_after_the_others_under_a_rule():
     names = [re.search(r"(\w+\d)\.jpg", line).group(1) for line in shown if ".jpg" in line]
     assert names == ["high1", "medium3", "low2", "low4"]
     assert WEAK_RULE in shown[2]
+
+
+def test_a_command_line_mistake_is_one_line_naming_the_help(session_home):
+    for args, says in (
+        (["duplicates", "--threshold", "2"], "Invalid value for '--threshold'"),
+        (["search", "cats", "-k", "abc"], "Invalid value for '-k'"),
+        (["search", "--bogus"], "No such option: --bogus"),
+        (["nosuchcommand"], "No such command"),
+    ):
+        done = run_cli(*args, home=session_home, check=False)
+        assert done.returncode == 2 and done.stdout == ""
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
+        assert "--help')" in lines[0] and "╭" not in done.stderr
+    bare = run_cli("bench", home=session_home, check=False)  # a bare group: its help, as before
+    assert bare.returncode == 2 and "Usage: searchengine bench" in bare.stdout and bare.stderr == ""
