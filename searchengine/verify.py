@@ -111,6 +111,7 @@ def _check_catalog(catalog, manifest: Manifest | None, folder: Path, report: Rep
         report.problems.append("manifest counts differ from the catalog")
     if Path(folder / CALIBRATION).is_file() and Calibration.read(folder) is None:
         report.problems.append(f"{CALIBRATION} is unreadable or out of date (the next search recomputes it)")
+    report.problems += [f"{p}: repair rebuilds it" for p in catalog.word_index_problems()]
     _check_files(catalog, manifest, report)
 
 

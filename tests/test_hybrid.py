@@ -151,7 +151,10 @@ def test_repair_rebuilds_the_word_index(demo, tmp_path):
     con.close()
     ix.close()
     assert ix.search("ZX81-4471-QP", lexical_only=True) == []
+    found = ix.verify()
+    assert not found.ok and any("the word index lacks" in p for p in found.problems), found.problems
     report = ix.repair()
+    assert ix.verify().ok
     assert any("word index" in line for line in report.repaired)
     assert _names(ix.search("ZX81-4471-QP", lexical_only=True)) == ["order_confirmation.txt"]
     assert _names(ix.search("name:holiday", lexical_only=True)) == ["holiday.txt"]

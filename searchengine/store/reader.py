@@ -397,6 +397,30 @@ class CatalogReader:
         rows = self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SEGMENT_WORDS,))
         return bool(rows)
 
+    def word_index_problems(self) -> list[str]:
+        """Where the word index and the catalog disagree: texts or files it does not hold, or holds
+        and the catalog does not (SQLite's integrity check reads only its pages, not its content;
+        FTS5's own check needs a writable connection)."""
+        if not self.has_words():
+            return []
+        (missing_texts, extra_texts, missing_files, extra_files), *_ = self._rows(
+            f"""SELECT
+            (SELECT count(*) FROM segments s WHERE s.text IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM {SEGMENT_WORDS}_docsize d WHERE d.id = s.id)),
+            (SELECT count(*) FROM {SEGMENT_WORDS}_docsize d
+                WHERE NOT EXISTS (SELECT 1 FROM segments s WHERE s.id = d.id AND s.text IS NOT NULL)),
+            (SELECT count(*) FROM items i WHERE NOT EXISTS (SELECT 1 FROM {FILE_WORDS} f WHERE f.rowid = i.id)),
+            (SELECT count(*) FROM {FILE_WORDS} f WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.id = f.rowid))"""
+        )
+        problems = []
+        if missing_texts or extra_texts:
+            problems.append(f"the word index lacks {missing_texts} texts and holds {extra_texts} the catalog does not")
+        if missing_files or extra_files:
+            problems.append(
+                f"the word index lacks {missing_files} file names and holds {extra_files} the catalog does not"
+            )
+        return problems
+
     def text_count(self) -> int:
         """How many segments the word index holds (those with text)."""
         return self._scalar(f"SELECT count(*) FROM {SEGMENT_WORDS}_docsize") or 0
