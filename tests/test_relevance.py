@@ -7,6 +7,7 @@ byte-identical and a half-size copy of one photo.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -234,3 +235,9 @@ def test_a_copy_is_told_by_its_pixels(tmp_path):
     assert not same_picture(original, fingerprint(tmp_path / "half.jpg"))  # a crop is another picture
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     assert fingerprint(tmp_path / "broken.jpg") is None
+    # kept by path, size and modification time: read once, read again when the file changes
+    assert fingerprint(tmp_path / "small.jpg") is fingerprint(tmp_path / "small.jpg")
+    Image.open(PHOTOS / "yellow_flower_closeup.jpg").convert("RGB").save(tmp_path / "small.jpg")
+    os.utime(tmp_path / "small.jpg", ns=(1, 1))  # a new mtime even on a coarse clock
+    assert not same_picture(original, fingerprint(tmp_path / "small.jpg"))
+    assert fingerprint(tmp_path / "missing.jpg") is None

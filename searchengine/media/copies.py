@@ -12,7 +12,9 @@ distinct photos at most 0.81. A copy also keeps its aspect ratio (within roundin
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ SIDE = 32  # the thumbnail compared: SIDE x SIDE grey levels
 DECODE = 4 * SIDE  # the shorter side pictures are decoded at (at least), before the thumbnail
 SAME = 0.975  # correlation from which two thumbnails are taken for the same picture
 ASPECT = 0.05  # |log(aspect ratio a / aspect ratio b)| a copy stays within
+KEPT = 1024  # fingerprints kept in memory (8 KB each)
 
 
 @dataclass(frozen=True)
@@ -35,17 +38,30 @@ class Fingerprint:
 
 
 def fingerprint(path: Path) -> Fingerprint | None:
-    """The picture's fingerprint, or None when it cannot be read (it is then no one's copy)."""
+    """The picture's fingerprint, or None when it cannot be read (it is then no one's copy). The
+    last KEPT are kept by path, size and modification time: a server's repeated image queries
+    decode each nearby picture once (a 5312 x 2988 JPEG: 10-15 ms a time)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return _fingerprint(str(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=KEPT)
+def _fingerprint(path: str, size: int, mtime_ns: int) -> Fingerprint | None:
     from PIL import Image
 
     try:
-        image = load_image(path, draft_size=DECODE)  # a JPEG decoded at 1/8 scale or so: fast
+        image = load_image(Path(path), draft_size=DECODE)  # a JPEG decoded at 1/8 scale or so: fast
     except DecodeError:
         return None
     grey = np.asarray(image.convert("L").resize((SIDE, SIDE), Image.BILINEAR), dtype=np.float64).ravel()
     grey -= grey.mean()
     norm = np.linalg.norm(grey)
-    return Fingerprint(grey / norm if norm else grey, image.width / max(1, image.height))
+    pixels = grey / norm if norm else grey
+    pixels.setflags(write=False)  # shared by every caller
+    return Fingerprint(pixels, image.width / max(1, image.height))
 
 
 def same_picture(a: Fingerprint, b: Fingerprint) -> bool:
