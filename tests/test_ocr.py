@@ -126,3 +126,33 @@ def test_ocr_touches_no_network():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "OFFLINE" in done.stdout
     assert done.stderr.strip() == ""  # nothing of the package's own logging reaches the user
+
+
+@pytest.mark.parametrize(
+    "failure, says",
+    [
+        ('raise ImportError("libGL.so.1: cannot open shared object file: No such file or directory")', "libGL.so.1"),
+        ('raise RuntimeError("module compiled against ABI version 0x1000009")', "RuntimeError"),
+    ],
+)
+def test_pictures_are_indexed_when_ocr_does_not_load(tmp_path, failure, says):
+    """OpenCV (which rapidocr imports) wants libGL, absent from many servers, or breaks in its own
+    ways: the pictures are indexed all the same, and the run says once why their words are not read."""
+    from conftest import run_cli
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "cv2.py").write_text(failure + "\n")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("cat_chelsea.jpg", "coffee_cup.jpg"):
+        (folder / name).write_bytes((PHOTOS / name).read_bytes())
+    done = run_cli(
+        "index", folder, "--index", tmp_path / "index", "--model", "demo", "--json",
+        home=tmp_path / "home", env={"PYTHONPATH": str(broken)}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert '"added": 2' in done.stdout.replace(" ", "").replace('"added":2', '"added": 2') and '"failed": 0' in (
+        done.stdout.replace('"failed":0', '"failed": 0')
+    ), done.stdout
+    assert done.stderr.count("text in pictures is not read") == 1 and says in done.stderr, done.stderr

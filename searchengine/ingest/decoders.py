@@ -15,6 +15,7 @@ model (media/ocr_cache.py), so a file is never read twice. Video keyframes are r
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -90,7 +91,6 @@ class DecodeContext:
     # One transcription at a time: Whisper uses every core itself; other workers keep decoding images.
     _asr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _draft_side: int | None = field(default=None, repr=False)
-    _ocr_missing: bool = field(default=False, repr=False)
 
     @property
     def draft_side(self) -> int:
@@ -100,18 +100,12 @@ class DecodeContext:
         return self._draft_side
 
     def ocr_engine(self):
-        """The process's OCR engine (media.ocr), or None when OCR is off or cannot run here (the
-        package is missing: said once, and the run goes on without OCR)."""
-        if not self.ocr or self._ocr_missing:
+        """The process's OCR engine (media.ocr), or None when OCR is off or cannot run here (said
+        once, and the run goes on without OCR)."""
+        if not self.ocr or ocr_load_problem() is not None:
             return None
-        from searchengine.media.ocr import NOT_INSTALLED, ocr_engine
+        from searchengine.media.ocr import ocr_engine
 
-        try:
-            import rapidocr_onnxruntime  # noqa: F401
-        except ImportError:
-            log.warning("text in pictures is not read: %s", NOT_INSTALLED)
-            self._ocr_missing = True
-            return None
         return ocr_engine()
 
     def ocr_lines(self, content_hash: str) -> FileLines | None:
@@ -142,6 +136,33 @@ class DecodeContext:
             self.progress.media_done(str(path), stage)
 
 
+def ocr_load_problem() -> str | None:
+    with _OCR_LOAD:  # decoding threads ask at once: one tries, the others read its answer
+        return _ocr_load_problem()
+
+
+_OCR_LOAD = threading.Lock()
+
+
+@functools.cache
+def _ocr_load_problem() -> str | None:
+    """Why OCR cannot run in this process, said once as a warning; None when it can. The package
+    may be missing, or installed while it or what it imports (OpenCV, which wants libGL, absent
+    from many servers) does not load: pictures are indexed all the same, without their words."""
+    from searchengine.media.ocr import NOT_INSTALLED
+
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
+    except ModuleNotFoundError as exc:
+        problem = NOT_INSTALLED if exc.name == "rapidocr_onnxruntime" else f"OCR does not load here ({exc})"
+    except Exception as exc:  # a broken install fails in its own ways
+        problem = f"OCR does not load here ({type(exc).__name__}: {exc})"
+    else:
+        return None
+    log.warning("text in pictures is not read: %s", problem)
+    return problem
+
+
 Decoder = Callable[[Path, str, DecodeContext], "list[SegmentInput] | Decoded"]
 
 
@@ -149,14 +170,13 @@ def decode_image(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
     """The picture for the image tower, then the passages of the words read in it (OCR)."""
     image = load_image(path, draft_size=ctx.draft_side)
     segments = [SegmentInput(0, image=ctx.encoder.prepare_image(image))]
-    engine = ctx.ocr_engine()
-    if engine is not None:
-        try:
-            lines = _picture_lines(path, content_hash, image, engine, ctx)
-        except Exception as exc:  # the picture is indexed whatever its words' reading does
-            log.warning("%s: its words are not read: %s: %s", path, type(exc).__name__, exc)
-            lines = []
-        segments += [SegmentInput.of_passage(1 + i, p) for i, p in enumerate(ocr_passages(lines))]
+    try:
+        engine = ctx.ocr_engine()
+        lines = _picture_lines(path, content_hash, image, engine, ctx) if engine is not None else []
+    except Exception as exc:  # the picture is indexed whatever its words' reading does
+        log.warning("%s: its words are not read: %s: %s", path, type(exc).__name__, exc)
+        lines = []
+    segments += [SegmentInput.of_passage(1 + i, p) for i, p in enumerate(ocr_passages(lines))]
     return segments
 
 
