@@ -292,7 +292,7 @@ class Searcher:
         candidates: list[_Candidate] = []
         if scale is not None:  # this query's baseline per kind
             for group in self._groups(filters):
-                candidates += self._gather(vector, group, scale, filters, k, segments, exclude)
+                candidates += self._gather(vector, query_kind, group, scale, filters, k, segments, exclude)
         if query_kind == "image":
             _promote_copies(candidates, model.near_copy, copy_of)
         for c in candidates:
@@ -461,14 +461,24 @@ class Searcher:
         return [_Group(name, self._subsets[name], len(cal.groups[name])) for name in wanted if name in cal.groups]
 
     def _gather(
-        self, vector, group: _Group, scale: QueryCalibration, filters: Filters, k: int, segments: bool, exclude
+        self,
+        vector,
+        query_kind: str,
+        group: _Group,
+        scale: QueryCalibration,
+        filters: Filters,
+        k: int,
+        segments: bool,
+        exclude,
     ) -> list[_Candidate]:
         """A group's candidates, widened until they hold its k best files that pass the filters (or
-        nothing left unfetched can clear an explicit cutoff, or the group is exhausted)."""
+        nothing left unfetched can clear an explicit cutoff, or the group is exhausted). An image
+        query's texts are fetched by cosine and ranked by their hubness-corrected score
+        (calibration.hubness): the best of the fetched 4k (at least 64)."""
         fetch = min(group.size, max(4 * k, 64))
         while True:
             raw, ids = self._nearest(vector, fetch, group.subset)
-            candidates = self._candidates(vector, raw, ids, scale, filters, exclude)
+            candidates = self._candidates(vector, query_kind, raw, ids, scale, filters, exclude)
             if fetch >= group.size or len(ids) < fetch or self._enough(candidates, raw, scale, filters, k, segments):
                 return candidates
             fetch = min(group.size, fetch * 4)
@@ -493,18 +503,28 @@ class Searcher:
             return float(scale.z(kind, float(raw.min()))) < filters.min_score
         return False
 
-    def _candidates(self, vector, raw, ids, scale: QueryCalibration, filters, exclude) -> list[_Candidate]:
-        if not self.index.vectors.exact_scores and len(ids):  # exact re-ranking with the stored vectors
-            raw = self.index.catalog.vectors_of(ids, self.encoder.dim) @ vector
+    def _candidates(
+        self, vector, query_kind: str, raw, ids, scale: QueryCalibration, filters, exclude
+    ) -> list[_Candidate]:
         records = self.index.catalog.segment_records(ids)
+        corrected = query_kind == "image" and self.calibration.hub_bank() is not None
+        texts = corrected and any(
+            tower(calibration_kind(r.kind, r.text is not None)) == "text" for r in records.values()
+        )
+        stored = None
+        if len(ids) and (texts or not self.index.vectors.exact_scores):
+            stored = self.index.catalog.vectors_of(ids, self.encoder.dim)
+            raw = stored @ vector  # exact, whatever the vector index approximated
+        hubs = self.calibration.text_hubs(stored) if texts else None
         out = []
-        for sid, score in zip(ids.tolist(), raw.tolist()):
+        for i, (sid, score) in enumerate(zip(ids.tolist(), raw.tolist())):
             record = records.get(sid)
             if record is None or sid in exclude or not filters.admits(record):
                 continue
             has_text = record.text is not None
             target = calibration_kind(record.kind, has_text)
-            out.append(_Candidate(record, score, float(scale.z(target, score)), segment_group(record.kind, has_text)))
+            ranked = score - float(hubs[i]) if hubs is not None and tower(target) == "text" else score
+            out.append(_Candidate(record, score, float(scale.z(target, ranked)), segment_group(record.kind, has_text)))
         return out
 
     def _rank(

@@ -241,3 +241,43 @@ def test_a_copy_is_told_by_its_pixels(tmp_path):
     os.utime(tmp_path / "small.jpg", ns=(1, 1))  # a new mtime even on a coarse clock
     assert not same_picture(original, fingerprint(tmp_path / "small.jpg"))
     assert fingerprint(tmp_path / "missing.jpg") is None
+
+
+def test_a_texts_hubness_is_its_mean_best_cosine_with_the_images():
+    from searchengine.calibration import HUB_K, hubness
+
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((30, 16)).astype(np.float32)
+    images /= np.linalg.norm(images, axis=1, keepdims=True)
+    centre = images.mean(axis=0) / np.linalg.norm(images.mean(axis=0))
+    texts = np.stack([centre, images[0]])  # close to every image; close to one
+    hubs = hubness(texts, images)
+    assert hubs[0] == pytest.approx(np.sort(images @ centre)[-HUB_K:].mean(), abs=1e-6)
+    assert hubness(texts, images[:3])[1] == pytest.approx((images[:3] @ images[0]).mean(), abs=1e-6)  # fewer than k
+    assert hubness(texts, images[:0]).tolist() == [0.0, 0.0]
+
+
+def test_an_image_query_finds_its_caption_not_a_text_that_fits_every_picture(tmp_path, bundled):
+    """Each sample photo beside a one-line caption of it and three texts that fit any picture ("a
+    picture"): by cosine the generic texts come first for 13 of the 21 photos and the photo's own
+    caption for 7; an image query scores a text against its best matches among the collection's
+    pictures (calibration.hubness), so its own caption comes first for 12 and a generic text for none."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    photos = sorted(PHOTOS.iterdir())
+    for photo in photos:
+        shutil.copy2(photo, folder / photo.name)
+        (folder / f"{photo.stem}-caption.txt").write_text("a photo of " + photo.stem.replace("_", " ") + "\n")
+    for i, generic in enumerate(["a picture", "an image of something", "a photograph taken outdoors"]):
+        (folder / f"generic-{i}.txt").write_text(generic + "\n")
+    sync_folder(
+        folder, tmp_path / "index", IngestSettings(device="cpu", workers=2), encoder=bundled, cache_dir=cache_dir()
+    )
+    searcher = Searcher(IndexFolder.open(tmp_path / "index"), bundled)
+    try:
+        firsts = [searcher.search(Query(image=folder / p.name), Filters(kind="text"), k=1)[0] for p in photos]
+    finally:
+        searcher.close()
+    stems = [h.path.rsplit("/", 1)[1].removesuffix(".txt") for h in firsts]
+    assert not [s for s in stems if s.startswith("generic-")]
+    assert sum(s == f"{p.stem}-caption" for s, p in zip(stems, photos)) >= 11

@@ -10,7 +10,9 @@ ties counted against the query), and among the results the index folder's own ve
 approximation is visible. The catalog join of a search is left out: it does not change which
 vectors are found.
 
-Image→text pools identical captions: a retrieved caption counts if its text equals any of the
+Image→text ranks texts as an image query does (cosine less the text's hubness against the
+collection's images, calibration.py); "i2t_cosine" ranks them by cosine alone. It pools identical
+captions: a retrieved caption counts if its text equals any of the
 image's captions. Recall depends on gallery size, so the result carries the chance level.
 """
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from searchengine.calibrate import current_calibration
 from searchengine.config import cache_dir
 from searchengine.encoders.base import Encoder
 from searchengine.encoders.registry import DEFAULT_MODEL, load_encoder
@@ -75,11 +78,15 @@ class Vectors:
     image_at: np.ndarray  # segment id -> pair index of an image segment, else -1
     caption_at: np.ndarray  # segment id -> caption index of a caption segment, else -1
 
-    def caption_scores(self, queries: np.ndarray, n_captions: int) -> np.ndarray:
-        """[nq, n_captions]: each caption file scores as its best segment (as search collapses files)."""
+    def caption_scores(self, queries: np.ndarray, n_captions: int, hubs: np.ndarray | None = None) -> np.ndarray:
+        """[nq, n_captions]: each caption file scores as its best segment (as search collapses
+        files), each segment's `hubs` (what an image query takes off a text's cosine) taken off."""
         order = np.argsort(self.segment_caption, kind="stable")
         starts = np.searchsorted(self.segment_caption[order], np.arange(n_captions))
-        return np.maximum.reduceat(queries @ self.caption_segments[order].T, starts, axis=1)
+        scores = queries @ self.caption_segments[order].T
+        if hubs is not None:
+            scores = scores - hubs[order][None, :]
+        return np.maximum.reduceat(scores, starts, axis=1)
 
 
 def run_recall(
@@ -156,6 +163,8 @@ def stored_vectors(index: IndexFolder, gallery: Gallery) -> Vectors:
         for sid, vector in zip(ids.tolist(), vectors):
             name = Path(records[sid].path).name
             if name in image_of:
+                if records[sid].text is not None:  # words read in the picture (OCR): not its image vector
+                    continue
                 images[image_of[name]] = vector
                 places.append((sid, image_of[name], -1))
             elif name in caption_of:
@@ -189,7 +198,15 @@ def _measure(
     def t2i(rows):
         return queries[rows] @ vectors.images.T, _one_hot(gallery.caption_pair[rows], n_images)
 
+    # an image query ranks texts by cosine less their hubness against the collection's images
+    # (calibration.py), as search does: "i2t"; by cosine alone: "i2t_cosine"
+    calibration, _ = current_calibration(index, encoder, cache_dir())
+    hubs = calibration.text_hubs(vectors.caption_segments)
+
     def i2t(rows):
+        return vectors.caption_scores(vectors.images[rows], n_captions, hubs), gallery.correct_captions(image_ids[rows])
+
+    def i2t_cosine(rows):
         return vectors.caption_scores(vectors.images[rows], n_captions), gallery.correct_captions(image_ids[rows])
 
     t2i_ranks = _exact_ranks(n_captions, t2i)
@@ -199,6 +216,7 @@ def _measure(
         "n_captions": n_captions,
         "t2i": recall_at(t2i_ranks),
         "i2t": recall_at(_exact_ranks(n_images, i2t)),
+        "i2t_cosine": recall_at(_exact_ranks(n_images, i2t_cosine)),
         "chance": {
             "t2i": chance_recall([1] * n_captions, n_images),
             "i2t": chance_recall(gallery.n_correct_captions(), n_captions),
