@@ -97,6 +97,18 @@ def test_add_and_remove_single_files(ix, files, tmp_path):
     assert ix.sync(files / "texts").added == 3  # a folder synced again is indexed again
 
 
+def test_an_added_folder_keeps_its_ignore_rules_and_exclude_patterns(ix, tmp_path):
+    folder = tmp_path / "drop"
+    (folder / "drafts").mkdir(parents=True)
+    (folder / "keep.md").write_text("A note to keep.\n")
+    (folder / "drafts" / "draft.md").write_text("A draft, ignored.\n")
+    (folder / "scratch.tmp.md").write_text("Scratch, excluded.\n")
+    (folder / ".searchengineignore").write_text("drafts/\n")
+    added = ix.add([folder], exclude=("*.tmp.md",))
+    assert added.added == 1 and ix.status()["counts"]["items"] == 1
+    assert _names(ix.search("note", k=5)) == ["keep.md"]
+
+
 def test_an_open_index_follows_another_writer(files, tmp_path):
     with (
         Index.open(tmp_path / "index", model="demo", cache_dir=tmp_path / "cache") as writer,

@@ -102,7 +102,7 @@ def add_files(
 
     def find(manifest: Manifest | None) -> Found:
         skipped: list[tuple[str, str]] = []
-        return list(find_files(paths, skipped)), skipped
+        return list(find_files(paths, skipped, settings.exclude)), skipped
 
     return _run(
         index_dir,
@@ -137,7 +137,7 @@ def apply_changes(
 
     def find(manifest: Manifest | None) -> Found:
         skipped: list[tuple[str, str]] = []
-        return list(find_files(changed, skipped)), skipped
+        return list(find_files(changed, skipped, settings.exclude)), skipped
 
     return _run(
         index_dir,

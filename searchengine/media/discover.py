@@ -181,9 +181,11 @@ def _text_by_content(path: Path, st: os.stat_result) -> str | None:
     return TEXT if stat.S_ISREG(st.st_mode) and looks_like_text(path) else None
 
 
-def find_files(paths: Iterable[Path | str], skipped: list[tuple[str, str]] | None = None) -> Iterator[FoundFile]:
-    """The given files, and every indexable file under the given folders (as `discover` walks them),
-    each once. A path that is missing, not a kind of file searchengine indexes, or not a regular
+def find_files(
+    paths: Iterable[Path | str], skipped: list[tuple[str, str]] | None = None, exclude: Iterable[str] = ()
+) -> Iterator[FoundFile]:
+    """The given files, and every indexable file under the given folders (as `discover` walks them,
+    with their .searchengineignore and the `exclude` patterns), each once. A path that is missing, not a kind of file searchengine indexes, or not a regular
     file is appended to `skipped` with its reason. Symlinks given are followed wherever they lead:
     they were chosen by name."""
     skipped = [] if skipped is None else skipped
@@ -191,7 +193,7 @@ def find_files(paths: Iterable[Path | str], skipped: list[tuple[str, str]] | Non
     for given in paths:
         path = Path(given).expanduser().absolute()
         if path.is_dir():
-            found: Iterable[FoundFile] = discover(path, skipped=skipped, follow_outside_links=True)
+            found: Iterable[FoundFile] = discover(path, tuple(exclude), skipped, follow_outside_links=True)
         else:
             found = [_found_file(path, skipped)]
         for file in found:
