@@ -2,7 +2,8 @@
 
 One line counts files ("indexing ━━━━━━ 12/40 3.1 files/s eta 0:00:09"), advancing file by
 file; while a recording is transcribed or a video's keyframes are read, a line of its own shows
-how many seconds of it are done ("speech talk.m4a ━━━━ 03:12/10:00 2.5× real time"). A one-time
+how many seconds of it are done ("speech talk.m4a ━━━━ 03:12/10:00 2.5× real time"), and while
+a PDF's scanned pages are read, how many pages ("OCR scan.pdf ━━━━ 3/40 pages 4.2 s/page"). A one-time
 preparation (exporting a model to ONNX, assembling Whisper: searchengine.preparing) gets a line
 of its own while it runs, so a first run never sits at 0 without saying why.
 """
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
+
+from searchengine.ingest.progress import PAGES
 
 from .output import stderr
 from .table import clock
@@ -31,6 +34,8 @@ class _DoneColumn(ProgressColumn):
         if task.fields.get("media"):
             done = clock(task.completed)
             return Text(f"{done}/{clock(task.total)}" if task.total is not None else done, style="progress.download")
+        if task.fields.get("pages"):
+            return Text(f"{int(task.completed)}/{int(task.total or 0)} pages", style="progress.download")
         total = "?" if task.total is None else f"{int(task.total)}"
         return Text(f"{int(task.completed)}/{total}", style="progress.download")
 
@@ -44,6 +49,10 @@ class _RateColumn(ProgressColumn):
             return Text("")
         if task.fields.get("media"):
             return Text(f"{speed:.1f}× real time", style="progress.data.speed")
+        if task.fields.get("pages"):
+            return Text(
+                f"{1 / speed:.1f} s/page" if speed < 0.95 else f"{speed:.1f} pages/s", style="progress.data.speed"
+            )
         rate = f"{speed:.1f} files/s" if speed >= 0.95 else f"{1 / speed:.1f} s/file"
         left = task.time_remaining
         eta = "" if left is None else f"  eta {timedelta(seconds=int(round(left)))}"
@@ -117,8 +126,9 @@ class BarProgress:
         key = (path, stage)
         task = self._media.get(key)
         if task is None:  # each file is reported by the one thread decoding it; rich locks its own state
+            pages = stage == PAGES  # read with OCR: pages, not seconds
             task = self._media[key] = self._bar.add_task(
-                f"  {stage} {_short(Path(path).name)}", total=total, media=True
+                f"  {'OCR' if pages else stage} {_short(Path(path).name)}", total=total, media=not pages, pages=pages
             )
         self._bar.update(task, completed=min(done, total) if total else done, total=total)
 

@@ -77,7 +77,16 @@ def test_scanned_pdf_is_read_page_by_page(engine, tmp_path):
         text_images.page("Minutes of the harbour committee meeting.", "DejaVu Sans", size=30).image,
     ]
     pdf = make.image_pdf(tmp_path / "scan.pdf", pages)
-    extraction = read_document(pdf, ReadOptions(ocr=engine.read_lines))
+    told = []  # the progress line: page by page from the first scanned page, seconds apart
+    extraction = read_document(pdf, ReadOptions(ocr=engine.read_lines, on_page=lambda *a: told.append(a)))
+    assert told == [(0, 2), (1, 2), (2, 2)]
+    assert (
+        read_document(
+            make.text_pdf(tmp_path / "text.pdf", ["Typed.", "Pages."]),
+            ReadOptions(ocr=engine.read_lines, on_page=lambda *a: told.append(a)),
+        ).passages
+        and len(told) == 3
+    )  # no scan: no line
     assert extraction.unread_pages == ()
     by_page = {p.page: p.text for p in extraction.passages}
     assert "invoice for the kitchen tap" in by_page[1]

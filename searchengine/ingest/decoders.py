@@ -29,6 +29,7 @@ from searchengine.audio.cache import TranscriptCache
 from searchengine.audio.transcribe import Transcriber, Transcript
 from searchengine.encoders.base import Encoder
 from searchengine.errors import DecodeError
+from searchengine.ingest.progress import PAGES
 from searchengine.kinds import AUDIO, IMAGE, TEXT, VIDEO
 from searchengine.media import video
 from searchengine.media.documents import ReadOptions, document_format, read_document
@@ -215,11 +216,13 @@ def decode_text(path: Path, content_hash: str, ctx: DecodeContext) -> Decoded:
     content), each with its page in a PDF; scanned PDF pages read with OCR unless it is off."""
     format = document_format(path)
     engine = ctx.ocr_engine() if format == "pdf" else None
-    options = ReadOptions(
-        ocr=engine.read_lines if engine is not None else None,
-        ocr_cache=ctx.ocr_lines(content_hash) if engine is not None else None,
-    )
-    extraction = read_document(path, options, format=format)
+    with ctx.media_progress(path, PAGES) as report:
+        options = ReadOptions(
+            ocr=engine.read_lines if engine is not None else None,
+            ocr_cache=ctx.ocr_lines(content_hash) if engine is not None else None,
+            on_page=report if engine is not None else None,
+        )
+        extraction = read_document(path, options, format=format)
     note = extraction.truncated
     if format == "text":
         note = cut_note(path.stat().st_size) or note

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+PAGES = "pages"  # the media stage whose done and total are pages, not seconds
+
 
 class Progress(Protocol):
     """A run's progress: phases with a count of files, failures, and long recordings and videos."""
@@ -15,7 +17,8 @@ class Progress(Protocol):
     def failed(self, path: str, reason: str) -> None: ...
 
     def media(self, path: str, stage: str, done: float, total: float | None) -> None:
-        """Seconds of a recording or video processed so far in a stage ("speech", "video")."""
+        """Seconds of a recording or video processed so far in a stage ("speech", "video"); for
+        the stage PAGES, pages of a document (a PDF whose scanned pages are read with OCR)."""
 
     def media_done(self, path: str, stage: str) -> None:
         """That stage of that file has ended (finished or failed)."""

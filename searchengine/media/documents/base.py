@@ -36,6 +36,9 @@ class ReadOptions:
     ocr_dpi: int = 200  # scanned pages are rendered at this resolution for OCR (benchmarks/ocr.py)
     ocr: ReadLines | None = None
     ocr_cache: PageLines | None = None  # scanned pages read before (by content hash), and where to keep new ones
+    # told (page number, pages to read) after each page once a scanned page has been read with OCR
+    # (seconds a page): what a progress line shows; text pages alone read too fast to need one
+    on_page: Callable[[int, int], None] | None = None
 
 
 Reader = Callable[[Path, ReadOptions], Extraction]

@@ -44,7 +44,10 @@ def _read_pages(path: Path, pdf, options: ReadOptions) -> Extraction:
     notes, unread, ocr_done, chars = [], [], 0, 0
     if pages > options.max_pages:
         notes.append(f"only the first {options.max_pages:,} of {pages:,} pages were read")
-    for number in range(1, min(pages, options.max_pages) + 1):
+    to_read = min(pages, options.max_pages)
+    for number in range(1, to_read + 1):
+        if ocr_done and options.on_page is not None:
+            options.on_page(number - 1, to_read)
         if chars >= options.max_chars:
             notes.append(f"reading stopped before page {number}: {options.max_chars:,} characters were read")
             break
@@ -57,12 +60,16 @@ def _read_pages(path: Path, pdf, options: ReadOptions) -> Extraction:
                 notes.append(f"page {number} was read up to {options.max_chars:,} characters in all")
                 break
         elif options.ocr is not None and ocr_done < options.max_ocr_pages:
+            if not ocr_done and options.on_page is not None:  # the first scanned page: the line appears
+                options.on_page(number - 1, to_read)
             page_passages = ocr_passages(_ocr_lines(path, pdf, number, options), page=number)
             ocr_done += 1
             passages += page_passages
             chars += sum(len(p.text) for p in page_passages)
         else:
             unread.append(number)
+    if ocr_done and options.on_page is not None:
+        options.on_page(to_read, to_read)
     if unread and options.ocr is not None:
         notes.append(f"only the first {options.max_ocr_pages} scanned pages were read with OCR")
     return Extraction(passages, pages=pages, truncated="; ".join(notes) or None, unread_pages=tuple(unread))
