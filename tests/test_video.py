@@ -362,3 +362,30 @@ def test_fuse_moments_joins_what_is_seen_and_said_at_once():
     assert [h.segment_id for h in fused[1:]] == [3, 4, 5]
     weak_words = fuse_moments([_hit(1, 5.0, 0.0, 4.0), _hit(2, 0.5, 1.0, 3.0, text="near chance")])
     assert [(h.segment_id, h.score, h.text) for h in weak_words] == [(1, 5.0, None), (2, 0.5, "near chance")]
+
+
+def test_a_video_keeps_its_keyframes_when_speech_cannot_be_transcribed(tmp_path, video_folder):
+    """No speech model here (faster-whisper broken or missing): the video is indexed by its pictures,
+    with a note that its speech was not transcribed, instead of failing whole."""
+    import json
+
+    from conftest import run_cli
+
+    broken = tmp_path / "broken" / "faster_whisper"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise RuntimeError("libctranslate2 does not load on this CPU")\n')
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy2(video_folder / "slideshow.mp4", folder / "slideshow.mp4")
+    done = run_cli(
+        "index", folder, "--index", tmp_path / "index", "--model", "demo", "--json",
+        home=tmp_path / "home", env={"PYTHONPATH": str(broken.parent)}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["added"], summary["failed"]) == (1, 0), summary
+    assert any("speech not transcribed" in str(note) and "RuntimeError" in str(note) for note in summary["notes"])
+    from searchengine import Index
+
+    with Index.open(tmp_path / "index", create=False) as ix:
+        assert ix.status()["counts"]["by_kind"]["video"]["segments"] >= len(SLIDES)  # its keyframes

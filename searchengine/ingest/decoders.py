@@ -28,7 +28,7 @@ import numpy as np
 from searchengine.audio.cache import TranscriptCache
 from searchengine.audio.transcribe import Transcriber, Transcript
 from searchengine.encoders.base import Encoder
-from searchengine.errors import DecodeError
+from searchengine.errors import DecodeError, SearchEngineError
 from searchengine.ingest.progress import PAGES
 from searchengine.kinds import AUDIO, IMAGE, TEXT, VIDEO
 from searchengine.media import video
@@ -37,6 +37,7 @@ from searchengine.media.images import draft_side, load_image
 from searchengine.media.ocr_cache import PICTURE, FileLines, OcrCache
 from searchengine.media.passages import DocumentPassage, ocr_passages
 from searchengine.media.text import cut_note
+from searchengine.paths import one_line
 
 log = logging.getLogger(__name__)
 
@@ -253,11 +254,12 @@ def decode_audio(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
     ]
 
 
-def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[SegmentInput]:
+def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> Decoded:
     """Keyframe segments (for the image tower) then transcript segments (text tower) of a video.
 
     A file without a video stream is read as a recording; one with no stream at all, or whose
-    video cannot be decoded, raises DecodeError.
+    video cannot be decoded, raises DecodeError. The keyframes of a video are kept whatever its
+    speech or the words in its frames do (a note says what was left out).
     """
     with video.open_media(path) as container:
         stream = video.video_stream(container)
@@ -268,10 +270,15 @@ def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
         keyframes = video.Keyframes()
         engine = ctx.ocr_engine() if ctx.ocr_video else None
         prepare = ctx.encoder.prepare_image
+        unread: list[str] = []  # why a keyframe's words were not read (the first reason kept)
         if engine is not None:  # each keyframe prepared and, past the gate, read: (prepared, lines)
 
             def prepare(image):
-                lines = engine.read_lines(image) if engine.has_text(image) else []
+                try:
+                    lines = engine.read_lines(image) if engine.has_text(image) else []
+                except Exception as exc:  # the keyframe is kept whatever its words' reading does
+                    unread.append(f"{type(exc).__name__}: {exc}")
+                    lines = []
                 return ctx.encoder.prepare_image(image), lines
 
         if stream is not None:
@@ -284,9 +291,14 @@ def decode_video(path: Path, content_hash: str, ctx: DecodeContext) -> list[Segm
         for i, (image, start, end) in enumerate(zip(images, keyframes.starts, keyframes.ends))
     ]
     segments += _frame_text(read, keyframes.starts, keyframes.ends, first=len(segments))
+    notes = [f"words in {len(unread)} keyframes not read ({unread[0]})"] if unread else []
     if has_audio:
-        segments += _speech(path, content_hash, ctx, first=len(segments), offset=audio_offset, required=stream is None)
-    return segments
+        speech, why = _speech(
+            path, content_hash, ctx, first=len(segments), offset=audio_offset, required=stream is None
+        )
+        segments += speech
+        notes += [f"speech not transcribed ({why})"] if why else []
+    return Decoded(segments, "; ".join(notes) or None)
 
 
 def _frame_text(read: list[list], starts: list[float], ends: list[float], first: int) -> list[SegmentInput]:
@@ -310,20 +322,21 @@ def _frame_text(read: list[list], starts: list[float], ends: list[float], first:
 
 def _speech(
     path: Path, content_hash: str, ctx: DecodeContext, first: int, offset: float, required: bool
-) -> list[SegmentInput]:
-    """Transcript segments numbered from `first`, shifted to file time; a broken sound track of a
-    video that shows something is logged and left out (required=False)."""
+) -> tuple[list[SegmentInput], str | None]:
+    """Transcript segments numbered from `first`, shifted to file time, and None; for a video that
+    shows something (required=False), a sound track that cannot be transcribed (broken, or no
+    speech model here) is left out: no segments, and why."""
     try:
         transcript = transcript_of(path, content_hash, ctx)
-    except DecodeError as exc:
+    except Exception as exc:
         if required:
             raise
         log.warning("%s: keeping the keyframes without speech: %s", path, exc)
-        return []
+        return [], one_line(str(exc) if isinstance(exc, SearchEngineError) else f"{type(exc).__name__}: {exc}")
     return [
         SegmentInput(first + i, text=s.text, t_start=s.start + offset, t_end=s.end + offset)
         for i, s in enumerate(transcript.segments)
-    ]
+    ], None
 
 
 DECODERS: dict[str, Decoder] = {IMAGE: decode_image, TEXT: decode_text, AUDIO: decode_audio, VIDEO: decode_video}
