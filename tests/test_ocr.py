@@ -94,6 +94,26 @@ def test_scanned_pdf_is_read_page_by_page(engine, tmp_path):
     assert all(p.source == "ocr" for p in extraction.passages)
 
 
+def test_a_scanned_page_that_cannot_be_read_leaves_the_others(engine, tmp_path):
+    pages = [
+        text_images.page("The first page, whose reading fails.", "DejaVu Sans", size=30).image,
+        text_images.page("Minutes of the harbour committee meeting.", "DejaVu Sans", size=30).image,
+    ]
+    pdf = make.image_pdf(tmp_path / "scan.pdf", pages)
+    calls = []
+
+    def reads_after_a_failure(image):  # the real engine, after a failure such as a bad page image
+        calls.append(image)
+        if len(calls) == 1:
+            raise RuntimeError("ONNXRuntimeError: invalid input shape")
+        return engine.read_lines(image)
+
+    extraction = read_document(pdf, ReadOptions(ocr=reads_after_a_failure))
+    assert extraction.unread_pages == (1,)
+    assert "harbour committee meeting" in " ".join(p.text for p in extraction.passages if p.page == 2)
+    assert "could not be read (page 1: RuntimeError" in extraction.truncated
+
+
 @needs_fonts
 def test_keyframes_showing_the_same_text_are_one_run(engine):
     slide = text_images.sign(["QUARTERLY RESULTS"], "DejaVu Sans", Image.new("RGB", (800, 600), "navy"), seed=1)

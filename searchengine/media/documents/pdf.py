@@ -41,7 +41,7 @@ def _read_pages(path: Path, pdf, options: ReadOptions) -> Extraction:
     with _PDFIUM:
         pages = len(pdf)
     passages: list[DocumentPassage] = []
-    notes, unread, ocr_done, chars = [], [], 0, 0
+    notes, unread, failed, ocr_done, chars = [], [], [], 0, 0
     if pages > options.max_pages:
         notes.append(f"only the first {options.max_pages:,} of {pages:,} pages were read")
     to_read = min(pages, options.max_pages)
@@ -62,7 +62,14 @@ def _read_pages(path: Path, pdf, options: ReadOptions) -> Extraction:
         elif options.ocr is not None and ocr_done < options.max_ocr_pages:
             if not ocr_done and options.on_page is not None:  # the first scanned page: the line appears
                 options.on_page(number - 1, to_read)
-            page_passages = ocr_passages(_ocr_lines(path, pdf, number, options), page=number)
+            try:
+                lines = _ocr_lines(path, pdf, number, options)
+            except Exception as exc:  # the other pages are kept whatever one scan's reading does
+                failed.append(f"page {number}: {type(exc).__name__}: {exc}")
+                unread.append(number)
+                ocr_done += 1
+                continue
+            page_passages = ocr_passages(lines, page=number)
             ocr_done += 1
             passages += page_passages
             chars += sum(len(p.text) for p in page_passages)
@@ -70,7 +77,9 @@ def _read_pages(path: Path, pdf, options: ReadOptions) -> Extraction:
             unread.append(number)
     if ocr_done and options.on_page is not None:
         options.on_page(to_read, to_read)
-    if unread and options.ocr is not None:
+    if failed:
+        notes.append(f"the words of {len(failed)} scanned pages could not be read ({failed[0]})")
+    if len(unread) > len(failed) and options.ocr is not None:
         notes.append(f"only the first {options.max_ocr_pages} scanned pages were read with OCR")
     return Extraction(passages, pages=pages, truncated="; ".join(notes) or None, unread_pages=tuple(unread))
 
