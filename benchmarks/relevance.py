@@ -16,7 +16,9 @@ Four collections with different caption styles, each query marked "tune" or "hel
   (with Tux Paint's tune half) the interleave of kinds in `--type any` is chosen, and a held-out
   half; its absent subjects are all held out. Confidence is never fitted on it.
 Image queries: on photos-mixed each photo itself (a byte-identical file is indexed) and a copy at
-half size re-encoded as JPEG (quality 75); on tuxpaint each stamp and a half-size copy.
+half size re-encoded as JPEG (quality 75); on tuxpaint each stamp and a half-size copy. Image to
+text: each photo of photos-mixed with --type text, its own captions the right answers (how often
+one is first, and the confidence of the first; nothing is tuned on it).
 Interleave: every text query's `--type any` list is also made at each step of KIND_STEPS
 (fusion.interleave_kinds); the step kept is the one whose lowest ratio of images' recall@10 in
 `--type any` to images alone over the tune halves of tuxpaint and photos-mixed is highest.
@@ -217,6 +219,33 @@ def image_rows(searcher, originals: list[Path], copies: Path, collection: str, j
                 }
             )
     return rows
+
+
+def caption_rows(searcher, photos: list[Path]) -> list[dict]:
+    """Each photo of photos-mixed as the query, --type text: is its own caption the best text, and
+    how sure is the product of that best text ("which text describes this picture")."""
+    from searchengine.query import Filters, Query
+
+    rows = []
+    for path in photos:
+        hits = searcher.search(Query(image=path), Filters(kind="text"), k=1)
+        right = bool(hits) and Path(hits[0].path).stem.startswith(path.stem + "-")
+        rows.append({"image": path.name, "right": right, "confidence": hits[0].confidence if hits else None})
+    return rows
+
+
+def caption_report(rows: list[dict]) -> dict:
+    high = [r for r in rows if r["confidence"] == "high"]
+    return {
+        "queries": len(rows),
+        "own_caption_first": mean(r["right"] for r in rows),
+        "right_first_labelled_high": mean(r["confidence"] == "high" for r in rows if r["right"]),
+        "high_first": len(high),
+        "precision_of_high_first": mean(r["right"] for r in high),
+        "levels_of_wrong_first": {
+            lvl: sum(1 for r in rows if not r["right"] and r["confidence"] == lvl) for lvl in ("high", "medium", "low")
+        },
+    }
 
 
 # --- measures ---------------------------------------------------------------------------------
@@ -500,6 +529,7 @@ def main() -> None:
     rows += photo_rows(searcher, args.photos, "photos-mixed", "descriptive")
     photos = sorted((work / "photos-mixed" / "collection" / "photos").iterdir())
     image_queries += image_rows(searcher, photos, work / "copies" / "photos", "photos-mixed", jpeg=True)
+    captions = caption_rows(searcher, photos)
     searcher.close()
     (work / "rows.json").write_text(json.dumps(rows))
 
@@ -539,6 +569,7 @@ def main() -> None:
         for v in ("identical", "half-size copy")
         if (q := [r for r in image_queries if r["collection"] == c and r["variant"] == v])
     }
+    result["image_to_caption"] = caption_report(captions)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["machine"] = machine()
     print(to_json(result))
