@@ -301,9 +301,11 @@ class Searcher:
             candidates = self._with_words(candidates, word_query, vector, scale, filters, k, exclude, mode)
         by_segment = {c.record.segment_id: c for c in candidates}
         by_group: dict[str, list[float]] = {}
+        towers: dict[str, str] = {}
         for c in candidates:
             by_group.setdefault(c.group, []).append(c.semantic)
-        references = {name: confidence.lead_reference(np.array(scores)) for name, scores in by_group.items()}
+            towers[c.group] = tower(calibration_kind(c.record.kind, c.record.text is not None))
+        references = confidence.lead_references(by_group, towers)
         hits, listed = self._rank(candidates, filters, k, segments)
         margins = self._margins(hits, listed, model.near_copy)
         evidence = [

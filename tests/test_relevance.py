@@ -185,6 +185,16 @@ def test_confidence_levels_follow_the_probability():
     assert confidence.for_model("some:other-model") is confidence.DEFAULT
 
 
+def test_a_small_group_leads_over_the_others_of_its_tower():
+    # three recordings: their lowest would make any recording stand out; they are measured against
+    # every text-tower candidate (passages too), a big enough group against its own tenth best
+    scores = {"audio": [4.0, 1.0, 0.5], "text": [float(x) for x in range(20)], "image": [2.0, 1.0]}
+    towers = {"audio": "text", "text": "text", "image": "image"}
+    references = confidence.lead_references(scores, towers)
+    pooled = sorted(scores["audio"] + scores["text"], reverse=True)[confidence.LEAD_RANK - 1]
+    assert references == {"audio": pooled, "text": 10.0, "image": 1.0}
+
+
 def test_the_best_hit_carries_its_margin_over_the_next(collection):
     _, _, searcher = collection
     vector, kind = searcher.embed_query(Query(text="a cup of coffee"))
