@@ -14,6 +14,8 @@ above the scores *this query* gets from the items of that kind, most of which ar
   the collection's own passages; for image queries the collection's own images) score against
   the sample. It stands in for kinds too small to sample, and is blended into the per-query
   statistics with the weight of PRIOR_WEIGHT samples, which matters only in small collections.
+- A collection with (almost) no words of its own (photos, a few of them showing a sign) has no
+  text sample to measure a query against: the generic queries stand in for its passages.
 
 - Image queries against texts: a text close to every picture of the collection (a hub: "a photo
   of something") would be the best caption of many pictures, so an image query scores each text
@@ -49,11 +51,11 @@ from pathlib import Path
 import numpy as np
 
 from searchengine.atomic import atomic_write
-from searchengine.kinds import KINDS, tower
+from searchengine.kinds import KINDS, TEXT, tower
 
 CALIBRATION = "calibration.npz"
 OLD_FILES = ("calibration.json",)  # version 2 and earlier: recomputed, never read
-CALIBRATION_VERSION = 4  # 4: segment groups
+CALIBRATION_VERSION = 5  # 4: segment groups; 5: the generic queries stand in for missing texts
 SAMPLE_PER_KIND = 512
 PRIOR_SAMPLE = 2000  # vectors per kind the prior is estimated on
 MIN_SAMPLES = 8
@@ -258,18 +260,26 @@ def estimate(
     The prior for text queries: the generic bank plus a sample of the collection's own text-tower
     segments (passages, transcripts), so similarity the collection shares with itself
     (boilerplate, templates) counts as chance. For image queries: the collection's own images.
-    Pairs from the same item are left out (a photo matches itself).
+    Pairs from the same item are left out (a photo matches itself). With fewer than MIN_SAMPLES
+    text-tower segments, the bank (with what there is) is the text sample.
     """
     bank = np.asarray(bank, np.float32)
     dim = bank.shape[1]
     empty = (np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
+    bank_items = -1 - np.arange(len(bank), dtype=np.int64)  # not the collection's, each its own
     text_items = [samples[k] for k in samples if tower(k) == "text"]
     own_items = np.concatenate([i for i, _ in text_items])[:pseudo_queries] if text_items else empty[0]
     own_vectors = np.concatenate([v for _, v in text_items])[:pseudo_queries] if text_items else empty[1]
     query_sets = {
-        "text": (np.concatenate([np.full(len(bank), -1, np.int64), own_items]), np.concatenate([bank, own_vectors])),
+        "text": (np.concatenate([bank_items, own_items]), np.concatenate([bank, own_vectors])),
         "image": tuple(a[:500] for a in samples.get("image", empty)),
     }
+    if not any(len(v) >= MIN_SAMPLES for _, v in text_items) and len(bank) >= MIN_SAMPLES:
+        # (almost) no words in the collection: pictures, one of which shows a sign. The generic
+        # queries stand in for its passages, so what words it has are scored against how texts
+        # score for this encoder, not against DEFAULT_STATS (where a multilingual encoder's usual
+        # text cosine of 0.8 made a scanned page the best hit of every query)
+        samples = {**samples, TEXT: (np.concatenate([bank_items, own_items]), np.concatenate([bank, own_vectors]))}
     cal = Calibration(
         encoder_id=encoder_id, generation=generation, bank=bank, bank_digest=bank_digest(generic_queries())
     )

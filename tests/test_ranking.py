@@ -233,3 +233,35 @@ def test_calibration_follows_changes_and_keeps_the_bank(tmp_path, bundled):
     for kind in ("image", "text"):
         z = scale.z(kind, after.samples[kind].astype("float32") @ query)
         assert abs(float(z.mean())) < 0.6, (kind, z)
+
+
+def test_a_collection_without_texts_scores_its_few_words_against_the_generic_queries():
+    """Photos, one of which shows a page of words (one OCR segment): that segment was scored
+    against DEFAULT_STATS (mean 0, spread 0.1), so with an encoder whose texts sit at cosine 0.8 of
+    each other (multilingual e5) the page scored z 8 and was the best hit of every query."""
+    import numpy as np
+
+    from searchengine.calibration import DEFAULT_STATS, estimate
+
+    rng = np.random.default_rng(0)
+
+    def cone(n, spread):  # unit vectors around one direction: texts of one encoder resemble each other
+        v = np.zeros((n, 64), np.float32)
+        v[:, 0] = 1.0
+        v += spread * rng.standard_normal((n, 64)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    texts = cone(61, 0.07)  # the generic queries, then the page's words
+    images = cone(40, 0.3)
+    samples = {"image": (np.arange(40), images), "text": (np.array([40]), texts[60:])}
+    cal = estimate("test:model", samples, generation=1, bank=texts[:60])
+    query = cone(1, 0.07)[0]
+    raw = float(texts[60] @ query)
+    z = cal.for_query(query, "text").z("text", raw)
+    assert raw > 0.6 and z < 3.0 and z != pytest.approx((raw - DEFAULT_STATS[0]) / DEFAULT_STATS[1])
+    # the stand-in holds the page's own vector too, and nothing changes where texts are many
+    assert len(cal.samples["text"]) == 61
+    many = estimate(
+        "test:model", {"image": samples["image"], "text": (np.arange(100, 120), cone(20, 0.07))}, 1, texts[:60]
+    )
+    assert len(many.samples["text"]) == 20
