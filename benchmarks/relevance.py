@@ -548,6 +548,7 @@ def main() -> None:
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--fit", action="store_true", help="fit confidence constants on the tune halves and print them")
     parser.add_argument("--save", action="store_true")
+    parser.add_argument("--name", default="relevance", help="results/NAME.json (and NAME-confidence.png)")
     parser.add_argument("--plot", action="store_true")
     args = parser.parse_args()
 
@@ -645,9 +646,9 @@ def main() -> None:
     result["machine"] = machine()
     print(to_json(result))
     if args.save:
-        save_result(result, "relevance")
+        save_result(result, args.name)
     if args.plot:
-        plot(rows, model, ROOT / "benchmarks" / "results" / "relevance-confidence.png")
+        plot(rows, model, ROOT / "benchmarks" / "results" / f"{args.name}-confidence.png")
 
 
 if __name__ == "__main__":
