@@ -16,6 +16,9 @@ above the scores *this query* gets from the items of that kind, most of which ar
   statistics with the weight of PRIOR_WEIGHT samples, which matters only in small collections.
 - A collection with (almost) no words of its own (photos, a few of them showing a sign) has no
   text sample to measure a query against: the generic queries stand in for its passages.
+- A kind too small to sample (five photos) still gets a prior from the pairs it has (each photo
+  against the others, the generic queries against each photo) rather than DEFAULT_STATS, which
+  is no encoder's scale.
 
 - Image queries against texts: a text close to every picture of the collection (a hub: "a photo
   of something") would be the best caption of many pictures, so an image query scores each text
@@ -55,7 +58,7 @@ from searchengine.kinds import KINDS, TEXT, tower
 
 CALIBRATION = "calibration.npz"
 OLD_FILES = ("calibration.json",)  # version 2 and earlier: recomputed, never read
-CALIBRATION_VERSION = 5  # 4: segment groups; 5: the generic queries stand in for missing texts
+CALIBRATION_VERSION = 5  # 4: segment groups; 5: the generic queries stand in for missing texts, priors for small kinds
 SAMPLE_PER_KIND = 512
 PRIOR_SAMPLE = 2000  # vectors per kind the prior is estimated on
 MIN_SAMPLES = 8
@@ -288,13 +291,12 @@ def estimate(
     if len(groups) > 1:  # one group: a plain search is already one group's
         cal.groups = groups
     for kind, (items, vectors) in samples.items():
-        if len(vectors) < MIN_SAMPLES:
-            continue
-        keep = np.sort(np.random.default_rng(0).permutation(len(vectors))[:SAMPLE_PER_KIND])
-        cal.samples[kind] = np.asarray(vectors[keep], np.float32)
+        if len(vectors) >= MIN_SAMPLES:  # enough to measure each query against
+            keep = np.sort(np.random.default_rng(0).permutation(len(vectors))[:SAMPLE_PER_KIND])
+            cal.samples[kind] = np.asarray(vectors[keep], np.float32)
         for query_kind, (query_items, qvectors) in query_sets.items():
-            if len(qvectors) < MIN_SAMPLES:
-                continue
+            # a prior wherever there are pairs enough: five photos give 20 (each against the
+            # others), where DEFAULT_STATS made any photo of a small folder "high"
             unrelated = query_items[:, None] != items[None, :]
             if unrelated.sum() >= MIN_SAMPLES:
                 cal.stats[f"{query_kind}>{kind}"] = _stats((qvectors @ vectors.T)[unrelated])

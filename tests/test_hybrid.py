@@ -273,7 +273,9 @@ def test_a_descriptive_querys_ranking_is_unchanged(real):
         hybrid = ix.search(query, k=3)
         meaning = ix.search(query, k=3, semantic_only=True)
         assert _names(hybrid)[0] == _names(meaning)[0], query
-        assert set(_names(hybrid)) == set(_names(meaning)), query
+        # among the weak ("low") hits a word of the query may lift a text ("home" in the bicycle guide)
+        strong = lambda hits: {Path(h.path).name for h in hits if h.confidence != "low"}  # noqa: E731
+        assert strong(hybrid) == strong(meaning), query
 
 
 def test_search_json_and_flags_on_the_command_line(real, session_home):

@@ -265,3 +265,23 @@ def test_a_collection_without_texts_scores_its_few_words_against_the_generic_que
         "test:model", {"image": samples["image"], "text": (np.arange(100, 120), cone(20, 0.07))}, 1, texts[:60]
     )
     assert len(many.samples["text"]) == 20
+
+
+def test_a_small_folder_of_photos_is_calibrated_too(tmp_path, bundled):
+    """Five photos (fewer than a kind's sample needs) had no statistics of their own: scored
+    against DEFAULT_STATS, an unrelated query image made one of them "high"."""
+    folder = tmp_path / "five"
+    folder.mkdir()
+    for name in ("cat_chelsea.jpg", "coffee_cup.jpg", "rocket_launch_pad.jpg", "dahlia_flower.jpg", "brick_wall.jpg"):
+        shutil.copy2(PHOTOS / name, folder / name)
+    index_dir = tmp_path / "index"
+    sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=1), encoder=bundled, cache_dir=cache_dir())
+    searcher = Searcher(IndexFolder.open(index_dir), bundled)
+    try:
+        unrelated = searcher.search(Query(image=PHOTOS / "horse_silhouette.png"), k=5)
+        assert unrelated and all(h.confidence != "high" for h in unrelated)
+        cat = searcher.search(Query(text="a cat"), k=5)
+        assert cat[0].path.endswith("cat_chelsea.jpg") and cat[0].confidence == "high"
+        assert all(h.confidence == "low" for h in searcher.search(Query(text="quantum chromodynamics lattice"), k=5))
+    finally:
+        searcher.close()
