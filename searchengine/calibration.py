@@ -194,6 +194,17 @@ class Calibration:
         except OSError:
             return None
 
+    @staticmethod
+    def older_format(folder: Path) -> bool:
+        """Whether the kept file is sound but of an earlier format (after an upgrade): not damage,
+        it is computed again at the next search."""
+        try:
+            with np.load(folder / CALIBRATION, allow_pickle=False) as data:
+                version = json.loads(bytes(data["meta"]).decode("utf-8")).get("version")
+        except Exception:  # missing or damaged
+            return False
+        return isinstance(version, int) and version < CALIBRATION_VERSION
+
     @classmethod
     def from_bytes(cls, blob: bytes) -> Calibration | None:
         try:

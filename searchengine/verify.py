@@ -109,10 +109,18 @@ def _check_catalog(catalog, manifest: Manifest | None, folder: Path, report: Rep
     counts = catalog.counts()
     if manifest.counts and manifest.counts.get("segments") != counts["segments"]:
         report.problems.append("manifest counts differ from the catalog")
-    if Path(folder / CALIBRATION).is_file() and Calibration.read(folder) is None:
-        report.problems.append(f"{CALIBRATION} is unreadable or out of date (the next search recomputes it)")
+    if _damaged_calibration(folder):
+        report.problems.append(f"{CALIBRATION} is unreadable (the next search recomputes it)")
     report.problems += [f"{p}: repair rebuilds it" for p in catalog.word_index_problems()]
     _check_files(catalog, manifest, report)
+
+
+def _damaged_calibration(folder: Path) -> bool:
+    """A calibration file that cannot be read; one of an earlier format (kept from before an
+    upgrade) is not damage: the next search computes it again."""
+    return (
+        (folder / CALIBRATION).is_file() and Calibration.read(folder) is None and not Calibration.older_format(folder)
+    )
 
 
 def _check_vectors(index: IndexFolder, report: Report) -> None:
@@ -244,7 +252,7 @@ def _fix_catalog_and_vectors(folder: Path, manifest: Manifest, done: list[str]) 
         index.save()
         index.catalog.finish_run(run_id, {"removed": len(dropped)})
         done.append("rebuilt the vector file and the word index from the catalog")
-    if (folder / CALIBRATION).is_file() and Calibration.read(folder) is None:
+    if _damaged_calibration(folder):
         (folder / CALIBRATION).unlink()
         done.append(f"removed an unreadable {CALIBRATION} (the next search recomputes it)")
     return changed + damaged

@@ -197,11 +197,18 @@ def test_damaged_manifest_is_rewritten_from_the_catalog(index, bundled, how):
 
 
 # --- the calibration --------------------------------------------------------------------------------
-@pytest.mark.parametrize("how", ["deleted", "garbled"])
+@pytest.mark.parametrize("how", ["deleted", "garbled", "older format"])
 def test_damaged_calibration_is_recomputed(index, bundled, how):
     calibration = index / "calibration.npz"
     if how == "deleted":
         calibration.unlink()
+    elif how == "older format":  # kept from before an upgrade: not damage, and not used
+        from searchengine.calibration import Calibration
+
+        kept = Calibration.read(index)
+        kept.version -= 1
+        kept.write(index)
+        assert Calibration.read(index) is None and verify(index).ok
     else:
         _garble(calibration, at=0.3, size=5000)
         assert not verify(index).ok
