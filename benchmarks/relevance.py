@@ -371,6 +371,31 @@ def report(rows: list[dict], model) -> dict:
     return out
 
 
+def intervals(rows: list[dict], model, draws: int = 2000, seed: int = 0) -> dict:
+    """95 % bootstrap intervals (queries drawn with replacement, seeded) of the three confidence
+    targets for the best hit of --type any: how far the held-out numbers can move by chance."""
+    from searchengine import confidence
+
+    tops = [(r["present"], r["any"][0]) for r in rows if r["any"]]
+    present = np.array([p for p, _ in tops])
+    right = np.array([bool(p and t["right"]) for p, t in tops])
+    high = np.array([confidence.assess([_evidence(t)], model)[0] == "high" for _, t in tops])
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[float]] = {
+        "right_top1_labelled_high": [],
+        "precision_of_high_top_hits": [],
+        "absent_without_high_top": [],
+    }
+    for _ in range(draws):
+        i = rng.integers(0, len(tops), len(tops))
+        r, h, a = right[i], high[i], ~present[i]
+        if r.any() and h.any() and a.any():
+            values["right_top1_labelled_high"].append((r & h).sum() / r.sum())
+            values["precision_of_high_top_hits"].append((r & h).sum() / h.sum())
+            values["absent_without_high_top"].append((a & ~h).sum() / a.sum())
+    return {name: [round(float(np.percentile(v, q)), 3) for q in (2.5, 97.5)] for name, v in values.items()}
+
+
 def _ratio(a, b):
     return None if a is None or not b else round(a / b, 3)
 
@@ -629,6 +654,7 @@ def main() -> None:
         }
     held = [r for r in rows if r["split"] == "held-out"]
     result["all_held_out"] = report([r for r in held if not r.get("encoder_trained")], model)
+    result["all_held_out"]["top_hit_any"]["ci95"] = intervals([r for r in held if not r.get("encoder_trained")], model)
     result["all_held_out_with_encoder_trained"] = report(held, model)
     result["kind_step"] = kind_steps(rows)
     result["image_queries"] = {
