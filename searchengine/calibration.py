@@ -94,6 +94,11 @@ class QueryCalibration:
 
     stats: dict[str, tuple[float, float]]
 
+    def calibrated(self, target_kind: str) -> bool:
+        """Whether this kind's scores have statistics to be measured against (its own, or a kind's
+        embedded by the same tower); False: z falls back to DEFAULT_STATS, no encoder's scale."""
+        return target_kind in self.stats or _same_tower(target_kind, self.stats) is not None
+
     def z(self, target_kind: str, raw: float | np.ndarray) -> float | np.ndarray:
         # a kind with too few samples borrows the statistics of a kind embedded by the same tower
         mean, std = self.stats.get(target_kind) or self.stats.get(_same_tower(target_kind, self.stats)) or DEFAULT_STATS
@@ -138,13 +143,17 @@ class Calibration:
 
     def lookup(self, query_kind: str, target_kind: str) -> tuple[float, float]:
         """The prior (mean, std) for a pair, borrowing from a kind of the same tower when missing."""
+        return self.prior(query_kind, target_kind) or DEFAULT_STATS
+
+    def prior(self, query_kind: str, target_kind: str) -> tuple[float, float] | None:
+        """lookup's prior, None when the collection gives none (two photos and an image query)."""
         key = f"{query_kind}>{target_kind}"
         if key in self.stats:
             return tuple(self.stats[key])
         for kind in KINDS:  # a kind embedded by the same tower
             if tower(kind) == tower(target_kind) and f"{query_kind}>{kind}" in self.stats:
                 return tuple(self.stats[f"{query_kind}>{kind}"])
-        return DEFAULT_STATS
+        return None
 
     def z(self, query_kind: str, target_kind: str, raw: float | np.ndarray) -> float | np.ndarray:
         """Calibrated score on the prior alone (no query vector at hand)."""
@@ -158,7 +167,8 @@ class Calibration:
             prior_mean, prior_std = self.lookup(query_kind, kind)
             sample = self.samples.get(kind)
             if sample is None or len(sample) < MIN_SAMPLES:
-                out[kind] = (prior_mean, prior_std)
+                if self.prior(query_kind, kind) is not None:  # else left out: QueryCalibration.calibrated
+                    out[kind] = (prior_mean, prior_std)
                 continue
             scores = sample.astype(np.float32) @ np.asarray(vector, np.float32)
             hubs = self._hubs_of_sample(kind) if query_kind == "image" and tower(kind) == "text" else None

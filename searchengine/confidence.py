@@ -23,7 +23,9 @@ evidence of its own, "high" like a near copy; the coefficients are fitted per mo
 (`python benchmarks/relevance.py --fit`) and kept here as named constants. A near copy of the
 query image (raw cosine at least the model's NEAR_COPY) is "high" whatever the rest.
 
-p = sigmoid(bias + weights · features); "high" when p >= high, "medium" when p >= medium.
+p = sigmoid(bias + weights · features); "high" when p >= high, "medium" when p >= medium. A hit
+of a kind the collection holds too little of to calibrate (an image query against two photos) is
+"low" unless it is a copy or an exact word match: its score is on no known scale.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Evidence:
     near_copy: bool = False
     margin: float = 0.0
     exact: bool = False  # a rare term of the query found whole in its words (hybrid.STRONG)
+    calibrated: bool = True  # False: the collection gave its kind no statistics (two photos)
 
     def features(self) -> np.ndarray:
         return np.array([self.z, self.z_prior, self.lead, float(self.cross), self.margin], dtype=np.float64)
@@ -104,7 +107,10 @@ def assess(evidence: list[Evidence], model: ModelConfidence) -> list[str]:
     if not evidence:
         return []
     ps = probability(np.stack([e.features() for e in evidence]), model)
-    return ["high" if e.near_copy or e.exact else level(float(p), model) for e, p in zip(evidence, ps)]
+    return [
+        "high" if e.near_copy or e.exact else level(float(p), model) if e.calibrated else "low"
+        for e, p in zip(evidence, ps)
+    ]
 
 
 def lead_reference(group_scores: np.ndarray) -> float:

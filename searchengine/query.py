@@ -309,7 +309,7 @@ class Searcher:
         hits, listed = self._rank(candidates, filters, k, segments)
         margins = self._margins(hits, listed, model.near_copy)
         evidence = [
-            self._evidence(hit, by_segment[hit.segment_id], references, query_kind, margin)
+            self._evidence(hit, by_segment[hit.segment_id], references, query_kind, margin, scale)
             for hit, margin in zip(hits, margins)
         ]
         levels = confidence.assess(evidence, model)
@@ -333,10 +333,17 @@ class Searcher:
         return margins
 
     def _evidence(
-        self, hit: Hit, c: _Candidate, references: dict[str, float], query_kind: str, margin: float
+        self,
+        hit: Hit,
+        c: _Candidate,
+        references: dict[str, float],
+        query_kind: str,
+        margin: float,
+        scale: QueryCalibration | None,
     ) -> confidence.Evidence:
         target = calibration_kind(c.record.kind, c.record.text is not None)
         return confidence.Evidence(
+            calibrated=scale is None or scale.calibrated(target),
             z=c.semantic,
             z_prior=float(self.calibration.z(query_kind, target, c.raw)) if c.by_meaning or c.raw else 0.0,
             lead=c.semantic - references[c.group],

@@ -285,3 +285,22 @@ def test_a_small_folder_of_photos_is_calibrated_too(tmp_path, bundled):
         assert all(h.confidence == "low" for h in searcher.search(Query(text="quantum chromodynamics lattice"), k=5))
     finally:
         searcher.close()
+
+
+def test_two_photos_give_an_image_query_no_scale_and_no_false_confidence(tmp_path, bundled):
+    """Two photos give image-to-image scores nothing to be measured against: such hits are "low"
+    (they were "medium", on DEFAULT_STATS), while a copy of the query is still "high"."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("cat_chelsea.jpg", "coffee_cup.jpg"):
+        shutil.copy2(PHOTOS / name, folder / name)
+    index_dir = tmp_path / "index"
+    sync_folder(folder, index_dir, IngestSettings(device="cpu", workers=1), encoder=bundled, cache_dir=cache_dir())
+    searcher = Searcher(IndexFolder.open(index_dir), bundled)
+    try:
+        assert [h.confidence for h in searcher.search(Query(image=PHOTOS / "horse_silhouette.png"), k=5)] == ["low"] * 2
+        itself = searcher.search(Query(image=PHOTOS / "cat_chelsea.jpg"), k=5)
+        assert itself[0].path.endswith("cat_chelsea.jpg") and itself[0].confidence == "high"
+        assert searcher.search(Query(text="a cat"), k=5)[0].confidence == "high"  # text queries have the bank's prior
+    finally:
+        searcher.close()
