@@ -280,8 +280,9 @@ class Searcher:
         Each segment group is searched for its own best (a FAISS search restricted to the group's
         ids), so its k best files are exact however far down the overall raw order they lie;
         within a group the calibrated score grows with the raw one, so the groups' best, merged
-        by calibrated score, are the k best overall. A list of any kind interleaves its kinds by
-        their own rank (fusion.interleave_kinds), which each kind's k best are enough for. An
+        by calibrated score, are the k best overall. A list of any kind for a query in words
+        interleaves its kinds by their own rank (fusion.interleave_kinds), which each kind's k
+        best are enough for; an image query's is by score. An
         image query's copies (`copy_of`: its file) come first (`_promote_copies`). With a word query (and a word index), the
         segments whose words match join them, each scored by meaning too, and the two are fused
         (hybrid.py); what the query requires (quoted phrases, name:, path:) filters them all."""
@@ -306,7 +307,7 @@ class Searcher:
             by_group.setdefault(c.group, []).append(c.semantic)
             towers[c.group] = tower(calibration_kind(c.record.kind, c.record.text is not None))
         references = confidence.lead_references(by_group, towers)
-        hits, listed = self._rank(candidates, filters, k, segments)
+        hits, listed = self._rank(candidates, filters, k, segments, interleave=query_kind == "text")
         margins = self._margins(hits, listed, model.near_copy)
         evidence = [
             self._evidence(hit, by_segment[hit.segment_id], references, query_kind, margin, scale)
@@ -537,10 +538,11 @@ class Searcher:
         return out
 
     def _rank(
-        self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool
+        self, candidates: list[_Candidate], filters: Filters, k: int, segments: bool, interleave: bool = True
     ) -> tuple[list[Hit], list[Hit]]:
         """The k hits listed, and every hit that could have been (one per file, or every segment),
-        which the confidence's margin is measured against."""
+        which the confidence's margin is measured against. `interleave`: a list of any kind takes
+        its kinds in turn (a query in words; fusion.interleave_kinds), else it is by score."""
         ranked = [_hit(0, c) for c in candidates]
 
         if any(h.kind == VIDEO for h in ranked):  # what a moment shows and what is said in it, together
@@ -555,7 +557,7 @@ class Searcher:
                 continue
             seen_items.add(hit.item_id)
             listed.append(hit)
-        if filters.kind == ANY:  # several kinds in one list: each kind's best near the top
+        if filters.kind == ANY and interleave:  # several kinds in one list: each kind's best near the top
             listed = interleave_kinds(listed, self.kind_step)
         hits: list[Hit] = []
         per_kind: dict[str, int] = {}

@@ -112,6 +112,16 @@ def test_copies_of_the_query_image_rank_first_among_every_kind(collection, query
     assert hits[0].score > hits[2].score
 
 
+def test_an_image_querys_list_of_any_kind_is_by_score(collection):
+    """Kinds take turns for a query in words only: for an image query they lifted passages about
+    something else over similar pictures."""
+    _, _, searcher = collection
+    hits = searcher.search(Query(image=PHOTOS / "dahlia_flower.jpg"), k=12)
+    scores = [h.score for h in hits[1:]]  # after the query image itself
+    assert scores == sorted(scores, reverse=True), [(h.kind, h.path, h.score) for h in hits]
+    assert {h.kind for h in hits} == {"image", "text"}
+
+
 def test_a_half_size_copy_as_the_query_finds_the_original_first(collection, tmp_path):
     _, _, searcher = collection
     small = tmp_path / "coffee_small.jpg"
@@ -230,6 +240,10 @@ def test_kinds_interleave_by_their_own_rank():
         ("text", 5.5),
         ("image", 2.0),
     ]
+    # a hit about as likely as chance is never lifted over a better one (KIND_FLOOR)
+    recording = [hit("audio", 0.3)]
+    assert [h.kind for h in interleave_kinds(texts + images + recording, step=99.0)][-1] == "audio"
+    assert [h.kind for h in interleave_kinds(texts + images + recording, step=99.0, floor=0.0)][2] == "audio"
 
 
 def test_a_copy_is_told_by_its_pixels(tmp_path):
