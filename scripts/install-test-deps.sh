@@ -2,11 +2,12 @@
 # System packages the test suite uses: espeak-ng + sox (speech with known words for the audio
 # tests), real LibriVox recordings (pocketsphinx-testdata) and the Debian data packages the
 # benchmark dataset builders read, Chromium for the web page test (Playwright drives it), and the
-# DejaVu and Liberation fonts the OCR tests and benchmarks render text with.
+# DejaVu and Liberation fonts the OCR tests and benchmarks render text with, and tesseract-ocr, which
+# reads clean scanned pages first (searchengine/media/tesseract.py).
 # Safe to re-run; does nothing where they are already installed.
 set -euo pipefail
 packages=(espeak-ng sox pocketsphinx-testdata tuxpaint-stamps-default openclipart-svg librsvg2-bin chromium
-          fonts-dejavu-core fonts-liberation)
+          fonts-dejavu-core fonts-liberation tesseract-ocr tesseract-ocr-eng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,6 +15,7 @@ from searchengine.media.documents import ReadOptions, read_document
 from searchengine.media.images import load_image
 from searchengine.media.ocr import OcrEngine, ocr_engine
 from searchengine.media.passages import OcrLine, ocr_passages
+from searchengine.media.tesseract import SCAN_COVERAGE, ink_coverage, read_scan, tesseract_version
 
 from conftest import PHOTOS, REPO
 
@@ -23,6 +24,11 @@ FONTS = ["DejaVu Sans", "Liberation Sans"]
 needs_fonts = pytest.mark.skipif(
     text_images.available_fonts(FONTS) != FONTS,
     reason="fonts-dejavu-core and fonts-liberation are needed (scripts/install-test-deps.sh)",
+)
+
+
+needs_tesseract = pytest.mark.skipif(
+    tesseract_version() is None, reason="Debian's tesseract-ocr is needed (scripts/install-test-deps.sh)"
 )
 
 
@@ -92,6 +98,49 @@ def test_scanned_pdf_is_read_page_by_page(engine, tmp_path):
     assert "invoice for the kitchen tap" in by_page[1]
     assert "harbour committee meeting" in by_page[2]
     assert all(p.source == "ocr" for p in extraction.passages)
+
+
+@needs_tesseract
+@needs_fonts
+def test_a_clean_scanned_page_is_read_by_tesseract(engine):
+    page = text_images.page(
+        "The plumber sent an invoice for the kitchen tap. Minutes of the harbour committee meeting.", "DejaVu Serif"
+    )
+    lines = read_scan(page.image)
+    assert lines is not None  # its reading accounts for the page's ink
+    assert engine.read_page(page.image) == lines  # what indexing keeps: tesseract's, not PP-OCR's
+    assert text_images.character_error_rate(page.text, "\n".join(line.text for line in lines)) < 0.01
+    assert all(0.8 <= line.confidence <= 1 and len(line.box) == 4 for line in lines)
+
+
+@needs_tesseract
+@needs_fonts
+def test_a_page_with_ink_tesseract_leaves_unread_goes_to_pp_ocr(engine):
+    """Tesseract skips what it takes for a picture; a reading that leaves a page's ink unaccounted
+    for is not kept, and PP-OCR reads the page."""
+    from PIL import ImageDraw
+
+    page = text_images.page("Minutes of the harbour committee meeting.", "DejaVu Sans", size=30)
+    figure = page.image.copy()
+    ImageDraw.Draw(figure).rectangle((200, 900, 1000, 1400), fill="black")  # a photo in the scan
+    assert read_scan(page.image) is not None and read_scan(figure) is None
+    read = " ".join(line.text for line in engine.read_page(figure))
+    assert "harbour committee meeting" in read
+
+
+def test_ink_is_what_the_words_read_must_account_for():
+    from PIL import Image, ImageDraw
+
+    blank = Image.new("RGB", (400, 560), "white")
+    assert ink_coverage(blank, []) == 1.0
+    marked = blank.copy()
+    draw = ImageDraw.Draw(marked)
+    draw.rectangle((100, 100, 199, 119), fill="black")  # a word
+    draw.rectangle((0, 0, 399, 9), fill="black")  # a scanner's shadow along the edge: not ink
+    draw.point((300, 300), fill="black")  # a speck: not ink
+    assert ink_coverage(marked, []) == 0.0
+    assert ink_coverage(marked, [(100, 100, 100, 20)]) == 1.0
+    assert ink_coverage(marked, [(100, 100, 50, 20)]) < SCAN_COVERAGE
 
 
 def test_a_scanned_page_that_cannot_be_read_leaves_the_others(engine, tmp_path):

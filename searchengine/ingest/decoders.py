@@ -114,9 +114,9 @@ class DecodeContext:
         """What was read from the pictures of the file with this content, cached (None: no cache)."""
         if self.cache_dir is None:
             return None
-        from searchengine.media.ocr import MODEL_ID
+        from searchengine.media.ocr import reader_id
 
-        return OcrCache(self.cache_dir / "ocr").lines(content_hash, MODEL_ID)
+        return OcrCache(self.cache_dir / "ocr").lines(content_hash, reader_id())
 
     def transcriber(self) -> Transcriber:
         if self._transcriber is None:
@@ -195,7 +195,7 @@ def _picture_lines(path: Path, content_hash: str, image, engine, ctx: DecodeCont
     larger = _once(lambda: load_image(path, draft_size=READ_DRAFT))
     if not engine.has_text(image, larger):
         return []
-    lines = engine.read_lines(larger())
+    lines = engine.read_page(larger())
     if cache is not None:
         cache.put(PICTURE, lines)
     return lines
@@ -219,7 +219,7 @@ def decode_text(path: Path, content_hash: str, ctx: DecodeContext) -> Decoded:
     engine = ctx.ocr_engine() if format == "pdf" else None
     with ctx.media_progress(path, PAGES) as report:
         options = ReadOptions(
-            ocr=engine.read_lines if engine is not None else None,
+            ocr=engine.read_page if engine is not None else None,
             ocr_cache=ctx.ocr_lines(content_hash) if engine is not None else None,
             on_page=report if engine is not None else None,
         )

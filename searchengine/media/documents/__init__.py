@@ -1,7 +1,7 @@
 """Documents as passages: one small reader per format, chosen through a registry.
 
     extraction = read_document(path)                        # -> Extraction (passages, pages, truncated)
-    extraction = read_document(path, ReadOptions(ocr=ocr_engine().read_lines))   # scanned PDF pages too
+    extraction = read_document(path, ReadOptions(ocr=ocr_engine().read_page))    # scanned PDF pages too
 
 `document_format(path)` says which reader a file gets (by extension, else "text" for a file whose
 content is text), or None. Every reader raises DecodeError with a one-line reason for a file it
