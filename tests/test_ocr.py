@@ -143,6 +143,13 @@ def test_ink_is_what_the_words_read_must_account_for():
     assert ink_coverage(marked, [(100, 100, 50, 20)]) < SCAN_COVERAGE
 
 
+@needs_tesseract
+def test_a_blank_scanned_page_reads_as_nothing_without_pp_ocr():
+    from PIL import Image
+
+    assert read_scan(Image.new("RGB", (1240, 1754), "white")) == []
+
+
 def test_a_scanned_page_that_cannot_be_read_leaves_the_others(engine, tmp_path):
     pages = [
         text_images.page("The first page, whose reading fails.", "DejaVu Sans", size=30).image,

@@ -60,8 +60,10 @@ def read_scan(image) -> list[OcrLine] | None:
     if tesseract_version() is None:
         return None
     words = _words(image)
-    if words is None or not words:
+    if words is None:
         return None
+    if not words:  # a blank page (the back of a sheet) has nothing to read; marks it did not read, PP-OCR tries
+        return [] if ink_coverage(image, []) == 1.0 else None
     confidence = sum(w[1] for w in words) / len(words)
     if confidence < SCAN_CONFIDENCE or ink_coverage(image, [w[2] for w in words]) < SCAN_COVERAGE:
         return None
