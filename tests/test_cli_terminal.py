@@ -404,3 +404,16 @@ def test_a_command_line_mistake_is_one_line_naming_the_help(session_home):
         assert "--help')" in lines[0] and "╭" not in done.stderr
     bare = run_cli("bench", home=session_home, check=False)  # a bare group: its help, as before
     assert bare.returncode == 2 and "Usage: searchengine bench" in bare.stdout and bare.stderr == ""
+
+
+def test_the_pace_of_scanned_pages_says_when_tesseract_would_read_them_faster():
+    from types import SimpleNamespace
+
+    from cli.progress import _ocr_hint, _RateColumn
+    from searchengine.media.tesseract import tesseract_version
+
+    assert bool(_ocr_hint()) == (tesseract_version() is None)  # said only where it is missing
+    task = SimpleNamespace(speed=0.25, finished=False, time_remaining=None, fields={"pages": True, "hint": _ocr_hint()})
+    assert _RateColumn().render(task).plain == "4.0 s/page" + _ocr_hint()
+    task.fields["hint"] = "  (install tesseract-ocr to read clean scans ~4× faster)"
+    assert _RateColumn().render(task).plain.endswith("faster)")
